@@ -1,0 +1,2 @@
+//! Placeholder: the routing benchmark lands with the core benches.
+fn main() {}

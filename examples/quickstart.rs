@@ -1,0 +1,73 @@
+//! Routes a planning, a reasoning and a code-completion task (and one that no model can serve)
+//! on the built-in catalog under each built-in policy, and prints each decision explained.
+//!
+//! Run: `cargo run --example quickstart`
+
+use std::sync::Arc;
+
+use taskroute::{
+    Capability, Catalog, CostFirst, Error, Limits, Policy, QualityFirst, Router, TaskKind, TaskSpec, Weighted,
+};
+
+fn main() -> Result<(), Error> {
+    let catalog = Catalog::builtin();
+    println!(
+        "built-in catalog: {} models, checked {}\n",
+        catalog.models.len(),
+        catalog.as_of.as_deref().unwrap_or("?")
+    );
+    let router = Router::builder().models(catalog.into_models()).build()?;
+
+    let tasks = [
+        (
+            "plan a data migration (tools required)",
+            TaskSpec::new(TaskKind::Planning, 6_000)
+                .with_output_tokens(1_500)
+                .require(Capability::Tools),
+        ),
+        (
+            "reason through a tricky pricing question",
+            TaskSpec::new(TaskKind::Reasoning, 2_000).with_output_tokens(2_000),
+        ),
+        (
+            "complete a line of code under 800 ms",
+            TaskSpec::new(TaskKind::CodeCompletion, 1_500)
+                .with_output_tokens(48)
+                .with_limits(Limits::NONE.with_max_latency_ms(800.0)),
+        ),
+        (
+            "summarise 3 million tokens for a tenth of a cent (no model can)",
+            TaskSpec::new(TaskKind::Summarization, 3_000_000)
+                .with_limits(Limits::NONE.with_max_cost_usd(0.001)),
+        ),
+    ];
+
+    let policies: Vec<Arc<dyn Policy>> = vec![
+        Arc::new(CostFirst::new(0.75)?),
+        Arc::new(QualityFirst::new(0.05)?),
+        Arc::new(Weighted::with_weights(1.0, 20.0, 0.02)?),
+    ];
+
+    for policy in &policies {
+        println!(
+            "==================== policy: {} ====================",
+            policy.name()
+        );
+        for (what, task) in &tasks {
+            println!("-- {what}");
+            let routed = router.with_policy(Arc::clone(policy));
+            match routed.route(task) {
+                Ok(decision) => print!("{}", decision.explain()),
+                Err(Error::NoEligibleModel { rejections, .. }) => {
+                    println!("no model can serve it; every candidate was rejected:");
+                    for (model, why) in rejections {
+                        println!("  {model:<34} {why}");
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            println!();
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,175 @@
+//! The result of routing: a [`Decision`] holds the primary, the fallbacks in order, and for
+//! every candidate its estimates and its score or the reason it was rejected.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::estimate::Estimate;
+use crate::filter::Rejection;
+use crate::model::ModelId;
+use crate::score::Score;
+use crate::task::TaskKind;
+
+/// Where a candidate stands.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Verdict {
+    /// Passed the filters and awaits the policy's score.
+    Pending,
+    /// Scored by the policy.
+    Scored(Score),
+    /// Ruled out, with the reason.
+    Rejected(Rejection),
+}
+
+/// One model considered for a task.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Candidate {
+    /// The model.
+    pub model: ModelId,
+    /// Its estimates; `None` when a filter rejected it before estimation.
+    pub estimate: Option<Estimate>,
+    /// Its score or rejection.
+    pub verdict: Verdict,
+    /// Its place in the ranking (0 is the primary), when ranked.
+    pub rank: Option<u32>,
+}
+
+impl Candidate {
+    /// A pending candidate with estimates (for tests of custom policies).
+    pub fn pending(model: ModelId, estimate: Estimate) -> Self {
+        Self {
+            model,
+            estimate: Some(estimate),
+            verdict: Verdict::Pending,
+            rank: None,
+        }
+    }
+
+    /// The score, when scored.
+    pub fn score(&self) -> Option<Score> {
+        match self.verdict {
+            Verdict::Scored(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The rejection, when rejected.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match &self.verdict {
+            Verdict::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A routing decision: data that can be logged, serialized and replayed.
+///
+/// ```
+/// use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
+/// let router = Router::builder()
+///     .model(ModelSpec::new("small", "p", Prices::new(0.1, 0.4), 128_000).with_default_quality(0.7))
+///     .model(ModelSpec::new("large", "p", Prices::new(2.0, 8.0), 128_000).with_default_quality(0.9))
+///     .policy(CostFirst::new(0.6)?)
+///     .build()?;
+/// let decision = router.route(&TaskSpec::new(TaskKind::Chat, 500))?;
+/// assert_eq!(decision.primary().unwrap().model.as_str(), "small");
+/// assert_eq!(decision.fallbacks().next().unwrap().model.as_str(), "large");
+/// println!("{}", decision.explain());
+/// # Ok::<(), taskroute::Error>(())
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Decision {
+    /// The task's kind.
+    pub task_kind: Option<TaskKind>,
+    /// The policy's name.
+    pub policy: Cow<'static, str>,
+    /// Every model considered, in catalog order.
+    pub candidates: Vec<Candidate>,
+    /// Indices into `candidates` of the ranked ones, best first.
+    pub ranking: Vec<u32>,
+    #[serde(skip)]
+    pub(crate) scratch_quality: Vec<Option<f64>>,
+}
+
+impl Decision {
+    /// An empty decision, to pass to [`Router::route_into`](crate::Router::route_into) and reuse.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The chosen model's candidate entry, if any model was eligible.
+    pub fn primary(&self) -> Option<&Candidate> {
+        self.ranked().next()
+    }
+
+    /// The chosen model's id.
+    pub fn primary_model(&self) -> Option<&ModelId> {
+        self.primary().map(|c| &c.model)
+    }
+
+    /// The fallbacks, in the order to try them.
+    pub fn fallbacks(&self) -> impl Iterator<Item = &Candidate> {
+        self.ranked().skip(1)
+    }
+
+    /// Every ranked candidate, primary first.
+    pub fn ranked(&self) -> impl Iterator<Item = &Candidate> {
+        self.ranking.iter().map(|&i| &self.candidates[i as usize])
+    }
+
+    /// The rejected candidates with their reasons, in catalog order.
+    pub fn rejected(&self) -> impl Iterator<Item = (&ModelId, &Rejection)> {
+        self.candidates
+            .iter()
+            .filter_map(|c| c.rejection().map(|r| (&c.model, r)))
+    }
+
+    /// The candidate entry of `model`.
+    pub fn candidate(&self, model: &str) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.model.as_str() == model)
+    }
+
+    /// A human-readable explanation: the ranking with estimates and scores, then every
+    /// rejection with its reason.
+    pub fn explain(&self) -> Explain<'_> {
+        Explain(self)
+    }
+}
+
+/// Displays a [`Decision`] for people; see [`Decision::explain`].
+#[derive(Debug, Clone, Copy)]
+pub struct Explain<'a>(&'a Decision);
+
+impl fmt::Display for Explain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        let kind = d.task_kind.as_ref().map_or("?", |k| k.name());
+        match d.primary() {
+            Some(p) => writeln!(f, "{kind} task -> {} (policy {})", p.model, d.policy)?,
+            None => writeln!(f, "{kind} task -> no eligible model (policy {})", d.policy)?,
+        }
+        for (r, c) in d.ranked().enumerate() {
+            let label = if r == 0 { "primary " } else { "fallback" };
+            let e = c.estimate.unwrap_or(Estimate::new(f64::NAN, f64::NAN, f64::NAN));
+            let score = c.score().map_or_else(String::new, |s| s.to_string());
+            writeln!(
+                f,
+                "  {label} #{r:<2} {:<34} quality {:.3}  cost ${:.6}  latency {:>6.0} ms  score {score}",
+                c.model.as_str(),
+                e.quality,
+                e.cost_usd,
+                e.latency_ms,
+            )?;
+        }
+        for (m, why) in d.rejected() {
+            writeln!(f, "  rejected    {:<34} {why}", m.as_str())?;
+        }
+        Ok(())
+    }
+}

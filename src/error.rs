@@ -1,0 +1,59 @@
+//! The crate's error type.
+
+use crate::filter::Rejection;
+use crate::model::ModelId;
+use crate::task::TaskKind;
+
+/// What went wrong while building a router, loading a catalog or routing a task.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No model passed the filters and the policy. Lists every candidate and its reason.
+    #[error("no model can serve this {task_kind} task: {}", list_rejections(.rejections))]
+    NoEligibleModel {
+        /// The task's kind.
+        task_kind: TaskKind,
+        /// Every candidate and why it was rejected.
+        rejections: Vec<(ModelId, Rejection)>,
+    },
+    /// A number is NaN, infinite, negative or out of range where it enters.
+    #[error("invalid value {value} for `{field}`: expected {expected}")]
+    InvalidValue {
+        /// The field, as a path (`models[gpt-4o].prices.input`).
+        field: String,
+        /// The value given.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// Two models share an id.
+    #[error("duplicate model id `{id}`: every model needs its own id")]
+    DuplicateModel {
+        /// The id.
+        id: ModelId,
+    },
+    /// A list names a model the router does not have.
+    #[error("unknown model `{id}`: it is not among the router's models")]
+    UnknownModel {
+        /// The id.
+        id: ModelId,
+    },
+    /// The router has no models.
+    #[error("the router has no models: add some with `RouterBuilder::model` or a catalog")]
+    NoModels,
+    /// A catalog could not be loaded.
+    #[cfg(feature = "catalog")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
+    #[error(transparent)]
+    Catalog(#[from] crate::catalog::CatalogError),
+}
+
+fn list_rejections(r: &[(ModelId, Rejection)]) -> String {
+    if r.is_empty() {
+        return "the router has no candidates".to_owned();
+    }
+    r.iter()
+        .map(|(m, why)| format!("{m} ({why})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}

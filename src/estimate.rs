@@ -1,0 +1,200 @@
+//! Stage 2, **estimate**: expected quality, cost and latency of each candidate.
+//!
+//! Cost comes from the model's prices and the task's token estimates. Quality comes from a
+//! [`QualityEstimator`] ([`PriorQuality`], the catalog's per-kind priors, by default). Latency
+//! comes from a [`LatencyEstimator`] ([`ProfileLatency`], the model's published profile, by
+//! default).
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{LatencyProfile, ModelSpec};
+use crate::task::Task;
+
+/// What the router expects of one candidate on one task.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Estimate {
+    /// Expected quality in `[0, 1]` (probability of a good answer, or a normalised score).
+    pub quality: f64,
+    /// Expected cost of the call in USD.
+    pub cost_usd: f64,
+    /// Expected wall time of the call in milliseconds.
+    pub latency_ms: f64,
+}
+
+impl Estimate {
+    /// An estimate from its three parts.
+    pub const fn new(quality: f64, cost_usd: f64, latency_ms: f64) -> Self {
+        Self {
+            quality,
+            cost_usd,
+            latency_ms,
+        }
+    }
+}
+
+/// Predicts the quality of a model on a task, in `[0, 1]`.
+///
+/// Static tables, learned models and online learners all implement this. `None` means "no
+/// estimate": the router then rejects the candidate with
+/// [`Rejection::NoQualityEstimate`](crate::Rejection::NoQualityEstimate).
+pub trait QualityEstimator: Send + Sync {
+    /// Expected quality of `model` on `task`.
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>;
+
+    /// Expected quality of every model in `models` on `task`, written to `out` (same length).
+    ///
+    /// Override it when estimating many models at once is cheaper than one by one (a learned
+    /// estimator featurises the task once). The router calls this one.
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        for (m, o) in models.iter().zip(out.iter_mut()) {
+            *o = self.estimate(task, m);
+        }
+    }
+
+    /// A short name for explanations.
+    fn name(&self) -> &str {
+        "custom"
+    }
+}
+
+/// The default [`QualityEstimator`]: the model's catalog prior for the task's kind, else its
+/// default prior, else the mean of its priors.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[allow(clippy::exhaustive_structs)] // a unit struct with nothing to add
+pub struct PriorQuality;
+
+impl QualityEstimator for PriorQuality {
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        model.quality.get(task.kind())
+    }
+    fn name(&self) -> &str {
+        "catalog priors"
+    }
+}
+
+/// Predicts the wall time of a call in milliseconds.
+pub trait LatencyEstimator: Send + Sync {
+    /// Expected latency of `model` on `task`, `None` when unknown.
+    fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>;
+}
+
+/// The default [`LatencyEstimator`]: time to first token plus output tokens over output speed,
+/// from the model's [`LatencyProfile`], or from `fallback` for models without one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProfileLatency {
+    fallback: LatencyProfile,
+}
+
+impl ProfileLatency {
+    /// Uses `fallback` for models that publish no profile.
+    pub const fn with_fallback(fallback: LatencyProfile) -> Self {
+        Self { fallback }
+    }
+}
+
+impl Default for ProfileLatency {
+    /// Falls back to 800 ms to first token and 60 tokens/s.
+    fn default() -> Self {
+        Self {
+            fallback: LatencyProfile::new(800.0, 60.0),
+        }
+    }
+}
+
+impl LatencyEstimator for ProfileLatency {
+    fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        Some(
+            model
+                .latency
+                .unwrap_or(self.fallback)
+                .latency_ms(task.output_tokens()),
+        )
+    }
+}
+
+/// Expected cost in USD of `model` on `task`, from prices and token estimates.
+pub fn expected_cost_usd(task: &dyn Task, model: &ModelSpec) -> f64 {
+    model.prices.cost_usd(
+        task.input_tokens(),
+        task.cached_input_tokens(),
+        task.output_tokens(),
+    )
+}
+
+/// A [`QualityEstimator`] made from a closure; see [`quality_fn`].
+#[derive(Clone)]
+pub struct QualityFn<F>(F);
+
+impl<F> fmt::Debug for QualityFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("QualityFn")
+    }
+}
+
+/// Makes a [`QualityEstimator`] from a closure.
+pub fn quality_fn<F>(f: F) -> QualityFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
+{
+    QualityFn(f)
+}
+
+impl<F> QualityEstimator for QualityFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
+{
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        (self.0)(task, model)
+    }
+}
+
+macro_rules! forward_estimators {
+    ($($ptr:ty),*) => {$(
+        impl<T: QualityEstimator + ?Sized> QualityEstimator for $ptr {
+            fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+                (**self).estimate(task, model)
+            }
+            fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+                (**self).estimate_all(task, models, out)
+            }
+            fn name(&self) -> &str {
+                (**self).name()
+            }
+        }
+        impl<T: LatencyEstimator + ?Sized> LatencyEstimator for $ptr {
+            fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+                (**self).latency_ms(task, model)
+            }
+        }
+    )*};
+}
+forward_estimators!(&T, Box<T>, Arc<T>);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Prices, TaskKind, TaskSpec};
+
+    #[test]
+    fn profile_latency_uses_fallback_when_model_has_none() {
+        let task = TaskSpec::new(TaskKind::Chat, 10).with_output_tokens(120);
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 1000);
+        let est = ProfileLatency::default();
+        assert_eq!(est.latency_ms(&task, &m), Some(800.0 + 2000.0));
+        let fast = m.with_latency(LatencyProfile::new(100.0, 120.0));
+        assert_eq!(est.latency_ms(&task, &fast), Some(1100.0));
+    }
+
+    #[test]
+    fn prior_quality_reads_kind_prior() {
+        let task = TaskSpec::new(TaskKind::Math, 10);
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 1000).with_quality(TaskKind::Math, 0.75);
+        assert_eq!(PriorQuality.estimate(&task, &m), Some(0.75));
+        let bare = ModelSpec::new("n", "p", Prices::new(1.0, 1.0), 1000);
+        assert_eq!(PriorQuality.estimate(&task, &bare), None);
+    }
+}

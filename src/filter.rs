@@ -1,0 +1,355 @@
+//! Stage 1, **filter**: hard constraints. Every rejected candidate keeps the reason.
+//!
+//! The router applies, in this order: allow/deny lists, the health hook, required
+//! capabilities, the context window and output limit, required tags, price caps, your own
+//! [`Filter`]s, and (after estimation) the task's cost and latency limits.
+
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::{Capabilities, ModelId, ModelSpec, Tag};
+use crate::task::Task;
+
+/// Why a candidate was not ranked. Carried by every rejected candidate in a
+/// [`Decision`](crate::Decision); cloning it never allocates for the built-in reasons.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The router's allow list does not name the model.
+    NotAllowed,
+    /// The router's deny list names the model.
+    Denied,
+    /// The health hook reports the model unavailable (e.g. its circuit breaker is open).
+    Unhealthy,
+    /// The model lacks capabilities the task requires.
+    MissingCapabilities {
+        /// The required capabilities the model lacks.
+        missing: Capabilities,
+    },
+    /// Input plus expected output tokens exceed the context window.
+    ContextWindow {
+        /// Input plus expected output tokens.
+        needed: u64,
+        /// The model's context window.
+        window: u32,
+    },
+    /// The expected output exceeds the model's output limit.
+    MaxOutput {
+        /// Expected output tokens.
+        needed: u32,
+        /// The model's output limit.
+        max: u32,
+    },
+    /// The model lacks a tag the task requires.
+    MissingTag {
+        /// The first missing tag.
+        tag: Tag,
+    },
+    /// A price per million tokens is above the router's cap.
+    PriceCap {
+        /// Which price: `"input"` or `"output"`.
+        price: Cow<'static, str>,
+        /// The model's price (USD per million tokens).
+        usd_per_mtok: f64,
+        /// The cap.
+        cap: f64,
+    },
+    /// The expected cost of the call is above the task's limit.
+    CostLimit {
+        /// Expected cost (USD).
+        estimated_usd: f64,
+        /// The limit (USD).
+        limit_usd: f64,
+    },
+    /// The expected latency is above the task's limit.
+    LatencyLimit {
+        /// Expected latency (ms).
+        estimated_ms: f64,
+        /// The limit (ms).
+        limit_ms: f64,
+    },
+    /// No quality estimate is available for the model on this task.
+    NoQualityEstimate,
+    /// The estimator returned a value outside `[0, 1]` or not a number.
+    BadQualityEstimate {
+        /// What it returned.
+        value: f64,
+    },
+    /// The expected cost is above the policy's cost ceiling (quality-first).
+    AboveCostCeiling {
+        /// Expected cost (USD).
+        estimated_usd: f64,
+        /// The ceiling (USD).
+        ceiling_usd: f64,
+    },
+    /// A user-supplied [`Filter`] rejected the model.
+    Filter {
+        /// The filter's name.
+        filter: Cow<'static, str>,
+        /// Its reason.
+        detail: Cow<'static, str>,
+    },
+    /// A user-supplied policy or scorer rejected the model.
+    Policy {
+        /// Its reason.
+        detail: Cow<'static, str>,
+    },
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Rejection::NotAllowed => f.write_str("not in the allow list"),
+            Rejection::Denied => f.write_str("in the deny list"),
+            Rejection::Unhealthy => f.write_str("unavailable (health check / circuit open)"),
+            Rejection::MissingCapabilities { missing } => write!(f, "lacks capabilities: {missing}"),
+            Rejection::ContextWindow { needed, window } => {
+                write!(f, "needs {needed} tokens, context window is {window}")
+            }
+            Rejection::MaxOutput { needed, max } => {
+                write!(f, "expects {needed} output tokens, model max is {max}")
+            }
+            Rejection::MissingTag { tag } => write!(f, "lacks tag `{tag}`"),
+            Rejection::PriceCap {
+                price,
+                usd_per_mtok,
+                cap,
+            } => write!(f, "{price} price ${usd_per_mtok}/Mtok above cap ${cap}/Mtok"),
+            Rejection::CostLimit {
+                estimated_usd,
+                limit_usd,
+            } => write!(
+                f,
+                "expected cost ${estimated_usd:.6} above task limit ${limit_usd:.6}"
+            ),
+            Rejection::LatencyLimit {
+                estimated_ms,
+                limit_ms,
+            } => write!(
+                f,
+                "expected latency {estimated_ms:.0} ms above task limit {limit_ms:.0} ms"
+            ),
+            Rejection::NoQualityEstimate => f.write_str("no quality estimate for this task"),
+            Rejection::BadQualityEstimate { value } => {
+                write!(f, "estimator returned {value}, not a quality in [0, 1]")
+            }
+            Rejection::AboveCostCeiling {
+                estimated_usd,
+                ceiling_usd,
+            } => write!(
+                f,
+                "expected cost ${estimated_usd:.6} above ceiling ${ceiling_usd:.6}"
+            ),
+            Rejection::Filter { filter, detail } => write!(f, "filter `{filter}`: {detail}"),
+            Rejection::Policy { detail } => write!(f, "policy: {detail}"),
+        }
+    }
+}
+
+/// A hard constraint of your own, applied after the built-in filters.
+///
+/// Implement it, or wrap a closure with [`filter_fn`].
+pub trait Filter: Send + Sync {
+    /// `Ok(())` keeps the model; `Err` rejects it with the reason.
+    ///
+    /// # Errors
+    /// The [`Rejection`] recorded for the model.
+    fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection>;
+}
+
+/// A [`Filter`] made from a closure; see [`filter_fn`].
+#[derive(Clone)]
+pub struct FilterFn<F>(F);
+
+impl<F> fmt::Debug for FilterFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("FilterFn")
+    }
+}
+
+/// Makes a [`Filter`] from a closure.
+///
+/// ```
+/// use std::borrow::Cow;
+/// use taskroute::{filter_fn, Rejection};
+/// let no_previews = filter_fn(|_task, model| {
+///     if model.id.as_str().contains("preview") {
+///         Err(Rejection::Filter { filter: Cow::Borrowed("no_previews"), detail: Cow::Borrowed("preview model") })
+///     } else {
+///         Ok(())
+///     }
+/// });
+/// # let _ = no_previews;
+/// ```
+pub fn filter_fn<F>(f: F) -> FilterFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Result<(), Rejection> + Send + Sync,
+{
+    FilterFn(f)
+}
+
+impl<F> Filter for FilterFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Result<(), Rejection> + Send + Sync,
+{
+    fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection> {
+        (self.0)(task, model)
+    }
+}
+
+/// Tells the router whether a model can take calls now (a circuit breaker, a maintenance
+/// switch). Unavailable models are rejected with [`Rejection::Unhealthy`].
+pub trait Health: Send + Sync {
+    /// Whether `model` may be routed to.
+    fn is_available(&self, model: &ModelId) -> bool;
+}
+
+/// A [`Health`] hook made from a closure; see [`health_fn`].
+#[derive(Clone)]
+pub struct HealthFn<F>(F);
+
+impl<F> fmt::Debug for HealthFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HealthFn")
+    }
+}
+
+/// Makes a [`Health`] hook from a closure.
+pub fn health_fn<F>(f: F) -> HealthFn<F>
+where
+    F: Fn(&ModelId) -> bool + Send + Sync,
+{
+    HealthFn(f)
+}
+
+impl<F> Health for HealthFn<F>
+where
+    F: Fn(&ModelId) -> bool + Send + Sync,
+{
+    fn is_available(&self, model: &ModelId) -> bool {
+        (self.0)(model)
+    }
+}
+
+macro_rules! forward_filter_traits {
+    ($($ptr:ty),*) => {$(
+        impl<T: Filter + ?Sized> Filter for $ptr {
+            fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection> {
+                (**self).check(task, model)
+            }
+        }
+        impl<T: Health + ?Sized> Health for $ptr {
+            fn is_available(&self, model: &ModelId) -> bool {
+                (**self).is_available(model)
+            }
+        }
+    )*};
+}
+forward_filter_traits!(&T, Box<T>, Arc<T>);
+
+/// The router-wide constraints: allow/deny lists and price caps.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Constraints {
+    /// When set, only these models may be chosen.
+    pub allow: Option<BTreeSet<ModelId>>,
+    /// These models are never chosen.
+    pub deny: BTreeSet<ModelId>,
+    /// Largest input price, USD per million tokens.
+    pub max_input_price: Option<f64>,
+    /// Largest output price, USD per million tokens.
+    pub max_output_price: Option<f64>,
+}
+
+/// Runs the built-in pre-estimate filters plus the user's on one model.
+pub(crate) fn check_static(
+    task: &dyn Task,
+    model: &ModelSpec,
+    constraints: &Constraints,
+    health: Option<&dyn Health>,
+    filters: &[Arc<dyn Filter>],
+) -> Result<(), Rejection> {
+    if let Some(allow) = &constraints.allow
+        && !allow.contains(&model.id)
+    {
+        return Err(Rejection::NotAllowed);
+    }
+    if constraints.deny.contains(&model.id) {
+        return Err(Rejection::Denied);
+    }
+    if let Some(h) = health
+        && !h.is_available(&model.id)
+    {
+        return Err(Rejection::Unhealthy);
+    }
+    let missing = model.capabilities.missing_from(task.required_capabilities());
+    if !missing.is_empty() {
+        return Err(Rejection::MissingCapabilities { missing });
+    }
+    let output = task.output_tokens();
+    let needed = u64::from(task.input_tokens()) + u64::from(output);
+    if needed > u64::from(model.context_window) {
+        return Err(Rejection::ContextWindow {
+            needed,
+            window: model.context_window,
+        });
+    }
+    if output > model.max_output_tokens {
+        return Err(Rejection::MaxOutput {
+            needed: output,
+            max: model.max_output_tokens,
+        });
+    }
+    if let Some(tag) = task.required_tags().iter().find(|t| !model.has_tag(t)) {
+        return Err(Rejection::MissingTag { tag: tag.clone() });
+    }
+    if let Some(cap) = constraints.max_input_price
+        && model.prices.input > cap
+    {
+        return Err(Rejection::PriceCap {
+            price: Cow::Borrowed("input"),
+            usd_per_mtok: model.prices.input,
+            cap,
+        });
+    }
+    if let Some(cap) = constraints.max_output_price
+        && model.prices.output > cap
+    {
+        return Err(Rejection::PriceCap {
+            price: Cow::Borrowed("output"),
+            usd_per_mtok: model.prices.output,
+            cap,
+        });
+    }
+    for f in filters {
+        f.check(task, model)?;
+    }
+    Ok(())
+}
+
+/// The task's own limits, checked once cost and latency are estimated.
+pub(crate) fn check_limits(task: &dyn Task, cost_usd: f64, latency_ms: f64) -> Result<(), Rejection> {
+    let limits = task.limits();
+    if let Some(limit) = limits.max_cost_usd
+        && cost_usd > limit
+    {
+        return Err(Rejection::CostLimit {
+            estimated_usd: cost_usd,
+            limit_usd: limit,
+        });
+    }
+    if let Some(limit) = limits.max_latency_ms
+        && latency_ms > limit
+    {
+        return Err(Rejection::LatencyLimit {
+            estimated_ms: latency_ms,
+            limit_ms: limit,
+        });
+    }
+    Ok(())
+}

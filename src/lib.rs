@@ -1,0 +1,74 @@
+//! # taskroute
+//!
+//! Task-to-model routing for services that use several LLMs: decide, for each task, which
+//! model should do it, by quality, cost, latency and the capabilities it needs, and explain why.
+//!
+//! Every decision runs the same pipeline, one module per stage:
+//!
+//! ```text
+//! Task ──► filter ──► estimate ──► score ──► rank ──► Decision { primary, fallbacks, explanation }
+//! ```
+//!
+//! - [`filter`]: hard constraints (context window, capabilities, allow/deny lists, price caps,
+//!   health, tags, the task's cost and latency limits); every rejection keeps its reason.
+//! - [`estimate`]: expected quality ([`QualityEstimator`]), cost (prices × tokens) and latency
+//!   ([`LatencyEstimator`]) of each candidate.
+//! - [`score`]: the policy's [`Scorer`] turns estimates into a number: [`CostFirst`],
+//!   [`QualityFirst`], [`Weighted`], or your own.
+//! - [`rank`]: best first; the rest are the fallbacks, in order.
+//!
+//! The core is pure: no I/O, no clock, no global state, no async; the same inputs give the same
+//! [`Decision`]. Routing into a reused [`Decision`] allocates nothing.
+//!
+//! ```
+//! use taskroute::{Capability, Catalog, CostFirst, Router, TaskKind, TaskSpec};
+//!
+//! let router = Router::builder()
+//!     .models(Catalog::builtin().into_models())
+//!     .policy(CostFirst::new(0.7)?)
+//!     .build()?;
+//! let task = TaskSpec::new(TaskKind::Planning, 3_000).require(Capability::Tools);
+//! let decision = router.route(&task)?;
+//! println!("{}", decision.explain());
+//! # Ok::<(), taskroute::Error>(())
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `catalog` (default) | the built-in dated [`Catalog`] and JSON/TOML catalog loading |
+#![cfg_attr(docsrs, feature(doc_cfg))]
+#![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+
+pub mod decision;
+pub mod error;
+pub mod estimate;
+pub mod filter;
+pub mod model;
+pub mod policy;
+pub mod rank;
+pub mod router;
+pub mod score;
+pub mod task;
+
+#[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
+pub mod catalog;
+
+#[cfg(feature = "catalog")]
+pub use catalog::{Catalog, CatalogError, ModelPatch};
+pub use decision::{Candidate, Decision, Explain, Verdict};
+pub use error::Error;
+pub use estimate::{
+    Estimate, LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator, QualityFn, expected_cost_usd,
+    quality_fn,
+};
+pub use filter::{Constraints, Filter, FilterFn, Health, HealthFn, Rejection, filter_fn, health_fn};
+pub use model::{
+    Capabilities, Capability, LatencyProfile, Model, ModelId, ModelSpec, Prices, QualityPriors, Tag,
+};
+pub use policy::{Policy, PolicyFn, ScorerPolicy, policy_fn, rank_with_scorer};
+pub use router::{Router, RouterBuilder};
+pub use score::{CostFirst, QualityFirst, Score, Scorer, ScorerFn, Weighted, scorer_fn};
+pub use task::{Limits, Task, TaskKind, TaskSpec};

@@ -1,0 +1,801 @@
+//! What the router knows about a model: [`Model`], and the ready-made [`ModelSpec`].
+
+use std::borrow::Borrow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::task::TaskKind;
+
+/// A model's identifier, as the catalog and the decisions name it (`"gpt-4o-mini"`).
+///
+/// Cloning is a reference-count increment, so decisions can carry ids without allocating.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ModelId(Arc<str>);
+
+impl ModelId {
+    /// Makes an id from a string.
+    pub fn new(id: impl AsRef<str>) -> Self {
+        Self(Arc::from(id.as_ref()))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for ModelId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for ModelId {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+impl From<String> for ModelId {
+    fn from(s: String) -> Self {
+        Self(Arc::from(s))
+    }
+}
+
+impl Borrow<str> for ModelId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for ModelId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A free-form label on a model (`"region:eu"`, `"data:no-retention"`, `"open-weights"`).
+///
+/// Tasks can require tags; models without them are filtered out.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Tag(Arc<str>);
+
+impl Tag {
+    /// Makes a tag from a string.
+    pub fn new(tag: impl AsRef<str>) -> Self {
+        Self(Arc::from(tag.as_ref()))
+    }
+
+    /// The tag as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Tag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Tag {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+/// Prices in US dollars per million tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Prices {
+    /// USD per million input (prompt) tokens.
+    #[serde(deserialize_with = "non_negative")]
+    pub input: f64,
+    /// USD per million output (completion) tokens.
+    #[serde(deserialize_with = "non_negative")]
+    pub output: f64,
+    /// USD per million cached input tokens (prompt-cache reads), where the provider discounts them.
+    #[serde(
+        default,
+        deserialize_with = "opt_non_negative",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cached_input: Option<f64>,
+}
+
+impl Prices {
+    /// Input and output prices in USD per million tokens, with no cached-input discount.
+    pub const fn new(input: f64, output: f64) -> Self {
+        Self {
+            input,
+            output,
+            cached_input: None,
+        }
+    }
+
+    /// Sets the price of cached input tokens (USD per million).
+    pub const fn with_cached_input(mut self, cached_input: f64) -> Self {
+        self.cached_input = Some(cached_input);
+        self
+    }
+
+    /// The expected cost in USD of a call with these token counts.
+    ///
+    /// `cached_input_tokens` is the part of `input_tokens` served from the prompt cache; it is
+    /// charged at the cached price where there is one, else at the input price.
+    pub fn cost_usd(&self, input_tokens: u32, cached_input_tokens: u32, output_tokens: u32) -> f64 {
+        let cached = cached_input_tokens.min(input_tokens);
+        let fresh = f64::from(input_tokens - cached);
+        let cached_price = self.cached_input.unwrap_or(self.input);
+        (fresh * self.input + f64::from(cached) * cached_price + f64::from(output_tokens) * self.output)
+            / 1_000_000.0
+    }
+}
+
+/// Something a model can do that a task may require.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Capability {
+    /// Function / tool calling.
+    Tools,
+    /// Image input.
+    Vision,
+    /// Guaranteed JSON output (JSON mode or structured outputs).
+    JsonMode,
+    /// Token streaming.
+    Streaming,
+    /// Extended reasoning ("thinking") tokens.
+    Reasoning,
+}
+
+impl Capability {
+    /// Every capability, in a fixed order.
+    pub const ALL: [Capability; 5] = [
+        Capability::Tools,
+        Capability::Vision,
+        Capability::JsonMode,
+        Capability::Streaming,
+        Capability::Reasoning,
+    ];
+
+    const fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+
+    /// The name used in catalogs and explanations (`"json_mode"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Capability::Tools => "tools",
+            Capability::Vision => "vision",
+            Capability::JsonMode => "json_mode",
+            Capability::Streaming => "streaming",
+            Capability::Reasoning => "reasoning",
+        }
+    }
+}
+
+/// A set of [`Capability`] values, stored as a bit set (copying it never allocates).
+///
+/// Serialized as a list of names: `["tools", "vision"]`.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Capabilities(u8);
+
+impl Capabilities {
+    /// The empty set.
+    pub const NONE: Capabilities = Capabilities(0);
+
+    /// A set of the given capabilities.
+    pub const fn of(caps: &[Capability]) -> Self {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < caps.len() {
+            bits |= caps[i].bit();
+            i += 1;
+        }
+        Capabilities(bits)
+    }
+
+    /// This set with `cap` added.
+    pub const fn with(self, cap: Capability) -> Self {
+        Capabilities(self.0 | cap.bit())
+    }
+
+    /// Whether `cap` is in the set.
+    pub const fn contains(self, cap: Capability) -> bool {
+        self.0 & cap.bit() != 0
+    }
+
+    /// Whether every capability of `other` is in this set.
+    pub const fn contains_all(self, other: Capabilities) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The capabilities of `required` that this set lacks.
+    pub const fn missing_from(self, required: Capabilities) -> Capabilities {
+        Capabilities(required.0 & !self.0)
+    }
+
+    /// Whether the set is empty.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The capabilities in the set, in [`Capability::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Capability> {
+        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
+    }
+}
+
+impl FromIterator<Capability> for Capabilities {
+    fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
+        iter.into_iter().fold(Capabilities::NONE, Capabilities::with)
+    }
+}
+
+impl fmt::Debug for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter().map(Capability::name)).finish()
+    }
+}
+
+impl fmt::Display for Capabilities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(c.name())?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Capabilities {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Capabilities {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let caps = Vec::<Capability>::deserialize(d)?;
+        Ok(caps.into_iter().collect())
+    }
+}
+
+/// Published or measured latency of a model: time to first token and output speed.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct LatencyProfile {
+    /// Median time to first token, in milliseconds.
+    #[serde(deserialize_with = "non_negative")]
+    pub ttft_ms: f64,
+    /// Median output speed, in tokens per second (must be positive).
+    #[serde(deserialize_with = "positive")]
+    pub output_tokens_per_sec: f64,
+}
+
+impl LatencyProfile {
+    /// A profile from time to first token (ms) and output speed (tokens/s).
+    pub const fn new(ttft_ms: f64, output_tokens_per_sec: f64) -> Self {
+        Self {
+            ttft_ms,
+            output_tokens_per_sec,
+        }
+    }
+
+    /// Expected wall time in milliseconds to produce `output_tokens` tokens.
+    pub fn latency_ms(&self, output_tokens: u32) -> f64 {
+        self.ttft_ms + f64::from(output_tokens) * 1000.0 / self.output_tokens_per_sec
+    }
+}
+
+/// Per-task-kind quality priors of a model, each in `[0, 1]` (expected share of tasks of that
+/// kind done right).
+///
+/// Lookups for the built-in kinds are an array index; custom kinds are a short linear scan; a
+/// lookup never allocates. Serialized as a map from kind name to value; the key `"default"` is
+/// the fallback for kinds without their own prior.
+#[derive(Clone, Default, PartialEq)]
+pub struct QualityPriors {
+    builtin: [Option<f64>; TaskKind::BUILTIN_COUNT],
+    custom: Vec<(Arc<str>, f64)>,
+    default: Option<f64>,
+}
+
+impl QualityPriors {
+    /// No priors.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the prior for `kind`.
+    pub fn set(&mut self, kind: &TaskKind, quality: f64) {
+        match kind.builtin_index() {
+            Some(i) => self.builtin[i] = Some(quality),
+            None => {
+                let name = kind.name();
+                match self.custom.iter_mut().find(|(k, _)| &**k == name) {
+                    Some(slot) => slot.1 = quality,
+                    None => self.custom.push((Arc::from(name), quality)),
+                }
+            }
+        }
+    }
+
+    /// Sets the fallback prior used for kinds without their own.
+    pub fn set_default(&mut self, quality: f64) {
+        self.default = Some(quality);
+    }
+
+    /// The prior for `kind` itself, without falling back to the default.
+    pub fn get_exact(&self, kind: &TaskKind) -> Option<f64> {
+        match kind.builtin_index() {
+            Some(i) => self.builtin[i],
+            None => {
+                let name = kind.name();
+                self.custom.iter().find(|(k, _)| &**k == name).map(|(_, q)| *q)
+            }
+        }
+    }
+
+    /// The prior for `kind`, else the default prior, else the mean of the priors there are.
+    pub fn get(&self, kind: &TaskKind) -> Option<f64> {
+        self.get_exact(kind).or(self.default).or_else(|| self.mean())
+    }
+
+    /// The default prior, if set.
+    pub fn default_prior(&self) -> Option<f64> {
+        self.default
+    }
+
+    /// Mean of all priors set (built-in and custom kinds), if any.
+    pub fn mean(&self) -> Option<f64> {
+        let (sum, n) = self.iter().fold((0.0, 0u32), |(s, n), (_, q)| (s + q, n + 1));
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    /// Every (kind, prior) pair set, built-in kinds first.
+    pub fn iter(&self) -> impl Iterator<Item = (TaskKind, f64)> + '_ {
+        let builtin = self
+            .builtin
+            .iter()
+            .enumerate()
+            .filter_map(|(i, q)| q.map(|q| (TaskKind::BUILTIN[i].clone(), q)));
+        let custom = self.custom.iter().map(|(k, q)| (TaskKind::Custom(k.clone()), *q));
+        builtin.chain(custom)
+    }
+
+    /// Whether no prior is set.
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.builtin.iter().all(Option::is_none) && self.custom.is_empty()
+    }
+}
+
+impl fmt::Debug for QualityPriors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut m = f.debug_map();
+        for (k, q) in self.iter() {
+            m.entry(&k.name().to_owned(), &q);
+        }
+        if let Some(d) = self.default {
+            m.entry(&"default", &d);
+        }
+        m.finish()
+    }
+}
+
+impl Serialize for QualityPriors {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map: BTreeMap<String, f64> = self.iter().map(|(k, q)| (k.name().to_owned(), q)).collect();
+        if let Some(d) = self.default {
+            map.insert("default".to_owned(), d);
+        }
+        map.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for QualityPriors {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, f64>::deserialize(d)?;
+        let mut priors = QualityPriors::new();
+        for (k, q) in map {
+            if !(0.0..=1.0).contains(&q) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "quality prior for `{k}` is {q}; expected a number in [0, 1]"
+                )));
+            }
+            if k == "default" {
+                priors.set_default(q);
+            } else {
+                priors.set(&TaskKind::from_name(&k), q);
+            }
+        }
+        Ok(priors)
+    }
+}
+
+/// What the router needs to know about a model.
+///
+/// [`ModelSpec`] is the ready-made implementation; implement this trait on your own model type
+/// and the router takes a snapshot of it ([`ModelSpec::from_model`]) when it is built.
+pub trait Model {
+    /// The model's id.
+    fn id(&self) -> &ModelId;
+    /// Prices per million tokens.
+    fn prices(&self) -> Prices;
+    /// Context window in tokens (input plus output).
+    fn context_window(&self) -> u32;
+    /// The provider that serves it (`"openai"`, `"anthropic"`, `"bedrock"`, ...).
+    fn provider(&self) -> &str {
+        ""
+    }
+    /// Largest number of output tokens per call; defaults to the context window.
+    fn max_output_tokens(&self) -> u32 {
+        self.context_window()
+    }
+    /// What the model can do.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::NONE
+    }
+    /// Labels such as region or data policy.
+    fn tags(&self) -> &[Tag] {
+        &[]
+    }
+    /// Typical latency, where known.
+    fn latency(&self) -> Option<LatencyProfile> {
+        None
+    }
+    /// Quality priors per task kind.
+    fn quality_priors(&self) -> QualityPriors {
+        QualityPriors::new()
+    }
+}
+
+/// The ready-made, serde-loadable [`Model`]: one catalog entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ModelSpec {
+    /// Unique id the router and decisions use.
+    pub id: ModelId,
+    /// Provider that serves the model (`"openai"`, `"anthropic"`, `"bedrock"`, ...).
+    pub provider: String,
+    /// The name to send to the provider's API, where it differs from `id`
+    /// (a Bedrock model id such as `"anthropic.claude-sonnet-4-5-20250929-v1:0"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_name: Option<String>,
+    /// Prices in USD per million tokens.
+    pub prices: Prices,
+    /// Context window in tokens (input plus output).
+    pub context_window: u32,
+    /// Largest number of output tokens per call.
+    pub max_output_tokens: u32,
+    /// What the model can do.
+    #[serde(default)]
+    pub capabilities: Capabilities,
+    /// Labels such as region or data policy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<Tag>,
+    /// Typical latency, where published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<LatencyProfile>,
+    /// Quality priors per task kind, in `[0, 1]`.
+    #[serde(default)]
+    pub quality: QualityPriors,
+    /// Where the prices, limits and priors come from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The date (`YYYY-MM-DD`) the entry was checked against its source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<String>,
+}
+
+impl ModelSpec {
+    /// A model with an id, provider, prices and context window; everything else empty.
+    /// `max_output_tokens` starts equal to the context window.
+    pub fn new(
+        id: impl Into<ModelId>,
+        provider: impl Into<String>,
+        prices: Prices,
+        context_window: u32,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            provider: provider.into(),
+            api_name: None,
+            prices,
+            context_window,
+            max_output_tokens: context_window,
+            capabilities: Capabilities::NONE,
+            tags: Vec::new(),
+            latency: None,
+            quality: QualityPriors::new(),
+            source: None,
+            as_of: None,
+        }
+    }
+
+    /// A snapshot of any [`Model`].
+    pub fn from_model<M: Model + ?Sized>(m: &M) -> Self {
+        Self {
+            id: m.id().clone(),
+            provider: m.provider().to_owned(),
+            api_name: None,
+            prices: m.prices(),
+            context_window: m.context_window(),
+            max_output_tokens: m.max_output_tokens(),
+            capabilities: m.capabilities(),
+            tags: m.tags().to_vec(),
+            latency: m.latency(),
+            quality: m.quality_priors(),
+            source: None,
+            as_of: None,
+        }
+    }
+
+    /// Sets the largest output per call.
+    pub fn with_max_output_tokens(mut self, n: u32) -> Self {
+        self.max_output_tokens = n;
+        self
+    }
+
+    /// Sets the capabilities.
+    pub fn with_capabilities(mut self, caps: Capabilities) -> Self {
+        self.capabilities = caps;
+        self
+    }
+
+    /// Adds a tag.
+    pub fn with_tag(mut self, tag: impl Into<Tag>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets the latency profile.
+    pub fn with_latency(mut self, latency: LatencyProfile) -> Self {
+        self.latency = Some(latency);
+        self
+    }
+
+    /// Sets the quality prior for one task kind.
+    pub fn with_quality(mut self, kind: TaskKind, quality: f64) -> Self {
+        self.quality.set(&kind, quality);
+        self
+    }
+
+    /// Sets the fallback quality prior for kinds without their own.
+    pub fn with_default_quality(mut self, quality: f64) -> Self {
+        self.quality.set_default(quality);
+        self
+    }
+
+    /// Sets the provider's name for the model.
+    pub fn with_api_name(mut self, name: impl Into<String>) -> Self {
+        self.api_name = Some(name.into());
+        self
+    }
+
+    /// The name to send to the provider: `api_name` where set, else the id.
+    pub fn api_name(&self) -> &str {
+        self.api_name.as_deref().unwrap_or(self.id.as_str())
+    }
+
+    /// Whether the model carries `tag`.
+    pub fn has_tag(&self, tag: &Tag) -> bool {
+        self.tags.iter().any(|t| t == tag)
+    }
+
+    /// Checks every number: prices finite and non-negative, windows positive, latency finite and
+    /// speed positive, priors in `[0, 1]`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`](crate::Error::InvalidValue) naming the first bad field.
+    pub fn validate(&self) -> Result<(), crate::Error> {
+        let field = |name: &str| format!("models[{}].{name}", self.id);
+        let check = |name: &str, v: f64, ok: bool, expected: &'static str| {
+            if v.is_finite() && ok {
+                Ok(())
+            } else {
+                Err(crate::Error::InvalidValue {
+                    field: field(name),
+                    value: v.to_string(),
+                    expected,
+                })
+            }
+        };
+        if self.id.as_str().is_empty() {
+            return Err(crate::Error::InvalidValue {
+                field: "models[].id".into(),
+                value: String::new(),
+                expected: "a non-empty id",
+            });
+        }
+        check(
+            "prices.input",
+            self.prices.input,
+            self.prices.input >= 0.0,
+            "a finite price >= 0",
+        )?;
+        check(
+            "prices.output",
+            self.prices.output,
+            self.prices.output >= 0.0,
+            "a finite price >= 0",
+        )?;
+        if let Some(c) = self.prices.cached_input {
+            check("prices.cached_input", c, c >= 0.0, "a finite price >= 0")?;
+        }
+        if self.context_window == 0 {
+            return Err(crate::Error::InvalidValue {
+                field: field("context_window"),
+                value: "0".into(),
+                expected: "a positive number of tokens",
+            });
+        }
+        if let Some(l) = self.latency {
+            check(
+                "latency.ttft_ms",
+                l.ttft_ms,
+                l.ttft_ms >= 0.0,
+                "a finite time >= 0",
+            )?;
+            check(
+                "latency.output_tokens_per_sec",
+                l.output_tokens_per_sec,
+                l.output_tokens_per_sec > 0.0,
+                "a finite speed > 0",
+            )?;
+        }
+        for (k, q) in self.quality.iter() {
+            check(
+                &format!("quality.{}", k.name()),
+                q,
+                (0.0..=1.0).contains(&q),
+                "a number in [0, 1]",
+            )?;
+        }
+        if let Some(d) = self.quality.default_prior() {
+            check(
+                "quality.default",
+                d,
+                (0.0..=1.0).contains(&d),
+                "a number in [0, 1]",
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Model for ModelSpec {
+    fn id(&self) -> &ModelId {
+        &self.id
+    }
+    fn prices(&self) -> Prices {
+        self.prices
+    }
+    fn context_window(&self) -> u32 {
+        self.context_window
+    }
+    fn provider(&self) -> &str {
+        &self.provider
+    }
+    fn max_output_tokens(&self) -> u32 {
+        self.max_output_tokens
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.capabilities
+    }
+    fn tags(&self) -> &[Tag] {
+        &self.tags
+    }
+    fn latency(&self) -> Option<LatencyProfile> {
+        self.latency
+    }
+    fn quality_priors(&self) -> QualityPriors {
+        self.quality.clone()
+    }
+}
+
+fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format_args!(
+            "{v} is not allowed here; expected a finite number >= 0"
+        )))
+    }
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format_args!(
+            "{v} is not allowed here; expected a finite number > 0"
+        )))
+    }
+}
+
+fn opt_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    non_negative(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cost_counts_cached_tokens_at_cached_price() {
+        let p = Prices::new(2.0, 8.0).with_cached_input(0.5);
+        // 1000 input of which 400 cached, 100 output
+        let c = p.cost_usd(1000, 400, 100);
+        let expected = (600.0 * 2.0 + 400.0 * 0.5 + 100.0 * 8.0) / 1e6;
+        assert!((c - expected).abs() < 1e-15, "{c} vs {expected}");
+        // cached count larger than input is clamped
+        assert!((p.cost_usd(10, 50, 0) - 10.0 * 0.5 / 1e6).abs() < 1e-18);
+    }
+
+    #[test]
+    fn capabilities_set_ops_and_serde() {
+        let have = Capabilities::of(&[Capability::Tools, Capability::Streaming]);
+        let need = Capabilities::of(&[Capability::Tools, Capability::Vision]);
+        assert!(!have.contains_all(need));
+        assert_eq!(have.missing_from(need), Capabilities::of(&[Capability::Vision]));
+        let json = serde_json::to_string(&have).unwrap();
+        assert_eq!(json, r#"["tools","streaming"]"#);
+        let back: Capabilities = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, have);
+        assert!(serde_json::from_str::<Capabilities>(r#"["telepathy"]"#).is_err());
+    }
+
+    #[test]
+    fn priors_fall_back_to_default_then_mean() {
+        let mut p = QualityPriors::new();
+        p.set(&TaskKind::Math, 0.9);
+        p.set(&TaskKind::Chat, 0.7);
+        assert_eq!(p.get(&TaskKind::Math), Some(0.9));
+        assert!((p.get(&TaskKind::Planning).unwrap() - 0.8).abs() < 1e-12);
+        p.set_default(0.5);
+        assert_eq!(p.get(&TaskKind::Planning), Some(0.5));
+        p.set(&TaskKind::from_name("legal"), 0.6);
+        assert_eq!(p.get(&TaskKind::from_name("legal")), Some(0.6));
+    }
+
+    #[test]
+    fn validate_names_the_bad_field() {
+        let m = ModelSpec::new("m", "p", Prices::new(f64::NAN, 1.0), 1000);
+        let e = m.validate().unwrap_err().to_string();
+        assert!(e.contains("models[m].prices.input"), "{e}");
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, -1.0), 1000);
+        assert!(m.validate().unwrap_err().to_string().contains("prices.output"));
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 0);
+        assert!(m.validate().unwrap_err().to_string().contains("context_window"));
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 10).with_quality(TaskKind::Chat, 1.5);
+        assert!(m.validate().unwrap_err().to_string().contains("quality.chat"));
+    }
+
+    #[test]
+    fn deserializing_refuses_negative_price_and_unknown_field() {
+        let bad = r#"{"input": -1, "output": 2}"#;
+        assert!(serde_json::from_str::<Prices>(bad).is_err());
+        let unknown = r#"{"input": 1, "output": 2, "oops": 3}"#;
+        assert!(serde_json::from_str::<Prices>(unknown).is_err());
+    }
+}

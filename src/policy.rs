@@ -1,0 +1,117 @@
+//! The [`Policy`] trait: gives every estimated candidate a score or a rejection.
+//!
+//! Every [`Scorer`] becomes a policy through [`ScorerPolicy`]; the built-in scorers are policies
+//! already. Write a policy from scratch when a choice needs the whole candidate set at once
+//! (a threshold between a weak and a strong model, a seeded random split), or use [`policy_fn`].
+
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::decision::{Candidate, Verdict};
+use crate::score::{CostFirst, QualityFirst, Scorer, Weighted};
+use crate::task::Task;
+
+/// Scores the candidates of one task.
+///
+/// The router calls [`rank`](Policy::rank) with every candidate; those that passed the filters
+/// have an [`Estimate`](crate::Estimate) and the verdict [`Verdict::Pending`]. The policy sets
+/// each pending verdict to [`Verdict::Scored`] or [`Verdict::Rejected`] (a pending verdict left
+/// as it is counts as a rejection). The rank stage then orders the scored ones, best first.
+pub trait Policy: Send + Sync {
+    /// Scores (or rejects) every pending candidate.
+    fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]);
+
+    /// A short name for explanations.
+    fn name(&self) -> Cow<'static, str> {
+        Cow::Borrowed("custom")
+    }
+}
+
+/// Scores every pending candidate with `scorer`; the shared body of [`ScorerPolicy`] and the
+/// built-in policies.
+pub fn rank_with_scorer<S: Scorer + ?Sized>(scorer: &S, task: &dyn Task, candidates: &mut [Candidate]) {
+    for c in candidates.iter_mut() {
+        if let (Verdict::Pending, Some(e)) = (&c.verdict, &c.estimate) {
+            c.verdict = match scorer.score(task, e) {
+                Ok(s) => Verdict::Scored(s),
+                Err(r) => Verdict::Rejected(r),
+            };
+        }
+    }
+}
+
+/// A [`Policy`] that scores each candidate on its own with a [`Scorer`].
+#[derive(Clone, Debug, Default, PartialEq)]
+#[allow(clippy::exhaustive_structs)] // a transparent wrapper
+pub struct ScorerPolicy<S>(pub S);
+
+impl<S: Scorer> Policy for ScorerPolicy<S> {
+    fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+        rank_with_scorer(&self.0, task, candidates);
+    }
+    fn name(&self) -> Cow<'static, str> {
+        self.0.name()
+    }
+}
+
+macro_rules! scorer_is_policy {
+    ($($t:ty),*) => {$(
+        impl Policy for $t {
+            fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+                rank_with_scorer(self, task, candidates);
+            }
+            fn name(&self) -> Cow<'static, str> {
+                Scorer::name(self)
+            }
+        }
+    )*};
+}
+scorer_is_policy!(CostFirst, QualityFirst, Weighted);
+
+/// A [`Policy`] made from a closure; see [`policy_fn`].
+#[derive(Clone)]
+pub struct PolicyFn<F> {
+    f: F,
+    name: Cow<'static, str>,
+}
+
+impl<F> fmt::Debug for PolicyFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PolicyFn").field("name", &self.name).finish()
+    }
+}
+
+/// Makes a named [`Policy`] from a closure over the whole candidate set.
+pub fn policy_fn<F>(name: impl Into<Cow<'static, str>>, f: F) -> PolicyFn<F>
+where
+    F: Fn(&dyn Task, &mut [Candidate]) + Send + Sync,
+{
+    PolicyFn { f, name: name.into() }
+}
+
+impl<F> Policy for PolicyFn<F>
+where
+    F: Fn(&dyn Task, &mut [Candidate]) + Send + Sync,
+{
+    fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+        (self.f)(task, candidates)
+    }
+    fn name(&self) -> Cow<'static, str> {
+        self.name.clone()
+    }
+}
+
+macro_rules! forward_policy {
+    ($($ptr:ty),*) => {$(
+        impl<T: Policy + ?Sized> Policy for $ptr {
+            fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+                (**self).rank(task, candidates)
+            }
+            fn name(&self) -> Cow<'static, str> {
+                (**self).name()
+            }
+        }
+    )*};
+}
+forward_policy!(&T, Box<T>, Arc<T>);

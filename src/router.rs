@@ -1,0 +1,353 @@
+//! The [`Router`]: runs filter → estimate → score → rank for one task.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::Error;
+use crate::decision::{Candidate, Decision, Verdict};
+use crate::estimate::{LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator, expected_cost_usd};
+use crate::filter::{self, Constraints, Filter, Health, Rejection};
+use crate::model::{Model, ModelId, ModelSpec};
+use crate::policy::Policy;
+use crate::rank;
+use crate::score::CostFirst;
+use crate::task::Task;
+
+/// Routes tasks to models. Immutable once built, `Send + Sync`, cheap to clone (every part is
+/// behind an `Arc`): one router serves every thread.
+#[derive(Clone)]
+pub struct Router {
+    models: Arc<[ModelSpec]>,
+    policy: Arc<dyn Policy>,
+    quality: Arc<dyn QualityEstimator>,
+    latency: Arc<dyn LatencyEstimator>,
+    constraints: Arc<Constraints>,
+    health: Option<Arc<dyn Health>>,
+    filters: Arc<[Arc<dyn Filter>]>,
+}
+
+impl fmt::Debug for Router {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Router")
+            .field("models", &self.models.iter().map(|m| &m.id).collect::<Vec<_>>())
+            .field("policy", &self.policy.name())
+            .field("quality", &self.quality.name())
+            .field("constraints", &self.constraints)
+            .field("health", &self.health.is_some())
+            .field("filters", &self.filters.len())
+            .finish()
+    }
+}
+
+impl Router {
+    /// A builder.
+    pub fn builder() -> RouterBuilder {
+        RouterBuilder::default()
+    }
+
+    /// The models, in catalog order.
+    pub fn models(&self) -> &[ModelSpec] {
+        &self.models
+    }
+
+    /// The model with this id.
+    pub fn model(&self, id: &str) -> Option<&ModelSpec> {
+        self.models.iter().find(|m| m.id.as_str() == id)
+    }
+
+    /// The policy.
+    pub fn policy(&self) -> &dyn Policy {
+        &*self.policy
+    }
+
+    /// A copy of this router with another policy (the models and estimators are shared).
+    pub fn with_policy(&self, policy: impl Policy + 'static) -> Router {
+        Router {
+            policy: Arc::new(policy),
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this router with another quality estimator.
+    pub fn with_quality_estimator(&self, quality: impl QualityEstimator + 'static) -> Router {
+        Router {
+            quality: Arc::new(quality),
+            ..self.clone()
+        }
+    }
+
+    /// A copy of this router with another health hook.
+    pub fn with_health(&self, health: impl Health + 'static) -> Router {
+        Router {
+            health: Some(Arc::new(health)),
+            ..self.clone()
+        }
+    }
+
+    /// Routes a task.
+    ///
+    /// # Errors
+    /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected.
+    pub fn route(&self, task: &dyn Task) -> Result<Decision, Error> {
+        let mut d = Decision::new();
+        self.route_into(task, &mut d)?;
+        Ok(d)
+    }
+
+    /// Routes a task into `out`, reusing its buffers: once `out` has held a decision over this
+    /// router's models, routing with the built-in policies and estimators allocates nothing.
+    ///
+    /// # Errors
+    /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected; `out` still
+    /// holds the full decision.
+    pub fn route_into(&self, task: &dyn Task, out: &mut Decision) -> Result<(), Error> {
+        self.route_with(task, &*self.policy, out)
+    }
+
+    /// Routes a task with another policy (sweeps and evaluations), reusing `out`'s buffers.
+    ///
+    /// # Errors
+    /// As [`route_into`](Self::route_into).
+    pub fn route_with(&self, task: &dyn Task, policy: &dyn Policy, out: &mut Decision) -> Result<(), Error> {
+        self.evaluate_candidates(task, out);
+        policy.rank(task, &mut out.candidates);
+        out.policy = policy.name();
+        rank::rank(&mut out.candidates, &mut out.ranking);
+        if out.ranking.is_empty() {
+            return Err(Error::NoEligibleModel {
+                task_kind: task.kind().clone(),
+                rejections: out.rejected().map(|(m, r)| (m.clone(), r.clone())).collect(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs the filter and estimate stages only: every candidate ends [`Verdict::Pending`]
+    /// with its estimate, or rejected with its reason.
+    pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
+        let n = self.models.len();
+        out.task_kind = Some(task.kind().clone());
+        out.candidates.clear();
+        out.ranking.clear();
+        out.scratch_quality.clear();
+        out.scratch_quality.resize(n, None);
+        self.quality
+            .estimate_all(task, &self.models, &mut out.scratch_quality);
+        let health = self.health.as_deref();
+        for (m, q) in self.models.iter().zip(out.scratch_quality.iter()) {
+            let mut c = Candidate {
+                model: m.id.clone(),
+                estimate: None,
+                verdict: Verdict::Pending,
+                rank: None,
+            };
+            if let Err(r) = filter::check_static(task, m, &self.constraints, health, &self.filters) {
+                c.verdict = Verdict::Rejected(r);
+                out.candidates.push(c);
+                continue;
+            }
+            let cost = expected_cost_usd(task, m);
+            let latency = self.latency.latency_ms(task, m).unwrap_or(f64::INFINITY);
+            let quality = q.unwrap_or(f64::NAN);
+            c.estimate = Some(crate::Estimate::new(quality, cost, latency));
+            c.verdict = match q {
+                None => Verdict::Rejected(Rejection::NoQualityEstimate),
+                Some(v) if !(0.0..=1.0).contains(v) => {
+                    Verdict::Rejected(Rejection::BadQualityEstimate { value: *v })
+                }
+                Some(_) => match filter::check_limits(task, cost, latency) {
+                    Ok(()) => Verdict::Pending,
+                    Err(r) => Verdict::Rejected(r),
+                },
+            };
+            out.candidates.push(c);
+        }
+    }
+}
+
+/// Builds a [`Router`]; [`build`](RouterBuilder::build) checks every model and setting.
+#[derive(Default)]
+pub struct RouterBuilder {
+    models: Vec<ModelSpec>,
+    policy: Option<Arc<dyn Policy>>,
+    quality: Option<Arc<dyn QualityEstimator>>,
+    latency: Option<Arc<dyn LatencyEstimator>>,
+    constraints: Constraints,
+    health: Option<Arc<dyn Health>>,
+    filters: Vec<Arc<dyn Filter>>,
+}
+
+impl fmt::Debug for RouterBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouterBuilder")
+            .field("models", &self.models.len())
+            .field("constraints", &self.constraints)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterBuilder {
+    /// Adds a model (any [`Model`]; a snapshot is taken).
+    pub fn model<M: Model>(mut self, model: M) -> Self {
+        self.models.push(ModelSpec::from_model(&model));
+        self
+    }
+
+    /// Adds a [`ModelSpec`] as it is (keeps `api_name`, `source`, `as_of`).
+    pub fn model_spec(mut self, model: ModelSpec) -> Self {
+        self.models.push(model);
+        self
+    }
+
+    /// Adds many models.
+    pub fn models<I: IntoIterator<Item = ModelSpec>>(mut self, models: I) -> Self {
+        self.models.extend(models);
+        self
+    }
+
+    /// Sets the policy (default: [`CostFirst`] with floor 0.7).
+    pub fn policy(mut self, policy: impl Policy + 'static) -> Self {
+        self.policy = Some(Arc::new(policy));
+        self
+    }
+
+    /// Sets the policy from a shared one.
+    pub fn shared_policy(mut self, policy: Arc<dyn Policy>) -> Self {
+        self.policy = Some(policy);
+        self
+    }
+
+    /// Sets the quality estimator (default: [`PriorQuality`]).
+    pub fn quality_estimator(mut self, q: impl QualityEstimator + 'static) -> Self {
+        self.quality = Some(Arc::new(q));
+        self
+    }
+
+    /// Sets the quality estimator from a shared one.
+    pub fn shared_quality_estimator(mut self, q: Arc<dyn QualityEstimator>) -> Self {
+        self.quality = Some(q);
+        self
+    }
+
+    /// Sets the latency estimator (default: [`ProfileLatency`]).
+    pub fn latency_estimator(mut self, l: impl LatencyEstimator + 'static) -> Self {
+        self.latency = Some(Arc::new(l));
+        self
+    }
+
+    /// Sets the latency estimator from a shared one.
+    pub fn shared_latency_estimator(mut self, l: Arc<dyn LatencyEstimator>) -> Self {
+        self.latency = Some(l);
+        self
+    }
+
+    /// Only these models may be chosen.
+    pub fn allow<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<ModelId>,
+    {
+        self.constraints.allow = Some(ids.into_iter().map(Into::into).collect::<BTreeSet<_>>());
+        self
+    }
+
+    /// These models are never chosen.
+    pub fn deny<I, S>(mut self, ids: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<ModelId>,
+    {
+        self.constraints.deny.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// Caps the input price (USD per million tokens).
+    pub fn max_input_price(mut self, usd_per_mtok: f64) -> Self {
+        self.constraints.max_input_price = Some(usd_per_mtok);
+        self
+    }
+
+    /// Caps the output price (USD per million tokens).
+    pub fn max_output_price(mut self, usd_per_mtok: f64) -> Self {
+        self.constraints.max_output_price = Some(usd_per_mtok);
+        self
+    }
+
+    /// Sets the health hook (e.g. circuit breakers).
+    pub fn health(mut self, health: impl Health + 'static) -> Self {
+        self.health = Some(Arc::new(health));
+        self
+    }
+
+    /// Sets the health hook from a shared one.
+    pub fn shared_health(mut self, health: Arc<dyn Health>) -> Self {
+        self.health = Some(health);
+        self
+    }
+
+    /// Adds a filter of your own.
+    pub fn filter(mut self, f: impl Filter + 'static) -> Self {
+        self.filters.push(Arc::new(f));
+        self
+    }
+
+    /// Checks everything and builds the router.
+    ///
+    /// # Errors
+    /// [`Error::NoModels`] without models; [`Error::DuplicateModel`] when two share an id;
+    /// [`Error::InvalidValue`] naming a bad number (a model's price, a price cap);
+    /// [`Error::UnknownModel`] when an allow or deny list names a model the router lacks.
+    pub fn build(self) -> Result<Router, Error> {
+        if self.models.is_empty() {
+            return Err(Error::NoModels);
+        }
+        let mut seen = BTreeSet::new();
+        for m in &self.models {
+            m.validate()?;
+            if !seen.insert(m.id.clone()) {
+                return Err(Error::DuplicateModel { id: m.id.clone() });
+            }
+        }
+        let listed = self
+            .constraints
+            .allow
+            .iter()
+            .flatten()
+            .chain(self.constraints.deny.iter());
+        for id in listed {
+            if !seen.contains(id) {
+                return Err(Error::UnknownModel { id: id.clone() });
+            }
+        }
+        for (field, v) in [
+            ("max_input_price", self.constraints.max_input_price),
+            ("max_output_price", self.constraints.max_output_price),
+        ] {
+            if let Some(v) = v
+                && !(v.is_finite() && v >= 0.0)
+            {
+                return Err(Error::InvalidValue {
+                    field: field.to_owned(),
+                    value: v.to_string(),
+                    expected: "a finite price >= 0",
+                });
+            }
+        }
+        let policy = match self.policy {
+            Some(p) => p,
+            None => Arc::new(CostFirst::new(0.7)?),
+        };
+        Ok(Router {
+            models: self.models.into(),
+            policy,
+            quality: self.quality.unwrap_or_else(|| Arc::new(PriorQuality)),
+            latency: self
+                .latency
+                .unwrap_or_else(|| Arc::new(ProfileLatency::default())),
+            constraints: Arc::new(self.constraints),
+            health: self.health,
+            filters: self.filters.into(),
+        })
+    }
+}
