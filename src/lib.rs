@@ -39,6 +39,8 @@
 //! |---|---|
 //! | `catalog` (default) | the built-in dated [`Catalog`] and JSON/TOML catalog loading |
 //! | `provider` | the async [`provider::Provider`] trait, common request/response/stream types, [`provider::ProviderError`] |
+//! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |
+//! | `cli` | the `taskroute` command-line tool (`taskroute eval`, `taskroute route`); implies `eval` |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
@@ -57,6 +59,9 @@ pub mod task;
 #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
 pub mod catalog;
 
+#[cfg(feature = "eval")]
+#[cfg_attr(docsrs, doc(cfg(feature = "eval")))]
+pub mod eval;
 #[cfg(feature = "provider")]
 #[cfg_attr(docsrs, doc(cfg(feature = "provider")))]
 pub mod provider;

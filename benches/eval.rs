@@ -1,0 +1,2 @@
+//! Replay throughput benchmark (filled in with the replay module).
+fn main() {}
