@@ -41,6 +41,7 @@
 //! | `provider` | the async [`provider::Provider`] trait, common request/response/stream types, [`provider::ProviderError`] |
 //! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |
 //! | `cli` | the `taskroute` command-line tool (`taskroute eval`, `taskroute route`); implies `eval` |
+//! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 
@@ -65,6 +66,9 @@ pub mod eval;
 #[cfg(feature = "provider")]
 #[cfg_attr(docsrs, doc(cfg(feature = "provider")))]
 pub mod provider;
+#[cfg(feature = "runtime")]
+#[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
+pub mod runtime;
 
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};

@@ -1,0 +1,458 @@
+//! Observed latency and errors per model, fed back into routing.
+//!
+//! [`RuntimeStats`] keeps, per model, exponentially weighted moving averages (EWMA) of how much
+//! slower (or faster) calls are than the model's published [`LatencyProfile`], and of the error
+//! rate, which also decays towards zero with time (half-life), so a model that failed an hour ago
+//! is not punished forever. Two adapters hand this to the router:
+//!
+//! - [`ObservedLatency`]: a [`LatencyEstimator`] that scales another estimator's figure by the
+//!   observed slowdown, so latency limits and latency-weighted scorers see reality;
+//! - [`FailureAwareQuality`]: a [`QualityEstimator`] that discounts models with recent failures.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use crate::Error;
+use crate::estimate::{LatencyEstimator, QualityEstimator};
+use crate::model::{LatencyProfile, ModelId, ModelSpec};
+use crate::runtime::clock::Clock;
+use crate::task::Task;
+
+/// Smoothing of [`RuntimeStats`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct StatsConfig {
+    /// Weight of each new observation in `(0, 1]`.
+    pub alpha: f64,
+    /// Time for the error rate to halve without new observations.
+    pub error_half_life: Duration,
+    /// Successful calls needed before observed latency replaces the estimate.
+    pub min_samples: u32,
+    /// Profile assumed for models that publish none (as [`ProfileLatency`](crate::ProfileLatency)'s
+    /// default).
+    pub default_profile: LatencyProfile,
+}
+
+impl Default for StatsConfig {
+    /// `alpha` 0.2, error half-life 60 s, 3 samples, 800 ms + 60 tokens/s default profile.
+    fn default() -> Self {
+        Self {
+            alpha: 0.2,
+            error_half_life: Duration::from_secs(60),
+            min_samples: 3,
+            default_profile: LatencyProfile::new(800.0, 60.0),
+        }
+    }
+}
+
+impl StatsConfig {
+    /// Sets the smoothing weight.
+    pub fn with_alpha(mut self, alpha: f64) -> Self {
+        self.alpha = alpha;
+        self
+    }
+
+    /// Sets the error half-life.
+    pub fn with_error_half_life(mut self, d: Duration) -> Self {
+        self.error_half_life = d;
+        self
+    }
+
+    /// Sets the samples needed before observed latency is used.
+    pub fn with_min_samples(mut self, n: u32) -> Self {
+        self.min_samples = n;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for `alpha` outside `(0, 1]` or a zero half-life.
+    pub fn validate(&self) -> Result<(), Error> {
+        if !(self.alpha > 0.0 && self.alpha <= 1.0) {
+            return Err(Error::InvalidValue {
+                field: "stats.alpha".to_owned(),
+                value: self.alpha.to_string(),
+                expected: "a weight in (0, 1]",
+            });
+        }
+        if self.error_half_life.is_zero() {
+            return Err(Error::InvalidValue {
+                field: "stats.error_half_life".to_owned(),
+                value: "0s".to_owned(),
+                expected: "a non-zero duration",
+            });
+        }
+        Ok(())
+    }
+}
+
+/// What has been seen of one model.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct ModelStats {
+    /// Calls recorded.
+    pub calls: u64,
+    /// Failed calls recorded.
+    pub failures: u64,
+    /// EWMA of the wall time of successful calls, in milliseconds.
+    pub latency_ms: f64,
+    /// EWMA of observed latency over the profile's prediction (1 = as published).
+    pub slowdown: f64,
+    /// Error rate in `[0, 1]`, decayed to now.
+    pub error_rate: f64,
+    /// Successful calls recorded.
+    pub successes: u64,
+}
+
+#[derive(Debug)]
+struct Entry {
+    calls: u64,
+    failures: u64,
+    successes: u64,
+    latency_ms: f64,
+    slowdown: f64,
+    error_rate: f64,
+    updated: Instant,
+}
+
+/// Observed latency and error rates per model; shared by the runtime (which records) and the
+/// router's estimators (which read).
+pub struct RuntimeStats {
+    config: StatsConfig,
+    clock: Arc<dyn Clock>,
+    models: RwLock<HashMap<ModelId, Arc<Mutex<Entry>>>>,
+}
+
+impl fmt::Debug for RuntimeStats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeStats")
+            .field("config", &self.config)
+            .field("models", &self.read().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock(e: &Mutex<Entry>) -> std::sync::MutexGuard<'_, Entry> {
+    // Updates are a handful of float stores; a poisoned entry is still consistent enough.
+    e.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl RuntimeStats {
+    /// Empty statistics.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an invalid configuration.
+    pub fn new(config: StatsConfig, clock: Arc<dyn Clock>) -> Result<Self, Error> {
+        config.validate()?;
+        Ok(Self {
+            config,
+            clock,
+            models: RwLock::new(HashMap::new()),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<ModelId, Arc<Mutex<Entry>>>> {
+        self.models.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn entry(&self, model: &ModelId) -> Arc<Mutex<Entry>> {
+        if let Some(e) = self.read().get(model) {
+            return Arc::clone(e);
+        }
+        let now = self.clock.now();
+        let mut w = self.models.write().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(w.entry(model.clone()).or_insert_with(|| {
+            Arc::new(Mutex::new(Entry {
+                calls: 0,
+                failures: 0,
+                successes: 0,
+                latency_ms: 0.0,
+                slowdown: 1.0,
+                error_rate: 0.0,
+                updated: now,
+            }))
+        }))
+    }
+
+    fn decay(&self, rate: f64, since: Instant, now: Instant) -> f64 {
+        let dt = now.saturating_duration_since(since).as_secs_f64();
+        rate * 0.5f64.powf(dt / self.config.error_half_life.as_secs_f64())
+    }
+
+    /// Records a successful call of `model` that took `latency` and produced `output_tokens`.
+    pub fn record_success(&self, model: &ModelSpec, latency: Duration, output_tokens: u32) {
+        let now = self.clock.now();
+        let ms = latency.as_secs_f64() * 1000.0;
+        let predicted = model
+            .latency
+            .unwrap_or(self.config.default_profile)
+            .latency_ms(output_tokens);
+        let ratio = if predicted > 0.0 { ms / predicted } else { 1.0 };
+        let a = self.config.alpha;
+        let e = self.entry(&model.id);
+        let mut e = lock(&e);
+        e.calls += 1;
+        e.successes += 1;
+        if e.successes == 1 {
+            e.latency_ms = ms;
+            e.slowdown = ratio;
+        } else {
+            e.latency_ms += a * (ms - e.latency_ms);
+            e.slowdown += a * (ratio - e.slowdown);
+        }
+        e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a);
+        e.updated = now;
+    }
+
+    /// Records a failed call of `model` (one that says the model is unhealthy or slow).
+    pub fn record_failure(&self, model: &ModelId) {
+        let now = self.clock.now();
+        let a = self.config.alpha;
+        let e = self.entry(model);
+        let mut e = lock(&e);
+        e.calls += 1;
+        e.failures += 1;
+        e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a) + a;
+        e.updated = now;
+    }
+
+    /// What has been seen of `model`, with the error rate decayed to now.
+    pub fn get(&self, model: &ModelId) -> Option<ModelStats> {
+        let e = Arc::clone(self.read().get(model)?);
+        let e = lock(&e);
+        Some(ModelStats {
+            calls: e.calls,
+            failures: e.failures,
+            successes: e.successes,
+            latency_ms: e.latency_ms,
+            slowdown: e.slowdown,
+            error_rate: self.decay(e.error_rate, e.updated, self.clock.now()),
+        })
+    }
+
+    /// The error rate of `model` now (0 for a model never called).
+    pub fn error_rate(&self, model: &ModelId) -> f64 {
+        self.get(model).map_or(0.0, |s| s.error_rate)
+    }
+
+    /// The observed slowdown of `model`, once it has enough successful calls.
+    pub fn slowdown(&self, model: &ModelId) -> Option<f64> {
+        self.get(model)
+            .filter(|s| s.successes >= u64::from(self.config.min_samples))
+            .map(|s| s.slowdown)
+    }
+}
+
+/// A [`LatencyEstimator`] that scales `fallback`'s figure by the slowdown observed in
+/// [`RuntimeStats`] (and uses it as it is until a model has enough samples).
+///
+/// ```
+/// use std::sync::Arc;
+/// use taskroute::ProfileLatency;
+/// use taskroute::runtime::{ObservedLatency, RuntimeStats, StatsConfig, TokioClock};
+/// let stats = Arc::new(RuntimeStats::new(StatsConfig::default(), Arc::new(TokioClock))?);
+/// let latency = ObservedLatency::new(stats, ProfileLatency::default());
+/// // RouterBuilder::latency_estimator(latency)
+/// # let _ = latency;
+/// # Ok::<(), taskroute::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ObservedLatency<L> {
+    stats: Arc<RuntimeStats>,
+    fallback: L,
+}
+
+impl<L: LatencyEstimator> ObservedLatency<L> {
+    /// Scales `fallback` by what `stats` observe.
+    pub fn new(stats: Arc<RuntimeStats>, fallback: L) -> Self {
+        Self { stats, fallback }
+    }
+}
+
+impl<L: LatencyEstimator> LatencyEstimator for ObservedLatency<L> {
+    fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        let base = self.fallback.latency_ms(task, model)?;
+        Some(self.stats.slowdown(&model.id).map_or(base, |s| base * s))
+    }
+}
+
+/// A [`QualityEstimator`] that multiplies `inner`'s estimate by `1 - penalty × error_rate`, so
+/// models failing now rank lower (and recover as the error rate decays).
+#[derive(Debug, Clone)]
+pub struct FailureAwareQuality<Q> {
+    inner: Q,
+    stats: Arc<RuntimeStats>,
+    penalty: f64,
+}
+
+impl<Q: QualityEstimator> FailureAwareQuality<Q> {
+    /// Discounts `inner` by `penalty` (in `[0, 1]`) times the observed error rate.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for a penalty outside `[0, 1]`.
+    pub fn new(inner: Q, stats: Arc<RuntimeStats>, penalty: f64) -> Result<Self, Error> {
+        if !(0.0..=1.0).contains(&penalty) {
+            return Err(Error::InvalidValue {
+                field: "failure_aware_quality.penalty".to_owned(),
+                value: penalty.to_string(),
+                expected: "a number in [0, 1]",
+            });
+        }
+        Ok(Self {
+            inner,
+            stats,
+            penalty,
+        })
+    }
+}
+
+impl<Q: QualityEstimator> QualityEstimator for FailureAwareQuality<Q> {
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        let q = self.inner.estimate(task, model)?;
+        Some(q * (1.0 - self.penalty * self.stats.error_rate(&model.id)))
+    }
+
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        self.inner.estimate_all(task, models, out);
+        for (m, q) in models.iter().zip(out.iter_mut()) {
+            if let Some(q) = q {
+                *q *= 1.0 - self.penalty * self.stats.error_rate(&m.id);
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        "failure-aware"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::clock::ManualClock;
+    use crate::{CostFirst, Prices, PriorQuality, ProfileLatency, Router, TaskKind, TaskSpec};
+
+    fn model(id: &str, price: f64) -> ModelSpec {
+        ModelSpec::new(id, "p", Prices::new(price, price), 100_000)
+            .with_default_quality(0.9)
+            .with_latency(LatencyProfile::new(100.0, 100.0))
+    }
+
+    fn stats(clock: &ManualClock) -> Arc<RuntimeStats> {
+        Arc::new(RuntimeStats::new(StatsConfig::default(), Arc::new(clock.clone())).unwrap())
+    }
+
+    #[test]
+    fn slowdown_is_learned_after_min_samples() {
+        let clock = ManualClock::new();
+        let s = stats(&clock);
+        let m = model("m", 1.0);
+        // profile predicts 100 + 100 tokens at 100/s = 1100 ms; calls take 3300 ms
+        for i in 0..2 {
+            s.record_success(&m, Duration::from_millis(3300), 100);
+            assert_eq!(s.slowdown(&m.id), None, "after {} samples", i + 1);
+        }
+        s.record_success(&m, Duration::from_millis(3300), 100);
+        assert!((s.slowdown(&m.id).unwrap() - 3.0).abs() < 1e-9);
+        let est = ObservedLatency::new(Arc::clone(&s), ProfileLatency::default());
+        let task = TaskSpec::new(TaskKind::Chat, 10).with_output_tokens(100);
+        assert!((est.latency_ms(&task, &m).unwrap() - 3300.0).abs() < 1e-6);
+        // unobserved model: the fallback as it is
+        assert_eq!(est.latency_ms(&task, &model("n", 1.0)), Some(1100.0));
+    }
+
+    #[test]
+    fn error_rate_rises_then_decays_with_time() {
+        let clock = ManualClock::new();
+        let s = stats(&clock);
+        let id = ModelId::new("m");
+        for _ in 0..10 {
+            s.record_failure(&id);
+        }
+        let high = s.error_rate(&id);
+        assert!(high > 0.85, "{high}");
+        clock.advance(Duration::from_secs(60));
+        assert!((s.error_rate(&id) - high / 2.0).abs() < 1e-9);
+        let st = s.get(&id).unwrap();
+        assert_eq!((st.calls, st.failures), (10, 10));
+    }
+
+    #[test]
+    fn router_learns_to_avoid_a_failing_model() {
+        let clock = ManualClock::new();
+        let s = stats(&clock);
+        let q = FailureAwareQuality::new(PriorQuality, Arc::clone(&s), 1.0).unwrap();
+        let router = Router::builder()
+            .model(model("cheap", 0.1))
+            .model(model("dear", 5.0))
+            .policy(CostFirst::new(0.6).unwrap())
+            .quality_estimator(q)
+            .build()
+            .unwrap();
+        let task = TaskSpec::new(TaskKind::Chat, 100);
+        assert_eq!(
+            router.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "cheap"
+        );
+        for _ in 0..5 {
+            s.record_failure(&ModelId::new("cheap"));
+        }
+        assert_eq!(
+            router.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "dear"
+        );
+        clock.advance(Duration::from_secs(600));
+        assert_eq!(
+            router.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "cheap",
+            "recovers as the errors age"
+        );
+    }
+
+    #[test]
+    fn latency_limit_sees_observed_slowness() {
+        let clock = ManualClock::new();
+        let s = stats(&clock);
+        let slow = model("slow", 0.1);
+        let router = Router::builder()
+            .model(slow.clone())
+            .model(model("other", 5.0))
+            .latency_estimator(ObservedLatency::new(Arc::clone(&s), ProfileLatency::default()))
+            .build()
+            .unwrap();
+        let task = TaskSpec::new(TaskKind::Chat, 100)
+            .with_output_tokens(100)
+            .with_limits(crate::Limits::NONE.with_max_latency_ms(2000.0));
+        assert_eq!(
+            router.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "slow"
+        );
+        for _ in 0..5 {
+            s.record_success(&slow, Duration::from_secs(5), 100);
+        }
+        let d = router.route(&task).unwrap();
+        assert_eq!(d.primary_model().unwrap().as_str(), "other");
+        assert!(matches!(
+            d.candidate("slow").unwrap().rejection(),
+            Some(crate::Rejection::LatencyLimit { .. })
+        ));
+    }
+
+    #[test]
+    fn config_and_penalty_validation() {
+        let clock = ManualClock::new();
+        let c: Arc<dyn Clock> = Arc::new(clock.clone());
+        assert!(RuntimeStats::new(StatsConfig::default().with_alpha(0.0), Arc::clone(&c)).is_err());
+        assert!(
+            RuntimeStats::new(
+                StatsConfig::default().with_error_half_life(Duration::ZERO),
+                Arc::clone(&c)
+            )
+            .is_err()
+        );
+        assert!(FailureAwareQuality::new(PriorQuality, stats(&clock), 1.5).is_err());
+    }
+}
