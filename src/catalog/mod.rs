@@ -460,6 +460,43 @@ mod tests {
     }
 
     #[test]
+    fn builtin_catalog_has_defaults_unique_ids_and_required_providers() {
+        let c = Catalog::builtin();
+        let mut ids = std::collections::BTreeSet::new();
+        for m in &c.models {
+            assert!(ids.insert(m.id.as_str()), "duplicate id {}", m.id);
+            let d = m.quality.default_prior();
+            assert!(
+                d.is_some_and(|d| (0.0..=1.0).contains(&d)),
+                "{} has no default prior",
+                m.id
+            );
+            assert!(
+                m.max_output_tokens <= m.context_window,
+                "{}: max output above context",
+                m.id
+            );
+            if m.provider == "bedrock" {
+                assert!(
+                    m.id.as_str().starts_with("bedrock/"),
+                    "{}: Bedrock ids are prefixed",
+                    m.id
+                );
+                assert!(
+                    m.api_name.is_some(),
+                    "{}: Bedrock entries carry the Bedrock model id",
+                    m.id
+                );
+            }
+        }
+        for provider in ["openai", "anthropic", "bedrock"] {
+            let n = c.models.iter().filter(|m| m.provider == provider).count();
+            assert!(n >= 4, "only {n} {provider} models in the built-in catalog");
+        }
+        assert!(c.models.len() >= 30, "{} models", c.models.len());
+    }
+
+    #[test]
     fn json_error_names_line_column_and_field() {
         let text = "{\n \"models\": [\n  {\"id\": \"a\", \"provider\": \"p\",\n   \"prices\": {\"input\": -1, \"output\": 1},\n   \"context_window\": 10, \"max_output_tokens\": 5}\n ]\n}";
         let e = Catalog::from_json_str(text).unwrap_err();
