@@ -44,6 +44,7 @@
 //! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
+#![forbid(unsafe_code)]
 
 pub mod decision;
 pub mod error;

@@ -130,6 +130,10 @@ impl Router {
         out.task_kind = Some(task.kind().clone());
         out.candidates.clear();
         out.ranking.clear();
+        // Room for every candidate in both, so a decision warmed up on any task never grows
+        // (the ranking of a task most models can serve is longer than one few can serve).
+        out.candidates.reserve(n);
+        out.ranking.reserve(n);
         out.scratch_quality.clear();
         out.scratch_quality.resize(n, None);
         self.quality

@@ -1,0 +1,459 @@
+//! Proves the zero-allocation contract: once a [`Decision`] has held a decision over a router's
+//! models, `Router::route_into` with the built-in policies and the default estimators performs
+//! no heap allocation, for 16 and 256 candidates, for a task every model can serve and for
+//! tasks whose candidates are rejected for each built-in reason (and for a custom filter's and a
+//! custom policy's `Cow::Borrowed` reasons).
+//!
+//! A counting global allocator wraps the system one. It counts per thread, and only on a thread
+//! that armed it, so the test harness's threads and tests running in parallel cannot disturb
+//! the count.
+#![allow(unsafe_code)] // the `unsafe impl GlobalAlloc` below; the library itself forbids unsafe code
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use taskroute::{
+    Capabilities, Capability, CostFirst, Decision, Estimate, LatencyProfile, Limits, ModelId, ModelSpec,
+    Policy, Prices, PriorQuality, QualityEstimator, QualityFirst, Rejection, Router, Tag, Task, TaskKind,
+    TaskSpec, Verdict, Weighted, filter_fn, health_fn, policy_fn, quality_fn,
+};
+
+struct Counting;
+
+thread_local! {
+    // Per thread, so tests running in parallel cannot reset or inflate each other's counts.
+    // Const-initialised and without destructors: touching them never allocates.
+    static ARMED: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    if ARMED.with(Cell::get) {
+        ALLOCATIONS.with(|n| n.set(n.get() + 1));
+    }
+}
+
+// SAFETY: every method forwards to `System` with the caller's arguments unchanged; counting
+// touches only const thread-locals.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: forwarded as received.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded as received.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Heap allocations `f` performs on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    ALLOCATIONS.with(|n| n.set(0));
+    ARMED.with(|a| a.set(true));
+    let r = f();
+    ARMED.with(|a| a.set(false));
+    (ALLOCATIONS.with(Cell::get), r)
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards against a counter that cannot fail.
+    let (n, v) = allocations(|| std::hint::black_box(vec![1u8; 64]));
+    assert!(n >= 1, "counted {n} allocations for a Vec");
+    drop(v);
+    let (n, _) = allocations(|| std::hint::black_box(1 + 1));
+    assert_eq!(n, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Synthetic routers
+// ---------------------------------------------------------------------------------------------
+
+/// Why a synthetic model is meant to be rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    NotAllowed,
+    Denied,
+    Unhealthy,
+    MissingCapabilities,
+    ContextWindow,
+    MaxOutput,
+    MissingTag,
+    InputPriceCap,
+    OutputPriceCap,
+    Filter,
+    NoQualityEstimate,
+    /// Needs a custom quality estimator: the built-in one refuses bad priors at build time.
+    BadQualityEstimate,
+    CostLimit,
+    LatencyLimit,
+    /// Only under quality-first; under the other policies the model is eligible.
+    AboveCostCeiling,
+    /// A custom policy's rejection (wraps the built-in one).
+    Policy,
+    /// A custom policy leaves the candidate unscored (wraps the built-in one).
+    Unscored,
+}
+
+const ALL_KINDS: [Kind; 17] = [
+    Kind::NotAllowed,
+    Kind::Denied,
+    Kind::Unhealthy,
+    Kind::MissingCapabilities,
+    Kind::ContextWindow,
+    Kind::MaxOutput,
+    Kind::MissingTag,
+    Kind::InputPriceCap,
+    Kind::OutputPriceCap,
+    Kind::Filter,
+    Kind::NoQualityEstimate,
+    Kind::BadQualityEstimate,
+    Kind::CostLimit,
+    Kind::LatencyLimit,
+    Kind::AboveCostCeiling,
+    Kind::Policy,
+    Kind::Unscored,
+];
+
+/// The serde tag of the rejection each kind produces.
+fn reason(kind: Kind) -> &'static str {
+    match kind {
+        Kind::NotAllowed => "not_allowed",
+        Kind::Denied => "denied",
+        Kind::Unhealthy => "unhealthy",
+        Kind::MissingCapabilities => "missing_capabilities",
+        Kind::ContextWindow => "context_window",
+        Kind::MaxOutput => "max_output",
+        Kind::MissingTag => "missing_tag",
+        Kind::InputPriceCap | Kind::OutputPriceCap => "price_cap",
+        Kind::Filter => "filter",
+        Kind::NoQualityEstimate => "no_quality_estimate",
+        Kind::BadQualityEstimate => "bad_quality_estimate",
+        Kind::CostLimit => "cost_limit",
+        Kind::LatencyLimit => "latency_limit",
+        Kind::AboveCostCeiling => "above_cost_ceiling",
+        Kind::Policy | Kind::Unscored => "policy",
+    }
+}
+
+const EU: &str = "region:eu";
+
+/// The task: 2000 tokens in, 500 out, tools and streaming, tag `region:eu`, at most $0.015 and
+/// 10 s. A normal model costs at most $0.004 and takes 5.3 s.
+fn task(kind: TaskKind) -> TaskSpec {
+    TaskSpec::new(kind, 2_000)
+        .with_output_tokens(500)
+        .require(Capability::Tools)
+        .require(Capability::Streaming)
+        .require_tag(EU)
+        .with_limits(Limits::NONE.with_max_cost_usd(0.015).with_max_latency_ms(10_000.0))
+}
+
+/// Price caps: $5 input, $20 output per million tokens. Quality-first ceiling: $0.005.
+const MAX_INPUT_PRICE: f64 = 5.0;
+const MAX_OUTPUT_PRICE: f64 = 20.0;
+const CEILING_USD: f64 = 0.005;
+
+fn normal_model(i: usize) -> ModelSpec {
+    let step = (i % 10) as f64;
+    ModelSpec::new(
+        format!("m{i}"),
+        "synthetic",
+        Prices::new(0.1 + 0.1 * step, 0.4 + 0.4 * step).with_cached_input(0.05),
+        128_000,
+    )
+    .with_max_output_tokens(16_000)
+    .with_capabilities(Capabilities::of(&Capability::ALL))
+    .with_tag(EU)
+    .with_latency(LatencyProfile::new(300.0, 100.0))
+    .with_quality(TaskKind::Planning, 0.5 + 0.4 * ((i % 7) as f64) / 6.0)
+    .with_default_quality(0.4 + 0.5 * ((i % 5) as f64) / 4.0)
+}
+
+/// The kind model `i` is meant for: one of `kinds` in turn, with an eligible model every
+/// `kinds.len() + 1` models.
+fn kind_of(i: usize, kinds: &[Kind]) -> Option<Kind> {
+    kinds.get(i % (kinds.len() + 1)).copied()
+}
+
+fn model(i: usize, kind: Option<Kind>) -> ModelSpec {
+    let m = normal_model(i);
+    match kind {
+        Some(Kind::MissingCapabilities) => m.with_capabilities(Capabilities::of(&[Capability::Streaming])),
+        Some(Kind::ContextWindow) => {
+            let mut m = m;
+            m.context_window = 2_000;
+            m.max_output_tokens = 2_000;
+            m
+        }
+        Some(Kind::MaxOutput) => m.with_max_output_tokens(100),
+        Some(Kind::MissingTag) => {
+            let mut m = m;
+            m.tags.clear();
+            m.with_tag("region:us")
+        }
+        Some(Kind::InputPriceCap) => {
+            let mut m = m;
+            m.prices.input = MAX_INPUT_PRICE * 2.0;
+            m
+        }
+        Some(Kind::OutputPriceCap) => {
+            let mut m = m;
+            m.prices.output = MAX_OUTPUT_PRICE * 2.0;
+            m
+        }
+        Some(Kind::NoQualityEstimate) => {
+            let mut m = m;
+            m.quality = Default::default();
+            m
+        }
+        // $0.02 > $0.015 limit, within the price caps.
+        Some(Kind::CostLimit) => {
+            let mut m = m;
+            m.prices = Prices::new(MAX_INPUT_PRICE, MAX_OUTPUT_PRICE);
+            m
+        }
+        // 5 s + 500 / 20 s = 30 s > 10 s.
+        Some(Kind::LatencyLimit) => m.with_latency(LatencyProfile::new(5_000.0, 20.0)),
+        // $0.012: above the $0.005 ceiling, within the $0.015 limit.
+        Some(Kind::AboveCostCeiling) => {
+            let mut m = m;
+            m.prices = Prices::new(3.0, 12.0);
+            m
+        }
+        // Marked by tag; the router's hooks look for it.
+        Some(Kind::Filter) => m.with_tag("filtered"),
+        Some(Kind::BadQualityEstimate) => m.with_tag("bad-quality"),
+        Some(
+            Kind::NotAllowed | Kind::Denied | Kind::Unhealthy | Kind::Policy | Kind::Unscored,
+        )
+        | None => m,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Builtin {
+    CostFirst,
+    QualityFirst,
+    Weighted,
+}
+
+const BUILTINS: [Builtin; 3] = [Builtin::CostFirst, Builtin::QualityFirst, Builtin::Weighted];
+
+fn builtin(p: Builtin) -> Arc<dyn Policy> {
+    match p {
+        Builtin::CostFirst => Arc::new(CostFirst::new(0.6).unwrap()),
+        Builtin::QualityFirst => Arc::new(QualityFirst::new(CEILING_USD).unwrap()),
+        Builtin::Weighted => Arc::new(Weighted::with_weights(1.0, 50.0, 0.01).unwrap()),
+    }
+}
+
+/// A plain router over `n` normal models: default estimators, no lists, hooks or caps.
+fn plain_router(n: usize, policy: Builtin) -> Router {
+    Router::builder()
+        .models((0..n).map(|i| model(i, None)))
+        .shared_policy(builtin(policy))
+        .build()
+        .unwrap()
+}
+
+/// A router over `n` models, each of `kinds` in turn plus eligible ones, with every hook that
+/// rejects them. Custom pieces appear only where a kind needs them: a quality estimator for
+/// `BadQualityEstimate`, a policy wrapping the built-in one for `Policy` and `Unscored`.
+fn rejecting_router(n: usize, kinds: &[Kind], policy: Builtin) -> Router {
+    let ids_of = |k: Kind| -> BTreeSet<ModelId> {
+        (0..n)
+            .filter(|&i| kind_of(i, kinds) == Some(k))
+            .map(|i| ModelId::new(format!("m{i}")))
+            .collect()
+    };
+    let not_allowed = ids_of(Kind::NotAllowed);
+    let unhealthy = ids_of(Kind::Unhealthy);
+    let filtered = Tag::new("filtered");
+    let mut b = Router::builder()
+        .models((0..n).map(|i| model(i, kind_of(i, kinds))))
+        .allow((0..n).map(|i| ModelId::new(format!("m{i}"))).filter(|id| !not_allowed.contains(id)))
+        .deny(ids_of(Kind::Denied))
+        .health(health_fn(move |id| !unhealthy.contains(id)))
+        .filter(filter_fn(move |_task, m| {
+            if m.has_tag(&filtered) {
+                Err(Rejection::Filter {
+                    filter: Cow::Borrowed("no-filtered"),
+                    detail: Cow::Borrowed("tagged `filtered`"),
+                })
+            } else {
+                Ok(())
+            }
+        }))
+        .max_input_price(MAX_INPUT_PRICE)
+        .max_output_price(MAX_OUTPUT_PRICE);
+    if kinds.contains(&Kind::BadQualityEstimate) {
+        let bad = Tag::new("bad-quality");
+        b = b.quality_estimator(quality_fn(move |task: &dyn Task, m: &ModelSpec| {
+            if m.has_tag(&bad) {
+                Some(1.5)
+            } else {
+                PriorQuality.estimate(task, m)
+            }
+        }));
+    }
+    let inner = builtin(policy);
+    if kinds.contains(&Kind::Policy) || kinds.contains(&Kind::Unscored) {
+        let rejected = ids_of(Kind::Policy);
+        let unscored = ids_of(Kind::Unscored);
+        b = b.policy(policy_fn("custom", move |task: &dyn Task, cands: &mut [taskroute::Candidate]| {
+            inner.rank(task, cands);
+            for c in cands.iter_mut() {
+                if rejected.contains(&c.model) {
+                    c.verdict = Verdict::Rejected(Rejection::Policy {
+                        detail: Cow::Borrowed("the custom policy says no"),
+                    });
+                } else if unscored.contains(&c.model) {
+                    c.verdict = Verdict::Pending;
+                }
+            }
+        }));
+    } else {
+        b = b.shared_policy(inner);
+    }
+    b.build().unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+// ---------------------------------------------------------------------------------------------
+
+/// Warms `d` up on `router` with `warm`, then counts the allocations of routing `task` into it
+/// (three times).
+fn count_route(router: &Router, warm: &TaskSpec, task: &TaskSpec, d: &mut Decision) -> u64 {
+    router.route_into(warm, d).expect("an eligible model");
+    let (n, res) = allocations(|| {
+        let mut res = Ok(());
+        for _ in 0..3 {
+            res = res.and(router.route_into(task, d));
+        }
+        res
+    });
+    res.expect("an eligible model");
+    n
+}
+
+#[test]
+fn routing_an_eligible_task_allocates_nothing() {
+    for n in [16, 256] {
+        for p in BUILTINS {
+            let router = plain_router(n, p);
+            let t = task(TaskKind::Planning);
+            let mut d = Decision::new();
+            let allocs = count_route(&router, &t, &t, &mut d);
+            assert_eq!(allocs, 0, "{n} candidates, {p:?}: {allocs} allocations");
+            assert_eq!(d.rejected().count(), 0, "{}", d.explain());
+            assert_eq!(d.ranking.len(), n);
+        }
+    }
+}
+
+#[test]
+fn routing_with_each_kind_of_rejection_allocates_nothing() {
+    for n in [16, 256] {
+        for kind in ALL_KINDS {
+            for p in BUILTINS {
+                let router = rejecting_router(n, &[kind], p);
+                let t = task(TaskKind::Chat);
+                let mut d = Decision::new();
+                let allocs = count_route(&router, &t, &t, &mut d);
+                assert_eq!(allocs, 0, "{n} candidates, {kind:?}, {p:?}: {allocs} allocations");
+                // The scenario really produces the rejection.
+                let expected = !matches!((kind, p), (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted));
+                let seen = d
+                    .rejected()
+                    .filter(|(_, r)| serde_json::to_value(r).unwrap()["reason"] == reason(kind))
+                    .count();
+                assert_eq!(
+                    seen > 0,
+                    expected,
+                    "{n} candidates, {kind:?}, {p:?}:\n{}",
+                    d.explain()
+                );
+                assert!(d.primary().is_some());
+            }
+        }
+    }
+}
+
+#[test]
+fn routing_with_every_kind_of_rejection_at_once_allocates_nothing() {
+    let n = 256;
+    for p in BUILTINS {
+        let router = rejecting_router(n, &ALL_KINDS, p);
+        let t = task(TaskKind::Reasoning);
+        let mut d = Decision::new();
+        let allocs = count_route(&router, &t, &t, &mut d);
+        assert_eq!(allocs, 0, "{p:?}: {allocs} allocations");
+        let reasons: BTreeSet<String> = d
+            .rejected()
+            .map(|(_, r)| serde_json::to_value(r).unwrap()["reason"].as_str().unwrap().to_owned())
+            .collect();
+        for kind in ALL_KINDS {
+            if matches!((kind, p), (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted)) {
+                continue;
+            }
+            assert!(reasons.contains(reason(kind)), "{p:?}: no {kind:?} in\n{}", d.explain());
+        }
+    }
+}
+
+#[test]
+fn a_decision_warmed_on_one_task_routes_another_without_allocating() {
+    // Warm up on a task few models can serve (a short ranking), then route one every model
+    // can serve (a full ranking), a custom kind, and back: buffers never grow after warm-up.
+    for n in [16, 256] {
+        for p in BUILTINS {
+            let router = plain_router(n, p);
+            let narrow = task(TaskKind::Math).with_limits(Limits::NONE.with_max_cost_usd(0.0011));
+            let mut d = Decision::new();
+            router.route_into(&narrow, &mut d).unwrap();
+            assert!(d.ranking.len() < n / 2, "{}", d.explain());
+            let wide = task(TaskKind::Planning);
+            let custom = task(TaskKind::from_name("legal"));
+            let (allocs, res) = allocations(|| {
+                router
+                    .route_into(&wide, &mut d)
+                    .and(router.route_into(&custom, &mut d))
+                    .and(router.route_into(&narrow, &mut d))
+            });
+            res.unwrap();
+            assert_eq!(allocs, 0, "{n} candidates, {p:?}: {allocs} allocations");
+        }
+    }
+}
+
+#[test]
+fn a_custom_scorer_policy_allocates_nothing_either() {
+    // The `Cow::Borrowed` name of a closure scorer is cloned into the decision without
+    // allocating.
+    let router = plain_router(16, Builtin::CostFirst).with_policy(taskroute::ScorerPolicy(taskroute::scorer_fn(
+        "value",
+        |_t: &dyn Task, e: &Estimate| Ok(taskroute::Score::new(e.quality / (e.cost_usd + 1e-6))),
+    )));
+    let t = task(TaskKind::Chat);
+    let mut d = Decision::new();
+    assert_eq!(count_route(&router, &t, &t, &mut d), 0);
+}
