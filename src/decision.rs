@@ -82,7 +82,7 @@ impl Candidate {
 /// println!("{}", decision.explain());
 /// # Ok::<(), taskroute::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Decision {
     /// The task's kind.
@@ -95,6 +95,28 @@ pub struct Decision {
     pub ranking: Vec<u32>,
     #[serde(skip)]
     pub(crate) scratch_quality: Vec<Option<f64>>,
+}
+
+/// Two decisions are equal when their data is: the router's reusable scratch space is not
+/// part of it (and is neither serialized nor shown by `Debug`).
+impl PartialEq for Decision {
+    fn eq(&self, other: &Self) -> bool {
+        self.task_kind == other.task_kind
+            && self.policy == other.policy
+            && self.candidates == other.candidates
+            && self.ranking == other.ranking
+    }
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("task_kind", &self.task_kind)
+            .field("policy", &self.policy)
+            .field("candidates", &self.candidates)
+            .field("ranking", &self.ranking)
+            .finish()
+    }
 }
 
 impl Decision {
@@ -171,5 +193,56 @@ impl fmt::Display for Explain<'_> {
             writeln!(f, "  rejected    {:<34} {why}", m.as_str())?;
         }
         Ok(())
+    }
+}
+
+/// Serde for `f64` fields that may hold NaN or an infinity (a candidate without a quality
+/// estimate has a NaN quality; one without a latency estimate an infinite latency). Finite
+/// values are written as numbers; the others as the strings `"NaN"`, `"inf"` and `"-inf"`,
+/// because JSON has no number for them (serde_json would write `null` and refuse to read it
+/// back). Reading accepts both forms.
+pub(crate) mod non_finite {
+    use std::fmt;
+
+    use serde::{Deserializer, Serializer, de};
+
+    pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        match *v {
+            v if v.is_finite() => s.serialize_f64(v),
+            v if v.is_nan() => s.serialize_str("NaN"),
+            v if v > 0.0 => s.serialize_str("inf"),
+            _ => s.serialize_str("-inf"),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        d.deserialize_any(F64OrName)
+    }
+
+    struct F64OrName;
+
+    impl de::Visitor<'_> for F64OrName {
+        type Value = f64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(r#"a number, "NaN", "inf" or "-inf""#)
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
+            match v {
+                "NaN" => Ok(f64::NAN),
+                "inf" => Ok(f64::INFINITY),
+                "-inf" => Ok(f64::NEG_INFINITY),
+                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
+            }
+        }
     }
 }

@@ -18,10 +18,13 @@ use crate::task::Task;
 #[non_exhaustive]
 pub struct Estimate {
     /// Expected quality in `[0, 1]` (probability of a good answer, or a normalised score).
+    #[serde(with = "crate::decision::non_finite")]
     pub quality: f64,
     /// Expected cost of the call in USD.
+    #[serde(with = "crate::decision::non_finite")]
     pub cost_usd: f64,
     /// Expected wall time of the call in milliseconds.
+    #[serde(with = "crate::decision::non_finite")]
     pub latency_ms: f64,
 }
 

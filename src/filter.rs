@@ -68,7 +68,8 @@ pub enum Rejection {
     },
     /// The expected latency is above the task's limit.
     LatencyLimit {
-        /// Expected latency (ms).
+        /// Expected latency (ms); infinite when the latency estimator had no estimate.
+        #[serde(with = "crate::decision::non_finite")]
         estimated_ms: f64,
         /// The limit (ms).
         limit_ms: f64,
@@ -78,6 +79,7 @@ pub enum Rejection {
     /// The estimator returned a value outside `[0, 1]` or not a number.
     BadQualityEstimate {
         /// What it returned.
+        #[serde(with = "crate::decision::non_finite")]
         value: f64,
     },
     /// The expected cost is above the policy's cost ceiling (quality-first).

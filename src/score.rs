@@ -26,6 +26,7 @@ use crate::task::Task;
 #[non_exhaustive]
 pub struct Score {
     /// The score; higher is better.
+    #[serde(with = "crate::decision::non_finite")]
     pub value: f64,
     /// Whether the score is in the reserve tier.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -163,7 +163,11 @@ fn task(kind: TaskKind) -> TaskSpec {
         .require(Capability::Tools)
         .require(Capability::Streaming)
         .require_tag(EU)
-        .with_limits(Limits::NONE.with_max_cost_usd(0.015).with_max_latency_ms(10_000.0))
+        .with_limits(
+            Limits::NONE
+                .with_max_cost_usd(0.015)
+                .with_max_latency_ms(10_000.0),
+        )
 }
 
 /// Price caps: $5 input, $20 output per million tokens. Quality-first ceiling: $0.005.
@@ -241,10 +245,7 @@ fn model(i: usize, kind: Option<Kind>) -> ModelSpec {
         // Marked by tag; the router's hooks look for it.
         Some(Kind::Filter) => m.with_tag("filtered"),
         Some(Kind::BadQualityEstimate) => m.with_tag("bad-quality"),
-        Some(
-            Kind::NotAllowed | Kind::Denied | Kind::Unhealthy | Kind::Policy | Kind::Unscored,
-        )
-        | None => m,
+        Some(Kind::NotAllowed | Kind::Denied | Kind::Unhealthy | Kind::Policy | Kind::Unscored) | None => m,
     }
 }
 
@@ -289,7 +290,11 @@ fn rejecting_router(n: usize, kinds: &[Kind], policy: Builtin) -> Router {
     let filtered = Tag::new("filtered");
     let mut b = Router::builder()
         .models((0..n).map(|i| model(i, kind_of(i, kinds))))
-        .allow((0..n).map(|i| ModelId::new(format!("m{i}"))).filter(|id| !not_allowed.contains(id)))
+        .allow(
+            (0..n)
+                .map(|i| ModelId::new(format!("m{i}")))
+                .filter(|id| !not_allowed.contains(id)),
+        )
         .deny(ids_of(Kind::Denied))
         .health(health_fn(move |id| !unhealthy.contains(id)))
         .filter(filter_fn(move |_task, m| {
@@ -318,18 +323,21 @@ fn rejecting_router(n: usize, kinds: &[Kind], policy: Builtin) -> Router {
     if kinds.contains(&Kind::Policy) || kinds.contains(&Kind::Unscored) {
         let rejected = ids_of(Kind::Policy);
         let unscored = ids_of(Kind::Unscored);
-        b = b.policy(policy_fn("custom", move |task: &dyn Task, cands: &mut [taskroute::Candidate]| {
-            inner.rank(task, cands);
-            for c in cands.iter_mut() {
-                if rejected.contains(&c.model) {
-                    c.verdict = Verdict::Rejected(Rejection::Policy {
-                        detail: Cow::Borrowed("the custom policy says no"),
-                    });
-                } else if unscored.contains(&c.model) {
-                    c.verdict = Verdict::Pending;
+        b = b.policy(policy_fn(
+            "custom",
+            move |task: &dyn Task, cands: &mut [taskroute::Candidate]| {
+                inner.rank(task, cands);
+                for c in cands.iter_mut() {
+                    if rejected.contains(&c.model) {
+                        c.verdict = Verdict::Rejected(Rejection::Policy {
+                            detail: Cow::Borrowed("the custom policy says no"),
+                        });
+                    } else if unscored.contains(&c.model) {
+                        c.verdict = Verdict::Pending;
+                    }
                 }
-            }
-        }));
+            },
+        ));
     } else {
         b = b.shared_policy(inner);
     }
@@ -381,7 +389,10 @@ fn routing_with_each_kind_of_rejection_allocates_nothing() {
                 let allocs = count_route(&router, &t, &t, &mut d);
                 assert_eq!(allocs, 0, "{n} candidates, {kind:?}, {p:?}: {allocs} allocations");
                 // The scenario really produces the rejection.
-                let expected = !matches!((kind, p), (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted));
+                let expected = !matches!(
+                    (kind, p),
+                    (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted)
+                );
                 let seen = d
                     .rejected()
                     .filter(|(_, r)| serde_json::to_value(r).unwrap()["reason"] == reason(kind))
@@ -409,13 +420,25 @@ fn routing_with_every_kind_of_rejection_at_once_allocates_nothing() {
         assert_eq!(allocs, 0, "{p:?}: {allocs} allocations");
         let reasons: BTreeSet<String> = d
             .rejected()
-            .map(|(_, r)| serde_json::to_value(r).unwrap()["reason"].as_str().unwrap().to_owned())
+            .map(|(_, r)| {
+                serde_json::to_value(r).unwrap()["reason"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         for kind in ALL_KINDS {
-            if matches!((kind, p), (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted)) {
+            if matches!(
+                (kind, p),
+                (Kind::AboveCostCeiling, Builtin::CostFirst | Builtin::Weighted)
+            ) {
                 continue;
             }
-            assert!(reasons.contains(reason(kind)), "{p:?}: no {kind:?} in\n{}", d.explain());
+            assert!(
+                reasons.contains(reason(kind)),
+                "{p:?}: no {kind:?} in\n{}",
+                d.explain()
+            );
         }
     }
 }
@@ -449,10 +472,11 @@ fn a_decision_warmed_on_one_task_routes_another_without_allocating() {
 fn a_custom_scorer_policy_allocates_nothing_either() {
     // The `Cow::Borrowed` name of a closure scorer is cloned into the decision without
     // allocating.
-    let router = plain_router(16, Builtin::CostFirst).with_policy(taskroute::ScorerPolicy(taskroute::scorer_fn(
-        "value",
-        |_t: &dyn Task, e: &Estimate| Ok(taskroute::Score::new(e.quality / (e.cost_usd + 1e-6))),
-    )));
+    let router = plain_router(16, Builtin::CostFirst).with_policy(taskroute::ScorerPolicy(
+        taskroute::scorer_fn("value", |_t: &dyn Task, e: &Estimate| {
+            Ok(taskroute::Score::new(e.quality / (e.cost_usd + 1e-6)))
+        }),
+    ));
     let t = task(TaskKind::Chat);
     let mut d = Decision::new();
     assert_eq!(count_route(&router, &t, &t, &mut d), 0);

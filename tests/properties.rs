@@ -117,9 +117,21 @@ fn model() -> impl Strategy<Value = GenModel> {
         prop::bool::weighted(0.1),
     )
         .prop_map(
-            |((input, output, cached), (window, max_out), (caps, tags), latency, priors, default_prior, bare)| {
+            |(
+                (input, output, cached),
+                (window, max_out),
+                (caps, tags),
+                latency,
+                priors,
+                default_prior,
+                bare,
+            )| {
                 // A bare model has no priors at all: no quality estimate for any task.
-                let (priors, default_prior) = if bare { ([None; 10], None) } else { (priors, default_prior) };
+                let (priors, default_prior) = if bare {
+                    ([None; 10], None)
+                } else {
+                    (priors, default_prior)
+                };
                 GenModel {
                     input,
                     output,
@@ -146,23 +158,29 @@ fn task() -> impl Strategy<Value = GenTask> {
         prop::option::weighted(0.3, prop_oneof![Just(0.01), 0.0..0.5f64]),
         prop::option::weighted(0.3, prop_oneof![Just(5_000.0), 100.0..60_000.0f64]),
     )
-        .prop_map(|(kind, input, output, cached, (caps, tags), max_cost, max_latency)| GenTask {
-            kind,
-            input,
-            output,
-            cached,
-            caps: (caps & 0b1_1111) as u8,
-            tags: (tags & 0b111) as u8,
-            max_cost,
-            max_latency,
-        })
+        .prop_map(
+            |(kind, input, output, cached, (caps, tags), max_cost, max_latency)| GenTask {
+                kind,
+                input,
+                output,
+                cached,
+                caps: (caps & 0b1_1111) as u8,
+                tags: (tags & 0b111) as u8,
+                max_cost,
+                max_latency,
+            },
+        )
 }
 
 fn policy() -> impl Strategy<Value = GenPolicy> {
     prop_oneof![
         quality().prop_map(GenPolicy::CostFirst),
         prop::option::weighted(0.8, prop_oneof![Just(0.01), 0.0..0.3f64]).prop_map(GenPolicy::QualityFirst),
-        (0.0..2.0f64, prop_oneof![Just(0.0), 0.0..500.0f64], prop_oneof![Just(0.0), 0.0..0.5f64])
+        (
+            0.0..2.0f64,
+            prop_oneof![Just(0.0), 0.0..500.0f64],
+            prop_oneof![Just(0.0), 0.0..0.5f64]
+        )
             .prop_map(|(q, c, l)| GenPolicy::Weighted(q, c, l)),
     ]
 }
@@ -182,17 +200,19 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         task(),
     )
         .prop_map(
-            |(models, allow, (deny, unhealthy, custom_filter), (mip, mop), policy, task, other_task)| Scenario {
-                models,
-                allow,
-                deny,
-                unhealthy,
-                custom_filter,
-                max_input_price: mip,
-                max_output_price: mop,
-                policy,
-                task,
-                other_task,
+            |(models, allow, (deny, unhealthy, custom_filter), (mip, mop), policy, task, other_task)| {
+                Scenario {
+                    models,
+                    allow,
+                    deny,
+                    unhealthy,
+                    custom_filter,
+                    max_input_price: mip,
+                    max_output_price: mop,
+                    policy,
+                    task,
+                    other_task,
+                }
             },
         )
 }
@@ -326,7 +346,8 @@ struct Est {
 }
 
 fn oracle_output_tokens(t: &GenTask) -> u32 {
-    t.output.unwrap_or_else(|| kind_of(t.kind).typical_output_tokens())
+    t.output
+        .unwrap_or_else(|| kind_of(t.kind).typical_output_tokens())
 }
 
 fn oracle_quality(g: &GenModel, kind: usize) -> Option<f64> {
