@@ -12,14 +12,21 @@
 //! - [`budget`]: spend caps per window, global, per tenant and per key, kept by reserving before
 //!   and settling after each call ([`BudgetStore`], [`InMemoryBudgetStore`]); as money runs
 //!   low the task's cost limit is lowered so the router steps down to cheaper models;
+//! - [`client`]: the [`RoutedClient`] that puts them together: route, call, retry with backoff,
+//!   fall back down the ranking, all within a per-request deadline, every attempt recorded;
+//! - [`stream`]: routed streaming that falls back only before the first token;
+//! - [`cascade`]: FrugalGPT cascades with an [`AcceptanceCheck`];
 //! - [`stats`]: observed latency and errors ([`RuntimeStats`]) fed back to the router through
 //!   [`ObservedLatency`] and [`FailureAwareQuality`].
 
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod cascade;
+pub mod client;
 pub mod clock;
 pub mod stats;
+pub mod stream;
 
 pub use backoff::{Jitter, JitterRng, RetryPolicy};
 pub use breaker::{
@@ -29,5 +36,10 @@ pub use budget::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, Reservation,
     ScopeUsage,
 };
+pub use cascade::{AcceptanceCheck, BasicCheck, CascadeResponse, CascadeStep};
+pub use client::{
+    Attempt, AttemptOutcome, RequestOptions, RoutedClient, RoutedClientBuilder, RoutedError, RoutedResponse,
+};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use stats::{FailureAwareQuality, ModelStats, ObservedLatency, RuntimeStats, StatsConfig};
+pub use stream::{RoutedStream, StreamInterrupted};

@@ -1,0 +1,277 @@
+//! Cascades (FrugalGPT): try the cheapest eligible model first, accept its answer when an
+//! [`AcceptanceCheck`] passes, else escalate to the next dearer one; every step's cost is
+//! reported.
+//!
+//! Each step runs like [`RoutedClient::complete`] on one model (retries with backoff; an error
+//! escalates to the next step), all within the request's deadline. When no answer is accepted,
+//! the last answer obtained is returned with `accepted: false`, as FrugalGPT does.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use crate::decision::Decision;
+use crate::model::ModelId;
+use crate::provider::{ChatRequest, ChatResponse, FinishReason};
+use crate::runtime::client::Attempt;
+use crate::runtime::client::{AttemptOutcome, RequestOptions, RoutedClient, RoutedError, Turn};
+use crate::task::Task;
+
+/// Decides whether a cascade step's answer is good enough to stop.
+pub trait AcceptanceCheck: Send + Sync {
+    /// `Ok(())` accepts the answer; `Err` gives the reason to escalate.
+    ///
+    /// # Errors
+    /// The reason the answer is turned down.
+    fn check(&self, response: &ChatResponse) -> Result<(), Cow<'static, str>>;
+
+    /// A short name for logs.
+    fn name(&self) -> &str {
+        "custom"
+    }
+}
+
+impl<F> AcceptanceCheck for F
+where
+    F: Fn(&ChatResponse) -> Result<(), Cow<'static, str>> + Send + Sync,
+{
+    fn check(&self, response: &ChatResponse) -> Result<(), Cow<'static, str>> {
+        self(response)
+    }
+}
+
+/// The simple built-in check: the answer is finished (reason [`FinishReason::Stop`] or a tool
+/// call), at least `min_chars` long, and contains `must_contain` when set.
+///
+/// ```
+/// use taskroute::runtime::BasicCheck;
+/// let check = BasicCheck::default().min_chars(20).must_contain("Answer:");
+/// # let _ = check;
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BasicCheck {
+    /// Shortest acceptable text, in characters (tool-call answers are exempt).
+    pub min_chars: usize,
+    /// Text the answer must contain.
+    pub must_contain: Option<String>,
+}
+
+impl Default for BasicCheck {
+    /// A non-empty, finished answer.
+    fn default() -> Self {
+        Self {
+            min_chars: 1,
+            must_contain: None,
+        }
+    }
+}
+
+impl BasicCheck {
+    /// Sets the shortest acceptable text.
+    pub fn min_chars(mut self, n: usize) -> Self {
+        self.min_chars = n;
+        self
+    }
+
+    /// Requires the answer to contain `s`.
+    pub fn must_contain(mut self, s: impl Into<String>) -> Self {
+        self.must_contain = Some(s.into());
+        self
+    }
+}
+
+impl AcceptanceCheck for BasicCheck {
+    fn check(&self, r: &ChatResponse) -> Result<(), Cow<'static, str>> {
+        match r.finish_reason {
+            FinishReason::Stop => {}
+            FinishReason::ToolCalls if !r.tool_calls.is_empty() => return Ok(()),
+            ref other => return Err(Cow::Owned(format!("unfinished answer ({other:?})"))),
+        }
+        let n = r.text.trim().chars().count();
+        if n < self.min_chars {
+            return Err(Cow::Owned(format!(
+                "{n} characters, fewer than {}",
+                self.min_chars
+            )));
+        }
+        if let Some(s) = &self.must_contain
+            && !r.text.contains(s.as_str())
+        {
+            return Err(Cow::Borrowed("does not contain the required text"));
+        }
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "basic"
+    }
+}
+
+/// One step of a cascade.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct CascadeStep {
+    /// The model.
+    pub model: ModelId,
+    /// What the step cost in USD (all its calls).
+    pub cost_usd: f64,
+    /// Whether its answer was accepted.
+    pub accepted: bool,
+    /// Why not, when it was not (an error or the check's reason).
+    pub reason: Option<String>,
+    /// Wall time of the step's calls and backoffs.
+    pub elapsed: Duration,
+}
+
+/// The result of a cascade.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct CascadeResponse {
+    /// The accepted answer, or the last one obtained.
+    pub response: ChatResponse,
+    /// Whether `response` passed the check.
+    pub accepted: bool,
+    /// Every step, cheapest first.
+    pub steps: Vec<CascadeStep>,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
+    /// The routing decision the cascade walked.
+    pub decision: Decision,
+}
+
+impl CascadeResponse {
+    /// What the whole cascade cost, in USD.
+    pub fn total_cost_usd(&self) -> f64 {
+        self.steps.iter().map(|s| s.cost_usd).sum()
+    }
+}
+
+impl fmt::Display for CascadeStep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ${:.6}", self.model, self.cost_usd)?;
+        match (&self.reason, self.accepted) {
+            (_, true) => f.write_str(", accepted"),
+            (Some(r), false) => write!(f, ", escalated: {r}"),
+            (None, false) => f.write_str(", escalated"),
+        }
+    }
+}
+
+impl RoutedClient {
+    /// Runs a FrugalGPT cascade over the eligible models, cheapest expected cost first.
+    ///
+    /// # Errors
+    /// A [`RoutedError`] when no step produced any answer (every attempt listed).
+    pub async fn cascade<T: Task + Sync + ?Sized>(
+        &self,
+        task: &T,
+        request: &ChatRequest,
+        check: &dyn AcceptanceCheck,
+        opts: RequestOptions,
+    ) -> Result<CascadeResponse, RoutedError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("taskroute.cascade", kind = %task.kind(), check = check.name());
+        self.cascade_inner(task, request, check, &opts)
+            .instrument(span)
+            .await
+    }
+
+    async fn cascade_inner<T: Task + Sync + ?Sized>(
+        &self,
+        task: &T,
+        request: &ChatRequest,
+        check: &dyn AcceptanceCheck,
+        opts: &RequestOptions,
+    ) -> Result<CascadeResponse, RoutedError> {
+        let (mut ctx, decision) = self.begin(task, opts).await?;
+        let mut order: Vec<(usize, u32)> = decision
+            .ranking
+            .iter()
+            .enumerate()
+            .map(|(rank, &i)| (i as usize, rank as u32))
+            .collect();
+        let cost = |i: usize| {
+            decision.candidates[i]
+                .estimate
+                .map_or(f64::INFINITY, |e| e.cost_usd)
+        };
+        order.sort_by(|a, b| cost(a.0).total_cmp(&cost(b.0)).then(a.1.cmp(&b.1)));
+        let input_tokens = task.input_tokens();
+        let expected_output = task.output_tokens();
+        let mut steps = Vec::with_capacity(order.len());
+        let mut last: Option<ChatResponse> = None;
+        for (i, rank) in order {
+            let cand = &decision.candidates[i];
+            let first_attempt = ctx.attempts.len();
+            let turn = self
+                .run_model(&mut ctx, cand, rank, request, input_tokens, expected_output)
+                .await;
+            let mine = &mut ctx.attempts[first_attempt..];
+            let step_cost: f64 = mine.iter().map(|a| a.cost_usd).sum();
+            let elapsed = mine.iter().map(|a| a.latency + a.backoff).sum();
+            match turn {
+                Turn::Done(response) => {
+                    let verdict = check.check(&response);
+                    tracing::info!(model = %cand.model, cost_usd = step_cost, accepted = verdict.is_ok(), "cascade step");
+                    let accepted = verdict.is_ok();
+                    let reason = verdict.err().map(Cow::into_owned);
+                    if let (Some(r), Some(a)) = (&reason, mine.last_mut()) {
+                        a.outcome = AttemptOutcome::NotAccepted { reason: r.clone() };
+                    }
+                    steps.push(CascadeStep {
+                        model: cand.model.clone(),
+                        cost_usd: step_cost,
+                        accepted,
+                        reason,
+                        elapsed,
+                    });
+                    if accepted {
+                        return Ok(CascadeResponse {
+                            response,
+                            accepted: true,
+                            steps,
+                            attempts: ctx.attempts,
+                            decision,
+                        });
+                    }
+                    last = Some(response);
+                }
+                Turn::Next => {
+                    let reason = mine.last().map(|a| a.outcome.to_string());
+                    steps.push(CascadeStep {
+                        model: cand.model.clone(),
+                        cost_usd: step_cost,
+                        accepted: false,
+                        reason,
+                        elapsed,
+                    });
+                }
+                Turn::Stop(e) => {
+                    // Deadline or a request no model can serve: return the best answer we
+                    // have, if any.
+                    if let Some(response) = last {
+                        return Ok(CascadeResponse {
+                            response,
+                            accepted: false,
+                            steps,
+                            attempts: e.attempts().to_vec(),
+                            decision,
+                        });
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        match last {
+            Some(response) => Ok(CascadeResponse {
+                response,
+                accepted: false,
+                steps,
+                attempts: ctx.attempts,
+                decision,
+            }),
+            None => Err(ctx.exhausted()),
+        }
+    }
+}

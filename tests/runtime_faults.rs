@@ -1,0 +1,595 @@
+//! Fault injection against the routed client with an in-process fake provider: errors, 429 with
+//! Retry-After, timeouts, slow answers, streams cut before and after the first token, breakers,
+//! budgets, cascades. Time is tokio's paused clock (or the manual clock), so runs are exact and
+//! instant.
+#![cfg(feature = "runtime")]
+
+mod runtime_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use runtime_support::{Act, Fake, model};
+use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
+use taskroute::runtime::{
+    AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetPolicy,
+    BudgetScope, Clock, FailureAwareQuality, InMemoryBudgetStore, Jitter, ManualClock, RequestOptions,
+    RetryPolicy, RoutedClient, RoutedError, RuntimeStats, StatsConfig, TokioClock,
+};
+use taskroute::{CostFirst, ModelId, PriorQuality, QualityFirst, Rejection, Router, TaskKind, TaskSpec};
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// cheap (primary under cost-first) and dear (its fallback), both served by `fake`.
+fn router() -> Router {
+    Router::builder()
+        .model_spec(model("cheap", "fake", 0.1, 0.8))
+        .model_spec(model("dear", "fake", 5.0, 0.95))
+        .policy(CostFirst::new(0.7).unwrap())
+        .build()
+        .unwrap()
+}
+
+fn retry() -> RetryPolicy {
+    RetryPolicy::default()
+        .with_jitter(Jitter::None)
+        .with_delays(ms(100), secs(2))
+}
+
+fn client(fake: Fake) -> (RoutedClient, Arc<Fake>) {
+    let fake = Arc::new(fake);
+    let c = RoutedClient::builder(router())
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .retry(retry())
+        .build()
+        .unwrap();
+    (c, fake)
+}
+
+fn task() -> TaskSpec {
+    TaskSpec::new(TaskKind::Chat, 100).with_output_tokens(50)
+}
+
+fn req() -> ChatRequest {
+    ChatRequest::new().user("the secret prompt text")
+}
+
+fn within(d: Duration) -> RequestOptions {
+    RequestOptions::within(d)
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_retried_with_backoff_then_fall_back() {
+    let (c, fake) = client(Fake::new("fake").always("cheap", Act::err(ErrorKind::Server, 500)));
+    let t0 = tokio::time::Instant::now();
+    let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
+    assert_eq!(r.model().as_str(), "dear");
+    let outcomes: Vec<_> = r
+        .attempts
+        .iter()
+        .map(|a| (a.model.as_str(), a.retry, a.outcome.label()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("cheap", 0, "server error"),
+            ("cheap", 1, "server error"),
+            ("cheap", 2, "server error"),
+            ("dear", 0, "success")
+        ]
+    );
+    // exponential backoff without jitter: 100 ms then 200 ms, no wait before the fallback
+    let backoffs: Vec<_> = r.attempts.iter().map(|a| a.backoff).collect();
+    assert_eq!(backoffs, [ms(100), ms(200), Duration::ZERO, Duration::ZERO]);
+    let times = fake.call_times("cheap");
+    assert_eq!(times[1] - times[0], ms(100));
+    assert_eq!(times[2] - times[1], ms(200));
+    assert_eq!(fake.call_times("dear")[0] - t0, ms(300));
+    assert!(r.total_cost_usd() > 0.0);
+    assert_eq!(r.attempts.last().unwrap().cost_usd, r.response.cost_usd);
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limit_waits_out_retry_after() {
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::rate_limited(secs(3)), Act::ok("fine")]));
+    let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
+    assert_eq!(r.model().as_str(), "cheap");
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(
+        r.attempts[0].backoff,
+        secs(3),
+        "Retry-After is the floor of the delay"
+    );
+    let t = fake.call_times("cheap");
+    assert_eq!(t[1] - t[0], secs(3));
+    assert_eq!(fake.calls_to("dear"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_longer_than_allowed_falls_back_at_once() {
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::rate_limited(secs(120))]));
+    let t0 = tokio::time::Instant::now();
+    let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
+    assert_eq!(r.model().as_str(), "dear");
+    assert_eq!(fake.calls_to("cheap"), 1);
+    assert_eq!(tokio::time::Instant::now() - t0, Duration::ZERO, "no waiting");
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_beyond_the_deadline_is_not_waited() {
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::rate_limited(secs(8))]));
+    let t0 = tokio::time::Instant::now();
+    let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+    assert_eq!(r.model().as_str(), "dear");
+    assert_eq!(fake.calls_to("cheap"), 1);
+    assert!(tokio::time::Instant::now() - t0 < secs(5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_request_is_not_retried_nor_replayed_elsewhere() {
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::err(ErrorKind::InvalidRequest, 400)]));
+    let e = c.complete(&task(), &req(), within(secs(30))).await.unwrap_err();
+    assert!(matches!(e, RoutedError::Rejected { .. }), "{e}");
+    assert_eq!(e.attempts().len(), 1);
+    assert_eq!(fake.calls_to("dear"), 0);
+    assert!(e.to_string().contains("cheap: invalid request (400)"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_model_is_cut_at_the_deadline_exactly() {
+    let (c, fake) = client(Fake::new("fake").always("cheap", Act::Hang));
+    let t0 = tokio::time::Instant::now();
+    let e = c.complete(&task(), &req(), within(secs(2))).await.unwrap_err();
+    assert_eq!(tokio::time::Instant::now() - t0, secs(2));
+    match &e {
+        RoutedError::DeadlineExceeded { deadline, attempts } => {
+            assert_eq!(*deadline, secs(2));
+            assert_eq!(attempts.len(), 1);
+            assert_eq!(attempts[0].outcome, AttemptOutcome::DeadlineExceeded);
+            assert_eq!(attempts[0].latency, secs(2));
+        }
+        other => panic!("expected a deadline error, got {other}"),
+    }
+    assert_eq!(
+        fake.calls_to("dear"),
+        0,
+        "no fallback can start after the deadline"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_errors_and_backoff_never_outlive_the_deadline() {
+    // every call fails after 700 ms; the deadline (2 s) runs out in the middle of the retries
+    let slow_err = Act::Err {
+        delay: ms(700),
+        kind: ErrorKind::Overloaded,
+        status: Some(529),
+        retry_after: None,
+    };
+    let (c, _fake) = client(
+        Fake::new("fake")
+            .always("cheap", slow_err.clone())
+            .always("dear", slow_err),
+    );
+    let t0 = tokio::time::Instant::now();
+    let e = c.complete(&task(), &req(), within(secs(2))).await.unwrap_err();
+    let took = tokio::time::Instant::now() - t0;
+    assert!(took <= secs(2), "took {took:?}");
+    assert!(
+        matches!(
+            e,
+            RoutedError::DeadlineExceeded { .. } | RoutedError::AllFailed { .. }
+        ),
+        "{e}"
+    );
+    assert!(e.attempts().len() >= 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_primary_answer_within_the_deadline_is_kept() {
+    let (c, _fake) = client(Fake::new("fake").script("cheap", [Act::slow(1500, "slow but fine")]));
+    let r = c.complete(&task(), &req(), within(secs(2))).await.unwrap();
+    assert_eq!(r.response.text, "slow but fine");
+    assert_eq!(r.attempts[0].latency, ms(1500));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lone_model_trips_its_breaker_and_recovers_through_a_probe() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let breakers = Arc::new(
+        BreakerRegistry::new(
+            BreakerConfig::default()
+                .with_consecutive_failures(3)
+                .with_open_for(secs(30)),
+            clock.clone(),
+        )
+        .unwrap(),
+    );
+    let fake = Arc::new(Fake::new("fake").script("only", (0..3).map(|_| Act::err(ErrorKind::Server, 503))));
+    let router = Router::builder()
+        .model_spec(model("only", "fake", 1.0, 0.9))
+        .build()
+        .unwrap();
+    let c = RoutedClient::builder(router)
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .breakers(breakers.clone())
+        .retry(RetryPolicy::no_retries())
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        let e = c.complete(&task(), &req(), within(secs(5))).await.unwrap_err();
+        assert!(matches!(e, RoutedError::AllFailed { .. }), "{e}");
+    }
+    assert_eq!(breakers.state(&ModelId::new("only")), BreakerState::Open);
+    // fails fast: routed nowhere, the provider is not called
+    match c.complete(&task(), &req(), within(secs(5))).await.unwrap_err() {
+        RoutedError::NoRoute { source, .. } => {
+            assert!(source.to_string().contains("circuit open"), "{source}")
+        }
+        other => panic!("expected no route, got {other}"),
+    }
+    assert_eq!(fake.calls_to("only"), 3);
+    tokio::time::advance(secs(30)).await;
+    let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+    assert_eq!(r.model().as_str(), "only");
+    assert_eq!(breakers.state(&ModelId::new("only")), BreakerState::Closed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_breaker_moves_traffic_to_the_fallback() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let breakers =
+        Arc::new(BreakerRegistry::new(BreakerConfig::default().with_consecutive_failures(2), clock).unwrap());
+    let fake = Arc::new(Fake::new("fake").always("cheap", Act::err(ErrorKind::Server, 500)));
+    let c = RoutedClient::builder(router())
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .breakers(breakers.clone())
+        .retry(RetryPolicy::no_retries())
+        .build()
+        .unwrap();
+    for _ in 0..10 {
+        let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+        assert_eq!(r.model().as_str(), "dear");
+    }
+    assert_eq!(
+        fake.calls_to("cheap"),
+        2,
+        "the breaker stopped calls to the failing model"
+    );
+    let d = c.router().route(&task()).unwrap();
+    assert_eq!(
+        d.candidate("cheap").unwrap().rejection(),
+        Some(&Rejection::Unhealthy)
+    );
+}
+
+fn budget_client(cap: f64, policy: BudgetPolicy) -> (RoutedClient, Arc<InMemoryBudgetStore>) {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let store = Arc::new(
+        InMemoryBudgetStore::new(clock)
+            .with_cap(BudgetScope::Global, BudgetCap::per(cap, secs(3600)))
+            .unwrap()
+            .with_tenant_cap(BudgetCap::total(cap / 2.0))
+            .unwrap(),
+    );
+    // quality-first: the dear model is preferred while money lasts
+    let router = Router::builder()
+        .model_spec(model("cheap", "fake", 0.1, 0.8))
+        .model_spec(model("dear", "fake", 5.0, 0.95))
+        .policy(QualityFirst::unbounded())
+        .build()
+        .unwrap();
+    let c = RoutedClient::builder(router)
+        .provider(Arc::new(Fake::new("fake")) as Arc<dyn Provider>)
+        .budget(store.clone(), policy)
+        .build()
+        .unwrap();
+    (c, store)
+}
+
+#[tokio::test(start_paused = true)]
+async fn budget_steps_down_to_cheaper_models_then_refuses_and_never_overspends() {
+    // dear costs 100*5e-6 + 50*20e-6 = $0.0015 expected; cheap $0.00003
+    let (c, store) = budget_client(0.01, BudgetPolicy::default());
+    let mut models = Vec::new();
+    let mut refused = None;
+    for _ in 0..1000 {
+        match c.complete(&task(), &req(), within(secs(5))).await {
+            Ok(r) => models.push(r.model().as_str().to_owned()),
+            Err(e) => {
+                refused = Some(e);
+                break;
+            }
+        }
+    }
+    let dear = models.iter().filter(|m| *m == "dear").count();
+    let cheap = models.iter().filter(|m| *m == "cheap").count();
+    assert!(dear >= 5, "dear first: {dear}");
+    assert!(cheap >= 1, "then stepped down to cheap: {models:?}");
+    let first_cheap = models.iter().position(|m| m == "cheap").unwrap();
+    assert!(
+        models[first_cheap..].iter().all(|m| m == "cheap"),
+        "never back up: {models:?}"
+    );
+    match refused.expect("the budget ran out") {
+        RoutedError::NoRoute {
+            budget_limited,
+            source,
+        } => {
+            assert!(budget_limited);
+            assert!(source.to_string().contains("above task limit"), "{source}");
+        }
+        other => panic!("expected a budget-limited no-route, got {other}"),
+    }
+    let u = store.usage(&BudgetScope::Global).unwrap();
+    assert!(u.spent_usd <= 0.01, "spent {}", u.spent_usd);
+    assert_eq!(u.reserved_usd, 0.0);
+    assert_eq!(u.overrun_usd, 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_step_down_the_budget_refuses_outright_and_tenants_are_capped() {
+    let (c, store) = budget_client(0.01, BudgetPolicy::default().with_step_down(false));
+    let opts = || within(secs(5)).tenant("acme");
+    let mut n = 0;
+    let e = loop {
+        match c.complete(&task(), &req(), opts()).await {
+            Ok(r) => {
+                assert_eq!(r.model().as_str(), "dear");
+                n += 1;
+            }
+            Err(e) => break e,
+        }
+    };
+    // each call reserves its expected $0.0015 but really costs $0.00052 (one output token):
+    // the 8th finds 7 x 0.00052 spent + 0.0015 reserved above the tenant's $0.005
+    assert_eq!(n, 7);
+    match &e {
+        RoutedError::Budget { source, attempts } => {
+            assert!(source.to_string().contains("tenant `acme`"), "{source}");
+            assert!(matches!(
+                attempts[0].outcome,
+                AttemptOutcome::BudgetRefused { .. }
+            ));
+        }
+        other => panic!("expected a budget refusal, got {other}"),
+    }
+    assert!(store.usage(&BudgetScope::tenant("acme")).unwrap().spent_usd <= 0.005);
+    // another tenant still has money
+    assert!(
+        c.complete(&task(), &req(), within(secs(5)).tenant("zeta"))
+            .await
+            .is_ok()
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn stream_cut_before_the_first_token_falls_back() {
+    let fake = Arc::new(
+        Fake::new("fake")
+            .script("cheap", [Act::StreamCutBefore(ErrorKind::Overloaded)])
+            .script("dear", [Act::ok("the dear answer")]),
+    );
+    let c = RoutedClient::builder(router())
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .retry(RetryPolicy::no_retries())
+        .build()
+        .unwrap();
+    let mut s = c.stream(&task(), &req(), within(secs(10))).await.unwrap();
+    assert_eq!(s.model().as_str(), "dear");
+    let mut text = String::new();
+    while let Some(ev) = s.next().await {
+        if let StreamEvent::TextDelta(t) = ev.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, "the dear answer");
+    let labels: Vec<_> = s
+        .attempts()
+        .iter()
+        .map(|a| (a.model.as_str(), a.outcome.label()))
+        .collect();
+    assert_eq!(labels, [("cheap", "overloaded"), ("dear", "success")]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn stream_cut_after_the_first_token_is_surfaced_not_replayed() {
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::StreamCutAfter(3, ErrorKind::Transport)]));
+    let mut s = c.stream(&task(), &req(), within(secs(10))).await.unwrap();
+    let mut got = Vec::new();
+    let mut failure = None;
+    while let Some(ev) = s.next().await {
+        match ev {
+            Ok(e) => got.push(e),
+            Err(e) => failure = Some(e),
+        }
+    }
+    assert_eq!(got.len(), 3, "the three delivered tokens stand");
+    let f = failure.expect("the cut is surfaced");
+    assert_eq!(f.delivered_text, "tok0 tok1 tok2 ");
+    assert_eq!(f.delivered_events, 3);
+    assert_eq!(f.error.kind(), ErrorKind::Transport);
+    assert!(!f.deadline_exceeded);
+    assert_eq!(f.attempts.len(), 1);
+    assert!(f.to_string().contains("not replayed"), "{f}");
+    assert_eq!(fake.calls_to("dear"), 0, "never replayed on another model");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stalled_stream_is_cut_at_the_deadline() {
+    let (c, _fake) = client(
+        Fake::new("fake")
+            .always("cheap", Act::Hang)
+            .always("dear", Act::Hang),
+    );
+    let t0 = tokio::time::Instant::now();
+    let e = c.stream(&task(), &req(), within(secs(3))).await.unwrap_err();
+    assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
+    assert_eq!(tokio::time::Instant::now() - t0, secs(3));
+}
+
+#[tokio::test(start_paused = true)]
+async fn cascade_escalates_until_the_check_passes_and_reports_each_step() {
+    let (c, _fake) = client(
+        Fake::new("fake")
+            .script("cheap", [Act::ok("  ")])
+            .script("dear", [Act::ok("a complete and careful answer")]),
+    );
+    let check = BasicCheck::default().min_chars(5);
+    let r = c
+        .cascade(&task(), &req(), &check, within(secs(10)))
+        .await
+        .unwrap();
+    assert!(r.accepted);
+    assert_eq!(r.response.text, "a complete and careful answer");
+    assert_eq!(r.steps.len(), 2);
+    assert_eq!(r.steps[0].model.as_str(), "cheap");
+    assert!(!r.steps[0].accepted);
+    assert!(r.steps[0].cost_usd > 0.0, "a rejected step still cost money");
+    assert!(r.steps[1].accepted && r.steps[1].cost_usd > r.steps[0].cost_usd);
+    assert!((r.total_cost_usd() - (r.steps[0].cost_usd + r.steps[1].cost_usd)).abs() < 1e-15);
+    assert!(matches!(
+        r.attempts[0].outcome,
+        AttemptOutcome::NotAccepted { .. }
+    ));
+    // the cheap answer is accepted when good enough: one step
+    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::ok("cheap but good")]));
+    let r = c
+        .cascade(&task(), &req(), &check, within(secs(10)))
+        .await
+        .unwrap();
+    assert_eq!((r.steps.len(), r.accepted), (1, true));
+    assert_eq!(fake.calls_to("dear"), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn cascade_with_errors_escalates_and_returns_last_answer_when_none_accepted() {
+    let (c, _fake) = client(
+        Fake::new("fake")
+            .script("cheap", vec![Act::err(ErrorKind::Server, 500); 3])
+            .script("dear", [Act::ok("short")]),
+    );
+    let check = BasicCheck::default().min_chars(100);
+    let r = c
+        .cascade(&task(), &req(), &check, within(secs(10)))
+        .await
+        .unwrap();
+    assert!(!r.accepted);
+    assert_eq!(r.response.text, "short");
+    assert_eq!(r.steps[0].reason.as_deref(), Some("server error (500)"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn observed_failures_feed_back_into_routing() {
+    let stats = Arc::new(RuntimeStats::new(StatsConfig::default(), Arc::new(TokioClock)).unwrap());
+    let router = Router::builder()
+        .model_spec(model("cheap", "fake", 0.1, 0.8))
+        .model_spec(model("dear", "fake", 5.0, 0.95))
+        .policy(CostFirst::new(0.7).unwrap())
+        .quality_estimator(FailureAwareQuality::new(PriorQuality, stats.clone(), 1.0).unwrap())
+        .build()
+        .unwrap();
+    let fake = Arc::new(Fake::new("fake").script("cheap", (0..4).map(|_| Act::err(ErrorKind::Server, 500))));
+    let c = RoutedClient::builder(router)
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .stats(stats.clone())
+        .retry(RetryPolicy::no_retries())
+        .build()
+        .unwrap();
+    let mut primaries = Vec::new();
+    for _ in 0..6 {
+        let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+        primaries.push(r.attempts[0].model.as_str().to_owned());
+    }
+    assert_eq!(primaries[0], "cheap");
+    assert!(
+        primaries.iter().any(|m| m == "dear"),
+        "the router learned to start with the healthy model: {primaries:?}"
+    );
+    assert!(fake.calls_to("cheap") < 6);
+    assert!(stats.error_rate(&ModelId::new("cheap")) >= 0.2 - 1e-9);
+    assert_eq!(stats.get(&ModelId::new("dear")).unwrap().failures, 0);
+}
+
+#[tokio::test]
+async fn the_manual_clock_drives_backoff() {
+    let clock = ManualClock::new();
+    let fake =
+        Arc::new(Fake::new("fake").script("cheap", [Act::rate_limited(secs(4)), Act::ok("after the wait")]));
+    let c = Arc::new(
+        RoutedClient::builder(router())
+            .provider(fake.clone() as Arc<dyn Provider>)
+            .clock(Arc::new(clock.clone()))
+            .retry(retry())
+            .build()
+            .unwrap(),
+    );
+    let c2 = c.clone();
+    let h = tokio::spawn(async move { c2.complete(&task(), &req(), within(secs(60))).await });
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fake.calls_to("cheap"), 1);
+    clock.advance(secs(3));
+    for _ in 0..20 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(fake.calls_to("cheap"), 1, "still waiting out Retry-After");
+    clock.advance(secs(1));
+    let r = tokio::time::timeout(secs(5), h).await.unwrap().unwrap().unwrap();
+    assert_eq!(r.response.text, "after the wait");
+    assert_eq!(r.attempts[0].backoff, secs(4));
+}
+
+#[test]
+fn building_without_a_matching_provider_is_an_error() {
+    let e = RoutedClient::builder(router())
+        .provider(Arc::new(Fake::new("other")) as Arc<dyn Provider>)
+        .build()
+        .unwrap_err();
+    assert!(e.to_string().contains("providers"), "{e}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn logs_carry_no_prompt_text() {
+    use std::io::Write;
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let b2 = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || b2.clone())
+        .with_ansi(false)
+        .finish();
+    let _g = tracing::subscriber::set_default(sub);
+    let (c, _fake) = client(
+        Fake::new("fake")
+            .script("cheap", vec![Act::err(ErrorKind::Server, 500); 3])
+            .script("dear", [Act::ok("answer")]),
+    );
+    c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("attempt failed"), "{logs}");
+    assert!(logs.contains("taskroute.request"), "{logs}");
+    assert!(
+        !logs.contains("secret prompt"),
+        "prompt text leaked into logs: {logs}"
+    );
+}
