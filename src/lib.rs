@@ -42,6 +42,7 @@
 //! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |
 //! | `cli` | the `taskroute` command-line tool (`taskroute eval`, `taskroute route`); implies `eval` |
 //! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
+//! | `learn` | [`learn`]: per-prompt quality estimators trained from outcomes, saved and loaded; online learning from feedback |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![forbid(unsafe_code)]
@@ -70,6 +71,10 @@ pub mod provider;
 #[cfg(feature = "runtime")]
 #[cfg_attr(docsrs, doc(cfg(feature = "runtime")))]
 pub mod runtime;
+
+#[cfg(feature = "learn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "learn")))]
+pub mod learn;
 
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};

@@ -1,0 +1,121 @@
+//! Learned estimators: featurize one prompt and estimate 11 models; train on 2,205 prompts.
+//!
+//! Uses the RouterBench prompt texts from `../shared/data/routerbench/prompts.jsonl` (or
+//! `$TASKROUTE_DATA_DIR/routerbench/prompts.jsonl`) when present, else synthetic prompts of the
+//! same length. Outcomes are seeded random 0/1: speed does not depend on their values.
+//!
+//! `cargo bench --bench learn --features learn`
+use std::hint::black_box;
+
+use criterion::{BenchmarkId, Criterion, criterion_main};
+use taskroute::learn::{FeatureConfig, Featurizer, LearnedEstimator, Learner, TrainConfig, TrainingSet};
+use taskroute::{ModelSpec, Prices, QualityEstimator, TaskKind, TaskSpec};
+
+const MODELS: usize = 11;
+
+fn prompts() -> Vec<(String, TaskKind)> {
+    let dir = std::env::var("TASKROUTE_DATA_DIR")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data").to_owned());
+    let path = format!("{dir}/routerbench/prompts.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let rows: Vec<(String, TaskKind)> = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| {
+                let q = v.get("query")?.as_str()?.to_owned();
+                let kind = match v.get("eval_name")?.as_str()? {
+                    "mbpp" => TaskKind::CodeGeneration,
+                    _ => TaskKind::Reasoning,
+                };
+                Some((q, kind))
+            })
+            .collect();
+        if rows.len() >= 2_000 {
+            eprintln!("learn bench: {} RouterBench prompts from {path}", rows.len());
+            return rows;
+        }
+    }
+    eprintln!("learn bench: {path} absent; using 2,205 synthetic prompts");
+    (0..2_205)
+        .map(|i| {
+            (
+                format!(
+                    "Question {i}: which of these statements about the water cycle is true? \
+                     A) evaporation cools the surface B) rain is made of salt C) clouds are solid \
+                     D) rivers flow uphill. Print only a single choice from A, B, C or D. Answer:"
+                ),
+                TaskKind::Reasoning,
+            )
+        })
+        .collect()
+}
+
+fn training_set(rows: &[(String, TaskKind)]) -> TrainingSet {
+    let names: Vec<String> = (0..MODELS).map(|j| format!("model-{j}")).collect();
+    let mut t = TrainingSet::new(names).expect("models");
+    let mut state = 0x1234_5678_u64;
+    for (text, kind) in rows {
+        let outcomes: Vec<Option<f64>> = (0..MODELS)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                Some(if (state >> 33) % 10 < 7 { 1.0 } else { 0.0 })
+            })
+            .collect();
+        t.push(text.clone(), kind.clone(), &outcomes, &[]).expect("row");
+    }
+    t
+}
+
+fn bench(c: &mut Criterion) {
+    let rows = prompts();
+    let data = training_set(&rows);
+    let models: Vec<ModelSpec> = (0..MODELS)
+        .map(|j| ModelSpec::new(format!("model-{j}"), "p", Prices::new(1.0, 1.0), 100_000))
+        .collect();
+    // A typical prompt (the median length).
+    let mut by_len: Vec<&(String, TaskKind)> = rows.iter().collect();
+    by_len.sort_by_key(|r| r.0.len());
+    let (text, kind) = by_len[by_len.len() / 2];
+    let task = TaskSpec::new(kind.clone(), 200).with_text(text.clone());
+    eprintln!("learn bench: median prompt {} bytes", text.len());
+
+    let f = Featurizer::new(FeatureConfig::default()).expect("config");
+    c.bench_function("featurize/median_prompt", |b| {
+        let mut scratch = String::new();
+        let mut out = taskroute::learn::Features::new();
+        b.iter(|| f.featurize_into(black_box(text), kind, &mut scratch, &mut out))
+    });
+
+    let mut g = c.benchmark_group("estimate_all_11_models");
+    for learner in [
+        Learner::Prior,
+        Learner::LogReg,
+        Learner::Irt,
+        Learner::Knn,
+        Learner::Ensemble,
+    ] {
+        let est = LearnedEstimator::train(&data, &TrainConfig::new(learner)).expect("train");
+        let mut out = vec![None; MODELS];
+        g.bench_function(BenchmarkId::from_parameter(learner), |b| {
+            b.iter(|| est.estimate_all(black_box(&task), &models, &mut out))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("train_2205_prompts");
+    g.sample_size(10);
+    for learner in [Learner::LogReg, Learner::Irt, Learner::Knn, Learner::Ensemble] {
+        g.bench_function(BenchmarkId::from_parameter(learner), |b| {
+            b.iter(|| LearnedEstimator::train(black_box(&data), &TrainConfig::new(learner)).expect("train"))
+        });
+    }
+    g.finish();
+}
+
+#[allow(missing_docs)]
+mod group {
+    criterion::criterion_group!(benches, super::bench);
+}
+criterion_main!(group::benches);

@@ -1,0 +1,231 @@
+//! Training data: prompt texts, task kinds and per-model outcomes (and costs).
+
+use std::collections::BTreeSet;
+
+use super::LearnError;
+use crate::model::ModelId;
+use crate::task::TaskKind;
+
+/// Examples to train a [`LearnedEstimator`](super::LearnedEstimator) on: for each prompt, its
+/// text, its task kind, and for each model its outcome (quality in `[0, 1]`: 0/1 correctness
+/// or a normalised judge score) and optionally its cost in USD.
+///
+/// A model may miss outcomes for some prompts (`None`): those pairs are left out of training.
+/// Outcomes are stored row-major as `f32`, a missing one as NaN.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrainingSet {
+    models: Vec<ModelId>,
+    texts: Vec<String>,
+    kinds: Vec<TaskKind>,
+    outcomes: Vec<f32>,
+    costs: Vec<f32>,
+}
+
+impl TrainingSet {
+    /// An empty set over these models (at least one, each once).
+    ///
+    /// # Errors
+    /// [`LearnError::BadModels`] for no model, an empty id or a repeated id.
+    pub fn new<I, M>(models: I) -> Result<Self, LearnError>
+    where
+        I: IntoIterator<Item = M>,
+        M: Into<ModelId>,
+    {
+        let models: Vec<ModelId> = models.into_iter().map(Into::into).collect();
+        if models.is_empty() {
+            return Err(LearnError::BadModels {
+                detail: "no models: name at least one".into(),
+            });
+        }
+        let mut seen = BTreeSet::new();
+        for m in &models {
+            if m.as_str().is_empty() {
+                return Err(LearnError::BadModels {
+                    detail: "an id is empty".into(),
+                });
+            }
+            if !seen.insert(m.clone()) {
+                return Err(LearnError::BadModels {
+                    detail: format!("`{m}` is named twice"),
+                });
+            }
+        }
+        Ok(Self {
+            models,
+            ..Self::default()
+        })
+    }
+
+    /// Adds one prompt. `outcomes` has one entry per model, in the set's model order; `costs`
+    /// is empty (no costs) or has one entry per model.
+    ///
+    /// # Errors
+    /// [`LearnError::BadExample`] when a list has the wrong length, an outcome is outside
+    /// `[0, 1]` or NaN, or a cost is negative or not finite. Nothing is added then.
+    pub fn push(
+        &mut self,
+        text: impl Into<String>,
+        kind: TaskKind,
+        outcomes: &[Option<f64>],
+        costs: &[Option<f64>],
+    ) -> Result<(), LearnError> {
+        let m = self.models.len();
+        let example = self.texts.len();
+        let bad = |detail: String| Err(LearnError::BadExample { example, detail });
+        if outcomes.len() != m {
+            return bad(format!("{} outcomes for {m} models", outcomes.len()));
+        }
+        if !costs.is_empty() && costs.len() != m {
+            return bad(format!("{} costs for {m} models", costs.len()));
+        }
+        for (j, o) in outcomes.iter().enumerate() {
+            if let Some(q) = o
+                && !(0.0..=1.0).contains(q)
+            {
+                return bad(format!(
+                    "outcome {q} for model `{}`: expected a quality in [0, 1]",
+                    self.models[j]
+                ));
+            }
+        }
+        for (j, c) in costs.iter().enumerate() {
+            if let Some(c) = c
+                && !(c.is_finite() && *c >= 0.0)
+            {
+                return bad(format!(
+                    "cost {c} for model `{}`: expected a finite cost >= 0",
+                    self.models[j]
+                ));
+            }
+        }
+        self.texts.push(text.into());
+        self.kinds.push(kind);
+        self.outcomes
+            .extend(outcomes.iter().map(|o| o.map_or(f32::NAN, |q| q as f32)));
+        if costs.is_empty() {
+            self.costs.extend(std::iter::repeat_n(f32::NAN, m));
+        } else {
+            self.costs
+                .extend(costs.iter().map(|c| c.map_or(f32::NAN, |c| c as f32)));
+        }
+        Ok(())
+    }
+
+    /// The models, in column order.
+    pub fn models(&self) -> &[ModelId] {
+        &self.models
+    }
+
+    /// Number of prompts.
+    pub fn len(&self) -> usize {
+        self.texts.len()
+    }
+
+    /// Whether there are no prompts.
+    pub fn is_empty(&self) -> bool {
+        self.texts.is_empty()
+    }
+
+    /// The text of prompt `i`.
+    pub fn text(&self, i: usize) -> &str {
+        &self.texts[i]
+    }
+
+    /// The kind of prompt `i`.
+    pub fn kind(&self, i: usize) -> &TaskKind {
+        &self.kinds[i]
+    }
+
+    /// Outcome of model `j` on prompt `i`, `None` where missing.
+    pub fn outcome(&self, i: usize, j: usize) -> Option<f64> {
+        let v = self.outcomes[i * self.models.len() + j];
+        (!v.is_nan()).then_some(f64::from(v))
+    }
+
+    /// Cost of model `j` on prompt `i`, `None` where missing.
+    pub fn cost(&self, i: usize, j: usize) -> Option<f64> {
+        let v = self.costs[i * self.models.len() + j];
+        (!v.is_nan()).then_some(f64::from(v))
+    }
+
+    /// Row `i` of outcomes (NaN where missing).
+    pub(crate) fn outcome_row(&self, i: usize) -> &[f32] {
+        let m = self.models.len();
+        &self.outcomes[i * m..(i + 1) * m]
+    }
+
+    /// A new set with the prompts at `rows`, in that order (for splits and folds).
+    ///
+    /// # Panics
+    /// Never for indices `< len()`; an index out of range panics, as slice indexing does.
+    pub fn select(&self, rows: &[usize]) -> TrainingSet {
+        let m = self.models.len();
+        let mut out = TrainingSet {
+            models: self.models.clone(),
+            ..TrainingSet::default()
+        };
+        for &i in rows {
+            out.texts.push(self.texts[i].clone());
+            out.kinds.push(self.kinds[i].clone());
+            out.outcomes.extend_from_slice(&self.outcomes[i * m..(i + 1) * m]);
+            out.costs.extend_from_slice(&self.costs[i * m..(i + 1) * m]);
+        }
+        out
+    }
+
+    /// Checks that the set can be trained on: not empty, and every model has an outcome.
+    pub(crate) fn check_trainable(&self) -> Result<(), LearnError> {
+        if self.is_empty() {
+            return Err(LearnError::EmptyTrainingSet);
+        }
+        let m = self.models.len();
+        for (j, model) in self.models.iter().enumerate() {
+            if (0..self.len()).all(|i| self.outcomes[i * m + j].is_nan()) {
+                return Err(LearnError::NoObservations { model: model.clone() });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_validates() {
+        assert!(TrainingSet::new(Vec::<String>::new()).is_err());
+        assert!(TrainingSet::new(["a", "a"]).is_err());
+        assert!(TrainingSet::new([""]).is_err());
+        let mut t = TrainingSet::new(["a", "b"]).unwrap();
+        assert!(t.push("x", TaskKind::Chat, &[Some(1.0)], &[]).is_err());
+        assert!(t.push("x", TaskKind::Chat, &[Some(1.5), None], &[]).is_err());
+        assert!(t.push("x", TaskKind::Chat, &[Some(f64::NAN), None], &[]).is_err());
+        assert!(
+            t.push("x", TaskKind::Chat, &[Some(1.0), None], &[Some(-1.0), None])
+                .is_err()
+        );
+        assert!(t.is_empty(), "nothing half-added");
+        t.push("x", TaskKind::Chat, &[Some(1.0), None], &[Some(0.1), None])
+            .unwrap();
+        assert_eq!(t.outcome(0, 0), Some(1.0));
+        assert_eq!(t.outcome(0, 1), None);
+        assert_eq!(t.cost(0, 1), None);
+        let e = t.check_trainable().unwrap_err().to_string();
+        assert!(e.contains("`b` has no outcomes"), "{e}");
+        assert!(TrainingSet::new(["a"]).unwrap().check_trainable().is_err());
+    }
+
+    #[test]
+    fn select_copies_rows() {
+        let mut t = TrainingSet::new(["a"]).unwrap();
+        for i in 0..3 {
+            t.push(format!("p{i}"), TaskKind::Chat, &[Some(f64::from(i) / 2.0)], &[])
+                .unwrap();
+        }
+        let s = t.select(&[2, 0]);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s.text(0), "p2");
+        assert_eq!(s.outcome(1, 0), Some(0.0));
+    }
+}

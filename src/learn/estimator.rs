@@ -1,0 +1,753 @@
+//! [`LearnedEstimator`]: training, estimating, saving and loading.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::LearnError;
+use super::data::TrainingSet;
+use super::features::{FeatureConfig, Features, Featurizer};
+use super::learners::{Hyper, Irt, KindPriors, Knn, LogReg, Model, Scratch};
+use crate::estimate::QualityEstimator;
+use crate::model::{ModelId, ModelSpec};
+use crate::task::{Task, TaskKind};
+
+/// The `magic` field of every estimator file.
+pub const FORMAT_MAGIC: &str = "taskroute-estimator";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Which learner [`LearnedEstimator::train`] fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Learner {
+    /// The per-task-kind success rate of each model; ignores the text. A baseline.
+    Prior,
+    /// Regularised logistic regression per model over the text features.
+    LogReg,
+    /// k nearest neighbours by cosine similarity over the text features.
+    Knn,
+    /// Item-response model: prompt easiness (learned from the text, pooled over every model's
+    /// outcomes) times model sensitivity, plus per-kind ability.
+    Irt,
+    /// Mean log-odds of [`Irt`](Learner::Irt), [`LogReg`](Learner::LogReg) and
+    /// [`Knn`](Learner::Knn).
+    Ensemble,
+}
+
+impl Learner {
+    /// Every learner, in a fixed order.
+    pub const ALL: [Learner; 5] = [
+        Learner::Prior,
+        Learner::LogReg,
+        Learner::Knn,
+        Learner::Irt,
+        Learner::Ensemble,
+    ];
+
+    /// The learner's name (`"logreg"`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Learner::Prior => "prior",
+            Learner::LogReg => "logreg",
+            Learner::Knn => "knn",
+            Learner::Irt => "irt",
+            Learner::Ensemble => "ensemble",
+        }
+    }
+
+    /// The learner with this name.
+    pub fn from_name(name: &str) -> Option<Learner> {
+        Self::ALL.into_iter().find(|l| l.name() == name)
+    }
+}
+
+impl fmt::Display for Learner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Settings for [`LearnedEstimator::train`]. Saved with the estimator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TrainConfig {
+    /// The learner.
+    pub learner: Learner,
+    /// The text features.
+    pub features: FeatureConfig,
+    /// Seed for the optimiser's shuffles: same data, settings and seed give the same estimator.
+    pub seed: u64,
+    /// Passes over the data (SGD learners; default 6).
+    pub epochs: u32,
+    /// AdaGrad step size (default 0.2).
+    pub learning_rate: f64,
+    /// L2 penalty per weight and step (default 1e-4).
+    pub l2: f64,
+    /// Neighbours for kNN (default 40).
+    pub k: usize,
+    /// kNN folds the hashed features to `2^knn_bits` buckets (default 10).
+    pub knn_bits: u8,
+    /// Share of the final estimate taken from the per-kind prior, in `[0, 1]` (default 0.3):
+    /// `q = (1 - shrink) * learner + shrink * prior`.
+    pub shrink: f64,
+}
+
+impl TrainConfig {
+    /// Default settings for `learner`.
+    pub fn new(learner: Learner) -> Self {
+        Self {
+            learner,
+            features: FeatureConfig::default(),
+            seed: 0x5eed,
+            epochs: 6,
+            learning_rate: 0.2,
+            l2: 1e-4,
+            k: 40,
+            knn_bits: 10,
+            shrink: 0.3,
+        }
+    }
+
+    /// Sets the seed.
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Sets the shrinkage toward the per-kind prior.
+    pub fn with_shrink(mut self, shrink: f64) -> Self {
+        self.shrink = shrink;
+        self
+    }
+
+    /// Sets the feature settings.
+    pub fn with_features(mut self, features: FeatureConfig) -> Self {
+        self.features = features;
+        self
+    }
+
+    /// Sets the number of epochs.
+    pub fn with_epochs(mut self, epochs: u32) -> Self {
+        self.epochs = epochs;
+        self
+    }
+
+    /// Sets the L2 penalty.
+    pub fn with_l2(mut self, l2: f64) -> Self {
+        self.l2 = l2;
+        self
+    }
+
+    /// Sets k for kNN.
+    pub fn with_k(mut self, k: usize) -> Self {
+        self.k = k;
+        self
+    }
+
+    /// Checks every setting.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] naming the first bad one.
+    pub fn validate(&self) -> Result<(), LearnError> {
+        self.features.validate()?;
+        let bad = |field: &'static str, value: String, expected: &'static str| {
+            Err(LearnError::InvalidConfig {
+                field,
+                value,
+                expected,
+            })
+        };
+        if self.epochs == 0 || self.epochs > 1000 {
+            return bad("epochs", self.epochs.to_string(), "1 to 1000");
+        }
+        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
+            return bad(
+                "learning_rate",
+                self.learning_rate.to_string(),
+                "a finite number > 0",
+            );
+        }
+        if !(self.l2.is_finite() && self.l2 >= 0.0) {
+            return bad("l2", self.l2.to_string(), "a finite number >= 0");
+        }
+        if self.k == 0 {
+            return bad("k", "0".into(), "at least 1");
+        }
+        if !(4..=16).contains(&self.knn_bits) {
+            return bad("knn_bits", self.knn_bits.to_string(), "4 to 16");
+        }
+        if !(0.0..=1.0).contains(&self.shrink) {
+            return bad("shrink", self.shrink.to_string(), "a number in [0, 1]");
+        }
+        Ok(())
+    }
+
+    fn hyper(&self) -> Hyper {
+        Hyper {
+            epochs: self.epochs,
+            learning_rate: self.learning_rate as f32,
+            l2: self.l2 as f32,
+            seed: self.seed,
+        }
+    }
+}
+
+/// The serialized part of an estimator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    config: TrainConfig,
+    models: Vec<ModelId>,
+    trained_on: usize,
+    priors: KindPriors,
+    model: Model,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    magic: String,
+    version: u32,
+    checksum: String,
+    payload: Payload,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// A [`QualityEstimator`] learned from recorded outcomes and prompt texts.
+///
+/// Train it with [`train`](Self::train), save it with [`save`](Self::save) /
+/// [`to_json`](Self::to_json), load it with [`load`](Self::load) /
+/// [`from_json`](Self::from_json). Cheap to clone (shared behind an `Arc`), `Send + Sync`.
+///
+/// ## What it returns
+/// For a model it was trained on and a task with text: the learner's probability that the
+/// model does the task well, shrunk toward the model's success rate on the task's kind
+/// ([`TrainConfig::shrink`]). Then, by case:
+/// - **Task without text** ([`Task::text`] is `None`): the per-kind prior alone.
+/// - **Empty text**: the learner's estimate for an empty prompt (its biases), shrunk as usual.
+/// - **A kind not in the training data**: the model's overall success rate serves as prior.
+/// - **A model it was not trained on**: the model's catalog prior for the task's kind
+///   ([`QualityPriors::get`](crate::QualityPriors::get)), and `None` where the catalog has
+///   none, so the router rejects it with
+///   [`Rejection::NoQualityEstimate`](crate::Rejection::NoQualityEstimate).
+#[derive(Clone)]
+pub struct LearnedEstimator {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    payload: Payload,
+    featurizer: Featurizer,
+    index: HashMap<ModelId, usize>,
+    name: String,
+}
+
+impl fmt::Debug for LearnedEstimator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LearnedEstimator")
+            .field("learner", &self.inner.payload.config.learner)
+            .field("models", &self.inner.payload.models)
+            .field("trained_on", &self.inner.payload.trained_on)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LearnedEstimator {
+    /// Trains an estimator on `data` with `config`. Deterministic for a given seed.
+    ///
+    /// A model whose outcomes are all one class is handled: its weights stay near its (smoothed)
+    /// success rate. Prompts where a model has no outcome are left out of that model's fit.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] for a bad setting, [`LearnError::EmptyTrainingSet`],
+    /// [`LearnError::NoObservations`] when a model has no outcome at all.
+    pub fn train(data: &TrainingSet, config: &TrainConfig) -> Result<Self, LearnError> {
+        config.validate()?;
+        data.check_trainable()?;
+        let featurizer = Featurizer::new(config.features.clone())?;
+        let priors = KindPriors::fit(data);
+        let feats: Vec<Features> = (0..data.len())
+            .map(|i| featurizer.featurize(data.text(i), data.kind(i)))
+            .collect();
+        let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
+        let dim = featurizer.dim();
+        let h = config.hyper();
+        let knn = || Knn::train(&feats, data, config.k, config.knn_bits, 2.0);
+        let model = match config.learner {
+            Learner::Prior => Model::Prior,
+            Learner::LogReg => Model::LogReg(LogReg::train(&feats, data, &priors, dim, h)),
+            Learner::Knn => Model::Knn(knn()),
+            Learner::Irt => Model::Irt(Irt::train(&feats, &kind_of, data, &priors, dim, h)),
+            Learner::Ensemble => Model::Ensemble {
+                members: vec![
+                    (
+                        1.0,
+                        Model::Irt(Irt::train(&feats, &kind_of, data, &priors, dim, h)),
+                    ),
+                    (1.0, Model::LogReg(LogReg::train(&feats, data, &priors, dim, h))),
+                    (1.0, Model::Knn(knn())),
+                ],
+            },
+        };
+        Self::from_payload(Payload {
+            config: config.clone(),
+            models: data.models().to_vec(),
+            trained_on: data.len(),
+            priors,
+            model,
+        })
+    }
+
+    fn from_payload(payload: Payload) -> Result<Self, LearnError> {
+        let corrupt = |detail: String| LearnError::Corrupt { detail };
+        payload
+            .config
+            .validate()
+            .map_err(|e| corrupt(format!("bad settings: {e}")))?;
+        let featurizer = Featurizer::new(payload.config.features.clone())?;
+        let m = payload.models.len();
+        if m == 0 {
+            return Err(corrupt("no models".into()));
+        }
+        payload.priors.validate(m).map_err(corrupt)?;
+        payload
+            .model
+            .validate(featurizer.dim(), m, payload.priors.kinds.len())
+            .map_err(corrupt)?;
+        let mut index = HashMap::with_capacity(m);
+        for (j, id) in payload.models.iter().enumerate() {
+            if index.insert(id.clone(), j).is_some() {
+                return Err(corrupt(format!("model `{id}` listed twice")));
+            }
+        }
+        let name = format!("learned ({})", payload.config.learner);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                payload,
+                featurizer,
+                index,
+                name,
+            }),
+        })
+    }
+
+    /// The models it was trained on, in column order.
+    pub fn models(&self) -> &[ModelId] {
+        &self.inner.payload.models
+    }
+
+    /// The settings it was trained with.
+    pub fn config(&self) -> &TrainConfig {
+        &self.inner.payload.config
+    }
+
+    /// Number of prompts it was trained on.
+    pub fn trained_on(&self) -> usize {
+        self.inner.payload.trained_on
+    }
+
+    /// The featurizer it uses.
+    pub fn featurizer(&self) -> &Featurizer {
+        &self.inner.featurizer
+    }
+
+    /// The per-kind prior of model `j` (column order) for `kind`: its smoothed success rate on
+    /// that kind in the training data, or over all kinds for a kind it never saw.
+    pub fn prior(&self, kind: &TaskKind, j: usize) -> Option<f64> {
+        let p = &self.inner.payload.priors;
+        p.row(p.kind_index(kind)).get(j).map(|v| f64::from(*v))
+    }
+
+    /// Estimates for every trained model (column order) on a prompt, into `out`
+    /// (length [`models().len()`](Self::models)). `text = None` gives the per-kind priors.
+    ///
+    /// # Panics
+    /// When `out` has the wrong length.
+    pub fn predict_into(&self, text: Option<&str>, kind: &TaskKind, out: &mut [f64]) {
+        let m = self.inner.payload.models.len();
+        assert_eq!(
+            out.len(),
+            m,
+            "predict_into: out must have one slot per trained model"
+        );
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            self.predict_scratch(text, kind, &mut s);
+            for (o, v) in out.iter_mut().zip(&s.logits) {
+                *o = f64::from(*v);
+            }
+        });
+    }
+
+    /// Fills `s.logits` with final probabilities for every trained model.
+    fn predict_scratch(&self, text: Option<&str>, kind: &TaskKind, s: &mut Scratch) {
+        let p = &self.inner.payload;
+        let m = p.models.len();
+        let k = p.priors.kind_index(kind);
+        let prior = p.priors.row(k);
+        s.logits.clear();
+        s.logits.extend_from_slice(prior);
+        let Some(text) = text else {
+            return;
+        };
+        let Scratch {
+            text: buf,
+            features,
+            logits,
+            member,
+            knn,
+        } = s;
+        self.inner.featurizer.featurize_into(text, kind, buf, features);
+        logits.resize(m, 0.0);
+        p.model.predict(features, k, prior, member, knn, logits);
+        let shrink = p.config.shrink as f32;
+        for (o, pr) in logits.iter_mut().zip(prior) {
+            let v = (1.0 - shrink) * *o + shrink * pr;
+            *o = if v.is_finite() { v.clamp(0.0, 1.0) } else { *pr };
+        }
+    }
+
+    /// Writes the estimator as versioned JSON: `{"magic", "version", "checksum", "payload"}`.
+    pub fn to_json(&self) -> String {
+        let payload = serde_json::to_string(&self.inner.payload).unwrap_or_default();
+        let file = format!(
+            "{{\"magic\":\"{FORMAT_MAGIC}\",\"version\":{FORMAT_VERSION},\"checksum\":\"{:016x}\",\"payload\":{payload}}}",
+            xxh3_64(payload.as_bytes())
+        );
+        file
+    }
+
+    /// Reads an estimator written by [`to_json`](Self::to_json).
+    ///
+    /// # Errors
+    /// [`LearnError::NotAnEstimatorFile`] without the right `magic`;
+    /// [`LearnError::UnsupportedVersion`] for another format version;
+    /// [`LearnError::Corrupt`] when it does not parse, the checksum does not match the
+    /// payload, or the numbers are inconsistent.
+    pub fn from_json(json: &str) -> Result<Self, LearnError> {
+        let corrupt = |detail: String| LearnError::Corrupt { detail };
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+        match value.get("magic") {
+            Some(serde_json::Value::String(s)) if s == FORMAT_MAGIC => {}
+            Some(other) => {
+                return Err(LearnError::NotAnEstimatorFile {
+                    found: other.to_string(),
+                });
+            }
+            None => {
+                return Err(LearnError::NotAnEstimatorFile {
+                    found: "no \"magic\" field".into(),
+                });
+            }
+        }
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        match version {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(LearnError::UnsupportedVersion {
+                    found: v,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            None => return Err(corrupt("\"version\" is missing or not a number".into())),
+        }
+        let file: File = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        let again = serde_json::to_string(&file.payload).map_err(|e| corrupt(e.to_string()))?;
+        let sum = format!("{:016x}", xxh3_64(again.as_bytes()));
+        if sum != file.checksum {
+            return Err(corrupt(format!(
+                "checksum {} does not match the payload ({sum}): the file was changed or damaged",
+                file.checksum
+            )));
+        }
+        Self::from_payload(file.payload)
+    }
+
+    /// Saves to `path` (see [`to_json`](Self::to_json)).
+    ///
+    /// # Errors
+    /// [`LearnError::Io`] when the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_json()).map_err(|e| LearnError::Io {
+            action: "write",
+            path: path.to_owned(),
+            source: Arc::new(e),
+        })
+    }
+
+    /// Loads from `path` (see [`from_json`](Self::from_json)).
+    ///
+    /// # Errors
+    /// [`LearnError::Io`] when it cannot be read, else as [`from_json`](Self::from_json).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LearnError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| LearnError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source: Arc::new(e),
+        })?;
+        Self::from_json(&text)
+    }
+
+    fn fallback(task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        model.quality.get(task.kind())
+    }
+}
+
+impl QualityEstimator for LearnedEstimator {
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        let mut out = [None];
+        self.estimate_all(task, std::slice::from_ref(model), &mut out);
+        out[0]
+    }
+
+    /// Featurizes the task once and estimates every model from the same features.
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            self.predict_scratch(task.text(), task.kind(), &mut s);
+            for (m, o) in models.iter().zip(out.iter_mut()) {
+                *o = match self.inner.index.get(&m.id) {
+                    Some(&j) => Some(f64::from(s.logits[j])),
+                    None => Self::fallback(task, m),
+                };
+            }
+        });
+    }
+
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Prices, TaskSpec};
+
+    /// Synthetic data: "weak" is right on short prompts about cats, wrong on long prompts about
+    /// proofs; "strong" is right on 90%. The learners must separate the two on unseen prompts.
+    fn synthetic(n: usize, offset: usize) -> TrainingSet {
+        let mut t = TrainingSet::new(["weak", "strong"]).unwrap();
+        for i in offset..offset + n {
+            let hard = i % 3 == 0;
+            let text = if hard {
+                format!("prove the lemma {i} on compact manifolds with boundary, rigorously")
+            } else {
+                format!("tell me a cat fact {i}")
+            };
+            let kind = if i % 2 == 0 {
+                TaskKind::Chat
+            } else {
+                TaskKind::Reasoning
+            };
+            let weak = if hard { 0.0 } else { 1.0 };
+            let strong = if i % 10 == 0 { 0.0 } else { 1.0 };
+            t.push(
+                text,
+                kind,
+                &[Some(weak), Some(strong)],
+                &[Some(0.001), Some(0.01)],
+            )
+            .unwrap();
+        }
+        t
+    }
+
+    fn auc_gap(est: &LearnedEstimator) -> f64 {
+        let test = synthetic(60, 10_000);
+        let (mut hard, mut easy) = (Vec::new(), Vec::new());
+        let mut out = [0.0; 2];
+        for i in 0..test.len() {
+            est.predict_into(Some(test.text(i)), test.kind(i), &mut out);
+            assert!(out.iter().all(|q| (0.0..=1.0).contains(q)));
+            if test.outcome(i, 0) == Some(0.0) {
+                hard.push(out[0]);
+            } else {
+                easy.push(out[0]);
+            }
+        }
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+        mean(&easy) - mean(&hard)
+    }
+
+    #[test]
+    fn every_learner_separates_easy_from_hard() {
+        let train = synthetic(300, 0);
+        for learner in Learner::ALL {
+            let est = LearnedEstimator::train(&train, &TrainConfig::new(learner).with_epochs(4)).unwrap();
+            let gap = auc_gap(&est);
+            if learner == Learner::Prior {
+                assert!(gap.abs() < 0.2, "prior ignores text: {gap}");
+            } else {
+                assert!(gap > 0.3, "{learner}: easy-hard gap {gap}");
+            }
+        }
+    }
+
+    #[test]
+    fn training_is_deterministic_and_seeded() {
+        let train = synthetic(120, 0);
+        let cfg = TrainConfig::new(Learner::Irt).with_epochs(2);
+        let a = LearnedEstimator::train(&train, &cfg).unwrap();
+        let b = LearnedEstimator::train(&train, &cfg).unwrap();
+        assert_eq!(a.to_json(), b.to_json());
+        let c = LearnedEstimator::train(&train, &cfg.clone().with_seed(7)).unwrap();
+        assert_ne!(a.to_json(), c.to_json());
+    }
+
+    #[test]
+    fn save_load_round_trip_and_refusals() {
+        let train = synthetic(90, 0);
+        for learner in Learner::ALL {
+            let est = LearnedEstimator::train(&train, &TrainConfig::new(learner).with_epochs(2)).unwrap();
+            let json = est.to_json();
+            let back = LearnedEstimator::from_json(&json).unwrap();
+            assert_eq!(back.to_json(), json, "{learner}");
+            let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
+            est.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut a);
+            back.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut b);
+            assert_eq!(a, b);
+        }
+        let json = LearnedEstimator::train(&train, &TrainConfig::new(Learner::LogReg).with_epochs(1))
+            .unwrap()
+            .to_json();
+        let v2 = json.replacen("\"version\":1", "\"version\":2", 1);
+        assert!(matches!(
+            LearnedEstimator::from_json(&v2),
+            Err(LearnError::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
+        ));
+        let other = json.replacen(FORMAT_MAGIC, "something-else", 1);
+        assert!(matches!(
+            LearnedEstimator::from_json(&other),
+            Err(LearnError::NotAnEstimatorFile { .. })
+        ));
+        assert!(matches!(
+            LearnedEstimator::from_json(&json[..json.len() / 2]),
+            Err(LearnError::Corrupt { .. })
+        ));
+        assert!(matches!(
+            LearnedEstimator::from_json("[1,2]"),
+            Err(LearnError::NotAnEstimatorFile { .. })
+        ));
+        // Flip one digit inside the payload: the checksum catches it.
+        let pos = json.find("\"global\":[0.").unwrap() + 12;
+        let mut bytes = json.clone().into_bytes();
+        bytes[pos] = if bytes[pos] == b'1' { b'2' } else { b'1' };
+        let damaged = String::from_utf8(bytes).unwrap();
+        let e = LearnedEstimator::from_json(&damaged).unwrap_err();
+        assert!(e.to_string().contains("checksum"), "{e}");
+        // A file from nowhere.
+        let dir = std::env::temp_dir().join(format!("taskroute-learn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("est.json");
+        let est = LearnedEstimator::from_json(&json).unwrap();
+        est.save(&path).unwrap();
+        assert_eq!(LearnedEstimator::load(&path).unwrap().to_json(), json);
+        assert!(matches!(
+            LearnedEstimator::load(dir.join("missing.json")),
+            Err(LearnError::Io { action: "read", .. })
+        ));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn one_class_and_missing_outcomes_are_handled() {
+        let mut t = TrainingSet::new(["always", "never", "sometimes"]).unwrap();
+        for i in 0..40 {
+            let some = if i % 2 == 0 { Some(1.0) } else { None };
+            t.push(
+                format!("q {i}"),
+                TaskKind::Chat,
+                &[Some(1.0), Some(0.0), some],
+                &[],
+            )
+            .unwrap();
+        }
+        let est = LearnedEstimator::train(&t, &TrainConfig::new(Learner::Ensemble).with_epochs(3)).unwrap();
+        let mut out = [0.0; 3];
+        est.predict_into(Some("q 99"), &TaskKind::Chat, &mut out);
+        assert!(out[0] > 0.8 && out[1] < 0.2, "{out:?}");
+        assert!(out[2] > 0.5, "{out:?}");
+    }
+
+    #[test]
+    fn estimator_fallbacks_and_router_use() {
+        let train = synthetic(150, 0);
+        let est = LearnedEstimator::train(&train, &TrainConfig::new(Learner::LogReg)).unwrap();
+        let weak = ModelSpec::new("weak", "p", Prices::new(0.1, 0.1), 100_000);
+        let strong = ModelSpec::new("strong", "p", Prices::new(10.0, 10.0), 100_000);
+        let stranger = ModelSpec::new("stranger", "p", Prices::new(1.0, 1.0), 100_000);
+        let known_stranger = stranger.clone().with_quality(TaskKind::Chat, 0.42);
+        let no_text = TaskSpec::new(TaskKind::Chat, 10);
+        assert_eq!(est.estimate(&no_text, &weak), est.prior(&TaskKind::Chat, 0));
+        assert_eq!(est.estimate(&no_text, &stranger), None);
+        assert_eq!(est.estimate(&no_text, &known_stranger), Some(0.42));
+        let unseen_kind = TaskSpec::new(TaskKind::Custom("legal".into()), 10).with_text("");
+        let q = est.estimate(&unseen_kind, &weak).unwrap();
+        assert!((0.0..=1.0).contains(&q));
+        let big = TaskSpec::new(TaskKind::Chat, 10).with_text("ж".repeat(1 << 20));
+        assert!(est.estimate(&big, &strong).is_some());
+        // estimate_all agrees with estimate, in any model order
+        let task = TaskSpec::new(TaskKind::Chat, 10).with_text("tell me a cat fact 3");
+        let models = [strong.clone(), known_stranger.clone(), weak.clone()];
+        let mut out = [None; 3];
+        est.estimate_all(&task, &models, &mut out);
+        for (m, o) in models.iter().zip(out) {
+            assert_eq!(est.estimate(&task, m), o);
+        }
+        let router = crate::Router::builder()
+            .models([weak, strong])
+            .quality_estimator(est)
+            .policy(crate::CostFirst::new(0.6).unwrap())
+            .build()
+            .unwrap();
+        let hard = TaskSpec::new(TaskKind::Chat, 10)
+            .with_text("prove the lemma 5 on compact manifolds with boundary, rigorously");
+        assert_eq!(
+            router.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "weak"
+        );
+        assert_eq!(
+            router.route(&hard).unwrap().primary_model().unwrap().as_str(),
+            "strong"
+        );
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let t = synthetic(10, 0);
+        for cfg in [
+            TrainConfig::new(Learner::LogReg).with_epochs(0),
+            TrainConfig::new(Learner::LogReg).with_shrink(1.5),
+            TrainConfig::new(Learner::LogReg).with_l2(f64::NAN),
+            TrainConfig::new(Learner::Knn).with_k(0),
+        ] {
+            assert!(matches!(
+                LearnedEstimator::train(&t, &cfg),
+                Err(LearnError::InvalidConfig { .. })
+            ));
+        }
+        let empty = TrainingSet::new(["a"]).unwrap();
+        assert!(matches!(
+            LearnedEstimator::train(&empty, &TrainConfig::new(Learner::LogReg)),
+            Err(LearnError::EmptyTrainingSet)
+        ));
+    }
+}

@@ -1,0 +1,670 @@
+//! Text features for learned estimators: hashed word and character n-grams, plus a small block
+//! of dense, script-agnostic statistics (length, digits, code and formula markers, question form).
+//!
+//! The featurizer downloads nothing and holds no vocabulary: every n-gram is hashed with
+//! XXH3 (a fixed, specified hash, so a saved estimator featurizes the same way on every machine
+//! and Rust version) into `2^hash_bits` buckets, with a hash-derived sign so collisions cancel
+//! on average. The result is a sparse [`Features`] vector whose first [`DENSE_FEATURES`]
+//! indices are the dense statistics (index 0 is a constant bias) and whose other indices are
+//! the hashed n-grams, scaled so that the n-gram part has unit norm.
+//!
+//! ## Defined behaviour on any input
+//! - **Empty text**: only the dense block (with the `empty` marker set) and the task-kind
+//!   feature; a learner then predicts from its biases.
+//! - **Long text**: n-grams are taken from the first [`FeatureConfig::max_chars`] characters
+//!   (default 8,192); the dense statistics are counted over the whole text in one linear pass
+//!   and the `truncated` marker is set. A 1 MB prompt is featurized in about a millisecond.
+//! - **Any script**: words are maximal runs of Unicode alphanumeric characters, lowercased
+//!   with Unicode rules; character n-grams are taken over Unicode scalar values, so
+//!   scripts without spaces (Chinese, Japanese, Thai) are covered by the character n-grams.
+//!   Question marks of several scripts (`?`, fullwidth `？`, Arabic `؟`, Greek `;` U+037E) count.
+//!
+//! Featurizing is deterministic: the same text, kind and [`FeatureConfig`] always give the same
+//! vector.
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::task::TaskKind;
+
+/// Number of dense features at the start of every vector (index 0 is the bias).
+pub const DENSE_FEATURES: usize = 20;
+
+/// Names of the dense features, in index order.
+pub const DENSE_FEATURE_NAMES: [&str; DENSE_FEATURES] = [
+    "bias",
+    "log_chars",
+    "log_words",
+    "digit_share",
+    "upper_share",
+    "non_ascii_share",
+    "punct_share",
+    "code_markers",
+    "formula_markers",
+    "has_question_mark",
+    "ends_with_question",
+    "log_lines",
+    "log_numbers",
+    "mean_word_len",
+    "option_lines",
+    "type_token_ratio",
+    "truncated",
+    "empty",
+    "max_number_digits",
+    "imperative_code_words",
+];
+
+const SEED_WORD: u64 = 0x7461_736b_726f_7574; // "taskrout"
+const SEED_CHAR: u64 = 0x6368_6172_6e67_7261; // "charngra"
+const SEED_KIND: u64 = 0x6b69_6e64_6b69_6e64; // "kindkind"
+
+/// How text is turned into features. Saved with a trained estimator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FeatureConfig {
+    /// The hashed part has `2^hash_bits` buckets (8 to 24; default 16).
+    pub hash_bits: u8,
+    /// Word n-grams of length 1 to this (0 disables words; default 2).
+    pub word_ngrams: u8,
+    /// Shortest character n-gram (default 3; 0 disables character n-grams).
+    pub char_ngram_min: u8,
+    /// Longest character n-gram (default 4).
+    pub char_ngram_max: u8,
+    /// N-grams are taken from at most this many characters (default 8,192).
+    pub max_chars: usize,
+    /// Adds a hashed feature for the task's kind (default true).
+    pub kind_feature: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        Self {
+            hash_bits: 16,
+            word_ngrams: 2,
+            char_ngram_min: 3,
+            char_ngram_max: 4,
+            max_chars: 8_192,
+            kind_feature: true,
+        }
+    }
+}
+
+impl FeatureConfig {
+    /// Sets the number of hash bits.
+    pub fn with_hash_bits(mut self, bits: u8) -> Self {
+        self.hash_bits = bits;
+        self
+    }
+
+    /// Sets the longest word n-gram (0 disables words).
+    pub fn with_word_ngrams(mut self, n: u8) -> Self {
+        self.word_ngrams = n;
+        self
+    }
+
+    /// Sets the character n-gram range (`min == 0` disables them).
+    pub fn with_char_ngrams(mut self, min: u8, max: u8) -> Self {
+        self.char_ngram_min = min;
+        self.char_ngram_max = max;
+        self
+    }
+
+    /// Sets the character limit for n-grams.
+    pub fn with_max_chars(mut self, max_chars: usize) -> Self {
+        self.max_chars = max_chars;
+        self
+    }
+
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`](super::LearnError::InvalidConfig) naming the bad field.
+    pub fn validate(&self) -> Result<(), super::LearnError> {
+        let bad = |field: &'static str, value: String, expected: &'static str| {
+            Err(super::LearnError::InvalidConfig {
+                field,
+                value,
+                expected,
+            })
+        };
+        if !(8..=24).contains(&self.hash_bits) {
+            return bad("features.hash_bits", self.hash_bits.to_string(), "8 to 24");
+        }
+        if self.word_ngrams > 4 {
+            return bad("features.word_ngrams", self.word_ngrams.to_string(), "0 to 4");
+        }
+        if self.char_ngram_min > 0 && (self.char_ngram_max < self.char_ngram_min || self.char_ngram_max > 8) {
+            return bad(
+                "features.char_ngram_max",
+                self.char_ngram_max.to_string(),
+                "char_ngram_min to 8",
+            );
+        }
+        if self.max_chars == 0 {
+            return bad("features.max_chars", "0".into(), "at least 1");
+        }
+        Ok(())
+    }
+
+    /// Size of the feature space: the dense block plus the hash buckets.
+    pub fn dim(&self) -> usize {
+        DENSE_FEATURES + (1usize << self.hash_bits)
+    }
+}
+
+/// A sparse feature vector: parallel `indices` and `values`.
+///
+/// Indices below [`DENSE_FEATURES`] are the dense statistics, each present once, in order;
+/// the hashed indices follow, unsorted and possibly repeated (a dot product adds repeats,
+/// which is the same as counting them).
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct Features {
+    /// Feature indices, each `< FeatureConfig::dim()`.
+    pub indices: Vec<u32>,
+    /// Feature values, same length as `indices`.
+    pub values: Vec<f32>,
+}
+
+impl Features {
+    /// An empty vector.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of stored entries.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Clears the vector, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.indices.clear();
+        self.values.clear();
+    }
+
+    /// The value of dense feature `i` (see [`DENSE_FEATURE_NAMES`]).
+    pub fn dense(&self, i: usize) -> f32 {
+        if i < DENSE_FEATURES && self.indices.get(i) == Some(&(i as u32)) {
+            self.values[i]
+        } else {
+            0.0
+        }
+    }
+
+    /// Dot product with a dense weight vector; indices outside `w` count as zero.
+    pub fn dot(&self, w: &[f32]) -> f32 {
+        self.indices
+            .iter()
+            .zip(&self.values)
+            .map(|(&i, &v)| w.get(i as usize).map_or(0.0, |w| w * v))
+            .sum()
+    }
+}
+
+/// Turns a task's text and kind into [`Features`]. Cheap to clone; `Send + Sync`.
+///
+/// ```
+/// use taskroute::learn::{FeatureConfig, Featurizer, DENSE_FEATURES};
+/// use taskroute::TaskKind;
+/// let f = Featurizer::new(FeatureConfig::default())?;
+/// let x = f.featurize("What is 2 + 2?", &TaskKind::Math);
+/// assert!(x.len() > DENSE_FEATURES);
+/// assert_eq!(x, f.featurize("What is 2 + 2?", &TaskKind::Math)); // deterministic
+/// # Ok::<(), taskroute::learn::LearnError>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Featurizer {
+    config: FeatureConfig,
+    shift: u32,
+}
+
+impl Featurizer {
+    /// A featurizer with `config`.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`](super::LearnError::InvalidConfig) for a bad setting.
+    pub fn new(config: FeatureConfig) -> Result<Self, super::LearnError> {
+        config.validate()?;
+        let shift = 64 - u32::from(config.hash_bits);
+        Ok(Self { config, shift })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FeatureConfig {
+        &self.config
+    }
+
+    /// Size of the feature space.
+    pub fn dim(&self) -> usize {
+        self.config.dim()
+    }
+
+    /// Featurizes `text` of a task of `kind` into a new vector.
+    pub fn featurize(&self, text: &str, kind: &TaskKind) -> Features {
+        let mut out = Features::new();
+        let mut scratch = String::new();
+        self.featurize_into(text, kind, &mut scratch, &mut out);
+        out
+    }
+
+    /// Featurizes into `out`, reusing `scratch` (for the normalised text) and `out`'s buffers,
+    /// so a warm call allocates nothing.
+    pub fn featurize_into(&self, text: &str, kind: &TaskKind, scratch: &mut String, out: &mut Features) {
+        out.clear();
+        let stats = TextStats::count(text);
+        for (i, v) in stats.dense(self.config.max_chars).iter().enumerate() {
+            out.indices.push(i as u32);
+            out.values.push(*v);
+        }
+        // Normalised text for n-grams: lowercased, whitespace runs collapsed to one space,
+        // at most `max_chars` characters.
+        scratch.clear();
+        let mut taken = 0usize;
+        let mut last_space = true;
+        for c in text.chars() {
+            if taken >= self.config.max_chars {
+                break;
+            }
+            if c.is_whitespace() {
+                if !last_space {
+                    scratch.push(' ');
+                    taken += 1;
+                }
+                last_space = true;
+                continue;
+            }
+            last_space = false;
+            if c.is_ascii() {
+                scratch.push(c.to_ascii_lowercase());
+            } else {
+                scratch.extend(c.to_lowercase());
+            }
+            taken += 1;
+        }
+        let start = out.indices.len();
+        self.word_ngrams(scratch, out);
+        self.char_ngrams(scratch, out);
+        if self.config.kind_feature {
+            let h = xxh3_64_with_seed(kind.name().as_bytes(), SEED_KIND);
+            self.push_hashed(h, 1.0, out);
+        }
+        // Unit norm for the hashed part (repeats counted as if distinct: an upper-bound-free
+        // approximation that keeps one pass and no sorting).
+        let n = out.indices.len() - start;
+        if n > 0 {
+            let scale = 1.0 / (n as f32).sqrt();
+            for v in &mut out.values[start..] {
+                *v *= scale;
+            }
+        }
+    }
+
+    #[inline]
+    fn push_hashed(&self, h: u64, weight: f32, out: &mut Features) {
+        let bucket = (h >> self.shift) as u32;
+        let sign = if h & 1 == 0 { 1.0 } else { -1.0 };
+        out.indices.push(DENSE_FEATURES as u32 + bucket);
+        out.values.push(sign * weight);
+    }
+
+    fn word_ngrams(&self, text: &str, out: &mut Features) {
+        let n = usize::from(self.config.word_ngrams);
+        if n == 0 {
+            return;
+        }
+        // A ring of the last n-1 word hashes.
+        let mut prev = [0u64; 4];
+        for (count, word) in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .enumerate()
+        {
+            let h1 = xxh3_64_with_seed(word.as_bytes(), SEED_WORD);
+            self.push_hashed(h1, 1.0, out);
+            // Longer n-grams chain the hash: h(w_{i-k}..w_i) = xxh3(h(w_{i-k+1}..w_i), seed = h(w_{i-k})).
+            let mut h = h1;
+            for k in 1..n.min(count + 1) {
+                let earlier = prev[(count + 4 - k) % 4];
+                h = xxh3_64_with_seed(&h.to_le_bytes(), earlier.rotate_left(k as u32));
+                self.push_hashed(h, 1.0, out);
+            }
+            prev[count % 4] = h1;
+        }
+    }
+
+    fn char_ngrams(&self, text: &str, out: &mut Features) {
+        let (lo, hi) = (
+            usize::from(self.config.char_ngram_min),
+            usize::from(self.config.char_ngram_max),
+        );
+        if lo == 0 {
+            return;
+        }
+        // Byte offsets of the last `hi + 1` char boundaries.
+        let mut bounds = [0usize; 9];
+        let mut seen = 0usize;
+        for (pos, c) in text.char_indices() {
+            let end = pos + c.len_utf8();
+            if seen == 0 {
+                bounds[0] = pos;
+            }
+            seen += 1;
+            bounds[seen % 9] = end;
+            for n in lo..=hi.min(seen) {
+                let start = bounds[(seen + 9 - n) % 9];
+                let h = xxh3_64_with_seed(&text.as_bytes()[start..end], SEED_CHAR ^ n as u64);
+                self.push_hashed(h, 1.0, out);
+            }
+        }
+    }
+}
+
+/// Counts for the dense block, over the whole text in one pass.
+#[derive(Default)]
+struct TextStats {
+    chars: usize,
+    words: usize,
+    word_chars: usize,
+    digits: usize,
+    letters: usize,
+    upper: usize,
+    non_ascii: usize,
+    punct: usize,
+    code: usize,
+    formula: usize,
+    question_marks: usize,
+    ends_with_question: bool,
+    lines: usize,
+    numbers: usize,
+    max_number_digits: usize,
+    option_lines: usize,
+    distinct_words_of_first_256: usize,
+    first_words: usize,
+    imperative_code: usize,
+}
+
+const CODE_WORDS: [&str; 14] = [
+    "def", "return", "function", "class", "import", "fn", "let", "const", "var", "int", "void", "print",
+    "elif", "lambda",
+];
+const IMPERATIVE_CODE: [&str; 6] = ["write", "implement", "python", "function", "code", "program"];
+
+impl TextStats {
+    fn count(text: &str) -> Self {
+        let mut s = TextStats {
+            lines: usize::from(!text.is_empty()),
+            ..TextStats::default()
+        };
+        let mut prev = ' ';
+        let mut run_digits = 0usize;
+        let mut word_start: Option<usize> = None;
+        let mut line_start = true;
+        let mut line_prefix = 0usize; // chars seen on the line so far
+        let mut line_head = ['\0'; 2];
+        let mut seen_words: Vec<u64> = Vec::new();
+        let mut last_non_ws = ' ';
+        for (pos, c) in text.char_indices() {
+            s.chars += 1;
+            if !c.is_whitespace() {
+                last_non_ws = c;
+            }
+            if c.is_ascii_digit() || c.is_numeric() {
+                s.digits += 1;
+                run_digits += 1;
+            } else {
+                if run_digits > 0 {
+                    s.numbers += 1;
+                    s.max_number_digits = s.max_number_digits.max(run_digits);
+                }
+                run_digits = 0;
+            }
+            if c.is_alphabetic() {
+                s.letters += 1;
+                if c.is_uppercase() {
+                    s.upper += 1;
+                }
+            }
+            if !c.is_ascii() {
+                s.non_ascii += 1;
+            }
+            if c.is_ascii_punctuation() {
+                s.punct += 1;
+            }
+            match c {
+                '{' | '}' | ';' | '[' | ']' | '_' | '`' | '#' => s.code += 1,
+                '(' if prev.is_alphanumeric() => s.code += 1,
+                '=' | '+' | '*' | '/' | '^' | '<' | '>' | '\\' | '$' | '%' => s.formula += 1,
+                '-' if prev.is_ascii_digit() || prev == ' ' => s.formula += 1,
+                '∑' | '∫' | '√' | '≤' | '≥' | '≠' | '±' | '×' | '÷' | 'π' | '∞' => {
+                    s.formula += 1
+                }
+                '?' | '？' | '؟' | '\u{037E}' => s.question_marks += 1,
+                _ => {}
+            }
+            if c == '\n' {
+                s.lines += 1;
+                line_start = true;
+                line_prefix = 0;
+                line_head = ['\0'; 2];
+            } else if line_start {
+                if line_prefix == 0 && c == ' ' {
+                    // leading indentation: a code marker when deep
+                } else if line_prefix < 2 {
+                    line_head[line_prefix] = c;
+                    line_prefix += 1;
+                    if line_prefix == 2 {
+                        let [a, b] = line_head;
+                        if a.is_ascii_uppercase() && matches!(b, ')' | '.' | ':') {
+                            s.option_lines += 1;
+                        }
+                        line_start = false;
+                    }
+                }
+            }
+            // Words.
+            if c.is_alphanumeric() {
+                if word_start.is_none() {
+                    word_start = Some(pos);
+                }
+            } else if let Some(st) = word_start.take() {
+                s.note_word(&text[st..pos], &mut seen_words);
+            }
+            prev = c;
+        }
+        if run_digits > 0 {
+            s.numbers += 1;
+            s.max_number_digits = s.max_number_digits.max(run_digits);
+        }
+        if let Some(st) = word_start {
+            s.note_word(&text[st..], &mut seen_words);
+        }
+        s.ends_with_question = matches!(last_non_ws, '?' | '？' | '؟' | '\u{037E}');
+        s
+    }
+
+    fn note_word(&mut self, w: &str, seen: &mut Vec<u64>) {
+        self.words += 1;
+        self.word_chars += w.chars().count();
+        if w.len() <= 8 {
+            let lw = w.to_ascii_lowercase();
+            if CODE_WORDS.contains(&lw.as_str()) {
+                self.code += 1;
+            }
+            if IMPERATIVE_CODE.contains(&lw.as_str()) {
+                self.imperative_code += 1;
+            }
+        }
+        if self.first_words < 256 {
+            self.first_words += 1;
+            let h = xxh3_64_with_seed(w.as_bytes(), 0);
+            if !seen.contains(&h) {
+                seen.push(h);
+                self.distinct_words_of_first_256 += 1;
+            }
+        }
+    }
+
+    fn dense(&self, max_chars: usize) -> [f32; DENSE_FEATURES] {
+        let ln = |x: usize| (x as f32).ln_1p();
+        let share = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f32 / b as f32 };
+        let sat = |x: usize, scale: f32| (x as f32 / scale).min(1.0);
+        [
+            1.0,
+            ln(self.chars) / 10.0,
+            ln(self.words) / 8.0,
+            share(self.digits, self.chars),
+            share(self.upper, self.letters),
+            share(self.non_ascii, self.chars),
+            share(self.punct, self.chars),
+            sat(self.code, 20.0),
+            sat(self.formula, 10.0),
+            f32::from(u8::from(self.question_marks > 0)),
+            f32::from(u8::from(self.ends_with_question)),
+            ln(self.lines) / 5.0,
+            ln(self.numbers) / 4.0,
+            if self.words == 0 {
+                0.0
+            } else {
+                (self.word_chars as f32 / self.words as f32 / 10.0).min(2.0)
+            },
+            sat(self.option_lines, 5.0),
+            share(self.distinct_words_of_first_256, self.first_words),
+            f32::from(u8::from(self.chars > max_chars)),
+            f32::from(u8::from(self.chars == 0)),
+            sat(self.max_number_digits, 10.0),
+            sat(self.imperative_code, 3.0),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fz() -> Featurizer {
+        Featurizer::new(FeatureConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn deterministic_and_in_range() {
+        let f = fz();
+        let a = f.featurize(
+            "Write a Python function that returns 42.",
+            &TaskKind::CodeGeneration,
+        );
+        let b = f.featurize(
+            "Write a Python function that returns 42.",
+            &TaskKind::CodeGeneration,
+        );
+        assert_eq!(a, b);
+        assert_eq!(a.indices.len(), a.values.len());
+        assert!(a.indices.iter().all(|&i| (i as usize) < f.dim()));
+        assert!(a.values.iter().all(|v| v.is_finite()));
+        // dense block present once, in order
+        for i in 0..DENSE_FEATURES {
+            assert_eq!(a.indices[i] as usize, i);
+        }
+        assert_eq!(a.dense(0), 1.0);
+        assert!(a.dense(19) > 0.0, "imperative code words");
+    }
+
+    #[test]
+    fn empty_text_gives_dense_block_and_kind_only() {
+        let f = fz();
+        let x = f.featurize("", &TaskKind::Chat);
+        assert_eq!(x.len(), DENSE_FEATURES + 1);
+        assert_eq!(x.dense(17), 1.0, "empty marker");
+        assert_eq!(x.dense(1), 0.0);
+        let no_kind = Featurizer::new(FeatureConfig {
+            kind_feature: false,
+            ..FeatureConfig::default()
+        })
+        .unwrap();
+        assert_eq!(no_kind.featurize("", &TaskKind::Chat).len(), DENSE_FEATURES);
+    }
+
+    #[test]
+    fn markers_fire() {
+        let f = fz();
+        let q = f.featurize("Why is the sky blue?", &TaskKind::Chat);
+        assert_eq!(q.dense(9), 1.0);
+        assert_eq!(q.dense(10), 1.0);
+        let code = f.featurize("def f(x):\n    return {x: [1]}", &TaskKind::CodeGeneration);
+        assert!(code.dense(7) > q.dense(7));
+        let math = f.featurize("Solve x^2 + 3x = 10 for x, where 12345 > x", &TaskKind::Math);
+        assert!(math.dense(8) > 0.3);
+        assert!(math.dense(3) > 0.0);
+        let mc = f.featurize("Pick one\nA) red\nB) blue\nC) green", &TaskKind::Classification);
+        assert!(mc.dense(14) > 0.5);
+        let zh = f.featurize("天空为什么是蓝色的？", &TaskKind::Chat);
+        assert_eq!(zh.dense(9), 1.0);
+        assert!(zh.dense(5) > 0.9);
+        assert!(
+            zh.len() > DENSE_FEATURES + 5,
+            "character n-grams cover unspaced scripts"
+        );
+        let ar = f.featurize("لماذا السماء زرقاء؟", &TaskKind::Chat);
+        assert_eq!(ar.dense(10), 1.0);
+    }
+
+    #[test]
+    fn different_texts_and_kinds_differ() {
+        let f = fz();
+        let a = f.featurize("sort a list in rust", &TaskKind::CodeGeneration);
+        let b = f.featurize("sort a list in rust", &TaskKind::Chat);
+        let c = f.featurize("bake a cake", &TaskKind::CodeGeneration);
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+    }
+
+    #[test]
+    fn huge_and_odd_input_do_not_panic() {
+        let f = fz();
+        let big = "λ x → y; ".repeat(120_000); // > 1 MB
+        assert!(big.len() > 1_000_000);
+        let x = f.featurize(&big, &TaskKind::Reasoning);
+        assert_eq!(x.dense(16), 1.0, "truncated marker");
+        // n-grams are bounded by max_chars, whatever the text length
+        let per_char = usize::from(f.config().word_ngrams) + 2;
+        assert!(x.len() < DENSE_FEATURES + 1 + per_char * f.config().max_chars);
+        for s in ["\u{0}", "🦀🦀🦀🦀", "İ", "\u{301}\u{301}", "a\r\nb", "   ", "ß?"] {
+            let x = f.featurize(s, &TaskKind::Custom("x".into()));
+            assert!(x.values.iter().all(|v| v.is_finite()), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn config_is_validated() {
+        assert!(Featurizer::new(FeatureConfig::default().with_hash_bits(30)).is_err());
+        assert!(Featurizer::new(FeatureConfig::default().with_char_ngrams(4, 2)).is_err());
+        assert!(Featurizer::new(FeatureConfig::default().with_max_chars(0)).is_err());
+        assert!(
+            Featurizer::new(
+                FeatureConfig::default()
+                    .with_word_ngrams(0)
+                    .with_char_ngrams(0, 0)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn word_ngrams_count() {
+        let f = Featurizer::new(
+            FeatureConfig::default()
+                .with_char_ngrams(0, 0)
+                .with_word_ngrams(3),
+        )
+        .unwrap();
+        let x = f.featurize("a b c d", &TaskKind::Chat);
+        // 4 unigrams + 3 bigrams + 2 trigrams + kind
+        assert_eq!(x.len(), DENSE_FEATURES + 4 + 3 + 2 + 1);
+    }
+}

@@ -1,0 +1,571 @@
+//! The learners behind [`LearnedEstimator`](super::LearnedEstimator): per-kind priors,
+//! logistic regression per model, k nearest neighbours, and an item-response model.
+//!
+//! Every trainer is single-threaded and seeded: the same data, settings and seed give the same
+//! weights, bit for bit.
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_pcg::Pcg64Mcg;
+use serde::{Deserialize, Serialize};
+
+use super::data::TrainingSet;
+use super::features::{DENSE_FEATURES, Features};
+use crate::task::TaskKind;
+
+#[inline]
+pub(crate) fn sigmoid(z: f32) -> f32 {
+    1.0 / (1.0 + (-z).exp())
+}
+
+#[inline]
+pub(crate) fn logit(p: f32) -> f32 {
+    let p = p.clamp(1e-4, 1.0 - 1e-4);
+    (p / (1.0 - p)).ln()
+}
+
+/// Smoothed success rate per (task kind, model), and per model over all kinds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct KindPriors {
+    pub(crate) kinds: Vec<TaskKind>,
+    /// `kinds.len() × m`, row per kind.
+    pub(crate) table: Vec<f32>,
+    /// Per model, over all prompts.
+    pub(crate) global: Vec<f32>,
+}
+
+impl KindPriors {
+    /// Beta-smoothed rates: each kind's rate is pulled toward the model's overall rate with the
+    /// weight of two prompts.
+    pub(crate) fn fit(data: &TrainingSet) -> Self {
+        let m = data.models().len();
+        let mut kinds: Vec<TaskKind> = Vec::new();
+        let mut kind_of = Vec::with_capacity(data.len());
+        for i in 0..data.len() {
+            let k = data.kind(i);
+            let idx = match kinds.iter().position(|x| x == k) {
+                Some(p) => p,
+                None => {
+                    kinds.push(k.clone());
+                    kinds.len() - 1
+                }
+            };
+            kind_of.push(idx);
+        }
+        let mut sum = vec![0.0f64; kinds.len() * m];
+        let mut cnt = vec![0.0f64; kinds.len() * m];
+        let mut gsum = vec![0.0f64; m];
+        let mut gcnt = vec![0.0f64; m];
+        for (i, &k) in kind_of.iter().enumerate() {
+            for (j, &y) in data.outcome_row(i).iter().enumerate() {
+                if !y.is_nan() {
+                    sum[k * m + j] += f64::from(y);
+                    cnt[k * m + j] += 1.0;
+                    gsum[j] += f64::from(y);
+                    gcnt[j] += 1.0;
+                }
+            }
+        }
+        let global: Vec<f32> = (0..m)
+            .map(|j| ((gsum[j] + 1.0) / (gcnt[j] + 2.0)) as f32)
+            .collect();
+        let table = (0..kinds.len() * m)
+            .map(|idx| {
+                let g = f64::from(global[idx % m]);
+                ((sum[idx] + 2.0 * g) / (cnt[idx] + 2.0)) as f32
+            })
+            .collect();
+        Self { kinds, table, global }
+    }
+
+    pub(crate) fn kind_index(&self, kind: &TaskKind) -> Option<usize> {
+        self.kinds.iter().position(|k| k == kind)
+    }
+
+    pub(crate) fn row(&self, kind: Option<usize>) -> &[f32] {
+        let m = self.global.len();
+        match kind {
+            Some(k) => &self.table[k * m..(k + 1) * m],
+            None => &self.global,
+        }
+    }
+
+    pub(crate) fn validate(&self, m: usize) -> Result<(), String> {
+        if self.global.len() != m || self.table.len() != self.kinds.len() * m {
+            return Err("prior table does not match the model list".into());
+        }
+        if self
+            .global
+            .iter()
+            .chain(&self.table)
+            .any(|p| !(0.0..=1.0).contains(p))
+        {
+            return Err("a prior is outside [0, 1]".into());
+        }
+        Ok(())
+    }
+}
+
+/// Hyper-parameters shared by the trainers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Hyper {
+    pub(crate) epochs: u32,
+    pub(crate) learning_rate: f32,
+    pub(crate) l2: f32,
+    pub(crate) seed: u64,
+}
+
+/// A dense weight matrix stored feature-major (`dim × m`), serialized sparsely: only rows with
+/// a non-zero weight are written.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Weights {
+    pub(crate) dim: usize,
+    pub(crate) m: usize,
+    pub(crate) w: Vec<f32>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SparseWeights {
+    dim: usize,
+    m: usize,
+    rows: Vec<(u32, Vec<f32>)>,
+}
+
+impl Serialize for Weights {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let rows = (0..self.dim)
+            .filter_map(|i| {
+                let r = &self.w[i * self.m..(i + 1) * self.m];
+                r.iter().any(|v| *v != 0.0).then(|| (i as u32, r.to_vec()))
+            })
+            .collect();
+        SparseWeights {
+            dim: self.dim,
+            m: self.m,
+            rows,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Weights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let s = SparseWeights::deserialize(d)?;
+        if s.dim == 0 || s.m == 0 || s.dim > (1 << 25) || s.m > 4096 {
+            return Err(D::Error::custom(format_args!(
+                "weights of shape {} x {}",
+                s.dim, s.m
+            )));
+        }
+        let mut w = vec![0.0f32; s.dim * s.m];
+        for (i, row) in s.rows {
+            let i = i as usize;
+            if i >= s.dim || row.len() != s.m {
+                return Err(D::Error::custom(format_args!("weight row {i} out of shape")));
+            }
+            w[i * s.m..(i + 1) * s.m].copy_from_slice(&row);
+        }
+        Ok(Weights {
+            dim: s.dim,
+            m: s.m,
+            w,
+        })
+    }
+}
+
+impl Weights {
+    fn zeros(dim: usize, m: usize) -> Self {
+        Self {
+            dim,
+            m,
+            w: vec![0.0; dim * m],
+        }
+    }
+
+    /// `out[j] += x · W[:, j]`.
+    #[inline]
+    fn add_dot(&self, x: &Features, out: &mut [f32]) {
+        let m = self.m;
+        for (&i, &v) in x.indices.iter().zip(&x.values) {
+            let i = i as usize;
+            if let Some(row) = self.w.get(i * m..(i + 1) * m) {
+                for (o, w) in out.iter_mut().zip(row) {
+                    *o += v * w;
+                }
+            }
+        }
+    }
+}
+
+/// Logistic regression per model, trained jointly with AdaGrad SGD (one pass over a prompt
+/// updates every model that has an outcome for it). L2 penalty on every weight but the bias.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct LogReg {
+    pub(crate) weights: Weights,
+}
+
+impl LogReg {
+    pub(crate) fn train(
+        feats: &[Features],
+        data: &TrainingSet,
+        priors: &KindPriors,
+        dim: usize,
+        h: Hyper,
+    ) -> Self {
+        let m = data.models().len();
+        let mut w = Weights::zeros(dim, m);
+        // Start the bias at the overall log-odds so the first epochs fit the text, not the mean.
+        for j in 0..m {
+            w.w[j] = logit(priors.global[j]);
+        }
+        let mut g2 = vec![1e-6f32; dim * m];
+        let mut order: Vec<usize> = (0..feats.len()).collect();
+        let mut rng = Pcg64Mcg::seed_from_u64(h.seed);
+        let mut z = vec![0.0f32; m];
+        let mut grad = vec![0.0f32; m];
+        for _ in 0..h.epochs {
+            order.shuffle(&mut rng);
+            for &n in &order {
+                let x = &feats[n];
+                z.iter_mut().for_each(|v| *v = 0.0);
+                w.add_dot(x, &mut z);
+                let y = data.outcome_row(n);
+                for j in 0..m {
+                    grad[j] = if y[j].is_nan() { 0.0 } else { sigmoid(z[j]) - y[j] };
+                }
+                for (&i, &v) in x.indices.iter().zip(&x.values) {
+                    let i = i as usize;
+                    let reg = if i == 0 { 0.0 } else { h.l2 };
+                    let row = &mut w.w[i * m..(i + 1) * m];
+                    let acc = &mut g2[i * m..(i + 1) * m];
+                    for j in 0..m {
+                        let g = grad[j] * v + reg * row[j];
+                        acc[j] += g * g;
+                        row[j] -= h.learning_rate * g / acc[j].sqrt();
+                    }
+                }
+            }
+        }
+        Self { weights: w }
+    }
+
+    pub(crate) fn logits(&self, x: &Features, out: &mut [f32]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        self.weights.add_dot(x, out);
+    }
+
+    fn validate(&self, dim: usize, m: usize) -> Result<(), String> {
+        if self.weights.dim != dim || self.weights.m != m {
+            return Err("logistic-regression weights do not match the features or models".into());
+        }
+        Ok(())
+    }
+}
+
+/// Item-response model: `logit P(model j right on prompt x) = theta[kind, j] + a[j] * e(x) +
+/// r_j(x)`, where `e(x) = w · x` is the prompt's easiness, learned from the outcomes of *all*
+/// models at once (every prompt teaches `w` through each model that saw it), `a[j]` is how much
+/// model j's success depends on easiness, `theta` its ability per task kind, and `r_j` a small,
+/// strongly regularised per-model residual on the dense features only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Irt {
+    /// `kinds × m` abilities, then one row of global abilities for unknown kinds.
+    pub(crate) theta: Vec<f32>,
+    pub(crate) a: Vec<f32>,
+    pub(crate) easiness: Vec<f32>,
+    /// `DENSE_FEATURES × m` residual weights on the dense block.
+    pub(crate) residual: Vec<f32>,
+}
+
+impl Irt {
+    pub(crate) fn train(
+        feats: &[Features],
+        kind_of: &[Option<usize>],
+        data: &TrainingSet,
+        priors: &KindPriors,
+        dim: usize,
+        h: Hyper,
+    ) -> Self {
+        let m = data.models().len();
+        let nk = priors.kinds.len();
+        let mut theta: Vec<f32> = priors.table.iter().map(|p| logit(*p)).collect();
+        theta.extend(priors.global.iter().map(|p| logit(*p)));
+        let mut a = vec![1.0f32; m];
+        let mut easiness = vec![0.0f32; dim];
+        let mut residual = vec![0.0f32; DENSE_FEATURES * m];
+        let (mut g_theta, mut g_a) = (vec![1e-6f32; theta.len()], vec![1e-6f32; m]);
+        let (mut g_w, mut g_r) = (vec![1e-6f32; dim], vec![1e-6f32; residual.len()]);
+        let mut order: Vec<usize> = (0..feats.len()).collect();
+        let mut rng = Pcg64Mcg::seed_from_u64(h.seed ^ 0x1417);
+        let mut grad = vec![0.0f32; m];
+        let lr = h.learning_rate;
+        for _ in 0..h.epochs {
+            order.shuffle(&mut rng);
+            for &n in &order {
+                let x = &feats[n];
+                let e = x.dot(&easiness);
+                let k = kind_of[n].unwrap_or(nk);
+                let y = data.outcome_row(n);
+                let mut g_e = 0.0f32;
+                for j in 0..m {
+                    if y[j].is_nan() {
+                        grad[j] = 0.0;
+                        continue;
+                    }
+                    let mut z = theta[k * m + j] + a[j] * e;
+                    for d in 0..DENSE_FEATURES {
+                        z += residual[d * m + j] * x.dense(d);
+                    }
+                    let g = sigmoid(z) - y[j];
+                    grad[j] = g;
+                    g_e += g * a[j];
+                    // theta (also the global row, so unknown kinds get a sensible ability)
+                    for idx in [k * m + j, nk * m + j] {
+                        g_theta[idx] += g * g;
+                        theta[idx] -= lr * g / g_theta[idx].sqrt();
+                    }
+                    let ga = g * e + h.l2 * (a[j] - 1.0);
+                    g_a[j] += ga * ga;
+                    a[j] -= lr * ga / g_a[j].sqrt();
+                    for d in 1..DENSE_FEATURES {
+                        let gr = g * x.dense(d) + 10.0 * h.l2 * residual[d * m + j];
+                        g_r[d * m + j] += gr * gr;
+                        residual[d * m + j] -= lr * gr / g_r[d * m + j].sqrt();
+                    }
+                }
+                for (&i, &v) in x.indices.iter().zip(&x.values) {
+                    let i = i as usize;
+                    let g = g_e * v + h.l2 * easiness[i];
+                    g_w[i] += g * g;
+                    easiness[i] -= lr * g / g_w[i].sqrt();
+                }
+            }
+        }
+        Self {
+            theta,
+            a,
+            easiness,
+            residual,
+        }
+    }
+
+    pub(crate) fn logits(&self, x: &Features, kind: Option<usize>, out: &mut [f32]) {
+        let m = out.len();
+        let nk = self.theta.len() / m - 1;
+        let k = kind.unwrap_or(nk);
+        let e = x.dot(&self.easiness);
+        for (j, o) in out.iter_mut().enumerate() {
+            *o = self.theta[k * m + j] + self.a[j] * e;
+        }
+        for d in 0..DENSE_FEATURES {
+            let v = x.dense(d);
+            if v != 0.0 {
+                for (j, o) in out.iter_mut().enumerate() {
+                    *o += self.residual[d * m + j] * v;
+                }
+            }
+        }
+    }
+
+    fn validate(&self, dim: usize, m: usize, kinds: usize) -> Result<(), String> {
+        if self.theta.len() != (kinds + 1) * m
+            || self.a.len() != m
+            || self.easiness.len() != dim
+            || self.residual.len() != DENSE_FEATURES * m
+        {
+            return Err("item-response parameters do not match the features or models".into());
+        }
+        Ok(())
+    }
+}
+
+/// k nearest neighbours by cosine similarity over the features folded to `2^fold_bits` hash
+/// buckets (plus the dense block, down-weighted). The estimate for model j is the
+/// similarity-weighted share of neighbours j got right, pulled toward the kind prior with the
+/// weight of `prior_weight` neighbours.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Knn {
+    pub(crate) k: usize,
+    pub(crate) fold_bits: u8,
+    pub(crate) prior_weight: f32,
+    /// `n × width` unit vectors.
+    pub(crate) vectors: Vec<f32>,
+    /// `n × m` outcomes, NaN where missing.
+    pub(crate) outcomes: Vec<f32>,
+}
+
+const KNN_DENSE_WEIGHT: f32 = 0.5;
+
+impl Knn {
+    pub(crate) fn width(fold_bits: u8) -> usize {
+        DENSE_FEATURES + (1usize << fold_bits)
+    }
+
+    pub(crate) fn fold(x: &Features, fold_bits: u8, out: &mut [f32]) {
+        out.iter_mut().for_each(|v| *v = 0.0);
+        let mask = (1usize << fold_bits) - 1;
+        for (&i, &v) in x.indices.iter().zip(&x.values) {
+            let i = i as usize;
+            if i < DENSE_FEATURES {
+                out[i] += KNN_DENSE_WEIGHT * v;
+            } else {
+                out[DENSE_FEATURES + ((i - DENSE_FEATURES) & mask)] += v;
+            }
+        }
+        let norm = out.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            out.iter_mut().for_each(|v| *v /= norm);
+        }
+    }
+
+    pub(crate) fn train(
+        feats: &[Features],
+        data: &TrainingSet,
+        k: usize,
+        fold_bits: u8,
+        prior_weight: f32,
+    ) -> Self {
+        let width = Self::width(fold_bits);
+        let mut vectors = vec![0.0f32; feats.len() * width];
+        for (x, row) in feats.iter().zip(vectors.chunks_exact_mut(width)) {
+            Self::fold(x, fold_bits, row);
+        }
+        let m = data.models().len();
+        let mut outcomes = Vec::with_capacity(feats.len() * m);
+        for i in 0..data.len() {
+            outcomes.extend_from_slice(data.outcome_row(i));
+        }
+        Self {
+            k,
+            fold_bits,
+            prior_weight,
+            vectors,
+            outcomes,
+        }
+    }
+
+    /// Probabilities (not logits) into `out`.
+    pub(crate) fn predict(&self, x: &Features, prior: &[f32], query: &mut Vec<f32>, out: &mut [f32]) {
+        let width = Self::width(self.fold_bits);
+        query.clear();
+        query.resize(width, 0.0);
+        Self::fold(x, self.fold_bits, query);
+        let m = out.len();
+        // Top-k by similarity: a small sorted buffer (k is small).
+        let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.k + 1);
+        for (n, row) in self.vectors.chunks_exact(width).enumerate() {
+            let s: f32 = row.iter().zip(query.iter()).map(|(a, b)| a * b).sum();
+            if best.len() < self.k || s > best[best.len() - 1].0 {
+                let pos = best.partition_point(|(b, _)| *b >= s);
+                best.insert(pos, (s, n));
+                best.truncate(self.k);
+            }
+        }
+        for j in 0..m {
+            let (mut num, mut den) = (self.prior_weight * prior[j], self.prior_weight);
+            for &(s, n) in &best {
+                let y = self.outcomes[n * m + j];
+                if !y.is_nan() {
+                    let w = s.max(0.0);
+                    num += w * y;
+                    den += w;
+                }
+            }
+            out[j] = if den > 0.0 { num / den } else { prior[j] };
+        }
+    }
+
+    fn validate(&self, m: usize) -> Result<(), String> {
+        let width = Self::width(self.fold_bits);
+        if self.fold_bits > 20
+            || self.k == 0
+            || !self.vectors.len().is_multiple_of(width)
+            || self.outcomes.len() != self.vectors.len() / width * m
+        {
+            return Err("nearest-neighbour tables do not match the models".into());
+        }
+        Ok(())
+    }
+}
+
+/// A trained model inside an estimator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Model {
+    Prior,
+    LogReg(LogReg),
+    Knn(Knn),
+    Irt(Irt),
+    Ensemble { members: Vec<(f32, Model)> },
+}
+
+/// Reused buffers for prediction.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub(crate) text: String,
+    pub(crate) features: Features,
+    pub(crate) logits: Vec<f32>,
+    pub(crate) member: Vec<f32>,
+    pub(crate) knn: Vec<f32>,
+}
+
+impl Model {
+    /// Probabilities for every model into `out` (length m), before shrinkage.
+    pub(crate) fn predict(
+        &self,
+        x: &Features,
+        kind: Option<usize>,
+        prior: &[f32],
+        tmp: &mut Vec<f32>,
+        knn: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
+        match self {
+            Model::Prior => out.copy_from_slice(prior),
+            Model::LogReg(l) => {
+                l.logits(x, out);
+                out.iter_mut().for_each(|z| *z = sigmoid(*z));
+            }
+            Model::Irt(r) => {
+                r.logits(x, kind, out);
+                out.iter_mut().for_each(|z| *z = sigmoid(*z));
+            }
+            Model::Knn(k) => k.predict(x, prior, knn, out),
+            Model::Ensemble { members } => {
+                // Weighted mean of the members' log-odds.
+                let m = out.len();
+                let mut acc = vec![0.0f32; m];
+                let mut total = 0.0;
+                for (w, member) in members {
+                    tmp.clear();
+                    tmp.resize(m, 0.0);
+                    let mut inner = Vec::new();
+                    member.predict(x, kind, prior, &mut inner, knn, tmp);
+                    for (a, p) in acc.iter_mut().zip(tmp.iter()) {
+                        *a += w * logit(*p);
+                    }
+                    total += w;
+                }
+                for (o, a) in out.iter_mut().zip(&acc) {
+                    *o = sigmoid(a / total.max(f32::MIN_POSITIVE));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn validate(&self, dim: usize, m: usize, kinds: usize) -> Result<(), String> {
+        match self {
+            Model::Prior => Ok(()),
+            Model::LogReg(l) => l.validate(dim, m),
+            Model::Irt(r) => r.validate(dim, m, kinds),
+            Model::Knn(k) => k.validate(m),
+            Model::Ensemble { members } => {
+                if members.is_empty() || members.iter().any(|(w, _)| !(w.is_finite() && *w > 0.0)) {
+                    return Err("an ensemble needs members with positive weights".into());
+                }
+                members.iter().try_for_each(|(_, mm)| mm.validate(dim, m, kinds))
+            }
+        }
+    }
+}
