@@ -1476,7 +1476,7 @@ fn opt_count(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A scratch file under the target dir, unique per test.

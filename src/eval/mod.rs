@@ -19,6 +19,13 @@
 
 pub mod data;
 mod error;
+pub mod metrics;
+pub mod replay;
 
 pub use data::{LoadOptions, Outcomes, PriceTable, PromptJoin, Split, WideOptions, kind_for_label};
 pub use error::EvalError;
+pub use metrics::Point;
+pub use replay::{
+    Baselines, Builtin, Calibration, Curve, KindSource, Replay, ReplayBuilder, ReplayTask, Scratch,
+    StaticQuality, Summary, Target,
+};
