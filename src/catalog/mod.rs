@@ -497,6 +497,27 @@ mod tests {
     }
 
     #[test]
+    fn docs_list_every_builtin_model_with_its_default_prior() {
+        let doc = include_str!("../../docs/catalog.md");
+        for m in &Catalog::builtin().models {
+            let start = format!("| `{}` |", m.id);
+            let rows: Vec<&str> = doc.lines().filter(|l| l.starts_with(&start)).collect();
+            assert_eq!(
+                rows.len(),
+                2,
+                "docs/catalog.md should list {} in both tables",
+                m.id
+            );
+            let d = m.quality.default_prior().unwrap_or(f64::NAN);
+            assert!(
+                rows.iter().any(|r| r.contains(&format!("| {d} |"))),
+                "docs/catalog.md does not show default prior {d} for {}",
+                m.id
+            );
+        }
+    }
+
+    #[test]
     fn json_error_names_line_column_and_field() {
         let text = "{\n \"models\": [\n  {\"id\": \"a\", \"provider\": \"p\",\n   \"prices\": {\"input\": -1, \"output\": 1},\n   \"context_window\": 10, \"max_output_tokens\": 5}\n ]\n}";
         let e = Catalog::from_json_str(text).unwrap_err();
