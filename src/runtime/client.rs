@@ -550,6 +550,12 @@ impl RoutedClient {
         }
     }
 
+    /// The same client routing with another policy (everything else shared or kept).
+    pub fn with_policy(mut self, policy: impl crate::Policy + 'static) -> Self {
+        self.router = self.router.with_policy(policy);
+        self
+    }
+
     /// The router (with the client's health hook).
     pub fn router(&self) -> &Router {
         &self.router
