@@ -19,8 +19,14 @@ use async_trait::async_trait;
 use crate::model::ModelSpec;
 
 mod error;
+#[cfg(any(feature = "openai", feature = "anthropic", feature = "bedrock"))]
+mod http;
 mod request;
 mod response;
+
+#[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+pub mod openai;
 
 pub use error::{ErrorKind, ProviderError};
 pub use request::{ChatRequest, ContentPart, Image, Message, Role, ToolCall, ToolDefinition, ToolResult};
