@@ -1,0 +1,606 @@
+//! `taskroute eval`: replay policies on recorded outcomes, print the table, write JSON and SVG.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use taskroute::eval::metrics::{self, Point};
+use taskroute::eval::{
+    Baselines, Builtin, Curve, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split, Summary,
+};
+
+use crate::{CliError, estimator, plot};
+
+/// Replay routing policies on recorded outcomes.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Outcome table: wide CSV (RouterBench: `score|<model>`, `cost_usd|<model>`), or long CSV/JSONL.
+    #[arg(long, value_name = "FILE")]
+    outcomes: PathBuf,
+    /// JSONL prompt texts joined by id. RouterBench's prompts.jsonl (with fewshot_prefixes.json
+    /// beside it) and RouteLLM's gsm8k_prompts.jsonl are recognised; others need --prompt-key
+    /// and --prompt-text.
+    #[arg(long, value_name = "FILE")]
+    prompts: Option<PathBuf>,
+    /// The prompts file's key field (overrides the recognised layout).
+    #[arg(long, value_name = "FIELD", requires = "prompts")]
+    prompt_key: Option<String>,
+    /// The prompts file's text field.
+    #[arg(long, value_name = "FIELD", requires = "prompts")]
+    prompt_text: Option<String>,
+    /// Prepended to each key to form the prompt id.
+    #[arg(long, value_name = "PREFIX", requires = "prompts")]
+    prompt_key_prefix: Option<String>,
+    /// Layout of --outcomes: wide, long, or auto (wide for CSV files with `score|`, `correct|` or
+    /// `quality|` columns, else long).
+    #[arg(long, value_enum, default_value_t = Layout::Auto)]
+    layout: Layout,
+    /// Prices (CSV: model, input_usd_per_mtok, output_usd_per_mtok): candidate prices for the
+    /// router, and costs for models the table records none for.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
+    #[arg(long, value_name = "N")]
+    output_tokens: Option<u32>,
+    /// Policies to sweep, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "cost-first,quality-first,weighted"
+    )]
+    policy: Vec<PolicyName>,
+    /// Train/test split: `seed=N,test=F` (seeded random) or `labels=A|B` (hold out those labels).
+    #[arg(long, default_value = "seed=42,test=0.3", conflicts_with = "kfold")]
+    split: String,
+    /// K-fold cross-validation instead of one split (seeded by --seed).
+    #[arg(long, value_name = "K")]
+    kfold: Option<usize>,
+    /// Seed for --kfold and the random baseline.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Quality estimator: `static` (per task kind), `static-label` (per label), or an estimator FILE.
+    #[arg(long, default_value = "static", value_name = "SPEC")]
+    estimator: String,
+    /// Knob values per policy sweep.
+    #[arg(long, default_value_t = 101, value_parser = clap::value_parser!(u32).range(2..=100_000))]
+    grid: u32,
+    /// Weak model for PGR/APGR/CPT (default: the cheapest single model).
+    #[arg(long, value_name = "MODEL")]
+    weak: Option<String>,
+    /// Strong model for PGR/APGR/CPT (default: the best single model).
+    #[arg(long, value_name = "MODEL")]
+    strong: Option<String>,
+    /// Budgets (USD per prompt) at which to report quality; default 25 % and 50 % of the best
+    /// single model's cost.
+    #[arg(long, value_name = "USD", value_delimiter = ',')]
+    budget: Vec<f64>,
+    /// Write the full report as JSON.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+    /// Write the cost-quality plot as SVG.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// No progress bar (it is off anyway when stderr is not a terminal).
+    #[arg(long)]
+    no_progress: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Layout {
+    Auto,
+    Wide,
+    Long,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum PolicyName {
+    CostFirst,
+    QualityFirst,
+    Weighted,
+}
+
+impl PolicyName {
+    fn builtin(self) -> Builtin {
+        match self {
+            PolicyName::CostFirst => Builtin::CostFirst,
+            PolicyName::QualityFirst => Builtin::QualityFirst,
+            PolicyName::Weighted => Builtin::Weighted,
+        }
+    }
+}
+
+/// Everything `--json` writes.
+#[derive(Debug, Serialize)]
+struct Report {
+    outcomes: PathBuf,
+    prompts: usize,
+    models: Vec<String>,
+    split: String,
+    test_prompts: usize,
+    estimator: String,
+    grid: u32,
+    weak: String,
+    strong: String,
+    /// `share_of_calls_to_strong` (two models) or `normalised_cost`.
+    pgr_axis: &'static str,
+    policies: Vec<PolicyReport>,
+    zero_router: ZeroRouter,
+    baselines: Baselines,
+    timings_ms: Timings,
+}
+
+#[derive(Debug, Serialize)]
+struct PolicyReport {
+    policy: String,
+    knob: String,
+    aiq: Option<f64>,
+    aiq_own_range: Option<f64>,
+    cost_share_at_parity: Option<f64>,
+    apgr: Option<f64>,
+    cpt50: Option<f64>,
+    cpt80: Option<f64>,
+    quality_at_budget: Vec<(f64, Option<f64>)>,
+    best: Summary,
+    curve: Curve,
+}
+
+#[derive(Debug, Serialize)]
+struct ZeroRouter {
+    aiq: Option<f64>,
+    cost_share_at_parity: Option<f64>,
+    hull: Vec<Point>,
+    quality_at_budget: Vec<(f64, Option<f64>)>,
+}
+
+#[derive(Debug, Serialize)]
+struct Timings {
+    load: f64,
+    replay: f64,
+    total: f64,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), CliError> {
+    let start = Instant::now();
+    let prices = args.prices.as_ref().map(PriceTable::read_csv).transpose()?;
+    let mut options = LoadOptions::new();
+    if let Some(p) = &prices {
+        options = options.prices(p.clone());
+    }
+    if let Some(n) = args.output_tokens {
+        options = options.default_output_tokens(n);
+    }
+    let mut data = load(&args.outcomes, args.layout, &options)?;
+    if let Some(path) = &args.prompts {
+        data = data.with_prompts_jsonl(&prompt_join(path, args)?)?;
+    }
+    let load_ms = ms(start);
+
+    let (splits, split_desc) = splits(args, &data)?;
+    let policies: Vec<Builtin> = args.policy.iter().map(|p| p.builtin()).collect();
+    let n_grid = args.grid as usize;
+    let bar = progress(args, (splits.len() * policies.len() * n_grid) as u64);
+
+    let replay_start = Instant::now();
+    let mut grids: Vec<Vec<f64>> = Vec::new();
+    let mut fold_curves: Vec<Vec<Curve>> = Vec::new();
+    let mut fold_sizes = Vec::new();
+    let mut tested: Vec<usize> = Vec::new();
+    let mut description = String::new();
+    for split in &splits {
+        let (train, test) = (data.subset(&split.train), data.subset(&split.test));
+        let fitted = estimator::fit(&args.estimator, &train)?;
+        description = fitted.description;
+        let mut builder = Replay::builder()
+            .shared_estimator(fitted.estimator)
+            .kinds(fitted.kinds)
+            .output_tokens_from(&train);
+        if let Some(p) = &prices {
+            builder = builder.prices(p.clone());
+        }
+        let replay = builder.build(&test)?;
+        if grids.is_empty() {
+            // One grid per policy, from the first fold, so folds can be pooled point by point.
+            grids = policies.iter().map(|&w| replay.grid(w, n_grid)).collect();
+        }
+        let mut curves = Vec::new();
+        for (&which, grid) in policies.iter().zip(&grids) {
+            let mut tick = |_: usize| bar.inc(1);
+            let mut curve = replay.sweep_with_progress(which.knob(), grid, |k| which.policy(k), &mut tick)?;
+            curve.policy = which.name().to_owned();
+            curves.push(curve);
+        }
+        fold_curves.push(curves);
+        fold_sizes.push(split.test.len());
+        tested.extend_from_slice(&split.test);
+    }
+    bar.finish_and_clear();
+    let curves = pool(fold_curves, &fold_sizes);
+    let test = data.subset(&tested);
+    let baselines = Baselines::compute(&test, args.seed);
+    let replay_ms = ms(replay_start);
+
+    // Reference points.
+    let best = baselines.singles[baselines.best_single].point();
+    let weak = pick_model(&test, args.weak.as_deref(), || {
+        (0..test.models().len())
+            .min_by(|&a, &b| baselines.singles[a].cost.total_cmp(&baselines.singles[b].cost))
+            .unwrap_or(0)
+    })?;
+    let strong = pick_model(&test, args.strong.as_deref(), || baselines.best_single)?;
+    let (w, s) = (&baselines.singles[weak], &baselines.singles[strong]);
+    let two_models = test.models().len() == 2;
+    let x_of = |p: &Summary| {
+        if two_models {
+            p.share[strong]
+        } else {
+            (p.cost - w.cost) / (s.cost - w.cost)
+        }
+    };
+    let budgets: Vec<f64> = if args.budget.is_empty() {
+        vec![0.25 * best.cost, 0.5 * best.cost]
+    } else {
+        args.budget.clone()
+    };
+    let singles_pts: Vec<Point> = baselines.singles.iter().map(Summary::point).collect();
+    let reports: Vec<PolicyReport> = curves
+        .into_iter()
+        .map(|curve| {
+            let pts = curve.points();
+            let xq: Vec<(f64, f64)> = curve.points.iter().map(|p| (x_of(p), p.quality)).collect();
+            let best_point = curve
+                .points
+                .iter()
+                .max_by(|a, b| a.quality.total_cmp(&b.quality).then(b.cost.total_cmp(&a.cost)))
+                .cloned()
+                .unwrap_or_else(|| baselines.oracle.clone());
+            PolicyReport {
+                policy: curve.policy.clone(),
+                knob: curve.knob.clone(),
+                aiq: metrics::aiq(&pts, best.cost),
+                aiq_own_range: metrics::aiq_own_range(&pts),
+                cost_share_at_parity: metrics::cost_share_at_parity(&pts, best),
+                apgr: metrics::apgr(&xq, w.quality, s.quality),
+                cpt50: metrics::cpt(&xq, w.quality, s.quality, 0.5),
+                cpt80: metrics::cpt(&xq, w.quality, s.quality, 0.8),
+                quality_at_budget: budgets
+                    .iter()
+                    .map(|&b| (b, metrics::quality_at_budget(&pts, b)))
+                    .collect(),
+                best: best_point,
+                curve,
+            }
+        })
+        .collect();
+    let zero = ZeroRouter {
+        aiq: metrics::aiq(&singles_pts, best.cost),
+        cost_share_at_parity: metrics::cost_share_at_parity(&singles_pts, best),
+        quality_at_budget: budgets
+            .iter()
+            .map(|&b| (b, metrics::quality_at_budget(&singles_pts, b)))
+            .collect(),
+        hull: baselines.zero_router.clone(),
+    };
+    let report = Report {
+        outcomes: args.outcomes.clone(),
+        prompts: data.prompts(),
+        models: data.models().iter().map(ToString::to_string).collect(),
+        split: split_desc,
+        test_prompts: test.prompts(),
+        estimator: description,
+        grid: args.grid,
+        weak: test.models()[weak].to_string(),
+        strong: test.models()[strong].to_string(),
+        pgr_axis: if two_models {
+            "share_of_calls_to_strong"
+        } else {
+            "normalised_cost"
+        },
+        policies: reports,
+        zero_router: zero,
+        baselines,
+        timings_ms: Timings {
+            load: load_ms,
+            replay: replay_ms,
+            total: ms(start),
+        },
+    };
+    print_table(&report);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text).map_err(|e| CliError::io("write", path, e))?;
+    }
+    if let Some(path) = &args.plot {
+        let title = format!(
+            "{} ({} test prompts, {})",
+            args.outcomes
+                .file_name()
+                .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+            report.test_prompts,
+            report.split
+        );
+        let curves: Vec<(&str, Vec<Point>)> = report
+            .policies
+            .iter()
+            .map(|p| (p.policy.as_str(), p.curve.points()))
+            .collect();
+        let singles: Vec<(String, Point)> = report
+            .baselines
+            .singles
+            .iter()
+            .map(|s| (s.policy.clone(), s.point()))
+            .collect();
+        plot::write_svg(
+            path,
+            &title,
+            &curves,
+            &singles,
+            &report.baselines.zero_router,
+            report.baselines.oracle.point(),
+            report.baselines.random.point(),
+        )?;
+    }
+    eprintln!(
+        "time: load {:.1} ms, replay and baselines {:.1} ms, total {:.1} ms",
+        report.timings_ms.load,
+        report.timings_ms.replay,
+        ms(start)
+    );
+    Ok(())
+}
+
+fn load(path: &Path, layout: Layout, options: &LoadOptions) -> Result<Outcomes, CliError> {
+    let wide = match layout {
+        Layout::Wide => true,
+        Layout::Long => false,
+        Layout::Auto => {
+            let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+            is_csv && {
+                let mut first = String::new();
+                let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
+                    .map_err(|e| CliError::io("read", path, e))?;
+                ["score|", "correct|", "quality|"]
+                    .iter()
+                    .any(|p| first.contains(p))
+            }
+        }
+    };
+    Ok(if wide {
+        Outcomes::read_wide_csv_with(path, options)?
+    } else {
+        Outcomes::read_long_with(path, options)?
+    })
+}
+
+/// The join for `path`: explicit fields, else recognised from the first line.
+fn prompt_join(path: &Path, args: &Args) -> Result<PromptJoin, CliError> {
+    let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
+        .map_err(|e| CliError::io("read", path, e))?;
+    let obj: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(first.trim()).map_err(|e| {
+            CliError::msg(format!(
+                "{}:1: expected a JSON object per line: {e}",
+                path.display()
+            ))
+        })?;
+    let has = |k: &str| obj.contains_key(k);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut join = if has("sample_id") && has("query") {
+        let prefixes = dir.join("fewshot_prefixes.json");
+        let j = PromptJoin::new(path, "sample_id", "query");
+        if prefixes.exists() {
+            j.fewshot_prefixes(prefixes, "eval_name", "has_fewshot_prefix")
+        } else {
+            j
+        }
+    } else if has("row_index") && has("prompt") {
+        PromptJoin::new(path, "row_index", "prompt").key_prefix("gsm8k.")
+    } else {
+        match (&args.prompt_key, &args.prompt_text) {
+            (Some(k), Some(t)) => PromptJoin::new(path, k, t),
+            _ => {
+                return Err(CliError::msg(format!(
+                    "{}: unrecognised prompts layout: give --prompt-key and --prompt-text",
+                    path.display()
+                )));
+            }
+        }
+    };
+    if let Some(k) = &args.prompt_key {
+        join.key_field = k.clone();
+    }
+    if let Some(t) = &args.prompt_text {
+        join.text_field = t.clone();
+    }
+    if let Some(p) = &args.prompt_key_prefix {
+        join.key_prefix = p.clone();
+    }
+    Ok(join)
+}
+
+fn splits(args: &Args, data: &Outcomes) -> Result<(Vec<Split>, String), CliError> {
+    if let Some(k) = args.kfold {
+        return Ok((
+            Split::kfold(data.prompts(), k, args.seed)?,
+            format!("{k}-fold, seed {}", args.seed),
+        ));
+    }
+    let spec = args.split.trim();
+    if let Some(labels) = spec.strip_prefix("labels=") {
+        let labels: Vec<&str> = labels.split('|').collect();
+        let s = Split::by_label(data, &labels);
+        if s.test.is_empty() || s.train.is_empty() {
+            return Err(CliError::msg(format!(
+                "--split {spec}: a part is empty (labels in the data: {})",
+                data.labels().iter().map(|l| &**l).collect::<Vec<_>>().join(", ")
+            )));
+        }
+        return Ok((vec![s], format!("held-out labels {}", labels.join(", "))));
+    }
+    let (mut seed, mut test) = (args.seed, 0.3);
+    for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let bad = || CliError::msg(format!("--split `{spec}`: expected seed=N,test=F or labels=A|B"));
+        match part.split_once('=') {
+            Some(("seed", v)) => seed = v.parse().map_err(|_| bad())?,
+            Some(("test", v)) => test = v.parse().map_err(|_| bad())?,
+            _ => return Err(bad()),
+        }
+    }
+    Ok((
+        vec![Split::seeded(data.prompts(), test, seed)?],
+        format!("seed {seed}, test {test}"),
+    ))
+}
+
+/// Pools per-fold curves point by point, weighting each fold by its test size (equal to the
+/// summary over every tested prompt, since the grids are shared).
+fn pool(mut folds: Vec<Vec<Curve>>, sizes: &[usize]) -> Vec<Curve> {
+    if folds.len() == 1 {
+        return folds.pop().unwrap_or_default();
+    }
+    let total: f64 = sizes.iter().sum::<usize>() as f64;
+    let mut out = folds[0].clone();
+    for (ci, curve) in out.iter_mut().enumerate() {
+        for (pi, point) in curve.points.iter_mut().enumerate() {
+            let avg = |f: &dyn Fn(&Summary) -> f64| {
+                folds
+                    .iter()
+                    .zip(sizes)
+                    .map(|(fold, &n)| f(&fold[ci].points[pi]) * n as f64)
+                    .sum::<f64>()
+                    / total
+            };
+            point.quality = avg(&|s| s.quality);
+            point.cost = avg(&|s| s.cost);
+            point.unrouted = avg(&|s| s.unrouted);
+            for j in 0..point.share.len() {
+                point.share[j] = avg(&|s| s.share[j]);
+            }
+        }
+    }
+    out
+}
+
+fn pick_model(data: &Outcomes, name: Option<&str>, default: impl Fn() -> usize) -> Result<usize, CliError> {
+    match name {
+        None => Ok(default()),
+        Some(n) => data.model_index(n).ok_or_else(|| {
+            CliError::msg(format!(
+                "unknown model `{n}`: the data has {}",
+                data.models()
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        }),
+    }
+}
+
+fn progress(args: &Args, len: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if args.no_progress || !std::io::stderr().is_terminal() {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} policy runs ({elapsed})") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn mdollars(usd: f64) -> String {
+    format!("{:.4}", usd * 1e3)
+}
+
+fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
+    v.map_or_else(|| "-".to_owned(), f)
+}
+
+fn print_table(r: &Report) {
+    println!(
+        "{}: {} prompts x {} models; split {}: {} test prompts; estimator {}",
+        r.outcomes.display(),
+        r.prompts,
+        r.models.len(),
+        r.split,
+        r.test_prompts,
+        r.estimator
+    );
+    let best = &r.baselines.singles[r.baselines.best_single];
+    println!(
+        "AIQ over cost [0, {} m$] (best single model: {}); PGR weak {} / strong {} on {}\n",
+        mdollars(best.cost),
+        best.policy,
+        r.weak,
+        r.strong,
+        r.pgr_axis.replace('_', " ")
+    );
+    let budgets: Vec<String> = r
+        .zero_router
+        .quality_at_budget
+        .iter()
+        .map(|(b, _)| format!("q@{}m$", mdollars(*b)))
+        .collect();
+    println!(
+        "{:<16} {:>7} {:>9} {:>6} {:>8} {:>8}  {:>12} {:>12}  {:>7} {:>10}",
+        "policy",
+        "AIQ",
+        "parity",
+        "APGR",
+        "CPT50",
+        "CPT80",
+        budgets[0],
+        budgets.get(1).map_or("", |s| s),
+        "max q",
+        "at m$"
+    );
+    for p in &r.policies {
+        let qb = |i: usize| p.quality_at_budget.get(i).and_then(|x| x.1);
+        println!(
+            "{:<16} {:>7} {:>9} {:>6} {:>8} {:>8}  {:>12} {:>12}  {:>7.4} {:>10}",
+            p.policy,
+            opt(p.aiq, |v| format!("{v:.4}")),
+            opt(p.cost_share_at_parity, |v| format!("{:.1}%", v * 100.0)),
+            opt(p.apgr, |v| format!("{v:.3}")),
+            opt(p.cpt50, |v| format!("{:.1}%", v * 100.0)),
+            opt(p.cpt80, |v| format!("{:.1}%", v * 100.0)),
+            opt(qb(0), |v| format!("{v:.4}")),
+            opt(qb(1), |v| format!("{v:.4}")),
+            p.best.quality,
+            mdollars(p.best.cost),
+        );
+    }
+    let zb = |i: usize| r.zero_router.quality_at_budget.get(i).and_then(|x| x.1);
+    println!(
+        "{:<16} {:>7} {:>9} {:>6} {:>8} {:>8}  {:>12} {:>12}",
+        "zero router",
+        opt(r.zero_router.aiq, |v| format!("{v:.4}")),
+        opt(r.zero_router.cost_share_at_parity, |v| format!(
+            "{:.1}%",
+            v * 100.0
+        )),
+        "",
+        "",
+        "",
+        opt(zb(0), |v| format!("{v:.4}")),
+        opt(zb(1), |v| format!("{v:.4}")),
+    );
+    println!("\n{:<40} {:>8} {:>10}", "baseline", "quality", "m$/prompt");
+    for s in r
+        .baselines
+        .singles
+        .iter()
+        .chain([&r.baselines.oracle, &r.baselines.random])
+    {
+        println!("{:<40} {:>8.4} {:>10}", s.policy, s.quality, mdollars(s.cost));
+    }
+}

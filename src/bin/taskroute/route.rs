@@ -1,0 +1,80 @@
+//! `taskroute route`: one task against a catalog, the decision explained.
+
+use std::path::PathBuf;
+
+use taskroute::{Catalog, CostFirst, Policy, QualityFirst, Router, TaskSpec, Weighted};
+
+use crate::CliError;
+
+/// Route one task and print the explained decision.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Catalog file (JSON or TOML) laid over the built-in catalog; the built-in one alone if absent.
+    #[arg(long, value_name = "FILE")]
+    catalog: Option<PathBuf>,
+    /// Use only the models of --catalog, not the built-in ones.
+    #[arg(long, requires = "catalog")]
+    no_builtin: bool,
+    /// The task as JSON (a TaskSpec: {"kind": "planning", "input_tokens": 3000, ...}), or @FILE.
+    #[arg(long, value_name = "JSON")]
+    task: String,
+    /// The policy and its knob: cost-first[:FLOOR], quality-first[:CEILING_USD], weighted[:COST_WEIGHT].
+    #[arg(long, default_value = "cost-first:0.7", value_name = "POLICY")]
+    policy: String,
+    /// Print the decision as JSON instead of the explanation.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Parses `name[:knob]`.
+pub(crate) fn parse_policy(spec: &str) -> Result<Box<dyn Policy>, CliError> {
+    let (name, knob) = match spec.split_once(':') {
+        Some((n, k)) => {
+            let v: f64 = k
+                .parse()
+                .map_err(|_| CliError::msg(format!("policy `{spec}`: `{k}` is not a number")))?;
+            (n, Some(v))
+        }
+        None => (spec, None),
+    };
+    Ok(match name {
+        "cost-first" => Box::new(CostFirst::new(knob.unwrap_or(0.7))?),
+        "quality-first" => Box::new(match knob {
+            Some(c) => QualityFirst::new(c)?,
+            None => QualityFirst::unbounded(),
+        }),
+        "weighted" => Box::new(Weighted::new(knob.unwrap_or(100.0))?),
+        other => {
+            return Err(CliError::msg(format!(
+                "unknown policy `{other}`: expected cost-first, quality-first or weighted"
+            )));
+        }
+    })
+}
+
+pub(crate) fn run(args: &Args) -> Result<(), CliError> {
+    let catalog = match (&args.catalog, args.no_builtin) {
+        (Some(p), true) => Catalog::from_path(p)?,
+        (Some(p), false) => Catalog::builtin().overlay_path(p)?,
+        (None, _) => Catalog::builtin(),
+    };
+    let text = match args.task.strip_prefix('@') {
+        Some(path) => {
+            let p = PathBuf::from(path);
+            std::fs::read_to_string(&p).map_err(|e| CliError::io("read task file", &p, e))?
+        }
+        None => args.task.clone(),
+    };
+    let task: TaskSpec =
+        serde_json::from_str(&text).map_err(|e| CliError::msg(format!("--task: not a valid task: {e}")))?;
+    let policy = parse_policy(&args.policy)?;
+    let router = Router::builder().models(catalog.into_models()).build()?;
+    let mut decision = taskroute::Decision::new();
+    let routed = router.route_with(&task, &*policy, &mut decision);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&decision)?);
+    } else {
+        print!("{}", decision.explain());
+    }
+    routed.map_err(CliError::from)
+}

@@ -1,0 +1,224 @@
+//! The `taskroute` binary: exit codes, messages, outputs (feature `cli`).
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_taskroute"))
+}
+
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// 40 prompts, 3 models: cheap right on mbpp only, mid right on most, dear always right.
+fn table() -> String {
+    let mut s = String::from(
+        "sample_id,eval_name,full_prompt_chars,score|cheap,score|mid,score|dear,cost_usd|cheap,cost_usd|mid,cost_usd|dear\r\n",
+    );
+    for i in 0..40 {
+        let (label, cheap, mid) = if i % 2 == 0 {
+            ("mbpp", 1, 1)
+        } else {
+            ("gsm8k", 0, u8::from(i % 3 != 0))
+        };
+        s.push_str(&format!("p{i},{label},400,{cheap},{mid},1,0.0001,0.001,0.01\r\n"));
+    }
+    s
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let o = bin().arg("eval").output().unwrap();
+    assert_eq!(o.status.code(), Some(2), "{:?}", text(&o));
+    assert!(text(&o).1.contains("--outcomes"));
+    let o = bin()
+        .args(["eval", "--outcomes", "x.csv", "--policy", "nope"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn runtime_errors_exit_1_with_position() {
+    let bad = scratch("bad.csv", "sample_id,score|a,cost_usd|a\np1,1,0.1\np2,1,NaN\n");
+    let o = bin().args(["eval", "--outcomes"]).arg(&bad).output().unwrap();
+    let (_, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("bad.csv:3:3: column `cost_usd|a`: expected a finite number, got `NaN`"),
+        "{err}"
+    );
+    let o = bin()
+        .args([
+            "eval",
+            "--outcomes",
+            "/nonexistent/outcomes.csv",
+            "--layout",
+            "wide",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("cannot read /nonexistent/outcomes.csv"),
+        "{:?}",
+        text(&o)
+    );
+}
+
+#[test]
+fn eval_prints_table_and_writes_json_and_svg() {
+    let data = scratch("table.csv", &table());
+    let json = scratch("report.json", "");
+    let svg = scratch("plot.svg", "");
+    let o = bin()
+        .args(["eval", "--grid", "11", "--split", "seed=3,test=0.5", "--outcomes"])
+        .arg(&data)
+        .arg("--json")
+        .arg(&json)
+        .arg("--plot")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    for needle in [
+        "cost-first",
+        "quality-first",
+        "weighted",
+        "zero router",
+        "oracle",
+        "random (seed 42)",
+        "dear",
+    ] {
+        assert!(out.contains(needle), "missing {needle}:\n{out}");
+    }
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["test_prompts"], 20);
+    assert_eq!(report["policies"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        report["policies"][0]["curve"]["points"].as_array().unwrap().len(),
+        11
+    );
+    assert_eq!(report["baselines"]["oracle"]["quality"], 1.0);
+    let svg = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("cost-first") && svg.contains("oracle"));
+    // k-fold tests every prompt once.
+    let o = bin()
+        .args([
+            "eval",
+            "--grid",
+            "5",
+            "--kfold",
+            "4",
+            "--policy",
+            "cost-first",
+            "--json",
+        ])
+        .arg(&json)
+        .arg("--outcomes")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["test_prompts"], 40);
+}
+
+#[test]
+fn unknown_estimator_is_a_clear_error() {
+    let data = scratch("table-est.csv", &table());
+    let o = bin()
+        .args(["eval", "--estimator", "nonsense", "--outcomes"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("unknown estimator `nonsense`"));
+}
+
+#[test]
+fn route_explains_a_decision() {
+    let o = bin()
+        .args([
+            "route",
+            "--task",
+            r#"{"kind": "planning", "input_tokens": 3000}"#,
+            "--policy",
+            "cost-first:0.6",
+        ])
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        out.contains("planning task ->") && out.contains("primary"),
+        "{out}"
+    );
+    let o = bin()
+        .args(["route", "--task", r#"{"kind": 3}"#])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).1.contains("--task: not a valid task"));
+}
+
+#[test]
+fn shared_routerbench_reproduces_readme_single_models() {
+    let dir = std::env::var_os("TASKROUTE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")));
+    let rb = dir.join("routerbench");
+    if !rb.join("outcomes.csv").exists() {
+        eprintln!(
+            "skipped: shared data not found at {} (set TASKROUTE_DATA_DIR)",
+            dir.display()
+        );
+        return;
+    }
+    let json = scratch("rb.json", "");
+    let o = bin()
+        .args(["eval", "--grid", "21", "--kfold", "5", "--outcomes"])
+        .arg(rb.join("outcomes.csv"))
+        .arg("--prompts")
+        .arg(rb.join("prompts.jsonl"))
+        .arg("--prices")
+        .arg(dir.join("prices.csv"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["test_prompts"], 2205);
+    let singles = report["baselines"]["singles"].as_array().unwrap();
+    let get = |m: &str| singles.iter().find(|s| s["policy"] == m).unwrap();
+    // README figures are over the whole RouterBench part; the shared file is its train split.
+    let gpt4 = get("gpt-4-1106-preview");
+    assert!((gpt4["quality"].as_f64().unwrap() - 0.879).abs() < 0.005, "{out}");
+    assert!((gpt4["cost"].as_f64().unwrap() * 1e3 - 5.0).abs() < 0.1, "{out}");
+    let mistral = get("mistralai/mistral-7b-chat");
+    assert!(
+        (mistral["quality"].as_f64().unwrap() - 0.584).abs() < 0.005,
+        "{out}"
+    );
+    let oracle = &report["baselines"]["oracle"];
+    assert!((oracle["quality"].as_f64().unwrap() - 0.97).abs() < 0.01, "{out}");
+    assert!(oracle["cost"].as_f64().unwrap() < 0.25e-3, "{out}");
+    for p in report["policies"].as_array().unwrap() {
+        assert!(p["aiq"].as_f64().unwrap() > 0.5, "{p}");
+    }
+}
