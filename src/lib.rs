@@ -38,6 +38,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `catalog` (default) | the built-in dated [`Catalog`] and JSON/TOML catalog loading |
+//! | `anthropic` | [`provider::anthropic::Anthropic`]: Anthropic Messages |
 //! | `openai` | [`provider::openai::OpenAi`]: OpenAI Chat Completions and any OpenAI-compatible server |
 //! | `provider` | the async [`provider::Provider`] trait, common request/response/stream types, [`provider::ProviderError`] |
 //! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |

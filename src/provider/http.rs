@@ -324,7 +324,7 @@ mod sse {
     /// One server-sent event: its `event:` name (empty if none) and `data:`.
     #[derive(Debug)]
     pub(crate) struct SseFrame {
-        #[allow(dead_code)] // read by the Anthropic parser only
+        #[cfg_attr(not(feature = "anthropic"), allow(dead_code))]
         pub(crate) event: String,
         pub(crate) data: String,
     }

@@ -1,0 +1,339 @@
+//! The Anthropic client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server.
+#![cfg(feature = "anthropic")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Reply, aimock_url, close_delimited, http_response, model, raw_server, truncated_response};
+use futures::StreamExt;
+use serde_json::json;
+use taskroute::provider::anthropic::Anthropic;
+use taskroute::provider::{
+    ChatRequest, Collector, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent, ToolDefinition,
+    Usage,
+};
+
+const KEY: &str = "sk-aimock-secret-key-123";
+
+async fn client() -> Anthropic {
+    let base = aimock_url().await;
+    Anthropic::builder().base_url(base).api_key(KEY).build().unwrap()
+}
+
+#[tokio::test]
+async fn overloaded_is_retryable() {
+    let e = error_for("trigger overloaded").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Overloaded, Some(529)), "{e}");
+    assert!(e.is_retryable() && e.can_fallback());
+}
+
+#[tokio::test]
+async fn error_event_mid_stream_is_a_typed_error() {
+    // As documented at https://docs.anthropic.com/en/docs/build-with-claude/streaming#error-events
+    let body = b"event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"m\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"x\",\"stop_reason\":null,\"usage\":{\"input_tokens\":5,\"output_tokens\":1}}}\n\nevent: error\ndata: {\"type\": \"error\", \"error\": {\"type\": \"overloaded_error\", \"message\": \"Overloaded\"}}\n\n";
+    let (base, _) = raw_server(Reply::Bytes(close_delimited("text/event-stream", body))).await;
+    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
+    assert!(e.is_retryable());
+}
+
+fn weather_request() -> ChatRequest {
+    ChatRequest::new()
+        .user("What is the weather in Paris?")
+        .tool(ToolDefinition::new(
+            "get_weather",
+            "Current weather for a city",
+            json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+        ))
+}
+
+async fn collect(
+    p: &dyn Provider,
+    req: &ChatRequest,
+) -> Result<(Vec<StreamEvent>, taskroute::provider::ChatResponse), ProviderError> {
+    let m = model("anthropic", "claude-sonnet-4-5");
+    let mut s = p.stream(&m, req).await?;
+    let mut events = Vec::new();
+    let mut c = Collector::new();
+    while let Some(ev) = s.next().await {
+        let ev = ev?;
+        events.push(ev.clone());
+        c.push(ev);
+    }
+    Ok((events, c.finish(&m)?))
+}
+
+#[tokio::test]
+async fn complete_returns_text_usage_and_cost() {
+    let p = client().await;
+    let r = p
+        .complete(
+            &model("anthropic", "claude-sonnet-4-5"),
+            &ChatRequest::new().system("Be brief.").user("Please say hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.text, "Hello from aimock.");
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+    assert_eq!(r.usage, Usage::new(12, 5, 0));
+    assert!(
+        (r.cost_usd - (12.0 * 1.0 + 5.0 * 2.0) / 1e6).abs() < 1e-15,
+        "{}",
+        r.cost_usd
+    );
+    assert_eq!(r.model.as_str(), "test-anthropic");
+}
+
+#[tokio::test]
+async fn stream_gives_the_same_answer_as_complete() {
+    let p = client().await;
+    let req = ChatRequest::new().user("Please say hello");
+    let whole = p
+        .complete(&model("anthropic", "claude-sonnet-4-5"), &req)
+        .await
+        .unwrap();
+    let (events, streamed) = collect(&p, &req).await.unwrap();
+    assert!(
+        matches!(events.first(), Some(StreamEvent::TextDelta(_))),
+        "{events:?}"
+    );
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Finish { .. })),
+        "{events:?}"
+    );
+    assert_eq!(streamed, whole);
+}
+
+#[tokio::test]
+async fn tool_calls_complete_and_stream() {
+    let p = client().await;
+    let m = model("anthropic", "claude-sonnet-4-5");
+    let r = p.complete(&m, &weather_request()).await.unwrap();
+    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].id, "call_weather_1");
+    assert_eq!(r.tool_calls[0].name, "get_weather");
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        json!({"city": "Paris", "unit": "celsius"})
+    );
+    let (events, streamed) = collect(&p, &weather_request()).await.unwrap();
+    let deltas = events
+        .iter()
+        .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
+        .count();
+    assert!(deltas >= 2, "arguments arrive in pieces: {events:?}");
+    assert_eq!(streamed.tool_calls, r.tool_calls);
+    assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
+}
+
+async fn error_for(prompt: &str) -> ProviderError {
+    let p = client().await;
+    p.complete(
+        &model("anthropic", "claude-sonnet-4-5"),
+        &ChatRequest::new().user(prompt),
+    )
+    .await
+    .unwrap_err()
+}
+
+#[tokio::test]
+async fn rate_limit_has_retry_after() {
+    let e = error_for("trigger rate limit").await;
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert_eq!(e.status(), Some(429));
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    assert!(e.is_retryable() && e.can_fallback());
+    // The same error before the first streamed byte comes from `stream` itself.
+    let p = client().await;
+    let Err(e) = p
+        .stream(
+            &model("anthropic", "claude-sonnet-4-5"),
+            &ChatRequest::new().user("trigger rate limit"),
+        )
+        .await
+    else {
+        panic!("expected an error");
+    };
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+}
+
+#[tokio::test]
+async fn server_error_is_retryable() {
+    let e = error_for("trigger server error").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(500)), "{e}");
+    assert!(e.is_retryable());
+}
+
+#[tokio::test]
+async fn auth_error_never_shows_the_key() {
+    let e = error_for("trigger auth error").await;
+    assert_eq!(
+        (e.kind(), e.status()),
+        (ErrorKind::Authentication, Some(401)),
+        "{e}"
+    );
+    assert!(!e.is_retryable());
+    for shown in [e.to_string(), format!("{e:?}"), format!("{:?}", client().await)] {
+        assert!(!shown.contains(KEY), "key leaked: {shown}");
+    }
+    assert!(e.to_string().contains("[REDACTED]"), "{e}");
+}
+
+#[tokio::test]
+async fn permission_not_found_and_context_errors() {
+    let e = error_for("trigger permission error").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Permission, Some(403)), "{e}");
+    let e = error_for("trigger missing model").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
+    assert!(e.can_fallback());
+    let e = error_for("nothing in the fixtures matches this").await;
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let e = error_for("trigger context length").await;
+    assert_eq!(e.kind(), ErrorKind::ContextTooLong, "{e}");
+    assert!(!e.is_retryable() && e.can_fallback());
+}
+
+fn raw_client(base: &str) -> Anthropic {
+    Anthropic::builder()
+        .base_url(base)
+        .api_key(KEY)
+        .timeout(Duration::from_millis(500))
+        .max_response_bytes(4096)
+        .build()
+        .unwrap()
+}
+
+async fn raw_complete(reply: Reply) -> ProviderError {
+    let (base, _) = raw_server(reply).await;
+    raw_client(&base)
+        .complete(&model("anthropic", "m"), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
+    let e = raw_complete(Reply::Bytes(http_response(
+        "200 OK",
+        "application/json",
+        b"{\"choices\": [oops",
+    )))
+    .await;
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    let e = raw_complete(Reply::Bytes(http_response(
+        "200 OK",
+        "text/html",
+        b"<html>hello</html>",
+    )))
+    .await;
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    let e = raw_complete(Reply::Bytes(truncated_response(
+        "application/json",
+        b"{\"choices\":[",
+        500,
+    )))
+    .await;
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    let big = format!("{{\"choices\":[],\"pad\":\"{}\"}}", "x".repeat(10_000));
+    let e = raw_complete(Reply::Bytes(http_response(
+        "200 OK",
+        "application/json",
+        big.as_bytes(),
+    )))
+    .await;
+    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+    let e = raw_complete(Reply::Bytes(close_delimited("application/json", big.as_bytes()))).await;
+    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+    let e = raw_complete(Reply::Delayed(Duration::from_secs(3), Vec::new())).await;
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    assert!(e.is_retryable());
+    let e = raw_complete(Reply::Bytes(http_response(
+        "502 Bad Gateway",
+        "text/html",
+        b"<h1>502</h1>",
+    )))
+    .await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(502)), "{e}");
+}
+
+#[tokio::test]
+async fn truncated_and_oversized_streams_are_typed_errors() {
+    let cut =
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
+    let (base, _) = raw_server(Reply::Bytes(close_delimited("text/event-stream", cut))).await;
+    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    let mut big = Vec::new();
+    for _ in 0..100 {
+        big.extend_from_slice(cut);
+    }
+    let (base, _) = raw_server(Reply::Bytes(close_delimited("text/event-stream", &big))).await;
+    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+    let (base, _) = raw_server(Reply::Bytes(close_delimited(
+        "text/event-stream",
+        b"data: {not json\n\n",
+    )))
+    .await;
+    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+}
+
+#[tokio::test]
+async fn sends_the_key_header_version_and_api_name() {
+    let body = br#"{"type":"message","content":[{"type":"text","text":"ok"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
+    let (base, seen) = raw_server(Reply::Bytes(http_response("200 OK", "application/json", body))).await;
+    let r = raw_client(&base)
+        .complete(&model("anthropic", "wire-name"), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap();
+    assert_eq!(r.text, "ok");
+    let req = seen.lock().unwrap()[0].clone();
+    assert!(req.starts_with("POST /v1/messages "), "{req}");
+    let lower = req.to_ascii_lowercase();
+    assert!(
+        lower.contains(&format!("x-api-key: {KEY}").to_ascii_lowercase()),
+        "{req}"
+    );
+    assert!(lower.contains("anthropic-version: 2023-06-01"), "{req}");
+    assert!(!lower.contains("authorization:"), "{req}");
+    assert!(req.contains("\"model\":\"wire-name\""), "{req}");
+}
+
+#[test]
+fn configuration_from_variables() {
+    let vars = |k: &str| match k {
+        "ANTHROPIC_API_KEY" => Some(KEY.to_owned()),
+        "ANTHROPIC_BASE_URL" => Some("http://127.0.0.1:9".to_owned()),
+        _ => None,
+    };
+    let c = Anthropic::builder().from_vars(vars).build().unwrap();
+    assert_eq!(c.base_url(), "http://127.0.0.1:9/");
+    assert!(!format!("{c:?}").contains(KEY));
+    let e = Anthropic::builder().from_vars(|_| None).build().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    let e = Anthropic::builder()
+        .api_key(KEY)
+        .base_url("http://example.com")
+        .build()
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert!(!e.to_string().contains(KEY));
+    // A key-less local server over plain http is fine.
+    assert!(
+        Anthropic::builder()
+            .base_url("http://example.com")
+            .build()
+            .is_ok()
+    );
+}
