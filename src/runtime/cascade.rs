@@ -275,3 +275,70 @@ impl RoutedClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::provider::{ToolCall, Usage};
+    use crate::{ModelSpec, Prices};
+
+    fn response(text: &str, reason: FinishReason, calls: Vec<ToolCall>) -> ChatResponse {
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 1000);
+        ChatResponse::new(&m, text.to_owned(), calls, reason, Usage::new(1, 1, 0))
+    }
+
+    #[test]
+    fn basic_check_wants_a_finished_long_enough_answer() {
+        let c = BasicCheck::default().min_chars(3).must_contain("42");
+        assert!(c.check(&response("it is 42", FinishReason::Stop, vec![])).is_ok());
+        assert!(c.check(&response("no", FinishReason::Stop, vec![])).is_err());
+        assert!(
+            c.check(&response("it is 41", FinishReason::Stop, vec![]))
+                .is_err()
+        );
+        let cut = c
+            .check(&response("it is 42", FinishReason::Length, vec![]))
+            .unwrap_err();
+        assert!(cut.contains("unfinished"), "{cut}");
+        let call = ToolCall::new("c1", "f", serde_json::json!({}));
+        assert!(
+            c.check(&response("", FinishReason::ToolCalls, vec![call]))
+                .is_ok()
+        );
+        assert!(
+            BasicCheck::default()
+                .check(&response("   ", FinishReason::Stop, vec![]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn closures_are_checks() {
+        let long = |r: &ChatResponse| -> Result<(), Cow<'static, str>> {
+            if r.text.len() > 5 {
+                Ok(())
+            } else {
+                Err("short".into())
+            }
+        };
+        let check: &dyn AcceptanceCheck = &long;
+        assert!(
+            check
+                .check(&response("long enough", FinishReason::Stop, vec![]))
+                .is_ok()
+        );
+        assert_eq!(check.name(), "custom");
+    }
+
+    #[test]
+    fn runtime_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::runtime::RoutedClient>();
+        assert_send_sync::<crate::runtime::RoutedError>();
+        assert_send_sync::<crate::runtime::BreakerRegistry>();
+        assert_send_sync::<crate::runtime::InMemoryBudgetStore>();
+        assert_send_sync::<crate::runtime::RuntimeStats>();
+        fn assert_send<T: Send>() {}
+        assert_send::<crate::runtime::RoutedStream>();
+    }
+}
