@@ -1,7 +1,7 @@
 //! The routed client over the real OpenAI client against aimock on loopback
 //! (`bash scripts/setup-aimock.sh`; fixtures in `tests/fixtures/aimock/runtime_fallback.json`):
-//! fallback on a 500, `Retry-After` waited out over the wire, fallback before the first streamed
-//! token, and a stream cut after it surfaced, not replayed.
+//! fallback on a 500, `Retry-After` waited out over the wire, fallback when a stream fails (or its
+//! connection drops) before the first token, and a stream cut after it surfaced, not replayed.
 //!
 //! Every run sends its own `X-Test-Id`, so aimock's per-fixture match counts
 //! (`sequenceIndex`) start from zero and the test can be re-run against a running server.
@@ -153,6 +153,29 @@ async fn a_stream_failing_before_its_first_token_falls_back() {
     assert_eq!(text, "Streamed by the backup model.");
     assert_eq!(s.attempts()[0].outcome.label(), "overloaded");
     assert_eq!(s.attempts().last().unwrap().outcome, AttemptOutcome::Success);
+}
+
+#[tokio::test]
+async fn a_connection_dropped_before_the_first_token_falls_back() {
+    let c = client(RetryPolicy::no_retries()).await;
+    let mut s = c
+        .stream(
+            &task(),
+            &ChatRequest::new().user("runtime: stream dies early"),
+            within(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.model().as_str(), "rt-backup");
+    let mut text = String::new();
+    while let Some(ev) = s.next().await {
+        if let StreamEvent::TextDelta(t) = ev.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    assert_eq!(text, "The backup took over.");
+    assert_eq!(s.attempts()[0].model.as_str(), "rt-primary");
+    assert!(matches!(s.attempts()[0].outcome, AttemptOutcome::Failed { .. }));
 }
 
 #[tokio::test]
