@@ -548,6 +548,15 @@ async fn the_manual_clock_drives_backoff() {
     assert_eq!(r.attempts[0].backoff, secs(4));
 }
 
+#[tokio::test(start_paused = true)]
+async fn providers_can_come_as_a_map() {
+    let fake: Arc<dyn Provider> = Arc::new(Fake::new("fake"));
+    let map = std::collections::HashMap::from([("fake".to_owned(), fake)]);
+    let c = RoutedClient::builder(router()).providers(map).build().unwrap();
+    let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+    assert_eq!(r.model().as_str(), "cheap");
+}
+
 #[test]
 fn building_without_a_matching_provider_is_an_error() {
     let e = RoutedClient::builder(router())

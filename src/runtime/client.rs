@@ -385,6 +385,17 @@ impl RoutedClientBuilder {
         self.provider_named(name, provider)
     }
 
+    /// Registers providers from a map of provider name to provider.
+    pub fn providers<I, S>(mut self, providers: I) -> Self
+    where
+        I: IntoIterator<Item = (S, Arc<dyn Provider>)>,
+        S: Into<String>,
+    {
+        self.providers
+            .extend(providers.into_iter().map(|(name, p)| (name.into(), p)));
+        self
+    }
+
     /// Registers a provider under another name.
     pub fn provider_named(mut self, name: impl Into<String>, provider: Arc<dyn Provider>) -> Self {
         self.providers.insert(name.into(), provider);
