@@ -118,6 +118,8 @@ struct Report {
     outcomes: PathBuf,
     prompts: usize,
     models: Vec<String>,
+    /// Heap bytes of the per-observation columns per (prompt, model) observation.
+    bytes_per_observation: f64,
     split: String,
     test_prompts: usize,
     estimator: String,
@@ -291,6 +293,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         outcomes: args.outcomes.clone(),
         prompts: data.prompts(),
         models: data.models().iter().map(ToString::to_string).collect(),
+        bytes_per_observation: data.bytes_per_observation(),
         split: split_desc,
         test_prompts: test.prompts(),
         estimator: description,
@@ -527,10 +530,11 @@ fn opt(v: Option<f64>, f: impl Fn(f64) -> String) -> String {
 
 fn print_table(r: &Report) {
     println!(
-        "{}: {} prompts x {} models; split {}: {} test prompts; estimator {}",
+        "{}: {} prompts x {} models ({:.3} bytes per observation); split {}: {} test prompts; estimator {}",
         r.outcomes.display(),
         r.prompts,
         r.models.len(),
+        r.bytes_per_observation,
         r.split,
         r.test_prompts,
         r.estimator

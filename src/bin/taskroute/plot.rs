@@ -65,6 +65,9 @@ pub(crate) fn write_svg(
         .map_err(|e| err(&e))?;
     chart
         .configure_mesh()
+        .x_labels(10)
+        .x_label_formatter(&|x| format!("{x:.3}"))
+        .y_label_formatter(&|y| format!("{y:.2}"))
         .x_desc("mean cost per prompt (m$, log scale)")
         .y_desc("mean quality")
         .draw()
@@ -86,7 +89,7 @@ pub(crate) fn write_svg(
     let grey = RGBColor(90, 90, 90);
     chart
         .draw_series(LineSeries::new(
-            zero.iter().filter(|p| p.cost > 0.0).map(clip),
+            densify(zero).iter().filter(|p| p.cost * 1e3 >= lo).map(clip),
             ShapeStyle::from(&grey).stroke_width(1),
         ))
         .map_err(|e| err(&e))?
@@ -131,4 +134,20 @@ pub(crate) fn write_svg(
         .map_err(|e| err(&e))?;
     root.present().map_err(|e| err(&e))?;
     Ok(())
+}
+
+/// The hull's straight segments (in linear cost) as many points, so they draw true on a log axis.
+fn densify(hull: &[Point]) -> Vec<Point> {
+    let mut out: Vec<Point> = Vec::new();
+    for w in hull.windows(2) {
+        for i in 0..50 {
+            let t = f64::from(i) / 50.0;
+            out.push(Point::new(
+                w[0].cost + t * (w[1].cost - w[0].cost),
+                w[0].quality + t * (w[1].quality - w[0].quality),
+            ));
+        }
+    }
+    out.extend(hull.last().copied());
+    out
 }
