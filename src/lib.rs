@@ -39,6 +39,7 @@
 //! |---|---|
 //! | `catalog` (default) | the built-in dated [`Catalog`] and JSON/TOML catalog loading |
 //! | `anthropic` | [`provider::anthropic::Anthropic`]: Anthropic Messages |
+//! | `bedrock` | [`provider::bedrock::Bedrock`]: AWS Bedrock Converse and ConverseStream |
 //! | `openai` | [`provider::openai::OpenAi`]: OpenAI Chat Completions and any OpenAI-compatible server |
 //! | `provider` | the async [`provider::Provider`] trait, common request/response/stream types, [`provider::ProviderError`] |
 //! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |

@@ -117,6 +117,7 @@ pub(crate) fn is_loopback(url: &reqwest::Url) -> bool {
 }
 
 /// Joins a base URL and a path (`/v1/chat/completions`), keeping the base's own path.
+#[cfg_attr(not(any(feature = "openai", feature = "anthropic")), allow(dead_code))]
 pub(crate) fn join(base: &reqwest::Url, path: &str) -> reqwest::Url {
     let mut url = base.clone();
     let joined = format!(

@@ -1,0 +1,355 @@
+//! Bedrock Converse request and response bodies.
+
+use serde::{Deserialize, Serialize};
+
+use super::super::{
+    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
+};
+use super::PROVIDER;
+use crate::model::ModelSpec;
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Body<'a> {
+    messages: Vec<WireMessage<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    system: Vec<TextBlock<'a>>,
+    inference_config: InferenceConfig<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_config: Option<ToolConfig<'a>>,
+}
+
+#[derive(Serialize)]
+struct TextBlock<'a> {
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InferenceConfig<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    stop_sequences: &'a [String],
+}
+
+#[derive(Serialize)]
+struct ToolConfig<'a> {
+    tools: Vec<Tool<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Tool<'a> {
+    tool_spec: ToolSpec<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ToolSpec<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    input_schema: JsonSchema<'a>,
+}
+
+#[derive(Serialize)]
+struct JsonSchema<'a> {
+    json: &'a serde_json::Value,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    role: &'static str,
+    content: Vec<Block<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+enum Block<'a> {
+    Text(&'a str),
+    Image {
+        format: &'a str,
+        source: ImageSource<'a>,
+    },
+    ToolUse {
+        #[serde(rename = "toolUseId")]
+        tool_use_id: &'a str,
+        name: &'a str,
+        input: &'a serde_json::Value,
+    },
+    ToolResult {
+        #[serde(rename = "toolUseId")]
+        tool_use_id: &'a str,
+        content: [TextBlock<'a>; 1],
+        status: &'static str,
+    },
+}
+
+#[derive(Serialize)]
+struct ImageSource<'a> {
+    bytes: &'a str,
+}
+
+static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
+    std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
+
+pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
+    let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
+    for m in &req.messages {
+        let role = match m.role {
+            Role::Assistant => "assistant",
+            Role::User | Role::Tool => "user",
+        };
+        let blocks = m.content.iter().map(|p| match p {
+            ContentPart::Text { text } => Block::Text(text),
+            ContentPart::Image(img) => Block::Image {
+                format: img.format(),
+                source: ImageSource {
+                    bytes: &img.data_base64,
+                },
+            },
+            ContentPart::ToolCall(c) => Block::ToolUse {
+                tool_use_id: &c.id,
+                name: &c.name,
+                input: if c.arguments.is_object() {
+                    &c.arguments
+                } else {
+                    &EMPTY_OBJECT
+                },
+            },
+            ContentPart::ToolResult(r) => Block::ToolResult {
+                tool_use_id: &r.call_id,
+                content: [TextBlock { text: &r.content }],
+                status: if r.is_error { "error" } else { "success" },
+            },
+        });
+        match messages.last_mut() {
+            Some(last) if last.role == role => last.content.extend(blocks),
+            _ => messages.push(WireMessage {
+                role,
+                content: blocks.collect(),
+            }),
+        }
+    }
+    let body = Body {
+        messages,
+        system: req
+            .system
+            .as_deref()
+            .map(|text| TextBlock { text })
+            .into_iter()
+            .collect(),
+        inference_config: InferenceConfig {
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            stop_sequences: &req.stop,
+        },
+        tool_config: (!req.tools.is_empty()).then(|| ToolConfig {
+            tools: req
+                .tools
+                .iter()
+                .map(|t| Tool {
+                    tool_spec: ToolSpec {
+                        name: &t.name,
+                        description: &t.description,
+                        input_schema: JsonSchema { json: &t.parameters },
+                    },
+                })
+                .collect(),
+        }),
+    };
+    let _ = model;
+    serde_json::to_vec(&body).map_err(|e| {
+        ProviderError::new(ErrorKind::InvalidRequest, "could not encode the request as JSON")
+            .with_provider(PROVIDER)
+            .with_source(e)
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Resp {
+    output: Output,
+    stop_reason: String,
+    #[serde(default)]
+    usage: WireUsage,
+}
+
+#[derive(Deserialize)]
+struct Output {
+    message: RespMessage,
+}
+
+#[derive(Deserialize)]
+struct RespMessage {
+    #[serde(default)]
+    content: Vec<RespBlock>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RespBlock {
+    text: Option<String>,
+    tool_use: Option<RespToolUse>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RespToolUse {
+    tool_use_id: String,
+    name: String,
+    #[serde(default)]
+    input: serde_json::Value,
+}
+
+/// Bedrock's token usage; `inputTokens` excludes the cache reads and writes.
+#[derive(Deserialize, Default, Clone, Copy, Debug)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireUsage {
+    #[serde(default)]
+    input_tokens: u32,
+    #[serde(default)]
+    output_tokens: u32,
+    #[serde(default)]
+    cache_read_input_tokens: u32,
+    #[serde(default)]
+    cache_write_input_tokens: u32,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        let input = u
+            .input_tokens
+            .saturating_add(u.cache_read_input_tokens)
+            .saturating_add(u.cache_write_input_tokens);
+        Usage::new(input, u.output_tokens, u.cache_read_input_tokens)
+    }
+}
+
+pub(crate) fn finish_reason(s: &str) -> FinishReason {
+    match s {
+        "end_turn" | "stop_sequence" => FinishReason::Stop,
+        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
+        "tool_use" => FinishReason::ToolCalls,
+        "guardrail_intervened" | "content_filtered" => FinishReason::ContentFilter,
+        other => FinishReason::Other(other.to_owned()),
+    }
+}
+
+pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(ErrorKind::MalformedResponse, what.to_string()).with_provider(PROVIDER)
+}
+
+pub(crate) fn decode(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {
+    let resp: Resp = serde_json::from_slice(body)
+        .map_err(|e| malformed(format_args!("the response is not a Converse output ({e})")))?;
+    let mut text = String::new();
+    let mut calls = Vec::new();
+    for b in resp.output.message.content {
+        if let Some(t) = b.text {
+            text.push_str(&t);
+        }
+        if let Some(t) = b.tool_use {
+            calls.push(ToolCall::new(t.tool_use_id, t.name, t.input));
+        }
+    }
+    Ok(ChatResponse::new(
+        model,
+        text,
+        calls,
+        finish_reason(&resp.stop_reason),
+        resp.usage.into(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::model::Prices;
+    use crate::provider::{Image, Message, ToolDefinition, ToolResult};
+
+    fn model() -> ModelSpec {
+        ModelSpec::new(
+            "haiku",
+            "bedrock",
+            Prices::new(1.0, 5.0).with_cached_input(0.1),
+            200_000,
+        )
+        .with_api_name("anthropic.claude-3-haiku-20240307-v1:0")
+    }
+
+    #[test]
+    fn encodes_every_part() {
+        let req = ChatRequest::new()
+            .system("sys")
+            .message(Message::user("look").with_image(Image::base64("image/png", "QUJD")))
+            .message(Message::assistant_tool_calls(
+                None,
+                vec![ToolCall::new("t1", "get_weather", json!({"city": "Paris"}))],
+            ))
+            .message(Message::tool_result(ToolResult::new("t1", "20C")))
+            .tool(ToolDefinition::new(
+                "get_weather",
+                "weather",
+                json!({"type": "object"}),
+            ))
+            .max_tokens(100)
+            .stop("END");
+        let v: serde_json::Value = serde_json::from_slice(&encode(&model(), &req).unwrap()).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "messages": [
+                    {"role": "user", "content": [
+                        {"text": "look"},
+                        {"image": {"format": "png", "source": {"bytes": "QUJD"}}}
+                    ]},
+                    {"role": "assistant", "content": [
+                        {"toolUse": {"toolUseId": "t1", "name": "get_weather", "input": {"city": "Paris"}}}
+                    ]},
+                    {"role": "user", "content": [
+                        {"toolResult": {"toolUseId": "t1", "content": [{"text": "20C"}], "status": "success"}}
+                    ]}
+                ],
+                "system": [{"text": "sys"}],
+                "inferenceConfig": {"maxTokens": 100, "stopSequences": ["END"]},
+                "toolConfig": {"tools": [{"toolSpec": {"name": "get_weather", "description": "weather", "inputSchema": {"json": {"type": "object"}}}}]}
+            })
+        );
+    }
+
+    // Response shape from https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+    #[test]
+    fn decodes_documented_response() {
+        let body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Let me check."},
+            {"toolUse":{"toolUseId":"tooluse_kZJMlvQmRJ6eAyJE5GIl7Q","name":"top_song","input":{"sign":"WZPZ"}}}]}},
+            "stopReason":"tool_use","usage":{"inputTokens":375,"outputTokens":36,"totalTokens":411,
+            "cacheReadInputTokens":100,"cacheWriteInputTokens":0},"metrics":{"latencyMs":2470}}"#;
+        let r = decode(&model(), body).unwrap();
+        assert_eq!(r.text, "Let me check.");
+        assert_eq!(r.tool_calls[0].name, "top_song");
+        assert_eq!(r.tool_calls[0].arguments, json!({"sign": "WZPZ"}));
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        assert_eq!(r.usage, Usage::new(475, 36, 100));
+    }
+
+    #[test]
+    fn bad_bodies_are_malformed_errors() {
+        for body in [
+            &b"<xml/>"[..],
+            b"{}",
+            b"{\"output\":{}}",
+            b"{\"output\":{\"message\":{}}}",
+        ] {
+            assert_eq!(
+                decode(&model(), body).unwrap_err().kind(),
+                ErrorKind::MalformedResponse
+            );
+        }
+    }
+}

@@ -1,0 +1,332 @@
+//! The Bedrock client against aimock (`bash scripts/setup-aimock.sh`), a raw local server, and
+//! wire fixtures from AWS's documentation (`tests/fixtures/wire/`).
+#![cfg(feature = "bedrock")]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Reply, aimock_url, close_delimited, http_response, model, raw_server};
+use futures::StreamExt;
+use serde_json::json;
+use taskroute::provider::bedrock::{Bedrock, codec};
+use taskroute::provider::{
+    ChatRequest, ChatResponse, Collector, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent,
+    ToolDefinition, Usage,
+};
+
+const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+const API_NAME: &str = "anthropic.claude-3-haiku-20240307-v1:0";
+
+fn builder(endpoint: &str) -> taskroute::provider::bedrock::BedrockBuilder {
+    Bedrock::builder()
+        .region("us-east-1")
+        .endpoint(endpoint)
+        .credentials("AKIDEXAMPLE", SECRET)
+        .session_token("session-token-secret")
+}
+
+async fn client() -> Bedrock {
+    builder(&aimock_url().await).build().unwrap()
+}
+
+fn weather_request() -> ChatRequest {
+    ChatRequest::new()
+        .user("What is the weather in Paris?")
+        .tool(ToolDefinition::new(
+            "get_weather",
+            "Current weather for a city",
+            json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+        ))
+}
+
+async fn collect(
+    p: &dyn Provider,
+    req: &ChatRequest,
+) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
+    let m = model("bedrock", API_NAME);
+    let s = p.stream(&m, req).await?;
+    drain(s).await
+}
+
+async fn drain(
+    mut s: taskroute::provider::ChatStream,
+) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
+    let m = model("bedrock", API_NAME);
+    let mut events = Vec::new();
+    let mut c = Collector::new();
+    while let Some(ev) = s.next().await {
+        let ev = ev?;
+        events.push(ev.clone());
+        c.push(ev);
+    }
+    Ok((events, c.finish(&m)?))
+}
+
+#[tokio::test]
+async fn complete_returns_text_usage_and_cost() {
+    let r = client()
+        .await
+        .complete(
+            &model("bedrock", API_NAME),
+            &ChatRequest::new().system("Be brief.").user("Please say hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.text, "Hello from aimock.");
+    assert_eq!(r.finish_reason, FinishReason::Stop);
+    assert_eq!(r.usage, Usage::new(12, 5, 0));
+    assert!((r.cost_usd - (12.0 + 5.0 * 2.0) / 1e6).abs() < 1e-15);
+}
+
+#[tokio::test]
+async fn stream_gives_the_same_answer_as_complete() {
+    let p = client().await;
+    let req = ChatRequest::new().user("Please say hello");
+    let whole = p.complete(&model("bedrock", API_NAME), &req).await.unwrap();
+    let (events, streamed) = collect(&p, &req).await.unwrap();
+    assert!(
+        matches!(events.last(), Some(StreamEvent::Finish { .. })),
+        "{events:?}"
+    );
+    assert_eq!(streamed, whole);
+}
+
+#[tokio::test]
+async fn tool_calls_complete_and_stream() {
+    let p = client().await;
+    let r = p
+        .complete(&model("bedrock", API_NAME), &weather_request())
+        .await
+        .unwrap();
+    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].id, "call_weather_1");
+    assert_eq!(
+        r.tool_calls[0].arguments,
+        json!({"city": "Paris", "unit": "celsius"})
+    );
+    let (_, streamed) = collect(&p, &weather_request()).await.unwrap();
+    assert_eq!(streamed.tool_calls, r.tool_calls);
+    assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
+}
+
+async fn error_for(prompt: &str) -> ProviderError {
+    client()
+        .await
+        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user(prompt))
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn aimock_errors_map_to_kinds() {
+    let e = error_for("trigger rate limit").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::RateLimited, Some(429)), "{e}");
+    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+    let e = error_for("trigger server error").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(500)), "{e}");
+    let e = error_for("trigger auth error").await;
+    assert_eq!(
+        (e.kind(), e.status()),
+        (ErrorKind::Authentication, Some(401)),
+        "{e}"
+    );
+    let e = error_for("trigger missing model").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
+    let e = error_for("nothing matches this prompt").await;
+    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+    let e = error_for("trigger context length").await;
+    assert_eq!(e.kind(), ErrorKind::ContextTooLong, "{e}");
+    let e = error_for("trigger overloaded").await;
+    assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
+    let Err(e) = client()
+        .await
+        .stream(
+            &model("bedrock", API_NAME),
+            &ChatRequest::new().user("trigger rate limit"),
+        )
+        .await
+    else {
+        panic!("expected an error");
+    };
+    assert_eq!(e.kind(), ErrorKind::RateLimited);
+}
+
+/// Loads a `[event type, payload]` fixture and frames it.
+fn framed(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/wire/{name}", env!("CARGO_MANIFEST_DIR"));
+    let events: Vec<(String, serde_json::Value)> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    for (ty, payload) in events {
+        let payload = payload.to_string();
+        match ty.strip_prefix("exception:") {
+            Some(ex) => out.extend(codec::encode_frame("exception", ex, payload.as_bytes())),
+            None => out.extend(codec::encode_frame("event", &ty, payload.as_bytes())),
+        }
+    }
+    out
+}
+
+fn raw_client(base: &str) -> Bedrock {
+    builder(base)
+        .timeout(Duration::from_millis(500))
+        .max_response_bytes(64 * 1024)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn documented_stream_without_text_block_start_and_with_padding() {
+    let body = framed("bedrock-converse-stream-tool-use.json");
+    let (base, seen) = raw_server(Reply::Bytes(close_delimited(
+        "application/vnd.amazon.eventstream",
+        &body,
+    )))
+    .await;
+    let (events, r) = collect(&raw_client(&base), &weather_request()).await.unwrap();
+    assert_eq!(r.text, "I'll look up the most popular song on WZPZ.");
+    assert_eq!(r.tool_calls.len(), 1);
+    assert_eq!(r.tool_calls[0].id, "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q");
+    assert_eq!(r.tool_calls[0].arguments, json!({"sign": "WZPZ"}));
+    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+    assert_eq!(r.usage, Usage::new(375, 61, 0));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::Finish { .. }))
+            .count(),
+        1
+    );
+    // The request went to ConverseStream, signed.
+    let req = seen.lock().unwrap()[0].clone();
+    assert!(
+        req.starts_with(&format!("POST /model/{API_NAME}/converse-stream ")),
+        "{req}"
+    );
+    let lower = req.to_ascii_lowercase();
+    assert!(
+        lower.contains("authorization: aws4-hmac-sha256 credential=akidexample/"),
+        "{req}"
+    );
+    assert!(lower.contains("/us-east-1/bedrock/aws4_request"), "{req}");
+    assert!(
+        lower.contains("x-amz-security-token: session-token-secret"),
+        "{req}"
+    );
+    assert!(!req.contains(SECRET), "the secret key itself is never sent");
+    // The same bytes through the codec, split into 7-byte chunks, give the same events.
+    let chunks: Vec<Result<Vec<u8>, ProviderError>> = body.chunks(7).map(|c| Ok(c.to_vec())).collect();
+    let (again, _) = drain(codec::decode_stream(
+        &model("bedrock", API_NAME),
+        futures::stream::iter(chunks),
+    ))
+    .await
+    .unwrap();
+    assert_eq!(again, events);
+}
+
+#[tokio::test]
+async fn exception_mid_stream_is_a_typed_error() {
+    let body = framed("bedrock-converse-stream-throttled.json");
+    let (base, _) = raw_server(Reply::Bytes(close_delimited(
+        "application/vnd.amazon.eventstream",
+        &body,
+    )))
+    .await;
+    let s = raw_client(&base)
+        .stream(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap();
+    let got: Vec<_> = s.collect().await;
+    assert!(
+        matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == "Partial"),
+        "{got:?}"
+    );
+    let e = got.last().unwrap().as_ref().unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
+    assert_eq!(e.code(), Some("throttlingException"));
+}
+
+#[tokio::test]
+async fn documented_http_error_with_error_type_header() {
+    let raw = std::fs::read_to_string(format!(
+        "{}/tests/fixtures/wire/bedrock-error-throttling.http",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let (head, body) = raw.split_once("\n\n").unwrap();
+    let body = body.trim_end();
+    let bytes = format!(
+        "{}\r\ncontent-length: {}\r\n\r\n{body}",
+        head.replace('\n', "\r\n"),
+        body.len()
+    );
+    let (base, _) = raw_server(Reply::Bytes(bytes.into_bytes())).await;
+    let e = raw_client(&base)
+        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!((e.kind(), e.status()), (ErrorKind::RateLimited, Some(429)), "{e}");
+    assert_eq!(e.code(), Some("ThrottlingException"));
+    assert_eq!(e.message(), "Too many requests, please wait before trying again.");
+}
+
+#[tokio::test]
+async fn bad_frames_truncation_size_and_json_are_typed_errors() {
+    let good = framed("bedrock-converse-stream-tool-use.json");
+    let run = |bytes: Vec<u8>| async move {
+        let (base, _) = raw_server(Reply::Bytes(close_delimited(
+            "application/vnd.amazon.eventstream",
+            &bytes,
+        )))
+        .await;
+        let s = raw_client(&base)
+            .stream(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+            .await
+            .unwrap();
+        drain(s).await.unwrap_err()
+    };
+    // Cut inside a frame.
+    let e = run(good[..good.len() - 5].to_vec()).await;
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    // A flipped byte breaks the CRC.
+    let mut bad = good.clone();
+    bad[40] ^= 0xff;
+    let e = run(bad).await;
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    // A frame claiming to be 1 GB: the size cap stops it before it is buffered.
+    let mut huge = vec![0x40, 0, 0, 0, 0, 0, 0, 0];
+    huge.extend(std::iter::repeat_n(0u8, 70 * 1024));
+    let e = run(huge).await;
+    assert!(
+        matches!(
+            e.kind(),
+            ErrorKind::ResponseTooLarge | ErrorKind::MalformedResponse
+        ),
+        "{e}"
+    );
+    // Valid framing, invalid JSON payload.
+    let e = run(codec::encode_frame("event", "contentBlockDelta", b"{nope")).await;
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    // Non-JSON complete body.
+    let (base, _) = raw_server(Reply::Bytes(http_response(
+        "200 OK",
+        "application/json",
+        b"<html/>",
+    )))
+    .await;
+    let e = raw_client(&base)
+        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    // Too slow.
+    let (base, _) = raw_server(Reply::Delayed(Duration::from_secs(3), Vec::new())).await;
+    let e = raw_client(&base)
+        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+}
