@@ -204,9 +204,6 @@ impl LoadOptions {
     }
 }
 
-/// Kept for the name used in the design notes: the wide loader's options are [`LoadOptions`].
-pub type WideOptions = LoadOptions;
-
 /// How to join prompt texts from a JSONL file onto an [`Outcomes`] table.
 ///
 /// Each line is a JSON object; `key_field` (a string or a number) prefixed with `key_prefix`

@@ -294,3 +294,62 @@ mod tests {
         assert_eq!(quality_at_budget(&pts, 2.0), Some(0.9));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn points() -> impl Strategy<Value = Vec<Point>> {
+        prop::collection::vec(
+            (0.0f64..10.0, 0.0f64..1.0).prop_map(|(c, q)| Point::new(c, q)),
+            1..30,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn hull_is_increasing_concave_and_dominates_every_point(pts in points()) {
+            let h = hull(&pts);
+            prop_assert!(!h.is_empty());
+            for w in h.windows(2) {
+                prop_assert!(w[0].cost < w[1].cost && w[0].quality < w[1].quality);
+            }
+            for w in h.windows(3) {
+                let s1 = (w[1].quality - w[0].quality) / (w[1].cost - w[0].cost);
+                let s2 = (w[2].quality - w[1].quality) / (w[2].cost - w[1].cost);
+                prop_assert!(s2 < s1 + 1e-9, "slopes {s1} then {s2}");
+            }
+            for p in &pts {
+                if let Some(q) = hull_quality_at(&h, p.cost) {
+                    prop_assert!(q >= p.quality - 1e-9);
+                }
+            }
+            prop_assert!(h.iter().all(|v| pts.contains(v)));
+        }
+
+        #[test]
+        fn aiq_is_between_zero_and_the_best_quality(pts in points(), c in 0.01f64..20.0) {
+            let a = aiq(&pts, c).unwrap();
+            let best = pts.iter().map(|p| p.quality).fold(0.0, f64::max);
+            prop_assert!((0.0..=best + 1e-12).contains(&a), "{a} vs {best}");
+            // Adding a point never lowers AIQ.
+            let mut more = pts.clone();
+            more.push(Point::new(c / 2.0, 0.5));
+            prop_assert!(aiq(&more, c).unwrap() >= a - 1e-12);
+        }
+
+        #[test]
+        fn cpt_rises_with_the_target(xs in prop::collection::vec((0.0f64..1.0, 0.5f64..0.9), 0..10)) {
+            let mut last = 0.0;
+            for t in [0.1, 0.3, 0.5, 0.7, 0.9, 1.0] {
+                let x = cpt(&xs, 0.5, 0.9, t).unwrap();
+                prop_assert!((0.0..=1.0).contains(&x) && x >= last - 1e-12, "{t}: {x} after {last}");
+                last = x;
+            }
+            let a = apgr(&xs, 0.5, 0.9).unwrap();
+            prop_assert!(a.is_finite());
+        }
+    }
+}

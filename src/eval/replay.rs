@@ -1039,3 +1039,60 @@ mod tests {
         assert!(b.oracle.quality > best.quality && b.oracle.cost < best.cost);
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::eval::data::tests::scratch;
+
+    /// A random wide table: `n` prompts over two labels, `m` models.
+    fn table() -> impl Strategy<Value = (usize, usize, Vec<(bool, f64, f64)>)> {
+        (1usize..12, 1usize..5).prop_flat_map(|(n, m)| {
+            (
+                Just(n),
+                Just(m),
+                prop::collection::vec((any::<bool>(), 0.0f64..1.0, 0.0001f64..0.01), n * m),
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn fast_replay_matches_router_route_with((n, m, cells) in table(), binary in any::<bool>(), k in 0.0f64..1.0) {
+            let mut csv = String::from("sample_id,eval_name");
+            for j in 0..m { csv.push_str(&format!(",score|m{j}")); }
+            for j in 0..m { csv.push_str(&format!(",cost_usd|m{j}")); }
+            csv.push('\n');
+            for p in 0..n {
+                csv.push_str(&format!("p{p},{}", if p % 2 == 0 { "mbpp" } else { "gsm8k" }));
+                for j in 0..m {
+                    let (b, q, _) = cells[p * m + j];
+                    csv.push_str(&format!(",{}", if binary { f64::from(u8::from(b)) } else { q }));
+                }
+                for j in 0..m { csv.push_str(&format!(",{}", cells[p * m + j].2)); }
+                csv.push('\n');
+            }
+            let path = scratch(&format!("prop-{}.csv", std::process::id()), &csv);
+            let d = Outcomes::read_wide_csv(&path).unwrap();
+            let r = Replay::builder().estimator(StaticQuality::fit(&d, KindSource::Kind)).build(&d).unwrap();
+            let max_cost = r.estimated_costs().into_iter().fold(0.0, f64::max);
+            for which in Builtin::ALL {
+                let knob = match which {
+                    Builtin::CostFirst => k,
+                    Builtin::QualityFirst => k * max_cost,
+                    Builtin::Weighted => k * 1000.0,
+                };
+                let p = which.policy(knob).unwrap();
+                let fast = r.run(&*p);
+                prop_assert_eq!(r.run_routed(&*p).unwrap(), fast.clone());
+                prop_assert!((fast.share.iter().sum::<f64>() + fast.unrouted - 1.0).abs() < 1e-9);
+            }
+            let b = Baselines::compute(&d, 0);
+            // The oracle is at least as good as any single model.
+            prop_assert!(b.singles.iter().all(|s| s.quality <= b.oracle.quality + 1e-9));
+        }
+    }
+}
