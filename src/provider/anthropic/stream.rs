@@ -189,8 +189,8 @@ impl FrameParser for Parser {
         if self.done {
             return Ok(());
         }
-        // A stop_reason without message_stop is complete enough; nothing at all is a truncation.
-        self.emit_finish(out)
+        let _ = out;
+        Err(malformed("the stream ended before message_stop (truncated)"))
     }
 
     fn finished(&self) -> bool {

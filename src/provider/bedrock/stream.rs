@@ -270,8 +270,12 @@ impl FrameParser for Parser {
         if self.done {
             return Ok(());
         }
-        // messageStop without metadata: complete, without usage.
-        self.emit_finish(out)
+        let _ = out;
+        Err(malformed(if self.finish.is_some() {
+            "the stream ended before the metadata event with usage (truncated)"
+        } else {
+            "the stream ended before messageStop (truncated)"
+        }))
     }
 
     fn finished(&self) -> bool {

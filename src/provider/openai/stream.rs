@@ -9,8 +9,8 @@ use super::wire::{Chunk, finish_reason, malformed};
 use super::{PROVIDER, error};
 use crate::model::Prices;
 
-/// Turns chunks into events. The `Finish` event waits for `[DONE]` (or the end of the body),
-/// because the usage chunk comes after the chunk with `finish_reason`.
+/// Turns chunks into events. The `Finish` event waits for `[DONE]`, because the usage chunk
+/// comes after the chunk with `finish_reason`; a body that ends before `[DONE]` is truncated.
 pub(crate) struct Parser {
     prices: Prices,
     finish: Option<FinishReason>,
@@ -96,8 +96,16 @@ impl FrameParser for Parser {
         if self.done {
             return Ok(());
         }
-        // Some compatible servers close without `[DONE]`; a finish_reason is enough.
-        self.emit_finish(out)
+        // Without `[DONE]` the usage chunk may be missing too: a truncated stream, not a short one.
+        let _ = out;
+        Err(malformed(
+            if self.finish.is_some() {
+                "the stream ended before `data: [DONE]` (truncated; usage may be missing)"
+            } else {
+                "the stream ended before a finish_reason (truncated)"
+            },
+            None,
+        ))
     }
 
     fn finished(&self) -> bool {
