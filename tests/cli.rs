@@ -138,6 +138,38 @@ fn eval_prints_table_and_writes_json_and_svg() {
 }
 
 #[test]
+fn calibration_finds_knobs_for_a_share_of_calls() {
+    let data = scratch("table-cal.csv", &table());
+    let json = scratch("report-cal.json", "");
+    let o = bin()
+        .args(["eval", "--grid", "11", "--calibrate", "share=dear:0.5", "--json"])
+        .arg(&json)
+        .arg("--outcomes")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    assert!(text(&o).0.contains("calibrated"));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let cals = report["calibrations"].as_array().unwrap();
+    assert_eq!(cals.len(), 3);
+    for c in cals {
+        let achieved = c["calibration"]["achieved"].as_f64().unwrap();
+        let share = c["calibration"]["summary"]["share"][2].as_f64().unwrap();
+        assert_eq!(achieved, share, "{c}");
+        assert!((0.0..=1.0).contains(&achieved));
+    }
+    for bad in ["share=dear", "speed=3", "share=nobody:0.5"] {
+        let o = bin()
+            .args(["eval", "--calibrate", bad, "--outcomes"])
+            .arg(&data)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{bad}: {:?}", text(&o));
+    }
+}
+
+#[test]
 fn unknown_estimator_is_a_clear_error() {
     let data = scratch("table-est.csv", &table());
     let o = bin()

@@ -6,9 +6,11 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
+use taskroute::ModelId;
 use taskroute::eval::metrics::{self, Point};
 use taskroute::eval::{
-    Baselines, Builtin, Curve, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split, Summary,
+    Baselines, Builtin, Calibration, Curve, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split,
+    Summary, Target,
 };
 
 use crate::{CliError, estimator, plot};
@@ -77,6 +79,11 @@ pub(crate) struct Args {
     /// single model's cost.
     #[arg(long, value_name = "USD", value_delimiter = ',')]
     budget: Vec<f64>,
+    /// Calibrate each policy's knob to a target: `share=MODEL:F` (share of calls to MODEL, as
+    /// RouteLLM calibrates its threshold), `cost=USD` (mean cost per prompt) or `quality=Q`.
+    /// Done on the (first) split's test prompts.
+    #[arg(long, value_name = "TARGET")]
+    calibrate: Option<String>,
     /// Write the full report as JSON.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
@@ -129,6 +136,7 @@ struct Report {
     /// `share_of_calls_to_strong` (two models) or `normalised_cost`.
     pgr_axis: &'static str,
     policies: Vec<PolicyReport>,
+    calibrations: Vec<CalibrationReport>,
     zero_router: ZeroRouter,
     baselines: Baselines,
     timings_ms: Timings,
@@ -147,6 +155,13 @@ struct PolicyReport {
     quality_at_budget: Vec<(f64, Option<f64>)>,
     best: Summary,
     curve: Curve,
+}
+
+#[derive(Debug, Serialize)]
+struct CalibrationReport {
+    policy: String,
+    target: String,
+    calibration: Calibration,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +210,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let mut fold_sizes = Vec::new();
     let mut tested: Vec<usize> = Vec::new();
     let mut description = String::new();
+    let mut calibrations = Vec::new();
     for split in &splits {
         let (train, test) = (data.subset(&split.train), data.subset(&split.test));
         let fitted = estimator::fit(&args.estimator, &train)?;
@@ -210,6 +226,22 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         if grids.is_empty() {
             // One grid per policy, from the first fold, so folds can be pooled point by point.
             grids = policies.iter().map(|&w| replay.grid(w, n_grid)).collect();
+            if let Some(spec) = &args.calibrate {
+                let target = parse_target(spec)?;
+                for (&which, grid) in policies.iter().zip(&grids) {
+                    let (lo, hi) = grid
+                        .iter()
+                        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &k| {
+                            (a.min(k), b.max(k))
+                        });
+                    let calibration = replay.calibrate(lo, hi, &target, |k| which.policy(k))?;
+                    calibrations.push(CalibrationReport {
+                        policy: which.name().to_owned(),
+                        target: spec.clone(),
+                        calibration,
+                    });
+                }
+            }
         }
         let mut curves = Vec::new();
         for (&which, grid) in policies.iter().zip(&grids) {
@@ -306,6 +338,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
             "normalised_cost"
         },
         policies: reports,
+        calibrations,
         zero_router: zero,
         baselines,
         timings_ms: Timings {
@@ -493,6 +526,27 @@ fn pool(mut folds: Vec<Vec<Curve>>, sizes: &[usize]) -> Vec<Curve> {
     out
 }
 
+fn parse_target(spec: &str) -> Result<Target, CliError> {
+    let bad = || {
+        CliError::msg(format!(
+            "--calibrate `{spec}`: expected share=MODEL:FRACTION, cost=USD or quality=Q"
+        ))
+    };
+    let num = |v: &str| v.trim().parse::<f64>().map_err(|_| bad());
+    match spec.split_once('=') {
+        Some(("cost", v)) => Ok(Target::MeanCost(num(v)?)),
+        Some(("quality", v)) => Ok(Target::MeanQuality(num(v)?)),
+        Some(("share", v)) => {
+            let (model, share) = v.rsplit_once(':').ok_or_else(bad)?;
+            Ok(Target::Share {
+                model: ModelId::new(model),
+                share: num(share)?,
+            })
+        }
+        _ => Err(bad()),
+    }
+}
+
 fn pick_model(data: &Outcomes, name: Option<&str>, default: impl Fn() -> usize) -> Result<usize, CliError> {
     match name {
         None => Ok(default()),
@@ -598,6 +652,24 @@ fn print_table(r: &Report) {
         opt(zb(0), |v| format!("{v:.4}")),
         opt(zb(1), |v| format!("{v:.4}")),
     );
+    if !r.calibrations.is_empty() {
+        println!(
+            "\n{:<16} {:>22} {:>14} {:>10} {:>8} {:>10}",
+            "calibrated", "target", "knob", "achieved", "quality", "m$/prompt"
+        );
+        for c in &r.calibrations {
+            let k = &c.calibration;
+            println!(
+                "{:<16} {:>22} {:>14.6} {:>10.4} {:>8.4} {:>10}",
+                c.policy,
+                c.target,
+                k.knob,
+                k.achieved,
+                k.summary.quality,
+                mdollars(k.summary.cost)
+            );
+        }
+    }
     println!("\n{:<40} {:>8} {:>10}", "baseline", "quality", "m$/prompt");
     for s in r
         .baselines
