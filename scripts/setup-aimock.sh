@@ -22,9 +22,22 @@ command -v node >/dev/null && command -v npm >/dev/null || {
   exit 1
 }
 
+# What this checkout's fixtures are; a running aimock of ours with other fixtures is restarted.
+FIXTURES_SHA="$(cat tests/fixtures/aimock/*.json | sha256sum | cut -d' ' -f1)"
+ours_running() { [ -f "$DIR/aimock.pid" ] && kill -0 "$(cat "$DIR/aimock.pid")" 2>/dev/null; }
+
 if healthy; then
-  echo "aimock already healthy at ${URL}"
-  exit 0
+  if ! ours_running; then
+    echo "aimock already healthy at ${URL} (not started by this checkout; its fixtures are its own)"
+    exit 0
+  fi
+  if [ "$(cat "$DIR/fixtures.sha" 2>/dev/null)" = "$FIXTURES_SHA" ]; then
+    echo "aimock already healthy at ${URL} with this checkout's fixtures"
+    exit 0
+  fi
+  echo "fixtures changed: restarting aimock (pid $(cat "$DIR/aimock.pid"))"
+  kill "$(cat "$DIR/aimock.pid")"
+  for _ in $(seq 1 50); do healthy || break; sleep 0.1; done
 fi
 
 mkdir -p "$DIR"
@@ -39,6 +52,7 @@ echo "starting aimock on ${URL}"
 nohup "$DIR/node_modules/.bin/llmock" -h 127.0.0.1 -p "$PORT" -f tests/fixtures/aimock --validate-on-load \
   >"$DIR/aimock.log" 2>&1 &
 echo $! >"$DIR/aimock.pid"
+echo "$FIXTURES_SHA" >"$DIR/fixtures.sha"
 
 for _ in $(seq 1 100); do
   if healthy; then
