@@ -49,17 +49,20 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// Builds the settings; makes a client with rustls and the connect timeout unless one is given.
+    /// Builds the settings; unless a client is given, makes one with rustls, a connect timeout and
+    /// a read timeout (the longest wait between two chunks) equal to `timeout`.
     pub(crate) fn new(
         provider: &str,
         client: Option<reqwest::Client>,
         timeout: Option<Duration>,
         max_response_bytes: Option<usize>,
     ) -> Result<Self, ProviderError> {
+        let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let client = match client {
             Some(c) => c,
             None => reqwest::Client::builder()
                 .connect_timeout(CONNECT_TIMEOUT)
+                .read_timeout(timeout)
                 .build()
                 .map_err(|e| {
                     ProviderError::new(ErrorKind::Config, "could not build the HTTP client")
@@ -69,7 +72,7 @@ impl Transport {
         };
         Ok(Self {
             client,
-            timeout: timeout.unwrap_or(DEFAULT_TIMEOUT),
+            timeout,
             max_response_bytes: max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         })
     }

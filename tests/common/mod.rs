@@ -49,6 +49,8 @@ pub enum Reply {
     Bytes(Vec<u8>),
     /// Waits, then writes these bytes.
     Delayed(Duration, Vec<u8>),
+    /// Writes these bytes, then holds the connection open this long without sending more.
+    Stall(Vec<u8>, Duration),
 }
 
 /// Serves `reply` to every connection on a fresh 127.0.0.1 port; returns the base URL and the
@@ -73,6 +75,12 @@ pub async fn raw_server(reply: Reply) -> (String, Arc<Mutex<Vec<String>>>) {
                     Reply::Delayed(d, b) => {
                         tokio::time::sleep(d).await;
                         b
+                    }
+                    Reply::Stall(b, d) => {
+                        let _ = sock.write_all(&b).await;
+                        let _ = sock.flush().await;
+                        tokio::time::sleep(d).await;
+                        Vec::new()
                     }
                 };
                 let _ = sock.write_all(&bytes).await;

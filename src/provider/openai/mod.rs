@@ -93,7 +93,8 @@ impl OpenAiBuilder {
         self
     }
 
-    /// Time allowed for a whole request, and for each wait while streaming (default 120 s).
+    /// Time allowed for a whole request (default 120 s). A stream gets five times as long in
+    /// total and, with the built-in HTTP client, at most this long between two chunks.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
