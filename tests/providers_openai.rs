@@ -270,19 +270,30 @@ async fn truncated_and_oversized_streams_are_typed_errors() {
 
 #[tokio::test]
 async fn a_stalled_stream_times_out() {
-    let first = b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
-    let (base, _) =
-        raw_server(Reply::Stall(close_delimited("text/event-stream", first), Duration::from_secs(5))).await;
+    let first =
+        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
+    let (base, _) = raw_server(Reply::Stall(
+        close_delimited("text/event-stream", first),
+        Duration::from_secs(5),
+    ))
+    .await;
     let started = std::time::Instant::now();
     let s = raw_client(&base)
         .stream(&model("openai", "m"), &ChatRequest::new().user("hi"))
         .await
         .unwrap();
     let got: Vec<_> = s.collect().await;
-    assert!(matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == "Hel"), "{got:?}");
+    assert!(
+        matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == "Hel"),
+        "{got:?}"
+    );
     let e = got.last().unwrap().as_ref().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]
