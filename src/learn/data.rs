@@ -173,6 +173,34 @@ impl TrainingSet {
         out
     }
 
+    /// The prompts of an [`Outcomes`](crate::eval::Outcomes) table at `rows` (every prompt when
+    /// `rows` is `None`), with every model, its recorded qualities and costs, each prompt's text
+    /// (empty where the table has none) and kind.
+    #[cfg(feature = "eval")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "eval")))]
+    pub fn from_outcomes(data: &crate::eval::Outcomes, rows: Option<&[usize]>) -> TrainingSet {
+        let all: Vec<usize>;
+        let rows = match rows {
+            Some(r) => r,
+            None => {
+                all = (0..data.prompts()).collect();
+                &all
+            }
+        };
+        let m = data.models().len();
+        let mut out = TrainingSet {
+            models: data.models().to_vec(),
+            ..TrainingSet::default()
+        };
+        for &p in rows {
+            out.texts.push(data.text(p).unwrap_or_default().to_owned());
+            out.kinds.push(data.kind(p).clone());
+            out.outcomes.extend((0..m).map(|j| data.quality(p, j) as f32));
+            out.costs.extend((0..m).map(|j| data.cost(p, j) as f32));
+        }
+        out
+    }
+
     /// Checks that the set can be trained on: not empty, and every model has an outcome.
     pub(crate) fn check_trainable(&self) -> Result<(), LearnError> {
         if self.is_empty() {

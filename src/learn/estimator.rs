@@ -208,7 +208,44 @@ struct Payload {
     models: Vec<ModelId>,
     trained_on: usize,
     priors: KindPriors,
+    /// Boilerplate shared by every training prompt of a kind (a few-shot prefix), stripped
+    /// before featurizing.
+    prefixes: Vec<(TaskKind, String)>,
     model: Model,
+}
+
+/// Shortest shared prefix worth stripping, in bytes.
+const MIN_PREFIX: usize = 64;
+
+/// For each kind with at least two prompts, their longest common prefix where it is at least
+/// [`MIN_PREFIX`] bytes long (cut back to a character boundary).
+fn common_prefixes(data: &TrainingSet) -> Vec<(TaskKind, String)> {
+    let mut by_kind: Vec<(TaskKind, &str, usize, usize)> = Vec::new(); // kind, prefix, len, count
+    for i in 0..data.len() {
+        let (k, t) = (data.kind(i), data.text(i));
+        match by_kind.iter_mut().find(|e| &e.0 == k) {
+            Some(e) => {
+                let n = e.1.as_bytes()[..e.2]
+                    .iter()
+                    .zip(t.as_bytes())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                e.2 = n;
+                e.3 += 1;
+            }
+            None => by_kind.push((k.clone(), t, t.len(), 1)),
+        }
+    }
+    by_kind
+        .into_iter()
+        .filter(|e| e.3 >= 2)
+        .filter_map(|(k, t, mut len, _)| {
+            while !t.is_char_boundary(len) {
+                len -= 1;
+            }
+            (len >= MIN_PREFIX).then(|| (k, t[..len].to_owned()))
+        })
+        .collect()
 }
 
 #[derive(Serialize, Deserialize)]
@@ -220,6 +257,15 @@ struct File {
     payload: Payload,
 }
 
+/// `text` without its kind's shared prefix, where it starts with it.
+fn strip_prefix<'a>(prefixes: &[(TaskKind, String)], kind: &TaskKind, text: &'a str) -> &'a str {
+    prefixes
+        .iter()
+        .find(|(k, _)| k == kind)
+        .and_then(|(_, p)| text.strip_prefix(p.as_str()))
+        .unwrap_or(text)
+}
+
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
@@ -229,6 +275,10 @@ thread_local! {
 /// Train it with [`train`](Self::train), save it with [`save`](Self::save) /
 /// [`to_json`](Self::to_json), load it with [`load`](Self::load) /
 /// [`from_json`](Self::from_json). Cheap to clone (shared behind an `Arc`), `Send + Sync`.
+///
+/// Boilerplate that every training prompt of a kind starts with (a fixed few-shot prefix, a
+/// system preamble) is learned at training time and stripped before featurizing, so the
+/// features describe the part of the prompt that varies.
 ///
 /// ## What it returns
 /// For a model it was trained on and a task with text: the learner's probability that the
@@ -277,8 +327,12 @@ impl LearnedEstimator {
         data.check_trainable()?;
         let featurizer = Featurizer::new(config.features.clone())?;
         let priors = KindPriors::fit(data);
+        let prefixes = common_prefixes(data);
         let feats: Vec<Features> = (0..data.len())
-            .map(|i| featurizer.featurize(data.text(i), data.kind(i)))
+            .map(|i| {
+                let text = strip_prefix(&prefixes, data.kind(i), data.text(i));
+                featurizer.featurize(text, data.kind(i))
+            })
             .collect();
         let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
         let dim = featurizer.dim();
@@ -305,6 +359,7 @@ impl LearnedEstimator {
             models: data.models().to_vec(),
             trained_on: data.len(),
             priors,
+            prefixes,
             model,
         })
     }
@@ -408,6 +463,7 @@ impl LearnedEstimator {
             member,
             knn,
         } = s;
+        let text = strip_prefix(&p.prefixes, kind, text);
         self.inner.featurizer.featurize_into(text, kind, buf, features);
         logits.resize(m, 0.0);
         p.model.predict(features, k, prior, member, knn, logits);
@@ -728,6 +784,32 @@ mod tests {
             router.route(&hard).unwrap().primary_model().unwrap().as_str(),
             "strong"
         );
+    }
+
+    #[test]
+    fn shared_prefixes_are_learned_and_stripped() {
+        let prefix = "Here are examples. Q: 1+1? A: 2. Q: 2+2? A: 4. Q: 3+3? A: 6. Q: 4+4? A: 8.\n";
+        let mut t = TrainingSet::new(["m"]).unwrap();
+        for (i, q) in ["Q: 5+5?", "Q: 6+6?", "Q: 7+7?"].iter().enumerate() {
+            t.push(format!("{prefix}{q}"), TaskKind::Math, &[Some((i % 2) as f64)], &[])
+                .unwrap();
+        }
+        t.push("short", TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
+        t.push("shorter", TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
+        let p = common_prefixes(&t);
+        assert_eq!(p, vec![(TaskKind::Math, format!("{prefix}Q: "))]);
+        assert_eq!(strip_prefix(&p, &TaskKind::Math, &format!("{prefix}Q: 9+9?")), "9+9?");
+        assert_eq!(strip_prefix(&p, &TaskKind::Chat, "Q: 9+9?"), "Q: 9+9?");
+        assert_eq!(strip_prefix(&p, &TaskKind::Math, "other"), "other");
+        let with_umlaut = format!("{}üa", "x".repeat(70));
+        let mut t = TrainingSet::new(["m"]).unwrap();
+        t.push(with_umlaut.clone(), TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
+        t.push(format!("{}üb", "x".repeat(70)), TaskKind::Chat, &[Some(1.0)], &[])
+            .unwrap();
+        t.push(format!("{}\u{00fd}", "x".repeat(70)), TaskKind::Chat, &[Some(1.0)], &[])
+            .unwrap();
+        // "ü" and "ý" share their first UTF-8 byte: the prefix is cut back to a char boundary.
+        assert_eq!(common_prefixes(&t), vec![(TaskKind::Chat, "x".repeat(70))]);
     }
 
     #[test]

@@ -185,6 +185,22 @@ impl OnlineEstimator {
         Ok(())
     }
 
+    /// A copy of the current posteriors (same base and seed) that estimates with `sampling`:
+    /// e.g. [`Sampling::Mean`] to evaluate what the bandit has learned so far without
+    /// exploring. Later feedback to either copy does not reach the other.
+    pub fn snapshot(&self, sampling: Sampling) -> OnlineEstimator {
+        let arms = self.arms.read().unwrap_or_else(PoisonError::into_inner).clone();
+        OnlineEstimator {
+            config: OnlineConfig {
+                sampling,
+                ..self.config
+            },
+            base: self.base.clone(),
+            arms: RwLock::new(arms),
+            draws: AtomicU64::new(0),
+        }
+    }
+
     /// Feedback received so far, over all arms.
     pub fn observations(&self) -> u64 {
         self.arms
@@ -369,6 +385,10 @@ mod tests {
         }
         // Beta(2 + 4, 2) -> 0.75
         assert!((o.estimate(&t, &m).unwrap() - 0.75).abs() < 1e-12);
+        let frozen = o.snapshot(Sampling::Mean);
+        o.observe(&t, &m.id, 0.0, 0.0).unwrap();
+        assert!((frozen.estimate(&t, &m).unwrap() - 0.75).abs() < 1e-12, "snapshot is a copy");
+        assert_eq!(frozen.observations(), 4);
         // Another kind is untouched.
         let other = TaskSpec::new(TaskKind::Math, 1);
         assert_eq!(o.observations_of(&TaskKind::Math, &m.id), 0);

@@ -1,0 +1,334 @@
+//! The learned-routing evaluation behind `docs/evaluation.md` ("Learned estimators").
+//!
+//! ```sh
+//! cargo run --release --example learn_report --features learn,eval
+//! ```
+//!
+//! Reads `../shared/data` (or `$TASKROUTE_DATA_DIR`). Every learned figure is measured on
+//! prompts the estimator never saw; settings are chosen by cross-validation inside the training
+//! part only.
+//!
+//! 1. RouterBench, seeded held-out split (30 % test, seed 42): AIQ and cost at gpt-4 parity for
+//!    the learned estimators, the per-task static router, the zero router and the oracle; then a
+//!    5-fold cross-validation of the chosen setting.
+//! 2. RouteLLM GSM8K and MMLU (Mixtral weak, GPT-4 strong), 50/50 seeded split: APGR,
+//!    CPT(50%), CPT(80%).
+//! 3. A simulated online run: feedback arrives in order; the bandit's AIQ on the test part as
+//!    feedback accumulates, beside the offline estimator's.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use taskroute::eval::metrics::{self, Point};
+use taskroute::eval::{
+    Baselines, Builtin, KindSource, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split, StaticQuality,
+};
+use taskroute::learn::{LearnedEstimator, Learner, OnlineConfig, OnlineEstimator, Sampling, TrainConfig, TrainingSet};
+use taskroute::{QualityEstimator, Router, Weighted};
+
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn data_dir() -> PathBuf {
+    std::env::var_os("TASKROUTE_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")))
+}
+
+const SWEEP: usize = 101;
+
+/// The points of a Weighted and a CostFirst sweep together (one learned router, two knobs).
+fn curve(train: &Outcomes, test: &Outcomes, prices: &PriceTable, est: Arc<dyn QualityEstimator>) -> Res<Vec<Point>> {
+    let replay = Replay::builder()
+        .prices(prices.clone())
+        .shared_estimator(est)
+        .output_tokens_from(train)
+        .build(test)?;
+    let mut pts = replay.sweep_builtin(Builtin::Weighted, SWEEP)?.points();
+    pts.extend(replay.sweep_builtin(Builtin::CostFirst, SWEEP)?.points());
+    Ok(pts)
+}
+
+struct Row {
+    name: String,
+    aiq: f64,
+    parity: Option<f64>,
+    p95: Option<f64>,
+}
+
+fn row(name: &str, pts: &[Point], best: Point) -> Row {
+    Row {
+        name: name.to_owned(),
+        aiq: metrics::aiq(pts, best.cost).unwrap_or(f64::NAN),
+        parity: metrics::cost_share_at_parity(pts, best),
+        p95: metrics::cost_share_at_parity(pts, Point::new(best.cost, 0.95 * best.quality)),
+    }
+}
+
+fn pct(x: Option<f64>) -> String {
+    x.map_or("never".into(), |v| format!("{:.1} %", 100.0 * v))
+}
+
+fn train_cfg(learner: Learner, shrink: f64) -> TrainConfig {
+    TrainConfig::new(learner).with_shrink(shrink)
+}
+
+fn learned(train: &Outcomes, cfg: &TrainConfig) -> Res<Arc<dyn QualityEstimator>> {
+    let set = TrainingSet::from_outcomes(train, None);
+    Ok(Arc::new(LearnedEstimator::train(&set, cfg)?))
+}
+
+/// Largest shortfall of `ours` below `reference` along the cost axis (hulls with the origin).
+fn worst_gap(ours: &[Point], reference: &[Point], cost_max: f64) -> (f64, f64) {
+    let with0 = |p: &[Point]| {
+        let mut v = p.to_vec();
+        v.push(Point::new(0.0, 0.0));
+        metrics::hull(&v)
+    };
+    let (a, b) = (with0(ours), with0(reference));
+    let mut worst = (0.0, 0.0);
+    for i in 1..=200 {
+        let c = cost_max * f64::from(i) / 200.0;
+        let gap = metrics::hull_quality_at(&b, c).unwrap_or(0.0) - metrics::hull_quality_at(&a, c).unwrap_or(0.0);
+        if gap > worst.0 {
+            worst = (gap, c);
+        }
+    }
+    worst
+}
+
+fn routerbench(prices: &PriceTable) -> Res<TrainConfig> {
+    let dir = data_dir().join("routerbench");
+    let all = Outcomes::read_wide_csv(dir.join("outcomes.csv"))?.with_prompts_jsonl(&PromptJoin::routerbench(&dir))?;
+    println!("## RouterBench: {} prompts x {} models\n", all.prompts(), all.models().len());
+    let split = Split::seeded(all.prompts(), 0.3, 42)?;
+    let (train, test) = (all.subset(&split.train), all.subset(&split.test));
+    println!("Held-out split: `Split::seeded(n, 0.3, 42)`: {} train, {} test.\n", train.prompts(), test.prompts());
+
+    // 1. Model selection: 5-fold CV inside the training part, Weighted+CostFirst AIQ.
+    let folds = Split::kfold(train.prompts(), 5, 7)?;
+    let mut best_cfg = None;
+    let mut best_aiq = f64::NEG_INFINITY;
+    println!("Model selection (5-fold CV on the training part only; mean AIQ):\n");
+    println!("| learner | shrink | CV AIQ |\n|---|---|---|");
+    for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+        for shrink in [0.0, 0.3, 0.6] {
+            let cfg = train_cfg(learner, shrink);
+            let mut sum = 0.0;
+            for f in &folds {
+                let (tr, va) = (train.subset(&f.train), train.subset(&f.test));
+                let b = Baselines::compute(&va, 1);
+                let best = b.singles[b.best_single].point();
+                let pts = curve(&tr, &va, prices, learned(&tr, &cfg)?)?;
+                sum += metrics::aiq(&pts, best.cost).unwrap_or(f64::NAN);
+            }
+            let mean = sum / folds.len() as f64;
+            println!("| {learner} | {shrink} | {mean:.4} |");
+            if mean > best_aiq {
+                best_aiq = mean;
+                best_cfg = Some(cfg);
+            }
+        }
+    }
+    let cfg = best_cfg.ok_or("no configuration")?;
+    println!(
+        "\nChosen by CV: `{}` with shrink {}.\n",
+        cfg.learner, cfg.shrink
+    );
+
+    // 2. Held-out test.
+    let b = Baselines::compute(&test, 1);
+    let best = b.singles[b.best_single].point();
+    println!(
+        "Test part: best single model `{}` quality {:.4} at {:.3} m$ per prompt; oracle {:.4} at {:.3} m$.\n",
+        test.models()[b.best_single],
+        best.quality,
+        best.cost * 1e3,
+        b.oracle.quality,
+        b.oracle.cost * 1e3
+    );
+    let static_est: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(&train, KindSource::Kind));
+    let static_pts = curve(&train, &test, prices, static_est)?;
+    let mut rows = vec![row("per-task static router", &static_pts, best)];
+    let zero: Vec<Point> = b.singles.iter().map(|s| s.point()).collect();
+    rows.push(row("zero router (hull of single models)", &zero, best));
+    rows.push(row("oracle", &[b.oracle.point()], best));
+    let mut chosen_pts = Vec::new();
+    for learner in [Learner::Prior, Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+        let c = TrainConfig { learner, ..cfg.clone() };
+        let t0 = Instant::now();
+        let est = learned(&train, &c)?;
+        let secs = t0.elapsed().as_secs_f64();
+        let pts = curve(&train, &test, prices, est)?;
+        let mut r = row(&format!("learned `{learner}` (shrink {}, train {secs:.2} s)", c.shrink), &pts, best);
+        if learner == cfg.learner {
+            r.name.push_str(" **chosen**");
+            chosen_pts = pts;
+        }
+        rows.push(r);
+    }
+    println!("| router | AIQ | cost at gpt-4 parity | cost at 95 % of gpt-4 |\n|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {:.4} | {} | {} |", r.name, r.aiq, pct(r.parity), pct(r.p95));
+    }
+    let (gap, at) = worst_gap(&chosen_pts, &static_pts, best.cost);
+    println!(
+        "\nLargest shortfall of the chosen learned router below the static router's hull: {gap:.4} quality at {:.3} m$.\n",
+        at * 1e3
+    );
+
+    // 3. k-fold over all prompts with the chosen setting.
+    println!("5-fold cross-validation over all {} prompts (setting fixed above):\n", all.prompts());
+    println!("| fold | learned AIQ | static AIQ | zero-router AIQ |\n|---|---|---|---|");
+    let (mut sl, mut ss, mut sz) = (0.0, 0.0, 0.0);
+    let folds = Split::kfold(all.prompts(), 5, 11)?;
+    for (i, f) in folds.iter().enumerate() {
+        let (tr, te) = (all.subset(&f.train), all.subset(&f.test));
+        let b = Baselines::compute(&te, 1);
+        let best = b.singles[b.best_single].point();
+        let l = metrics::aiq(&curve(&tr, &te, prices, learned(&tr, &cfg)?)?, best.cost).unwrap_or(f64::NAN);
+        let st: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(&tr, KindSource::Kind));
+        let s = metrics::aiq(&curve(&tr, &te, prices, st)?, best.cost).unwrap_or(f64::NAN);
+        let z = metrics::aiq(&b.singles.iter().map(|s| s.point()).collect::<Vec<_>>(), best.cost).unwrap_or(f64::NAN);
+        println!("| {i} | {l:.4} | {s:.4} | {z:.4} |");
+        sl += l;
+        ss += s;
+        sz += z;
+    }
+    let k = folds.len() as f64;
+    println!("| mean | {:.4} | {:.4} | {:.4} |\n", sl / k, ss / k, sz / k);
+
+    // 4. Online.
+    online(&train, &test, prices, &cfg)?;
+    Ok(cfg)
+}
+
+fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainConfig) -> Res<()> {
+    println!("### Simulated online run\n");
+    let b = Baselines::compute(test, 1);
+    let best = b.singles[b.best_single].point();
+    let stream = Replay::builder()
+        .prices(prices.clone())
+        .output_tokens_from(train)
+        .build(train)?;
+    let online = Arc::new(OnlineEstimator::new(OnlineConfig::default().with_seed(3)));
+    // Cost weight: the middle of the Weighted grid's useful range on this data.
+    let lambda = 100.0;
+    let router = Router::builder()
+        .models(stream.router().models().to_vec())
+        .shared_quality_estimator(online.clone())
+        .policy(Weighted::new(lambda)?)
+        .build()?;
+    let offline = metrics::aiq(&curve(train, test, prices, learned(train, cfg)?)?, best.cost).unwrap_or(f64::NAN);
+    let st: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(train, KindSource::Kind));
+    let stat = metrics::aiq(&curve(train, test, prices, st)?, best.cost).unwrap_or(f64::NAN);
+    println!(
+        "Feedback: the {} training prompts in a seeded random order, routed by `Weighted::new({lambda})` over \
+         the bandit's Thompson draws (per task kind and model, Beta(1, 1) priors, seed 3); the chosen model's \
+         recorded outcome and cost are fed back with `observe`. At each checkpoint the bandit's posterior \
+         means (`snapshot(Sampling::Mean)`) are evaluated on the test part like any estimator. \
+         Offline learned estimator (`{}`, all training outcomes): AIQ {offline:.4}; per-task static router: {stat:.4}.\n",
+        train.prompts(),
+        cfg.learner
+    );
+    println!("| feedback | test AIQ (bandit means) | stream quality so far | stream cost so far (m$/prompt) |\n|---|---|---|---|");
+    let order = Split::seeded(train.prompts(), 0.5, 5)?;
+    let mut seq: Vec<usize> = order.test.iter().chain(&order.train).copied().collect();
+    seq.sort_by_key(|&p| (p * 7919) % train.prompts()); // a fixed interleaving
+    let checkpoints = [25usize, 50, 100, 200, 400, 800, seq.len()];
+    let (mut q, mut c) = (0.0, 0.0);
+    let mut d = taskroute::Decision::new();
+    for (i, &p) in seq.iter().enumerate() {
+        let task = stream.task(p);
+        router.route_into(&task, &mut d)?;
+        let id = d.primary_model().ok_or("no model")?.clone();
+        let j = train.model_index(id.as_str()).ok_or("model")?;
+        q += train.quality(p, j);
+        c += train.cost(p, j);
+        online.observe(&task, &id, train.quality(p, j), train.cost(p, j))?;
+        if checkpoints.contains(&(i + 1)) {
+            let snap: Arc<dyn QualityEstimator> = Arc::new(online.snapshot(Sampling::Mean));
+            let a = metrics::aiq(&curve(train, test, prices, snap)?, best.cost).unwrap_or(f64::NAN);
+            let n = (i + 1) as f64;
+            println!("| {} | {a:.4} | {:.4} | {:.3} |", i + 1, q / n, c / n * 1e3);
+        }
+    }
+    println!();
+    Ok(())
+}
+
+fn routellm(prices: &PriceTable, cfg: &TrainConfig) -> Res<()> {
+    let dir = data_dir().join("routellm");
+    let opts = LoadOptions::new().prices(prices.clone()).default_output_tokens(1);
+    let all = Outcomes::read_wide_csv_with(dir.join("mmlu_gsm8k_outcomes.csv"), &opts)?
+        .with_prompts_jsonl(&PromptJoin::routellm_gsm8k(&dir))?;
+    let strong = all.model_index("gpt-4-1106-preview").ok_or("no gpt-4 column")?;
+    let weak = 1 - strong;
+    println!("## RouteLLM pair: weak `{}`, strong `{}`\n", all.models()[weak], all.models()[strong]);
+    println!("50/50 seeded split (`Split::seeded(n, 0.5, 42)`) within each benchmark; the curve is a 201-point cost-first floor sweep plus a Weighted sweep; x = share of calls to the strong model.\n");
+    println!("| benchmark | estimator | test prompts | APGR | CPT(50%) | CPT(80%) |\n|---|---|---|---|---|---|");
+    for bench in ["gsm8k", "mmlu"] {
+        let rows: Vec<usize> = (0..all.prompts())
+            .filter(|&p| all.label(p).split('/').next() == Some(bench))
+            .collect();
+        let data = all.subset(&rows);
+        let split = Split::seeded(data.prompts(), 0.5, 42)?;
+        let (train, test) = (data.subset(&split.train), data.subset(&split.test));
+        let (wq, sq) = (test.mean_quality(weak), test.mean_quality(strong));
+        let kinds = if bench == "mmlu" { KindSource::Label } else { KindSource::Kind };
+        let mut ests: Vec<(String, Arc<dyn QualityEstimator>)> = vec![(
+            format!("static per {}", if bench == "mmlu" { "subject" } else { "task" }),
+            Arc::new(StaticQuality::fit(&train, kinds)),
+        )];
+        if bench == "gsm8k" {
+            for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+                let c = TrainConfig { learner, ..cfg.clone() };
+                ests.push((format!("learned `{learner}`"), learned(&train, &c)?));
+            }
+        }
+        for (name, est) in ests {
+            let replay = Replay::builder()
+                .prices(prices.clone())
+                .shared_estimator(est)
+                .kinds(kinds)
+                .output_tokens_from(&train)
+                .build(&test)?;
+            let mut pts: Vec<(f64, f64)> = replay
+                .sweep_builtin(Builtin::CostFirst, 201)?
+                .points
+                .iter()
+                .map(|s| (s.share[strong], s.quality))
+                .collect();
+            pts.extend(
+                replay
+                    .sweep_builtin(Builtin::Weighted, SWEEP)?
+                    .points
+                    .iter()
+                    .map(|s| (s.share[strong], s.quality)),
+            );
+            let f = |v: Option<f64>| v.map_or("-".into(), |x| format!("{:.1} %", 100.0 * x));
+            println!(
+                "| {bench} | {name} | {} | {:.4} | {} | {} |",
+                test.prompts(),
+                metrics::apgr(&pts, wq, sq).unwrap_or(f64::NAN),
+                f(metrics::cpt(&pts, wq, sq, 0.5)),
+                f(metrics::cpt(&pts, wq, sq, 0.8)),
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let dir = data_dir();
+    if !dir.join("routerbench/outcomes.csv").exists() {
+        println!("learn_report: {} not found; set TASKROUTE_DATA_DIR", dir.display());
+        return Ok(());
+    }
+    let prices = PriceTable::read_csv(dir.join("prices.csv"))?;
+    let t0 = Instant::now();
+    let cfg = routerbench(&prices)?;
+    routellm(&prices, &cfg)?;
+    println!("(report took {:.1} s)", t0.elapsed().as_secs_f64());
+    Ok(())
+}
