@@ -116,6 +116,12 @@ impl TrainConfig {
         }
     }
 
+    /// Sets the learner.
+    pub fn with_learner(mut self, learner: Learner) -> Self {
+        self.learner = learner;
+        self
+    }
+
     /// Sets the seed.
     pub fn with_seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -456,6 +462,9 @@ impl LearnedEstimator {
         let Some(text) = text else {
             return;
         };
+        if matches!(p.model, Model::Prior) {
+            return;
+        }
         let Scratch {
             text: buf,
             features,

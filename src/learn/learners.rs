@@ -397,6 +397,26 @@ pub(crate) struct Knn {
 
 const KNN_DENSE_WEIGHT: f32 = 0.5;
 
+/// Dot product in eight independent lanes, so the compiler can keep it in SIMD registers
+/// (a plain `sum()` over `f32` must add in order and cannot be vectorised).
+#[inline]
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; 8];
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
 impl Knn {
     pub(crate) fn width(fold_bits: u8) -> usize {
         DENSE_FEATURES + (1usize << fold_bits)
@@ -455,7 +475,7 @@ impl Knn {
         // Top-k by similarity: a small sorted buffer (k is small).
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.k + 1);
         for (n, row) in self.vectors.chunks_exact(width).enumerate() {
-            let s: f32 = row.iter().zip(query.iter()).map(|(a, b)| a * b).sum();
+            let s = dot8(row, query);
             if best.len() < self.k || s > best[best.len() - 1].0 {
                 let pos = best.partition_point(|(b, _)| *b >= s);
                 best.insert(pos, (s, n));

@@ -1,0 +1,245 @@
+//! `taskroute train` (fit a learned quality estimator and save it) and `taskroute split` (write
+//! the train and test parts of an outcome table to separate files).
+//!
+//! ```text
+//! taskroute split --outcomes ../shared/data/routerbench/outcomes.csv --test 0.3 --seed 42 \
+//!     --train-out rb-train.csv --test-out rb-test.csv
+//! taskroute train --outcomes rb-train.csv --prompts ../shared/data/routerbench/prompts.jsonl \
+//!     --learner knn --out est.json
+//! taskroute eval --outcomes rb-test.csv --prompts ../shared/data/routerbench/prompts.jsonl \
+//!     --prices ../shared/data/prices.csv --estimator est.json --split none
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use taskroute::eval::{LoadOptions, Outcomes, PriceTable, PromptJoin, Split};
+use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, TrainConfig, TrainingSet};
+
+use crate::CliError;
+
+impl From<taskroute::learn::LearnError> for CliError {
+    fn from(e: taskroute::learn::LearnError) -> Self {
+        CliError::msg(e.to_string())
+    }
+}
+
+/// Train a learned quality estimator on recorded outcomes and prompt texts.
+#[derive(Debug, clap::Args)]
+pub(crate) struct TrainArgs {
+    /// Training outcomes: a wide CSV (RouterBench's layout, or RouteLLM's) or a long CSV/JSONL.
+    #[arg(long, value_name = "FILE")]
+    outcomes: PathBuf,
+    /// JSONL prompt texts joined by id (RouterBench's prompts.jsonl, with fewshot_prefixes.json
+    /// beside it, and RouteLLM's gsm8k_prompts.jsonl are recognised; others need --prompt-key
+    /// and --prompt-text). Without it the estimator learns per-kind priors only.
+    #[arg(long, value_name = "FILE")]
+    prompts: Option<PathBuf>,
+    /// The prompts file's key field.
+    #[arg(long, value_name = "FIELD", requires = "prompts")]
+    prompt_key: Option<String>,
+    /// The prompts file's text field.
+    #[arg(long, value_name = "FIELD", requires = "prompts")]
+    prompt_text: Option<String>,
+    /// Prices (CSV), for tables that record no costs.
+    #[arg(long, value_name = "FILE")]
+    prices: Option<PathBuf>,
+    /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
+    #[arg(long, value_name = "N")]
+    output_tokens: Option<u32>,
+    /// The learner.
+    #[arg(long, value_enum, default_value_t = LearnerName::Knn)]
+    learner: LearnerName,
+    /// Share of each estimate taken from the per-kind prior, in [0, 1].
+    #[arg(long, default_value_t = 0.3)]
+    shrink: f64,
+    /// Seed of the optimiser.
+    #[arg(long, default_value_t = 0x5eed)]
+    seed: u64,
+    /// Passes over the data (logreg, irt).
+    #[arg(long, default_value_t = 6)]
+    epochs: u32,
+    /// Neighbours (knn).
+    #[arg(long, default_value_t = 40)]
+    k: usize,
+    /// Hash buckets are 2^BITS.
+    #[arg(long, default_value_t = 16)]
+    hash_bits: u8,
+    /// Where to write the estimator (versioned JSON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LearnerName {
+    Prior,
+    Logreg,
+    Knn,
+    Irt,
+    Ensemble,
+}
+
+impl LearnerName {
+    fn learner(self) -> Learner {
+        match self {
+            LearnerName::Prior => Learner::Prior,
+            LearnerName::Logreg => Learner::LogReg,
+            LearnerName::Knn => Learner::Knn,
+            LearnerName::Irt => Learner::Irt,
+            LearnerName::Ensemble => Learner::Ensemble,
+        }
+    }
+}
+
+/// Write the train and test parts of a wide CSV outcome table to two files (seeded split, the
+/// same permutation as `taskroute eval --split seed=N,test=F`).
+#[derive(Debug, clap::Args)]
+pub(crate) struct SplitArgs {
+    /// The outcome table (a CSV with one row per prompt).
+    #[arg(long, value_name = "FILE")]
+    outcomes: PathBuf,
+    /// Share of prompts in the test part, in (0, 1).
+    #[arg(long, default_value_t = 0.3)]
+    test: f64,
+    /// Seed of the split.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Where to write the training rows.
+    #[arg(long, value_name = "FILE")]
+    train_out: PathBuf,
+    /// Where to write the test rows.
+    #[arg(long, value_name = "FILE")]
+    test_out: PathBuf,
+}
+
+fn load(args: &TrainArgs) -> Result<Outcomes, CliError> {
+    let mut options = LoadOptions::new();
+    if let Some(p) = &args.prices {
+        options = options.prices(PriceTable::read_csv(p)?);
+    }
+    if let Some(n) = args.output_tokens {
+        options = options.default_output_tokens(n);
+    }
+    let path = &args.outcomes;
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let header = first_line(path)?;
+    let wide = is_csv
+        && ["score|", "correct|", "quality|"]
+            .iter()
+            .any(|p| header.contains(p));
+    let mut data = if wide {
+        Outcomes::read_wide_csv_with(path, &options)?
+    } else {
+        Outcomes::read_long_with(path, &options)?
+    };
+    if let Some(p) = &args.prompts {
+        data = data.with_prompts_jsonl(&prompt_join(p, args)?)?;
+    }
+    Ok(data)
+}
+
+fn first_line(path: &Path) -> Result<String, CliError> {
+    let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
+        .map_err(|e| CliError::io("read", path, e))?;
+    Ok(first)
+}
+
+/// The join for the prompts file: explicit fields, else RouterBench's or RouteLLM's layout.
+fn prompt_join(path: &Path, args: &TrainArgs) -> Result<PromptJoin, CliError> {
+    if let (Some(k), Some(t)) = (&args.prompt_key, &args.prompt_text) {
+        return Ok(PromptJoin::new(path, k, t));
+    }
+    let first = first_line(path)?;
+    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(first.trim())
+        .map_err(|e| CliError::msg(format!("{}:1: expected a JSON object per line: {e}", path.display())))?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    if obj.contains_key("sample_id") && obj.contains_key("query") {
+        let j = PromptJoin::new(path, "sample_id", "query");
+        let prefixes = dir.join("fewshot_prefixes.json");
+        Ok(if prefixes.exists() {
+            j.fewshot_prefixes(prefixes, "eval_name", "has_fewshot_prefix")
+        } else {
+            j
+        })
+    } else if obj.contains_key("row_index") && obj.contains_key("prompt") {
+        Ok(PromptJoin::routellm_gsm8k(dir))
+    } else {
+        Err(CliError::msg(format!(
+            "{}: unrecognised prompts layout: give --prompt-key and --prompt-text",
+            path.display()
+        )))
+    }
+}
+
+pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
+    let start = Instant::now();
+    let data = load(args)?;
+    let set = TrainingSet::from_outcomes(&data, None);
+    let with_text = (0..data.prompts()).filter(|&p| data.text(p).is_some()).count();
+    let config = TrainConfig::new(args.learner.learner())
+        .with_shrink(args.shrink)
+        .with_seed(args.seed)
+        .with_epochs(args.epochs)
+        .with_k(args.k)
+        .with_features(FeatureConfig::default().with_hash_bits(args.hash_bits));
+    let t0 = Instant::now();
+    let est = LearnedEstimator::train(&set, &config)?;
+    let train_s = t0.elapsed().as_secs_f64();
+    est.save(&args.out)?;
+    let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "trained `{}` on {} prompts ({with_text} with text) x {} models from {} in {train_s:.2} s",
+        config.learner,
+        set.len(),
+        set.models().len(),
+        args.outcomes.display()
+    );
+    println!(
+        "wrote {} ({:.1} KiB; total {:.2} s)",
+        args.out.display(),
+        bytes as f64 / 1024.0,
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub(crate) fn split(args: &SplitArgs) -> Result<(), CliError> {
+    let path = &args.outcomes;
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(false)
+        .from_path(path)
+        .map_err(|e| CliError::msg(format!("cannot read {}: {e}", path.display())))?;
+    let header = reader
+        .byte_headers()
+        .map_err(|e| CliError::msg(format!("{}: {e}", path.display())))?
+        .clone();
+    let mut rows = Vec::new();
+    for (i, r) in reader.byte_records().enumerate() {
+        rows.push(r.map_err(|e| CliError::msg(format!("{}: row {}: {e}", path.display(), i + 2)))?);
+    }
+    let s = Split::seeded(rows.len(), args.test, args.seed)?;
+    for (out, idx) in [(&args.train_out, &s.train), (&args.test_out, &s.test)] {
+        let mut w = csv::Writer::from_path(out)
+            .map_err(|e| CliError::msg(format!("cannot write {}: {e}", out.display())))?;
+        let werr = |e: csv::Error| CliError::msg(format!("cannot write {}: {e}", out.display()));
+        w.write_byte_record(&header).map_err(werr)?;
+        for &i in idx {
+            w.write_byte_record(&rows[i]).map_err(werr)?;
+        }
+        w.flush().map_err(|e| CliError::io("write", out, e))?;
+    }
+    println!(
+        "{}: {} rows -> {} train rows in {}, {} test rows in {} (seed {}, test {})",
+        path.display(),
+        rows.len(),
+        s.train.len(),
+        args.train_out.display(),
+        s.test.len(),
+        args.test_out.display(),
+        args.seed,
+        args.test
+    );
+    Ok(())
+}
