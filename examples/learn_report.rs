@@ -21,9 +21,12 @@ use std::time::Instant;
 
 use taskroute::eval::metrics::{self, Point};
 use taskroute::eval::{
-    Baselines, Builtin, KindSource, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split, StaticQuality,
+    Baselines, Builtin, KindSource, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split,
+    StaticQuality,
 };
-use taskroute::learn::{LearnedEstimator, Learner, OnlineConfig, OnlineEstimator, Sampling, TrainConfig, TrainingSet};
+use taskroute::learn::{
+    LearnedEstimator, Learner, OnlineConfig, OnlineEstimator, Sampling, TrainConfig, TrainingSet,
+};
 use taskroute::{QualityEstimator, Router, Weighted};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -37,7 +40,12 @@ fn data_dir() -> PathBuf {
 const SWEEP: usize = 101;
 
 /// The points of a Weighted and a CostFirst sweep together (one learned router, two knobs).
-fn curve(train: &Outcomes, test: &Outcomes, prices: &PriceTable, est: Arc<dyn QualityEstimator>) -> Res<Vec<Point>> {
+fn curve(
+    train: &Outcomes,
+    test: &Outcomes,
+    prices: &PriceTable,
+    est: Arc<dyn QualityEstimator>,
+) -> Res<Vec<Point>> {
     let replay = Replay::builder()
         .prices(prices.clone())
         .shared_estimator(est)
@@ -88,7 +96,8 @@ fn worst_gap(ours: &[Point], reference: &[Point], cost_max: f64) -> (f64, f64) {
     let mut worst = (0.0, 0.0);
     for i in 1..=200 {
         let c = cost_max * f64::from(i) / 200.0;
-        let gap = metrics::hull_quality_at(&b, c).unwrap_or(0.0) - metrics::hull_quality_at(&a, c).unwrap_or(0.0);
+        let gap =
+            metrics::hull_quality_at(&b, c).unwrap_or(0.0) - metrics::hull_quality_at(&a, c).unwrap_or(0.0);
         if gap > worst.0 {
             worst = (gap, c);
         }
@@ -98,11 +107,20 @@ fn worst_gap(ours: &[Point], reference: &[Point], cost_max: f64) -> (f64, f64) {
 
 fn routerbench(prices: &PriceTable) -> Res<()> {
     let dir = data_dir().join("routerbench");
-    let all = Outcomes::read_wide_csv(dir.join("outcomes.csv"))?.with_prompts_jsonl(&PromptJoin::routerbench(&dir))?;
-    println!("## RouterBench: {} prompts x {} models\n", all.prompts(), all.models().len());
+    let all = Outcomes::read_wide_csv(dir.join("outcomes.csv"))?
+        .with_prompts_jsonl(&PromptJoin::routerbench(&dir))?;
+    println!(
+        "## RouterBench: {} prompts x {} models\n",
+        all.prompts(),
+        all.models().len()
+    );
     let split = Split::seeded(all.prompts(), 0.3, 42)?;
     let (train, test) = (all.subset(&split.train), all.subset(&split.test));
-    println!("Held-out split: `Split::seeded(n, 0.3, 42)`: {} train, {} test.\n", train.prompts(), test.prompts());
+    println!(
+        "Held-out split: `Split::seeded(n, 0.3, 42)`: {} train, {} test.\n",
+        train.prompts(),
+        test.prompts()
+    );
 
     // 1. Model selection: 5-fold CV inside the training part, Weighted+CostFirst AIQ.
     let folds = Split::kfold(train.prompts(), 5, 7)?;
@@ -130,10 +148,7 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
         }
     }
     let cfg = best_cfg.ok_or("no configuration")?;
-    println!(
-        "\nChosen by CV: `{}` with shrink {}.\n",
-        cfg.learner, cfg.shrink
-    );
+    println!("\nChosen by CV: `{}` with shrink {}.\n", cfg.learner, cfg.shrink);
 
     // 2. Held-out test.
     let b = Baselines::compute(&test, 1);
@@ -153,13 +168,23 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
     rows.push(row("zero router (hull of single models)", &zero, best));
     rows.push(row("oracle", &[b.oracle.point()], best));
     let mut chosen_pts = Vec::new();
-    for learner in [Learner::Prior, Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+    for learner in [
+        Learner::Prior,
+        Learner::LogReg,
+        Learner::Knn,
+        Learner::Irt,
+        Learner::Ensemble,
+    ] {
         let c = cfg.clone().with_learner(learner);
         let t0 = Instant::now();
         let est = learned(&train, &c)?;
         let secs = t0.elapsed().as_secs_f64();
         let pts = curve(&train, &test, prices, est)?;
-        let mut r = row(&format!("learned `{learner}` (shrink {}, train {secs:.2} s)", c.shrink), &pts, best);
+        let mut r = row(
+            &format!("learned `{learner}` (shrink {}, train {secs:.2} s)", c.shrink),
+            &pts,
+            best,
+        );
         if learner == cfg.learner {
             r.name.push_str(" **chosen**");
             chosen_pts = pts;
@@ -168,7 +193,13 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
     }
     println!("| router | AIQ | cost at gpt-4 parity | cost at 95 % of gpt-4 |\n|---|---|---|---|");
     for r in &rows {
-        println!("| {} | {:.4} | {} | {} |", r.name, r.aiq, pct(r.parity), pct(r.p95));
+        println!(
+            "| {} | {:.4} | {} | {} |",
+            r.name,
+            r.aiq,
+            pct(r.parity),
+            pct(r.p95)
+        );
     }
     let (gap, at) = worst_gap(&chosen_pts, &static_pts, best.cost);
     println!(
@@ -177,7 +208,10 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
     );
 
     // 3. k-fold over all prompts with the chosen setting.
-    println!("5-fold cross-validation over all {} prompts (setting fixed above):\n", all.prompts());
+    println!(
+        "5-fold cross-validation over all {} prompts (setting fixed above):\n",
+        all.prompts()
+    );
     println!("| fold | learned AIQ | static AIQ | zero-router AIQ |\n|---|---|---|---|");
     let (mut sl, mut ss, mut sz) = (0.0, 0.0, 0.0);
     let folds = Split::kfold(all.prompts(), 5, 11)?;
@@ -188,7 +222,11 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
         let l = metrics::aiq(&curve(&tr, &te, prices, learned(&tr, &cfg)?)?, best.cost).unwrap_or(f64::NAN);
         let st: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(&tr, KindSource::Kind));
         let s = metrics::aiq(&curve(&tr, &te, prices, st)?, best.cost).unwrap_or(f64::NAN);
-        let z = metrics::aiq(&b.singles.iter().map(|s| s.point()).collect::<Vec<_>>(), best.cost).unwrap_or(f64::NAN);
+        let z = metrics::aiq(
+            &b.singles.iter().map(|s| s.point()).collect::<Vec<_>>(),
+            best.cost,
+        )
+        .unwrap_or(f64::NAN);
         println!("| {i} | {l:.4} | {s:.4} | {z:.4} |");
         sl += l;
         ss += s;
@@ -218,7 +256,8 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         .shared_quality_estimator(online.clone())
         .policy(Weighted::new(lambda)?)
         .build()?;
-    let offline = metrics::aiq(&curve(train, test, prices, learned(train, cfg)?)?, best.cost).unwrap_or(f64::NAN);
+    let offline =
+        metrics::aiq(&curve(train, test, prices, learned(train, cfg)?)?, best.cost).unwrap_or(f64::NAN);
     let st: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(train, KindSource::Kind));
     let stat = metrics::aiq(&curve(train, test, prices, st)?, best.cost).unwrap_or(f64::NAN);
     println!(
@@ -230,7 +269,9 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         train.prompts(),
         cfg.learner
     );
-    println!("| feedback | test AIQ (bandit means) | stream quality so far | stream cost so far (m$/prompt) |\n|---|---|---|---|");
+    println!(
+        "| feedback | test AIQ (bandit means) | stream quality so far | stream cost so far (m$/prompt) |\n|---|---|---|---|"
+    );
     let order = Split::seeded(train.prompts(), 0.5, 5)?;
     let mut seq: Vec<usize> = order.test.iter().chain(&order.train).copied().collect();
     seq.sort_by_key(|&p| (p * 7919) % train.prompts()); // a fixed interleaving
@@ -294,7 +335,11 @@ fn routellm(prices: &PriceTable) -> Res<()> {
         .with_prompts_jsonl(&PromptJoin::routellm_gsm8k(&dir))?;
     let strong = all.model_index("gpt-4-1106-preview").ok_or("no gpt-4 column")?;
     let weak = 1 - strong;
-    println!("## RouteLLM pair: weak `{}`, strong `{}`\n", all.models()[weak], all.models()[strong]);
+    println!(
+        "## RouteLLM pair: weak `{}`, strong `{}`\n",
+        all.models()[weak],
+        all.models()[strong]
+    );
     println!(
         "50/50 seeded split (`Split::seeded(n, 0.5, 42)`) within each benchmark. Curve: a 201-point \
          cost-first floor sweep (the weak model is taken when its estimate clears the floor: a threshold \
@@ -309,7 +354,11 @@ fn routellm(prices: &PriceTable) -> Res<()> {
         let data = all.subset(&rows);
         let split = Split::seeded(data.prompts(), 0.5, 42)?;
         let (train, test) = (data.subset(&split.train), data.subset(&split.test));
-        let kinds = if bench == "mmlu" { KindSource::Label } else { KindSource::Kind };
+        let kinds = if bench == "mmlu" {
+            KindSource::Label
+        } else {
+            KindSource::Kind
+        };
         let mut ests: Vec<(String, Arc<dyn QualityEstimator>)> = vec![(
             format!("static per {}", if bench == "mmlu" { "subject" } else { "task" }),
             Arc::new(StaticQuality::fit(&train, kinds)),
@@ -339,14 +388,28 @@ fn routellm(prices: &PriceTable) -> Res<()> {
             println!("\nChosen: `{}` with shrink {}.\n", chosen.learner, chosen.shrink);
             for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
                 let c = chosen.clone().with_learner(learner);
-                let tag = if learner == chosen.learner { " **chosen**" } else { "" };
-                ests.push((format!("learned `{learner}` (shrink {}){tag}", c.shrink), learned(&train, &c)?));
+                let tag = if learner == chosen.learner {
+                    " **chosen**"
+                } else {
+                    ""
+                };
+                ests.push((
+                    format!("learned `{learner}` (shrink {}){tag}", c.shrink),
+                    learned(&train, &c)?,
+                ));
             }
         }
-        println!("| benchmark | estimator | test prompts | APGR | CPT(50%) | CPT(80%) |\n|---|---|---|---|---|---|");
+        println!(
+            "| benchmark | estimator | test prompts | APGR | CPT(50%) | CPT(80%) |\n|---|---|---|---|---|---|"
+        );
         for (name, est) in ests {
             let (apgr, c50, c80) = pair_metrics(&train, &test, prices, kinds, est, strong)?;
-            println!("| {bench} | {name} | {} | {apgr:.4} | {} | {} |", test.prompts(), f(c50), f(c80));
+            println!(
+                "| {bench} | {name} | {} | {apgr:.4} | {} | {} |",
+                test.prompts(),
+                f(c50),
+                f(c80)
+            );
         }
         println!();
     }
@@ -356,7 +419,10 @@ fn routellm(prices: &PriceTable) -> Res<()> {
 fn main() -> Res<()> {
     let dir = data_dir();
     if !dir.join("routerbench/outcomes.csv").exists() {
-        println!("learn_report: {} not found; set TASKROUTE_DATA_DIR", dir.display());
+        println!(
+            "learn_report: {} not found; set TASKROUTE_DATA_DIR",
+            dir.display()
+        );
         return Ok(());
     }
     let prices = PriceTable::read_csv(dir.join("prices.csv"))?;

@@ -93,7 +93,7 @@ pub struct TrainConfig {
     pub l2: f64,
     /// Neighbours for kNN (default 40).
     pub k: usize,
-    /// kNN folds the hashed features to `2^knn_bits` buckets (default 10).
+    /// kNN folds the hashed features to `2^knn_bits` buckets (default 8).
     pub knn_bits: u8,
     /// Share of the final estimate taken from the per-kind prior, in `[0, 1]` (default 0.3):
     /// `q = (1 - shrink) * learner + shrink * prior`.
@@ -111,7 +111,7 @@ impl TrainConfig {
             learning_rate: 0.2,
             l2: 1e-4,
             k: 40,
-            knn_bits: 10,
+            knn_bits: 8,
             shrink: 0.3,
         }
     }
@@ -800,23 +800,37 @@ mod tests {
         let prefix = "Here are examples. Q: 1+1? A: 2. Q: 2+2? A: 4. Q: 3+3? A: 6. Q: 4+4? A: 8.\n";
         let mut t = TrainingSet::new(["m"]).unwrap();
         for (i, q) in ["Q: 5+5?", "Q: 6+6?", "Q: 7+7?"].iter().enumerate() {
-            t.push(format!("{prefix}{q}"), TaskKind::Math, &[Some((i % 2) as f64)], &[])
-                .unwrap();
+            t.push(
+                format!("{prefix}{q}"),
+                TaskKind::Math,
+                &[Some((i % 2) as f64)],
+                &[],
+            )
+            .unwrap();
         }
         t.push("short", TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
         t.push("shorter", TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
         let p = common_prefixes(&t);
         assert_eq!(p, vec![(TaskKind::Math, format!("{prefix}Q: "))]);
-        assert_eq!(strip_prefix(&p, &TaskKind::Math, &format!("{prefix}Q: 9+9?")), "9+9?");
+        assert_eq!(
+            strip_prefix(&p, &TaskKind::Math, &format!("{prefix}Q: 9+9?")),
+            "9+9?"
+        );
         assert_eq!(strip_prefix(&p, &TaskKind::Chat, "Q: 9+9?"), "Q: 9+9?");
         assert_eq!(strip_prefix(&p, &TaskKind::Math, "other"), "other");
         let with_umlaut = format!("{}üa", "x".repeat(70));
         let mut t = TrainingSet::new(["m"]).unwrap();
-        t.push(with_umlaut.clone(), TaskKind::Chat, &[Some(1.0)], &[]).unwrap();
+        t.push(with_umlaut.clone(), TaskKind::Chat, &[Some(1.0)], &[])
+            .unwrap();
         t.push(format!("{}üb", "x".repeat(70)), TaskKind::Chat, &[Some(1.0)], &[])
             .unwrap();
-        t.push(format!("{}\u{00fd}", "x".repeat(70)), TaskKind::Chat, &[Some(1.0)], &[])
-            .unwrap();
+        t.push(
+            format!("{}\u{00fd}", "x".repeat(70)),
+            TaskKind::Chat,
+            &[Some(1.0)],
+            &[],
+        )
+        .unwrap();
         // "ü" and "ý" share their first UTF-8 byte: the prefix is cut back to a char boundary.
         assert_eq!(common_prefixes(&t), vec![(TaskKind::Chat, "x".repeat(70))]);
     }

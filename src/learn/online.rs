@@ -387,7 +387,10 @@ mod tests {
         assert!((o.estimate(&t, &m).unwrap() - 0.75).abs() < 1e-12);
         let frozen = o.snapshot(Sampling::Mean);
         o.observe(&t, &m.id, 0.0, 0.0).unwrap();
-        assert!((frozen.estimate(&t, &m).unwrap() - 0.75).abs() < 1e-12, "snapshot is a copy");
+        assert!(
+            (frozen.estimate(&t, &m).unwrap() - 0.75).abs() < 1e-12,
+            "snapshot is a copy"
+        );
         assert_eq!(frozen.observations(), 4);
         // Another kind is untouched.
         let other = TaskSpec::new(TaskKind::Math, 1);

@@ -2,7 +2,9 @@
 //!
 //! Built in: `static` (mean quality per task kind and model, fitted on the training split) and
 //! `static-label` (per label: eval name or `benchmark/subject`). Anything else is taken as a file
-//! written by a learned estimator's trainer; loaders for such files are added here.
+//! written by `taskroute train` (a [`LearnedEstimator`](taskroute::learn::LearnedEstimator)),
+//! used as it is (nothing is fitted on the training split; pair it with `--split none` to test on
+//! every prompt of the file).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -32,10 +34,20 @@ pub(crate) fn fit(spec: &str, train: &Outcomes) -> Result<Fitted, CliError> {
             kinds: KindSource::Label,
             description: "static-label: mean quality per (label, model) on the training split".into(),
         }),
-        path if Path::new(path).exists() => Err(CliError::msg(format!(
-            "cannot load estimator file {path}: this build knows no estimator file format yet \
-             (use --estimator static or static-label)"
-        ))),
+        path if Path::new(path).exists() => {
+            let est = taskroute::learn::LearnedEstimator::load(path)
+                .map_err(|e| CliError::msg(format!("--estimator {path}: {e}")))?;
+            let description = format!(
+                "learned `{}` from {path} (trained on {} prompts, not refitted)",
+                est.config().learner,
+                est.trained_on()
+            );
+            Ok(Fitted {
+                estimator: Arc::new(est),
+                kinds: KindSource::Kind,
+                description,
+            })
+        }
         other => Err(CliError::msg(format!(
             "unknown estimator `{other}`: expected `static`, `static-label` or an estimator file"
         ))),

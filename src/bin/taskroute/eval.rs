@@ -54,7 +54,8 @@ pub(crate) struct Args {
         default_value = "cost-first,quality-first,weighted"
     )]
     policy: Vec<PolicyName>,
-    /// Train/test split: `seed=N,test=F` (seeded random) or `labels=A|B` (hold out those labels).
+    /// Train/test split: `seed=N,test=F` (seeded random), `labels=A|B` (hold out those labels), or
+    /// `none` (test on every prompt, for an --estimator FILE trained on another file).
     #[arg(long, default_value = "seed=42,test=0.3", conflicts_with = "kfold")]
     split: String,
     /// K-fold cross-validation instead of one split (seeded by --seed).
@@ -471,6 +472,13 @@ fn splits(args: &Args, data: &Outcomes) -> Result<(Vec<Split>, String), CliError
         ));
     }
     let spec = args.split.trim();
+    if spec == "none" {
+        // Every prompt is a test prompt: for an estimator trained on another file.
+        return Ok((
+            vec![Split::by(data.prompts(), |_| true)],
+            "none (every prompt tested; estimator trained elsewhere)".into(),
+        ));
+    }
     if let Some(labels) = spec.strip_prefix("labels=") {
         let labels: Vec<&str> = labels.split('|').collect();
         let s = Split::by_label(data, &labels);

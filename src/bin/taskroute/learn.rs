@@ -152,8 +152,13 @@ fn prompt_join(path: &Path, args: &TrainArgs) -> Result<PromptJoin, CliError> {
         return Ok(PromptJoin::new(path, k, t));
     }
     let first = first_line(path)?;
-    let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(first.trim())
-        .map_err(|e| CliError::msg(format!("{}:1: expected a JSON object per line: {e}", path.display())))?;
+    let obj: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(first.trim()).map_err(|e| {
+            CliError::msg(format!(
+                "{}:1: expected a JSON object per line: {e}",
+                path.display()
+            ))
+        })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     if obj.contains_key("sample_id") && obj.contains_key("query") {
         let j = PromptJoin::new(path, "sample_id", "query");

@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod estimator;
 mod eval;
+mod learn;
 mod plot;
 mod route;
 
@@ -36,6 +37,10 @@ enum Command {
     Eval(Box<eval::Args>),
     /// Route one task against a catalog and print the explained decision.
     Route(route::Args),
+    /// Train a learned quality estimator on recorded outcomes and prompts; save it to a file.
+    Train(Box<learn::TrainArgs>),
+    /// Write the train and test parts of an outcome table to two files.
+    Split(learn::SplitArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +48,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::run(&args),
         Command::Route(args) => route::run(&args),
+        Command::Train(args) => learn::train(&args),
+        Command::Split(args) => learn::split(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

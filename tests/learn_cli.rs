@@ -1,0 +1,207 @@
+//! `taskroute split`, `taskroute train` and `taskroute eval --estimator FILE` (features `cli`,
+//! `learn`): train on one file, evaluate on another.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_taskroute"))
+}
+
+fn dir() -> PathBuf {
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("learn_cli");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn run(args: &[&str]) -> (Output, String, String) {
+    let o = bin().args(args).output().unwrap();
+    let (out, err) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    (o, out, err)
+}
+
+/// 200 prompts, 2 models: "cheap" is right on short greetings, wrong on long proofs; "dear" is
+/// always right. Prompt texts in a JSONL file keyed by `id`.
+fn fixtures() -> (PathBuf, PathBuf) {
+    let d = dir();
+    let mut table = String::from(
+        "sample_id,eval_name,full_prompt_chars,score|cheap,score|dear,cost_usd|cheap,cost_usd|dear\n",
+    );
+    let mut prompts = String::new();
+    for i in 0..200 {
+        let hard = i % 2 == 0;
+        let text = if hard {
+            format!("prove theorem {i} about compact manifolds with boundary in full detail")
+        } else {
+            format!("say hello to {i}")
+        };
+        table.push_str(&format!(
+            "p{i},chat,{},{},1,0.0001,0.01\n",
+            text.len(),
+            u8::from(!hard)
+        ));
+        prompts.push_str(&format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n"));
+    }
+    let (t, p) = (d.join("table.csv"), d.join("prompts.jsonl"));
+    std::fs::write(&t, table).unwrap();
+    std::fs::write(&p, prompts).unwrap();
+    (t, p)
+}
+
+#[test]
+fn split_train_then_eval_on_another_file() {
+    let (table, prompts) = fixtures();
+    let d = dir();
+    let (train, test, est) = (d.join("train.csv"), d.join("test.csv"), d.join("est.json"));
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let (o, out, err) = run(&[
+        "split",
+        "--outcomes",
+        &s(&table),
+        "--test",
+        "0.3",
+        "--seed",
+        "42",
+        "--train-out",
+        &s(&train),
+        "--test-out",
+        &s(&test),
+    ]);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("140 train rows") && out.contains("60 test rows"),
+        "{out}"
+    );
+    let lines = |p: &PathBuf| std::fs::read_to_string(p).unwrap().lines().count();
+    assert_eq!((lines(&train), lines(&test)), (141, 61));
+
+    let (o, out, err) = run(&[
+        "train",
+        "--outcomes",
+        &s(&train),
+        "--prompts",
+        &s(&prompts),
+        "--prompt-key",
+        "id",
+        "--prompt-text",
+        "text",
+        "--learner",
+        "logreg",
+        "--out",
+        &s(&est),
+    ]);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("trained `logreg` on 140 prompts (140 with text) x 2 models"),
+        "{out}"
+    );
+
+    let (o, out, err) = run(&[
+        "eval",
+        "--outcomes",
+        &s(&test),
+        "--prompts",
+        &s(&prompts),
+        "--prompt-key",
+        "id",
+        "--prompt-text",
+        "text",
+        "--estimator",
+        &s(&est),
+        "--split",
+        "none",
+        "--policy",
+        "cost-first",
+        "--no-progress",
+        "--json",
+        &s(&d.join("report.json")),
+    ]);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("60 test prompts"), "{out}");
+    assert!(out.contains("learned `logreg`"), "{out}");
+    // The learned router separates the prompts: some cost-first point reaches full quality
+    // while sending only the hard half to the dear model.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("report.json")).unwrap()).unwrap();
+    let curve = &report["policies"][0]["curve"]["points"];
+    let best = curve
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["quality"].as_f64().unwrap() > 0.999)
+        .map(|p| p["share"][1].as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    assert!(best < 0.7, "share of calls to dear at full quality: {best}");
+}
+
+#[test]
+fn damaged_or_foreign_estimator_files_are_refused() {
+    let (table, prompts) = fixtures();
+    let d = dir();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    let est = d.join("est2.json");
+    let (o, _, err) = run(&[
+        "train",
+        "--outcomes",
+        &s(&table),
+        "--prompts",
+        &s(&prompts),
+        "--prompt-key",
+        "id",
+        "--prompt-text",
+        "text",
+        "--learner",
+        "knn",
+        "--out",
+        &s(&est),
+    ]);
+    assert!(o.status.success(), "{err}");
+    let json = std::fs::read_to_string(&est).unwrap();
+    for (name, contents, expect) in [
+        (
+            "v9.json",
+            json.replacen("\"version\":1", "\"version\":9", 1),
+            "format version 9 is not supported",
+        ),
+        (
+            "cut.json",
+            json[..json.len() / 3].to_owned(),
+            "corrupted estimator file",
+        ),
+        (
+            "other.json",
+            "{\"magic\": \"nope\"}".to_owned(),
+            "not a taskroute estimator file",
+        ),
+    ] {
+        let p = d.join(name);
+        std::fs::write(&p, contents).unwrap();
+        let (o, _, err) = run(&[
+            "eval",
+            "--outcomes",
+            &s(&table),
+            "--estimator",
+            &s(&p),
+            "--split",
+            "none",
+            "--no-progress",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(err.contains(expect), "{name}: {err}");
+    }
+    // Bad settings are a runtime error naming the setting.
+    let (o, _, err) = run(&[
+        "train",
+        "--outcomes",
+        &s(&table),
+        "--shrink",
+        "2",
+        "--out",
+        &s(&d.join("x.json")),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("shrink"), "{err}");
+}
