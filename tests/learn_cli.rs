@@ -24,8 +24,9 @@ fn run(args: &[&str]) -> (Output, String, String) {
 }
 
 /// 200 prompts, 2 models: "cheap" is right on short greetings, wrong on long proofs; "dear" is
-/// always right. Prompt texts in a JSONL file keyed by `id`.
-fn fixtures() -> (PathBuf, PathBuf) {
+/// always right. Prompt texts in a JSONL file keyed by `id`. Each test passes its own `tag` so
+/// tests running in parallel never share a file.
+fn fixtures(tag: &str) -> (PathBuf, PathBuf) {
     let d = dir();
     let mut table = String::from(
         "sample_id,eval_name,full_prompt_chars,score|cheap,score|dear,cost_usd|cheap,cost_usd|dear\n",
@@ -45,7 +46,7 @@ fn fixtures() -> (PathBuf, PathBuf) {
         ));
         prompts.push_str(&format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n"));
     }
-    let (t, p) = (d.join("table.csv"), d.join("prompts.jsonl"));
+    let (t, p) = (d.join(format!("{tag}-table.csv")), d.join(format!("{tag}-prompts.jsonl")));
     std::fs::write(&t, table).unwrap();
     std::fs::write(&p, prompts).unwrap();
     (t, p)
@@ -53,7 +54,7 @@ fn fixtures() -> (PathBuf, PathBuf) {
 
 #[test]
 fn split_train_then_eval_on_another_file() {
-    let (table, prompts) = fixtures();
+    let (table, prompts) = fixtures("roundtrip");
     let d = dir();
     let (train, test, est) = (d.join("train.csv"), d.join("test.csv"), d.join("est.json"));
     let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
@@ -139,7 +140,7 @@ fn split_train_then_eval_on_another_file() {
 
 #[test]
 fn damaged_or_foreign_estimator_files_are_refused() {
-    let (table, prompts) = fixtures();
+    let (table, prompts) = fixtures("refusals");
     let d = dir();
     let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let est = d.join("est2.json");
