@@ -46,7 +46,10 @@ fn fixtures(tag: &str) -> (PathBuf, PathBuf) {
         ));
         prompts.push_str(&format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n"));
     }
-    let (t, p) = (d.join(format!("{tag}-table.csv")), d.join(format!("{tag}-prompts.jsonl")));
+    let (t, p) = (
+        d.join(format!("{tag}-table.csv")),
+        d.join(format!("{tag}-prompts.jsonl")),
+    );
     std::fs::write(&t, table).unwrap();
     std::fs::write(&p, prompts).unwrap();
     (t, p)
