@@ -1,2 +1,210 @@
-//! Placeholder: the routing benchmark lands with the core benches.
-fn main() {}
+//! Decision latency of the routing core: `Router::route_into` with a reused `Decision`, for 4,
+//! 16, 64, 256 and 1024 synthetic candidates under each built-in policy, and the allocating
+//! `Router::route` at 16 candidates for comparison.
+//!
+//! Run: `cargo bench --bench route -- --warm-up-time 1 --measurement-time 3`
+//!
+//! By default criterion measures wall-clock time. With `TASKROUTE_BENCH_CLOCK=thread-cpu` (on
+//! Unix) it measures the benchmark thread's CPU time instead, which leaves out the time the
+//! thread spends preempted: steadier figures on a shared, loaded machine. Those results are
+//! stored under `cpu:`-prefixed names.
+//!
+//! Figures and the machine: docs/performance.md.
+
+use std::hint::black_box;
+use std::sync::Arc;
+
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion, Throughput};
+use taskroute::{
+    Capabilities, Capability, CostFirst, Decision, LatencyProfile, Limits, ModelSpec, Policy, Prices,
+    QualityFirst, Router, TaskKind, TaskSpec, Weighted,
+};
+
+const SIZES: [usize; 5] = [4, 16, 64, 256, 1024];
+
+/// `n` synthetic models with spread prices, windows, latencies and priors. About one in eight
+/// lacks tool calling and one in sixteen has a small window, so the benchmark task sees some
+/// rejections as well as ranked candidates, as a real catalog does.
+fn models(n: usize) -> Vec<ModelSpec> {
+    (0..n)
+        .map(|i| {
+            let a = (i * 7919 % 101) as f64 / 100.0; // pseudo-random in [0, 1], deterministic
+            let b = (i * 104_729 % 97) as f64 / 96.0;
+            let caps = if i % 8 == 3 {
+                Capabilities::of(&[Capability::Streaming])
+            } else {
+                Capabilities::of(&[Capability::Tools, Capability::Streaming, Capability::JsonMode])
+            };
+            let window = if i % 16 == 9 { 8_192 } else { 128_000 };
+            ModelSpec::new(
+                format!("model-{i:04}"),
+                "synthetic",
+                Prices::new(0.05 + 10.0 * a, 0.2 + 40.0 * a).with_cached_input(0.025 + 5.0 * a),
+                window,
+            )
+            .with_max_output_tokens(16_384.min(window))
+            .with_capabilities(caps)
+            .with_latency(LatencyProfile::new(150.0 + 1_500.0 * b, 40.0 + 160.0 * (1.0 - b)))
+            .with_quality(TaskKind::Planning, 0.35 + 0.6 * a)
+            .with_quality(TaskKind::CodeCompletion, 0.3 + 0.5 * b)
+            .with_default_quality(0.3 + 0.6 * (a + b) / 2.0)
+        })
+        .collect()
+}
+
+/// A planning task: 6 000 tokens in (2 000 cached), 800 out, tool calling, a cost limit.
+fn task() -> TaskSpec {
+    TaskSpec::new(TaskKind::Planning, 6_000)
+        .with_cached_input_tokens(2_000)
+        .with_output_tokens(800)
+        .require(Capability::Tools)
+        .with_limits(Limits::NONE.with_max_cost_usd(0.25))
+}
+
+fn policies() -> [(&'static str, Arc<dyn Policy>); 3] {
+    [
+        ("cost_first", Arc::new(CostFirst::new(0.7).unwrap())),
+        ("quality_first", Arc::new(QualityFirst::new(0.07).unwrap())),
+        (
+            "weighted",
+            Arc::new(Weighted::with_weights(1.0, 20.0, 0.05).unwrap()),
+        ),
+    ]
+}
+
+fn router(n: usize, policy: Arc<dyn Policy>) -> Router {
+    Router::builder()
+        .models(models(n))
+        .shared_policy(policy)
+        .build()
+        .unwrap()
+}
+
+fn route_into<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let task = task();
+    for (name, policy) in policies() {
+        let mut group = c.benchmark_group(format!("{prefix}route_into/{name}"));
+        for n in SIZES {
+            let router = router(n, Arc::clone(&policy));
+            let mut decision = Decision::new();
+            // Warm-up: the decision's buffers reach their size; the task must be servable.
+            router.route_into(&task, &mut decision).unwrap();
+            assert!(decision.ranking.len() > n / 2 && decision.rejected().count() > 0);
+            group.throughput(Throughput::Elements(n as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+                b.iter(|| {
+                    black_box(&router)
+                        .route_into(black_box(&task), black_box(&mut decision))
+                        .unwrap();
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+fn route_allocating<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let task = task();
+    let mut group = c.benchmark_group(format!("{prefix}route/cost_first"));
+    let n = 16;
+    let router = router(n, policies()[0].1.clone());
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+        b.iter(|| black_box(black_box(&router).route(black_box(&task)).unwrap()))
+    });
+    group.finish();
+}
+
+fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
+    route_into(&mut c, prefix);
+    route_allocating(&mut c, prefix);
+    c.final_summary();
+}
+
+fn main() {
+    let clock = std::env::var("TASKROUTE_BENCH_CLOCK").unwrap_or_default();
+    match clock.as_str() {
+        #[cfg(unix)]
+        "thread-cpu" => run(
+            Criterion::default()
+                .with_measurement(thread_cpu::ThreadCpu)
+                .configure_from_args(),
+            "cpu:",
+        ),
+        "" | "wall" => run(Criterion::default().configure_from_args(), ""),
+        other => panic!("TASKROUTE_BENCH_CLOCK={other}: expected `wall` or `thread-cpu`"),
+    }
+}
+
+/// A criterion measurement of the calling thread's CPU time (`CLOCK_THREAD_CPUTIME_ID`).
+#[cfg(unix)]
+mod thread_cpu {
+    use criterion::Throughput;
+    use criterion::measurement::{Measurement, ValueFormatter};
+    use rustix::time::{ClockId, clock_gettime};
+
+    pub(crate) struct ThreadCpu;
+
+    fn now_ns() -> u64 {
+        let t = clock_gettime(ClockId::ThreadCPUTime);
+        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
+    }
+
+    impl Measurement for ThreadCpu {
+        type Intermediate = u64;
+        type Value = u64;
+
+        fn start(&self) -> u64 {
+            now_ns()
+        }
+        fn end(&self, start: u64) -> u64 {
+            now_ns() - start
+        }
+        fn add(&self, a: &u64, b: &u64) -> u64 {
+            a + b
+        }
+        fn zero(&self) -> u64 {
+            0
+        }
+        fn to_f64(&self, v: &u64) -> f64 {
+            *v as f64
+        }
+        fn formatter(&self) -> &dyn ValueFormatter {
+            &Nanoseconds
+        }
+    }
+
+    struct Nanoseconds;
+
+    impl ValueFormatter for Nanoseconds {
+        fn scale_values(&self, typical_ns: f64, values: &mut [f64]) -> &'static str {
+            let (factor, unit) = match typical_ns {
+                t if t < 1e3 => (1.0, "ns (cpu)"),
+                t if t < 1e6 => (1e-3, "µs (cpu)"),
+                _ => (1e-6, "ms (cpu)"),
+            };
+            values.iter_mut().for_each(|v| *v *= factor);
+            unit
+        }
+        fn scale_throughputs(
+            &self,
+            typical_ns: f64,
+            throughput: &Throughput,
+            values: &mut [f64],
+        ) -> &'static str {
+            let per_iteration = match *throughput {
+                Throughput::Elements(n)
+                | Throughput::Bytes(n)
+                | Throughput::BytesDecimal(n)
+                | Throughput::Bits(n) => n as f64,
+            };
+            let _ = typical_ns;
+            values.iter_mut().for_each(|v| *v = per_iteration * 1e3 / *v);
+            "M/s (cpu)"
+        }
+        fn scale_for_machines(&self, _values: &mut [f64]) -> &'static str {
+            "ns"
+        }
+    }
+}

@@ -95,6 +95,8 @@ pub struct Decision {
     pub ranking: Vec<u32>,
     #[serde(skip)]
     pub(crate) scratch_quality: Vec<Option<f64>>,
+    #[serde(skip)]
+    pub(crate) scratch_keys: Vec<crate::rank::RankKey>,
 }
 
 /// Two decisions are equal when their data is: the router's reusable scratch space is not

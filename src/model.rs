@@ -26,6 +26,11 @@ impl ModelId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether both are the same allocation (a clone of one another): a pointer comparison.
+    pub(crate) fn same_arc(&self, other: &ModelId) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 impl fmt::Debug for ModelId {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use crate::Error;
 use crate::decision::{Candidate, Decision, Verdict};
-use crate::estimate::{LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator, expected_cost_usd};
-use crate::filter::{self, Constraints, Filter, Health, Rejection};
+use crate::estimate::{LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator};
+use crate::filter::{self, Constraints, Filter, Health, Rejection, TaskView};
 use crate::model::{Model, ModelId, ModelSpec};
 use crate::policy::Policy;
 use crate::rank;
@@ -113,7 +113,7 @@ impl Router {
         self.evaluate_candidates(task, out);
         policy.rank(task, &mut out.candidates);
         out.policy = policy.name();
-        rank::rank(&mut out.candidates, &mut out.ranking);
+        rank::rank(&mut out.candidates, &mut out.ranking, &mut out.scratch_keys);
         if out.ranking.is_empty() {
             return Err(Error::NoEligibleModel {
                 task_kind: task.kind().clone(),
@@ -128,30 +128,46 @@ impl Router {
     pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
         let n = self.models.len();
         out.task_kind = Some(task.kind().clone());
-        out.candidates.clear();
         out.ranking.clear();
-        // Room for every candidate in both, so a decision warmed up on any task never grows
-        // (the ranking of a task most models can serve is longer than one few can serve).
-        out.candidates.reserve(n);
+        // Room for every candidate in each buffer, so a decision warmed up on any task never
+        // grows (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n);
+        out.scratch_keys.clear();
+        out.scratch_keys.reserve(n);
         out.scratch_quality.clear();
         out.scratch_quality.resize(n, None);
         self.quality
             .estimate_all(task, &self.models, &mut out.scratch_quality);
-        let health = self.health.as_deref();
-        for (m, q) in self.models.iter().zip(out.scratch_quality.iter()) {
-            let mut c = Candidate {
+        // A decision reused with the same router already holds one entry per model, in order:
+        // overwrite them in place (no id clones, no moves). Otherwise start afresh.
+        let reuse = out.candidates.len() == n
+            && out
+                .candidates
+                .iter()
+                .zip(self.models.iter())
+                .all(|(c, m)| c.model.same_arc(&m.id));
+        if !reuse {
+            out.candidates.clear();
+            out.candidates.reserve(n);
+            out.candidates.extend(self.models.iter().map(|m| Candidate {
                 model: m.id.clone(),
                 estimate: None,
                 verdict: Verdict::Pending,
                 rank: None,
-            };
-            if let Err(r) = filter::check_static(task, m, &self.constraints, health, &self.filters) {
+            }));
+        }
+        // The task's numbers, read once rather than once per candidate.
+        let view = TaskView::of(task);
+        let health = self.health.as_deref();
+        let candidates = out.candidates.iter_mut().zip(out.scratch_quality.iter());
+        for ((c, q), m) in candidates.zip(self.models.iter()) {
+            c.rank = None;
+            if let Err(r) = filter::check_static(task, &view, m, &self.constraints, health, &self.filters) {
+                c.estimate = None;
                 c.verdict = Verdict::Rejected(r);
-                out.candidates.push(c);
                 continue;
             }
-            let cost = expected_cost_usd(task, m);
+            let cost = m.prices.cost_usd(view.input, view.cached, view.output);
             let latency = self.latency.latency_ms(task, m).unwrap_or(f64::INFINITY);
             let quality = q.unwrap_or(f64::NAN);
             c.estimate = Some(crate::Estimate::new(quality, cost, latency));
@@ -160,12 +176,11 @@ impl Router {
                 Some(v) if !(0.0..=1.0).contains(v) => {
                     Verdict::Rejected(Rejection::BadQualityEstimate { value: *v })
                 }
-                Some(_) => match filter::check_limits(task, cost, latency) {
+                Some(_) => match filter::check_limits(&view.limits, cost, latency) {
                     Ok(()) => Verdict::Pending,
                     Err(r) => Verdict::Rejected(r),
                 },
             };
-            out.candidates.push(c);
         }
     }
 }

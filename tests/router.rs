@@ -667,3 +667,27 @@ fn builder_errors_name_the_problem() {
         .unwrap_err();
     assert!(cap.to_string().contains("max_input_price"), "{cap}");
 }
+
+#[test]
+fn a_decision_reused_across_routers_equals_a_fresh_one() {
+    // The router overwrites a reused decision's entries in place only when they are its own
+    // models, in order; any other decision is rebuilt.
+    let a = router();
+    let b = Router::builder()
+        .models(models().into_iter().rev())
+        .policy(QualityFirst::unbounded())
+        .build()
+        .unwrap();
+    let shared_models = a.with_policy(Weighted::new(10.0).unwrap());
+    let t = chat(1_000);
+    let mut d = Decision::new();
+    for r in [&a, &b, &shared_models, &a, &b] {
+        r.route_into(&t, &mut d).unwrap();
+        assert_eq!(d, r.route(&t).unwrap());
+    }
+    // A decision read back from JSON (ids not shared with the router) is rebuilt too.
+    let mut d: Decision =
+        serde_json::from_str(&serde_json::to_string(&b.route(&t).unwrap()).unwrap()).unwrap();
+    a.route_into(&t, &mut d).unwrap();
+    assert_eq!(d, a.route(&t).unwrap());
+}
