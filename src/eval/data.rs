@@ -642,22 +642,24 @@ impl Outcomes {
         (0..self.prompts()).map(|p| self.cost(p, model)).sum::<f64>() / self.prompts() as f64
     }
 
-    /// Bytes of heap used by the per-observation columns (quality, cost, and the optional
-    /// latency and token columns) divided by the number of observations.
-    pub fn bytes_per_observation(&self) -> f64 {
-        let obs = self.cost.len();
-        let bytes = self.quality.heap_bytes()
+    fn observation_bytes(&self) -> usize {
+        self.quality.heap_bytes()
             + self.cost.len() * 4
             + self.latency_ms.as_ref().map_or(0, |v| v.len() * 4)
             + self.obs_input_tokens.as_ref().map_or(0, |v| v.len() * 4)
-            + self.obs_output_tokens.as_ref().map_or(0, |v| v.len() * 4);
-        bytes as f64 / obs as f64
+            + self.obs_output_tokens.as_ref().map_or(0, |v| v.len() * 4)
+    }
+
+    /// Bytes of heap used by the per-observation columns (quality, cost, and the optional
+    /// latency and token columns) divided by the number of observations.
+    pub fn bytes_per_observation(&self) -> f64 {
+        self.observation_bytes() as f64 / self.cost.len() as f64
     }
 
     /// Bytes of heap used by the whole table, per-prompt columns and texts included (approximate:
-    /// counts lengths, not allocator slack).
+    /// counts lengths and one 16-byte pointer per id and text, not allocator slack).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes_per_observation() as usize * self.cost.len()
+        self.observation_bytes()
             + self.ids.iter().map(|s| s.len() + 16).sum::<usize>()
             + self
                 .texts
