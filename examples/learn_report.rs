@@ -13,8 +13,8 @@
 //!    5-fold cross-validation of the chosen setting.
 //! 2. RouteLLM GSM8K and MMLU (Mixtral weak, GPT-4 strong), 50/50 seeded split: APGR,
 //!    CPT(50%), CPT(80%).
-//! 3. A simulated online run: feedback arrives in order; the bandit's AIQ on the test part as
-//!    feedback accumulates, beside the offline estimator's.
+//! 3. A simulated online run: test prompts arrive in order; the bandit learns from the outcome of
+//!    each choice; its reward per window beside the offline estimator's and the static router's.
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,9 +24,7 @@ use taskroute::eval::{
     Baselines, Builtin, KindSource, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split,
     StaticQuality,
 };
-use taskroute::learn::{
-    LearnedEstimator, Learner, OnlineConfig, OnlineEstimator, Sampling, TrainConfig, TrainingSet,
-};
+use taskroute::learn::{LearnedEstimator, Learner, OnlineConfig, OnlineEstimator, TrainConfig, TrainingSet};
 use taskroute::{QualityEstimator, Router, Weighted};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -242,58 +240,105 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
 
 fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainConfig) -> Res<()> {
     println!("### Simulated online run\n");
-    let b = Baselines::compute(test, 1);
-    let best = b.singles[b.best_single].point();
+    // The test prompts arrive one by one in a seeded order; each router decides before it sees
+    // the outcome; the bandit then gets the chosen model's recorded outcome and cost.
     let stream = Replay::builder()
         .prices(prices.clone())
         .output_tokens_from(train)
-        .build(train)?;
-    let online = Arc::new(OnlineEstimator::new(OnlineConfig::default().with_seed(3)));
-    // Cost weight: the middle of the Weighted grid's useful range on this data.
+        .build(test)?;
     let lambda = 100.0;
-    let router = Router::builder()
-        .models(stream.router().models().to_vec())
+    let policy = Weighted::new(lambda)?;
+    let models = stream.router().models().to_vec();
+    let online = Arc::new(OnlineEstimator::new(OnlineConfig::default().with_seed(3)));
+    let bandit = Router::builder()
+        .models(models.clone())
         .shared_quality_estimator(online.clone())
-        .policy(Weighted::new(lambda)?)
+        .policy(policy)
         .build()?;
-    let offline =
-        metrics::aiq(&curve(train, test, prices, learned(train, cfg)?)?, best.cost).unwrap_or(f64::NAN);
-    let st: Arc<dyn QualityEstimator> = Arc::new(StaticQuality::fit(train, KindSource::Kind));
-    let stat = metrics::aiq(&curve(train, test, prices, st)?, best.cost).unwrap_or(f64::NAN);
+    let offline = Router::builder()
+        .models(models.clone())
+        .shared_quality_estimator(learned(train, cfg)?)
+        .policy(policy)
+        .build()?;
+    let fixed = Router::builder()
+        .models(models)
+        .quality_estimator(StaticQuality::fit(train, KindSource::Kind))
+        .policy(policy)
+        .build()?;
     println!(
-        "Feedback: the {} training prompts in a seeded random order, routed by `Weighted::new({lambda})` over \
-         the bandit's Thompson draws (per task kind and model, Beta(1, 1) priors, seed 3); the chosen model's \
-         recorded outcome and cost are fed back with `observe`. At each checkpoint the bandit's posterior \
-         means (`snapshot(Sampling::Mean)`) are evaluated on the test part like any estimator. \
-         Offline learned estimator (`{}`, all training outcomes): AIQ {offline:.4}; per-task static router: {stat:.4}.\n",
-        train.prompts(),
-        cfg.learner
+        "The {} test prompts arrive one at a time in a seeded random order (`Split::seeded(n, 0.5, 5)`, \
+         then interleaved). Three routers with the same policy, `Weighted::new({lambda})` (one quality \
+         point is worth 10 m$), decide each prompt before seeing its outcome: the online bandit \
+         (`OnlineEstimator`, Thompson sampling per task kind and model, Beta(1, 1) priors, seed 3, fed \
+         the chosen model's recorded outcome and cost with `observe` after each decision), the offline \
+         learned estimator (`{}`, trained once on the {} training prompts) and the per-task static router \
+         (fitted on the same training prompts). Reward = quality - {lambda} x cost (USD), averaged per window.\n",
+        test.prompts(),
+        cfg.learner,
+        train.prompts()
     );
     println!(
-        "| feedback | test AIQ (bandit means) | stream quality so far | stream cost so far (m$/prompt) |\n|---|---|---|---|"
+        "| prompts | bandit quality | bandit m$ | bandit reward | offline reward | static reward |\n|---|---|---|---|---|---|"
     );
-    let order = Split::seeded(train.prompts(), 0.5, 5)?;
-    let mut seq: Vec<usize> = order.test.iter().chain(&order.train).copied().collect();
-    seq.sort_by_key(|&p| (p * 7919) % train.prompts()); // a fixed interleaving
-    let checkpoints = [25usize, 50, 100, 200, 400, 800, seq.len()];
-    let (mut q, mut c) = (0.0, 0.0);
+    let order = Split::seeded(test.prompts(), 0.5, 5)?;
+    let seq: Vec<usize> = order
+        .test
+        .iter()
+        .zip(&order.train)
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(order.train.iter().skip(order.test.len()).copied())
+        .collect();
     let mut d = taskroute::Decision::new();
+    let pick = |r: &Router, p: usize, d: &mut taskroute::Decision| -> Res<usize> {
+        r.route_into(&stream.task(p), d)?;
+        let id = d.primary_model().ok_or("no model")?;
+        Ok(test.model_index(id.as_str()).ok_or("unknown model")?)
+    };
+    let window = 100;
+    let (mut wq, mut wc, mut wo, mut ws, mut n) = (0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut tq, mut tc, mut to, mut ts) = (0.0, 0.0, 0.0, 0.0);
+    let reward = |p: usize, j: usize| test.quality(p, j) - lambda * test.cost(p, j);
     for (i, &p) in seq.iter().enumerate() {
-        let task = stream.task(p);
-        router.route_into(&task, &mut d)?;
-        let id = d.primary_model().ok_or("no model")?.clone();
-        let j = train.model_index(id.as_str()).ok_or("model")?;
-        q += train.quality(p, j);
-        c += train.cost(p, j);
-        online.observe(&task, &id, train.quality(p, j), train.cost(p, j))?;
-        if checkpoints.contains(&(i + 1)) {
-            let snap: Arc<dyn QualityEstimator> = Arc::new(online.snapshot(Sampling::Mean));
-            let a = metrics::aiq(&curve(train, test, prices, snap)?, best.cost).unwrap_or(f64::NAN);
-            let n = (i + 1) as f64;
-            println!("| {} | {a:.4} | {:.4} | {:.3} |", i + 1, q / n, c / n * 1e3);
+        let j = pick(&bandit, p, &mut d)?;
+        online.observe(
+            &stream.task(p),
+            &test.models()[j],
+            test.quality(p, j),
+            test.cost(p, j),
+        )?;
+        let jo = pick(&offline, p, &mut d)?;
+        let js = pick(&fixed, p, &mut d)?;
+        wq += test.quality(p, j);
+        wc += test.cost(p, j);
+        wo += reward(p, jo);
+        ws += reward(p, js);
+        n += 1;
+        if n == window || i + 1 == seq.len() {
+            let k = n as f64;
+            println!(
+                "| {}-{} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                i + 1 - n + 1,
+                i + 1,
+                wq / k,
+                wc / k * 1e3,
+                (wq - lambda * wc) / k,
+                wo / k,
+                ws / k
+            );
+            (tq, tc, to, ts) = (tq + wq, tc + wc, to + wo, ts + ws);
+            (wq, wc, wo, ws, n) = (0.0, 0.0, 0.0, 0.0, 0);
         }
     }
-    println!();
+    let k = seq.len() as f64;
+    println!(
+        "| all {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+        seq.len(),
+        tq / k,
+        tc / k * 1e3,
+        (tq - lambda * tc) / k,
+        to / k,
+        ts / k
+    );
     Ok(())
 }
 
@@ -367,25 +412,29 @@ fn routellm(prices: &PriceTable) -> Res<()> {
             // CV on the training half.
             let folds = Split::kfold(train.prompts(), 5, 7)?;
             println!("GSM8K model selection (5-fold CV APGR on the training half):\n");
-            println!("| learner | shrink | CV APGR |\n|---|---|---|");
+            println!("| learner | shrink | word n-grams | CV APGR |\n|---|---|---|---|");
             let mut best: Option<(f64, TrainConfig)> = None;
             for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
-                for shrink in [0.0, 0.3] {
-                    let c = train_cfg(learner, shrink);
+                for (shrink, words) in [(0.0, 2), (0.3, 2), (0.0, 1)] {
+                    let c = train_cfg(learner, shrink)
+                        .with_features(taskroute::learn::FeatureConfig::default().with_word_ngrams(words));
                     let mut sum = 0.0;
                     for fo in &folds {
                         let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
                         sum += pair_metrics(&tr, &va, prices, kinds, learned(&tr, &c)?, strong)?.0;
                     }
                     let mean = sum / folds.len() as f64;
-                    println!("| {learner} | {shrink} | {mean:.4} |");
+                    println!("| {learner} | {shrink} | 1..{words} | {mean:.4} |");
                     if best.as_ref().is_none_or(|b| mean > b.0) {
                         best = Some((mean, c));
                     }
                 }
             }
             let (_, chosen) = best.ok_or("no configuration")?;
-            println!("\nChosen: `{}` with shrink {}.\n", chosen.learner, chosen.shrink);
+            println!(
+                "\nChosen: `{}` with shrink {}, word n-grams 1..{}.\n",
+                chosen.learner, chosen.shrink, chosen.features.word_ngrams
+            );
             for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
                 let c = chosen.clone().with_learner(learner);
                 let tag = if learner == chosen.learner {
