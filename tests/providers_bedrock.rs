@@ -132,6 +132,8 @@ async fn aimock_errors_map_to_kinds() {
         (ErrorKind::Authentication, Some(401)),
         "{e}"
     );
+    let e = error_for("trigger permission error").await;
+    assert_eq!((e.kind(), e.status()), (ErrorKind::Permission, Some(403)), "{e}");
     let e = error_for("trigger missing model").await;
     assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
     let e = error_for("nothing matches this prompt").await;
