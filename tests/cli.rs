@@ -170,6 +170,63 @@ fn calibration_finds_knobs_for_a_share_of_calls() {
 }
 
 #[test]
+fn judge_scores_load_with_a_quality_range() {
+    let mut csv = String::from("question_id,category,turn,model,score,answer_chars\n");
+    for q in 0..20 {
+        for turn in 1..=2 {
+            let cat = if q % 2 == 0 { "writing" } else { "math" };
+            csv.push_str(&format!(
+                "{q},{cat},{turn},weak,{},400\n",
+                if q % 2 == 0 { 9 } else { 3 }
+            ));
+            csv.push_str(&format!("{q},{cat},{turn},strong,10,800\n"));
+        }
+    }
+    let data = scratch("judgments.csv", &csv);
+    let prices = scratch(
+        "prices.csv",
+        "model,input_usd_per_mtok,output_usd_per_mtok\nweak,1,1\nstrong,10,30\n",
+    );
+    let o = bin().args(["eval", "--outcomes"]).arg(&data).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).1.contains("expected a quality in [0, 1]"),
+        "{:?}",
+        text(&o)
+    );
+    let json = scratch("judgments.json", "");
+    let o = bin()
+        .args([
+            "eval",
+            "--grid",
+            "11",
+            "--quality-range",
+            "1,10",
+            "--input-tokens",
+            "50",
+            "--outcomes",
+        ])
+        .arg(&data)
+        .arg("--prices")
+        .arg(&prices)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["prompts"], 40);
+    let singles = report["baselines"]["singles"].as_array().unwrap();
+    assert_eq!(singles[1]["quality"], 1.0);
+    let o = bin()
+        .args(["eval", "--quality-range", "10", "--outcomes"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
 fn unknown_estimator_is_a_clear_error() {
     let data = scratch("table-est.csv", &table());
     let o = bin()

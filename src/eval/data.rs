@@ -60,7 +60,10 @@ use crate::task::TaskKind;
 /// `mbpp`, `humaneval` → [`TaskKind::CodeGeneration`]; `gsm8k`, `math` → [`TaskKind::Math`];
 /// `arc-challenge`, `arc-easy`, `mmlu`, `hellaswag` → [`TaskKind::Reasoning`]; `winogrande`
 /// (choose one of two fillers) → [`TaskKind::Classification`]; `mt-bench`, `mtbench` →
-/// [`TaskKind::Chat`]; anything else → the built-in kind of that name, else a custom kind.
+/// [`TaskKind::Chat`]; MT-Bench's categories: `coding` → [`TaskKind::CodeGeneration`],
+/// `writing`, `roleplay`, `stem`, `humanities` → [`TaskKind::Chat`] (`math`, `reasoning` and
+/// `extraction` are built-in names); anything else → the built-in kind of that name, else a
+/// custom kind.
 pub fn kind_for_label(label: &str) -> TaskKind {
     let bench = label.split('/').next().unwrap_or(label).to_ascii_lowercase();
     match bench.as_str() {
@@ -68,7 +71,8 @@ pub fn kind_for_label(label: &str) -> TaskKind {
         "gsm8k" | "math" => TaskKind::Math,
         "arc-challenge" | "arc-easy" | "arc" | "mmlu" | "hellaswag" => TaskKind::Reasoning,
         "winogrande" => TaskKind::Classification,
-        "mt-bench" | "mtbench" => TaskKind::Chat,
+        "mt-bench" | "mtbench" | "writing" | "roleplay" | "stem" | "humanities" => TaskKind::Chat,
+        "coding" => TaskKind::CodeGeneration,
         _ => TaskKind::from_name(label),
     }
 }
@@ -161,6 +165,12 @@ pub struct LoadOptions {
     pub default_output_tokens: Option<u32>,
     /// Characters per token for token estimates from text lengths (default 4).
     pub chars_per_token: f64,
+    /// Input tokens assumed where a cost must be computed and neither tokens, a prompt length
+    /// nor a text is recorded.
+    pub default_input_tokens: Option<u32>,
+    /// The range of recorded scores, `(worst, best)`: each is mapped linearly onto `[0, 1]`
+    /// (MT-Bench's 1–10 judge scores: `(1.0, 10.0)`). Without it, qualities must be in `[0, 1]`.
+    pub quality_range: Option<(f64, f64)>,
 }
 
 impl Default for LoadOptions {
@@ -169,6 +179,8 @@ impl Default for LoadOptions {
             prices: None,
             default_output_tokens: None,
             chars_per_token: 4.0,
+            default_input_tokens: None,
+            quality_range: None,
         }
     }
 }
@@ -195,6 +207,36 @@ impl LoadOptions {
     pub fn chars_per_token(mut self, c: f64) -> Self {
         self.chars_per_token = c;
         self
+    }
+
+    /// Input tokens to assume where nothing tells the prompt's length.
+    pub fn default_input_tokens(mut self, n: u32) -> Self {
+        self.default_input_tokens = Some(n);
+        self
+    }
+
+    /// Maps recorded scores from `[worst, best]` onto `[0, 1]`.
+    pub fn quality_range(mut self, worst: f64, best: f64) -> Self {
+        self.quality_range = Some((worst, best));
+        self
+    }
+
+    /// The recorded score `v` as a quality in `[0, 1]`, or what was expected.
+    fn quality(&self, v: f64) -> Result<f64, String> {
+        match self.quality_range {
+            None if (0.0..=1.0).contains(&v) => Ok(v),
+            None => Err("a quality in [0, 1] (rescale other scores with a quality range)".into()),
+            Some((lo, hi)) if lo.is_finite() && hi.is_finite() && lo < hi => {
+                if (lo..=hi).contains(&v) {
+                    Ok((v - lo) / (hi - lo))
+                } else {
+                    Err(format!("a score in [{lo}, {hi}]"))
+                }
+            }
+            Some((lo, hi)) => Err(format!(
+                "a valid quality range, not [{lo}, {hi}] (needs worst < best)"
+            )),
+        }
     }
 
     fn tokens(&self, chars: f64) -> u32 {
@@ -868,9 +910,9 @@ impl Outcomes {
             }
             for j in 0..n_models {
                 let q = num(path, line, q_cols[j], &headers, &rec)?;
-                if !(0.0..=1.0).contains(&q) {
-                    return Err(bad(path, line, q_cols[j], &headers, &rec, "a quality in [0, 1]"));
-                }
+                let q = options
+                    .quality(q)
+                    .map_err(|expected| bad(path, line, q_cols[j], &headers, &rec, &expected))?;
                 b.quality.push(q as f32);
                 let in_tok = opt_count(path, line, in_cols[j], &headers, &rec)?;
                 let out_tok = opt_count(path, line, out_cols[j], &headers, &rec)?;
@@ -1080,6 +1122,7 @@ struct LongRow {
     label: Option<String>,
     text: Option<String>,
     prompt_chars: Option<f64>,
+    output_chars: Option<f64>,
 }
 
 fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
@@ -1092,13 +1135,22 @@ fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
             hint: "a long table needs columns prompt_id, model, quality, cost_usd".into(),
         })
     };
-    let (pc, mc, qc) = (need(&["prompt_id"])?, need(&["model"])?, need(&["quality"])?);
+    // MT-Bench judgments (`question_id`, `turn`, `score`, `category`, `answer_chars`) load too:
+    // the prompt id is `<question_id>.<turn>`.
+    let pc = need(&["prompt_id", "question_id"])?;
+    let turn = if headers[pc] == "question_id" {
+        find(&headers, &["turn"])
+    } else {
+        None
+    };
+    let (mc, qc) = (need(&["model"])?, need(&["quality", "score"])?);
+    let occ = find(&headers, &["output_chars", "answer_chars", "response_chars"]);
     let cc = find(&headers, &["cost_usd", "cost"]);
     let lc = find(&headers, &["latency_ms"]);
     let ic = find(&headers, &["input_tokens"]);
     let oc = find(&headers, &["output_tokens"]);
     let kc = find(&headers, &["kind"]);
-    let labc = find(&headers, &["label"]);
+    let labc = find(&headers, &["label", "category"]);
     let tc = find(&headers, &["text"]);
     let chc = find(&headers, &["prompt_chars"]);
     let mut rows = Vec::new();
@@ -1108,7 +1160,10 @@ fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
         let s = |c: Option<usize>| c.map(|c| rec[c].to_owned()).filter(|s| !s.is_empty());
         rows.push(LongRow {
             line,
-            prompt: rec[pc].to_owned(),
+            prompt: match turn {
+                Some(t) => format!("{}.{}", &rec[pc], &rec[t]),
+                None => rec[pc].to_owned(),
+            },
             model: rec[mc].to_owned(),
             quality: num(path, line, qc, &headers, &rec)?,
             cost: opt_num(path, line, cc, &headers, &rec)?,
@@ -1119,6 +1174,7 @@ fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
             label: s(labc),
             text: s(tc),
             prompt_chars: opt_num(path, line, chc, &headers, &rec)?,
+            output_chars: opt_num(path, line, occ, &headers, &rec)?,
         });
     }
     Ok(rows)
@@ -1191,6 +1247,7 @@ fn long_rows_jsonl(path: &Path) -> Result<Vec<LongRow>, EvalError> {
             label: r.label,
             text: r.text,
             prompt_chars: r.prompt_chars,
+            output_chars: None,
         });
     }
     Ok(rows)
@@ -1254,13 +1311,13 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
             });
         }
         filled[i] = true;
-        if !(r.quality.is_finite() && (0.0..=1.0).contains(&r.quality)) {
-            return Err(row_err(
+        let quality = options.quality(r.quality).map_err(|expected| {
+            row_err(
                 r.line,
                 "quality",
-                format!("expected a quality in [0, 1], got {}", r.quality),
-            ));
-        }
+                format!("expected {expected}, got {}", r.quality),
+            )
+        })?;
         let meta = &mut metas[p];
         for (slot, v, field) in [
             (&mut meta.label, r.label, "label"),
@@ -1313,15 +1370,20 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
                             .as_ref()
                             .map(|t| options.tokens(t.chars().count() as f64))
                     })
+                    .or(options.default_input_tokens)
                     .ok_or_else(|| {
                         row_err(
                             r.line,
                             "input_tokens",
-                            "the cost must be computed from prices: give input_tokens, prompt_chars or text"
+                            "the cost must be computed from prices: give input_tokens, prompt_chars, text or a default input token count"
                                 .into(),
                         )
                     })?;
-                let output = r.output_tokens.or(options.default_output_tokens).ok_or_else(|| {
+                let output = r
+                    .output_tokens
+                    .or_else(|| r.output_chars.map(|c| options.tokens(c)))
+                    .or(options.default_output_tokens)
+                    .ok_or_else(|| {
                     row_err(
                         r.line,
                         "output_tokens",
@@ -1341,7 +1403,7 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
                 format!("expected a latency >= 0 ms, got {l}"),
             ));
         }
-        b.quality[i] = r.quality as f32;
+        b.quality[i] = quality as f32;
         b.cost[i] = cost as f32;
         b.latency[i] = r.latency_ms.map(|v| v as f32);
         b.in_tok[i] = r.input_tokens;
@@ -1569,7 +1631,7 @@ pub(crate) mod tests {
         );
         let e = err("bad-q.csv", "sample_id,score|a,cost_usd|a\np1,2,0.1\n");
         assert!(
-            e.contains(":2:2: column `score|a`: expected a quality in [0, 1], got `2`"),
+            e.contains(":2:2: column `score|a`: expected a quality in [0, 1]") && e.ends_with("got `2`"),
             "{e}"
         );
         let e = err("nan-cost.csv", "sample_id,score|a,cost_usd|a\np1,1,NaN\n");
@@ -1699,6 +1761,42 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn mtbench_judgments_load_with_a_quality_range_and_priced_costs() {
+        let p = scratch(
+            "mtbench.csv",
+            "question_id,category,turn,model,judge,judge_template,score,answer_chars,contaminated\n\
+             81,writing,1,s,gpt-4,single-v1,10.0,4000,1\n\
+             81,writing,1,w,gpt-4,single-v1,7.0,400,1\n\
+             81,writing,2,s,gpt-4,single-v1-multi-turn,1.0,40,1\n\
+             81,writing,2,w,gpt-4,single-v1-multi-turn,5.5,4,1\n",
+        );
+        let e = Outcomes::read_long(&p).unwrap_err().to_string();
+        assert!(
+            e.contains("mtbench.csv:2: column `quality`: expected a quality in [0, 1]"),
+            "{e}"
+        );
+        let mut prices = PriceTable::new();
+        prices.insert("s", Prices::new(10.0, 30.0));
+        prices.insert("w", Prices::new(1.0, 1.0));
+        let opts = LoadOptions::new().prices(prices).quality_range(1.0, 10.0);
+        let e = Outcomes::read_long_with(&p, &opts).unwrap_err().to_string();
+        assert!(e.contains("default input token count"), "{e}");
+        let d = Outcomes::read_long_with(&p, &opts.clone().default_input_tokens(100)).unwrap();
+        assert_eq!((d.prompts(), d.id(0), d.id(1)), (2, "81.1", "81.2"));
+        assert_eq!(d.label(0), "writing");
+        assert_eq!(d.kind(0), &TaskKind::Chat);
+        assert_eq!((d.quality(0, 0), d.quality(1, 0)), (1.0, 0.0));
+        assert!((d.quality(0, 1) - 6.0 / 9.0).abs() < 1e-6);
+        assert!((d.quality(1, 1) - 0.5).abs() < 1e-6);
+        assert!(!d.is_binary());
+        // s on 81.1: 100 input tokens at 10 $/M + 1000 output tokens at 30 $/M
+        assert!((d.cost(0, 0) - 0.031).abs() < 1e-8, "{}", d.cost(0, 0));
+        let bad = LoadOptions::new().quality_range(10.0, 1.0);
+        let e = Outcomes::read_long_with(&p, &bad).unwrap_err().to_string();
+        assert!(e.contains("needs worst < best"), "{e}");
+    }
+
+    #[test]
     fn prompt_texts_join_by_id_with_fewshot_prefix() {
         let d = Outcomes::read_wide_csv(scratch("join.csv", WIDE)).unwrap();
         let prompts = scratch(
@@ -1787,6 +1885,32 @@ pub(crate) mod tests {
             eprintln!("{model}: accuracy {q:.3} (README {acc}), {c:.3} m$ (README {mcost})");
             assert!((q - acc).abs() < 0.01, "{model}: {q} vs {acc}");
             assert!((c - mcost).abs() / mcost < 0.03, "{model}: {c} vs {mcost}");
+        }
+    }
+
+    #[test]
+    fn shared_mtbench_turn_one_scores_match_readme() {
+        let Some(dir) = shared_data() else { return };
+        let prices = PriceTable::read_csv(dir.join("prices.csv")).unwrap();
+        let d = Outcomes::read_long_with(
+            dir.join("routellm/mtbench_judgments.csv"),
+            &LoadOptions::new()
+                .prices(prices)
+                .quality_range(1.0, 10.0)
+                .default_input_tokens(100),
+        )
+        .unwrap();
+        assert_eq!((d.prompts(), d.models().len()), (160, 2));
+        let turn1: Vec<usize> = (0..d.prompts()).filter(|&p| d.id(p).ends_with(".1")).collect();
+        let t = d.subset(&turn1);
+        for (model, readme) in [
+            ("mistralai/Mixtral-8x7B-Instruct-v0.1", 8.69),
+            ("gpt-4-1106-preview", 9.41),
+        ] {
+            let j = t.model_index(model).unwrap();
+            let score = 1.0 + 9.0 * t.mean_quality(j);
+            eprintln!("MT-Bench turn 1 {model}: {score:.3} (README {readme})");
+            assert!((score - readme).abs() < 0.006, "{model}: {score}");
         }
     }
 

@@ -46,6 +46,12 @@ pub(crate) struct Args {
     /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
     #[arg(long, value_name = "N")]
     output_tokens: Option<u32>,
+    /// Input tokens assumed where a cost is computed from prices and no prompt length is recorded.
+    #[arg(long, value_name = "N")]
+    input_tokens: Option<u32>,
+    /// Range of recorded scores, mapped onto [0, 1]: `1,10` for MT-Bench judge scores.
+    #[arg(long, value_name = "WORST,BEST")]
+    quality_range: Option<String>,
     /// Policies to sweep, comma-separated.
     #[arg(
         long,
@@ -193,6 +199,20 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     }
     if let Some(n) = args.output_tokens {
         options = options.default_output_tokens(n);
+    }
+    if let Some(n) = args.input_tokens {
+        options = options.default_input_tokens(n);
+    }
+    if let Some(range) = &args.quality_range {
+        let bad = || {
+            CliError::msg(format!(
+                "--quality-range `{range}`: expected WORST,BEST (e.g. 1,10)"
+            ))
+        };
+        let (w, b) = range.split_once(',').ok_or_else(bad)?;
+        let w: f64 = w.trim().parse().map_err(|_| bad())?;
+        let b: f64 = b.trim().parse().map_err(|_| bad())?;
+        options = options.quality_range(w, b);
     }
     let mut data = load(&args.outcomes, args.layout, &options)?;
     if let Some(path) = &args.prompts {
