@@ -448,6 +448,50 @@ fn routellm(prices: &PriceTable) -> Res<()> {
                 ));
             }
         }
+        if bench == "mmlu" {
+            // No prompt texts: the learners see the subject (as the task kind) and the length.
+            let by_label = |o: &Outcomes, c: &TrainConfig| -> Res<Arc<dyn QualityEstimator>> {
+                Ok(Arc::new(LearnedEstimator::train(
+                    &TrainingSet::from_outcomes_by_label(o, None),
+                    c,
+                )?))
+            };
+            let folds = Split::kfold(train.prompts(), 5, 7)?;
+            println!(
+                "MMLU model selection (5-fold CV APGR on the training half; subject and length only):\n"
+            );
+            println!("| learner | shrink | CV APGR |\n|---|---|---|");
+            let mut best: Option<(f64, TrainConfig)> = None;
+            for learner in [Learner::Prior, Learner::LogReg, Learner::Irt] {
+                for shrink in [0.0, 0.3] {
+                    let c = train_cfg(learner, shrink);
+                    let mut sum = 0.0;
+                    for fo in &folds {
+                        let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
+                        sum += pair_metrics(&tr, &va, prices, kinds, by_label(&tr, &c)?, strong)?.0;
+                    }
+                    let mean = sum / folds.len() as f64;
+                    println!("| {learner} | {shrink} | {mean:.4} |");
+                    if best.as_ref().is_none_or(|b| mean > b.0) {
+                        best = Some((mean, c));
+                    }
+                }
+            }
+            let (_, chosen) = best.ok_or("no configuration")?;
+            println!("\nChosen: `{}` with shrink {}.\n", chosen.learner, chosen.shrink);
+            for learner in [Learner::Prior, Learner::LogReg, Learner::Irt] {
+                let c = chosen.clone().with_learner(learner);
+                let tag = if learner == chosen.learner {
+                    " **chosen**"
+                } else {
+                    ""
+                };
+                ests.push((
+                    format!("learned `{learner}`, subject + length (shrink {}){tag}", c.shrink),
+                    by_label(&train, &c)?,
+                ));
+            }
+        }
         println!(
             "| benchmark | estimator | test prompts | APGR | CPT(50%) | CPT(80%) |\n|---|---|---|---|---|---|"
         );

@@ -167,7 +167,7 @@ fn damaged_or_foreign_estimator_files_are_refused() {
     for (name, contents, expect) in [
         (
             "v9.json",
-            json.replacen("\"version\":1", "\"version\":9", 1),
+            json.replacen("\"version\":2", "\"version\":9", 1),
             "format version 9 is not supported",
         ),
         (

@@ -17,6 +17,7 @@ pub struct TrainingSet {
     models: Vec<ModelId>,
     texts: Vec<String>,
     kinds: Vec<TaskKind>,
+    tokens: Vec<u32>,
     outcomes: Vec<f32>,
     costs: Vec<f32>,
 }
@@ -57,7 +58,8 @@ impl TrainingSet {
     }
 
     /// Adds one prompt. `outcomes` has one entry per model, in the set's model order; `costs`
-    /// is empty (no costs) or has one entry per model.
+    /// is empty (no costs) or has one entry per model. The prompt's input tokens are estimated
+    /// as its characters / 4 (see [`push_with_tokens`](Self::push_with_tokens)).
     ///
     /// # Errors
     /// [`LearnError::BadExample`] when a list has the wrong length, an outcome is outside
@@ -66,6 +68,23 @@ impl TrainingSet {
         &mut self,
         text: impl Into<String>,
         kind: TaskKind,
+        outcomes: &[Option<f64>],
+        costs: &[Option<f64>],
+    ) -> Result<(), LearnError> {
+        let text = text.into();
+        let tokens = u32::try_from(text.chars().count().div_ceil(4)).unwrap_or(u32::MAX);
+        self.push_with_tokens(text, kind, tokens, outcomes, costs)
+    }
+
+    /// As [`push`](Self::push), with the prompt's input token count.
+    ///
+    /// # Errors
+    /// As [`push`](Self::push).
+    pub fn push_with_tokens(
+        &mut self,
+        text: impl Into<String>,
+        kind: TaskKind,
+        input_tokens: u32,
         outcomes: &[Option<f64>],
         costs: &[Option<f64>],
     ) -> Result<(), LearnError> {
@@ -100,6 +119,7 @@ impl TrainingSet {
         }
         self.texts.push(text.into());
         self.kinds.push(kind);
+        self.tokens.push(input_tokens);
         self.outcomes
             .extend(outcomes.iter().map(|o| o.map_or(f32::NAN, |q| q as f32)));
         if costs.is_empty() {
@@ -136,6 +156,11 @@ impl TrainingSet {
         &self.kinds[i]
     }
 
+    /// The input tokens of prompt `i`.
+    pub fn input_tokens(&self, i: usize) -> u32 {
+        self.tokens[i]
+    }
+
     /// Outcome of model `j` on prompt `i`, `None` where missing.
     pub fn outcome(&self, i: usize, j: usize) -> Option<f64> {
         let v = self.outcomes[i * self.models.len() + j];
@@ -167,6 +192,7 @@ impl TrainingSet {
         for &i in rows {
             out.texts.push(self.texts[i].clone());
             out.kinds.push(self.kinds[i].clone());
+            out.tokens.push(self.tokens[i]);
             out.outcomes.extend_from_slice(&self.outcomes[i * m..(i + 1) * m]);
             out.costs.extend_from_slice(&self.costs[i * m..(i + 1) * m]);
         }
@@ -179,6 +205,25 @@ impl TrainingSet {
     #[cfg(feature = "eval")]
     #[cfg_attr(docsrs, doc(cfg(feature = "eval")))]
     pub fn from_outcomes(data: &crate::eval::Outcomes, rows: Option<&[usize]>) -> TrainingSet {
+        Self::from_outcomes_with(data, rows, |p| data.kind(p).clone())
+    }
+
+    /// As [`from_outcomes`](Self::from_outcomes), with each prompt's kind a custom kind named
+    /// after its label (`"mmlu/anatomy"`), as `eval::KindSource::Label` gives replayed tasks.
+    #[cfg(feature = "eval")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "eval")))]
+    pub fn from_outcomes_by_label(data: &crate::eval::Outcomes, rows: Option<&[usize]>) -> TrainingSet {
+        Self::from_outcomes_with(data, rows, |p| {
+            TaskKind::Custom(std::sync::Arc::from(data.label(p)))
+        })
+    }
+
+    #[cfg(feature = "eval")]
+    fn from_outcomes_with(
+        data: &crate::eval::Outcomes,
+        rows: Option<&[usize]>,
+        kind_of: impl Fn(usize) -> TaskKind,
+    ) -> TrainingSet {
         let all: Vec<usize>;
         let rows = match rows {
             Some(r) => r,
@@ -194,7 +239,8 @@ impl TrainingSet {
         };
         for &p in rows {
             out.texts.push(data.text(p).unwrap_or_default().to_owned());
-            out.kinds.push(data.kind(p).clone());
+            out.kinds.push(kind_of(p));
+            out.tokens.push(data.input_tokens(p));
             out.outcomes.extend((0..m).map(|j| data.quality(p, j) as f32));
             out.costs.extend((0..m).map(|j| data.cost(p, j) as f32));
         }

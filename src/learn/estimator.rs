@@ -20,7 +20,7 @@ use crate::task::{Task, TaskKind};
 /// The `magic` field of every estimator file.
 pub const FORMAT_MAGIC: &str = "taskroute-estimator";
 /// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Which learner [`LearnedEstimator::train`] fits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -217,6 +217,9 @@ struct Payload {
     /// Boilerplate shared by every training prompt of a kind (a few-shot prefix), stripped
     /// before featurizing.
     prefixes: Vec<(TaskKind, String)>,
+    /// No training prompt had text: the estimator learned from kinds and lengths only, and
+    /// estimates tasks without text from those too.
+    text_free: bool,
     model: Model,
 }
 
@@ -290,7 +293,9 @@ thread_local! {
 /// For a model it was trained on and a task with text: the learner's probability that the
 /// model does the task well, shrunk toward the model's success rate on the task's kind
 /// ([`TrainConfig::shrink`]). Then, by case:
-/// - **Task without text** ([`Task::text`] is `None`): the per-kind prior alone.
+/// - **Task without text** ([`Task::text`] is `None`): the per-kind prior alone; except for an
+///   estimator trained on prompts that all lacked text (kinds and lengths only, e.g. MMLU as
+///   shared), which estimates every task from its kind and [`Task::input_tokens`].
 /// - **Empty text**: the learner's estimate for an empty prompt (its biases), shrunk as usual.
 /// - **A kind not in the training data**: the model's overall success rate serves as prior.
 /// - **A model it was not trained on**: the model's catalog prior for the task's kind
@@ -337,7 +342,15 @@ impl LearnedEstimator {
         let feats: Vec<Features> = (0..data.len())
             .map(|i| {
                 let text = strip_prefix(&prefixes, data.kind(i), data.text(i));
-                featurizer.featurize(text, data.kind(i))
+                let mut x = Features::new();
+                featurizer.featurize_task_into(
+                    text,
+                    data.kind(i),
+                    data.input_tokens(i),
+                    &mut String::new(),
+                    &mut x,
+                );
+                x
             })
             .collect();
         let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
@@ -366,6 +379,7 @@ impl LearnedEstimator {
             trained_on: data.len(),
             priors,
             prefixes,
+            text_free: (0..data.len()).all(|i| data.text(i).is_empty()),
             model,
         })
     }
@@ -431,7 +445,8 @@ impl LearnedEstimator {
     }
 
     /// Estimates for every trained model (column order) on a prompt, into `out`
-    /// (length [`models().len()`](Self::models)). `text = None` gives the per-kind priors.
+    /// (length [`models().len()`](Self::models)), with input tokens estimated as characters / 4.
+    /// `text = None` gives the per-kind priors (unless the estimator was trained without texts).
     ///
     /// # Panics
     /// When `out` has the wrong length.
@@ -444,7 +459,10 @@ impl LearnedEstimator {
         );
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            self.predict_scratch(text, kind, &mut s);
+            let tokens = text.map_or(0, |t| {
+                u32::try_from(t.chars().count().div_ceil(4)).unwrap_or(u32::MAX)
+            });
+            self.predict_scratch(text, kind, tokens, &mut s);
             for (o, v) in out.iter_mut().zip(&s.logits) {
                 *o = f64::from(*v);
             }
@@ -452,15 +470,17 @@ impl LearnedEstimator {
     }
 
     /// Fills `s.logits` with final probabilities for every trained model.
-    fn predict_scratch(&self, text: Option<&str>, kind: &TaskKind, s: &mut Scratch) {
+    fn predict_scratch(&self, text: Option<&str>, kind: &TaskKind, input_tokens: u32, s: &mut Scratch) {
         let p = &self.inner.payload;
         let m = p.models.len();
         let k = p.priors.kind_index(kind);
         let prior = p.priors.row(k);
         s.logits.clear();
         s.logits.extend_from_slice(prior);
-        let Some(text) = text else {
-            return;
+        let text = match text {
+            Some(t) => t,
+            None if p.text_free => "",
+            None => return,
         };
         if matches!(p.model, Model::Prior) {
             return;
@@ -473,7 +493,9 @@ impl LearnedEstimator {
             knn,
         } = s;
         let text = strip_prefix(&p.prefixes, kind, text);
-        self.inner.featurizer.featurize_into(text, kind, buf, features);
+        self.inner
+            .featurizer
+            .featurize_task_into(text, kind, input_tokens, buf, features);
         logits.resize(m, 0.0);
         p.model.predict(features, k, prior, member, knn, logits);
         let shrink = p.config.shrink as f32;
@@ -583,7 +605,7 @@ impl QualityEstimator for LearnedEstimator {
     fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
-            self.predict_scratch(task.text(), task.kind(), &mut s);
+            self.predict_scratch(task.text(), task.kind(), task.input_tokens(), &mut s);
             for (m, o) in models.iter().zip(out.iter_mut()) {
                 *o = match self.inner.index.get(&m.id) {
                     Some(&j) => Some(f64::from(s.logits[j])),
@@ -690,12 +712,13 @@ mod tests {
         let json = LearnedEstimator::train(&train, &TrainConfig::new(Learner::LogReg).with_epochs(1))
             .unwrap()
             .to_json();
-        let v2 = json.replacen("\"version\":1", "\"version\":2", 1);
+        let here = format!("\"version\":{FORMAT_VERSION}");
+        let other = json.replacen(&here, "\"version\":99", 1);
         assert!(matches!(
-            LearnedEstimator::from_json(&v2),
+            LearnedEstimator::from_json(&other),
             Err(LearnError::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 99,
+                supported: FORMAT_VERSION
             })
         ));
         let other = json.replacen(FORMAT_MAGIC, "something-else", 1);
@@ -833,6 +856,33 @@ mod tests {
         .unwrap();
         // "ü" and "ý" share their first UTF-8 byte: the prefix is cut back to a char boundary.
         assert_eq!(common_prefixes(&t), vec![(TaskKind::Chat, "x".repeat(70))]);
+    }
+
+    #[test]
+    fn text_free_training_uses_kind_and_length() {
+        // No texts: "weak" is right on short prompts only.
+        let mut t = TrainingSet::new(["weak", "strong"]).unwrap();
+        for i in 0..200u32 {
+            let tokens = 20 + (i % 10) * 200;
+            let weak = if tokens < 1000 { 1.0 } else { 0.0 };
+            t.push_with_tokens("", TaskKind::Reasoning, tokens, &[Some(weak), Some(1.0)], &[])
+                .unwrap();
+        }
+        let est = LearnedEstimator::train(&t, &TrainConfig::new(Learner::LogReg).with_shrink(0.0)).unwrap();
+        let weak = ModelSpec::new("weak", "p", Prices::new(0.1, 0.1), 100_000);
+        let short = TaskSpec::new(TaskKind::Reasoning, 30);
+        let long = TaskSpec::new(TaskKind::Reasoning, 1_900);
+        let (qs, ql) = (
+            est.estimate(&short, &weak).unwrap(),
+            est.estimate(&long, &weak).unwrap(),
+        );
+        assert!(qs > ql + 0.2, "short {qs} long {ql}");
+        // With texts in training, a text-less task gets the prior instead.
+        let with_text = synthetic(60, 0);
+        let e2 = LearnedEstimator::train(&with_text, &TrainConfig::new(Learner::LogReg)).unwrap();
+        let task = TaskSpec::new(TaskKind::Chat, 30);
+        let m = ModelSpec::new("weak", "p", Prices::new(0.1, 0.1), 100_000);
+        assert_eq!(e2.estimate(&task, &m), e2.prior(&TaskKind::Chat, 0));
     }
 
     #[test]

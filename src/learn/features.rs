@@ -28,7 +28,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::task::TaskKind;
 
 /// Number of dense features at the start of every vector (index 0 is the bias).
-pub const DENSE_FEATURES: usize = 20;
+pub const DENSE_FEATURES: usize = 21;
 
 /// Names of the dense features, in index order.
 pub const DENSE_FEATURE_NAMES: [&str; DENSE_FEATURES] = [
@@ -52,6 +52,7 @@ pub const DENSE_FEATURE_NAMES: [&str; DENSE_FEATURES] = [
     "empty",
     "max_number_digits",
     "imperative_code_words",
+    "log_input_tokens",
 ];
 
 const SEED_WORD: u64 = 0x7461_736b_726f_7574; // "taskrout"
@@ -306,6 +307,21 @@ impl Featurizer {
         }
     }
 
+    /// As [`featurize_into`](Self::featurize_into), with the task's input token count for the
+    /// `log_input_tokens` feature (instead of the text's length / 4). Learned estimators use
+    /// this, so a task without text still has a length.
+    pub fn featurize_task_into(
+        &self,
+        text: &str,
+        kind: &TaskKind,
+        input_tokens: u32,
+        scratch: &mut String,
+        out: &mut Features,
+    ) {
+        self.featurize_into(text, kind, scratch, out);
+        out.values[TOKENS_SLOT] = log_tokens(input_tokens as usize);
+    }
+
     #[inline]
     fn push_hashed(&self, h: u64, weight: f32, out: &mut Features) {
         let bucket = (h >> self.shift) as u32;
@@ -364,6 +380,15 @@ impl Featurizer {
             }
         }
     }
+}
+
+/// Index of the `log_input_tokens` dense feature.
+const TOKENS_SLOT: usize = DENSE_FEATURES - 1;
+
+/// Centred and scaled so that 50 to 20,000 tokens map to about -1 to 2: linear learners
+/// need a wide range to weigh length quickly.
+fn log_tokens(tokens: usize) -> f32 {
+    ((tokens as f32).ln_1p() - 5.0) / 2.0
 }
 
 /// Counts for the dense block, over the whole text in one pass.
@@ -540,6 +565,8 @@ impl TextStats {
             f32::from(u8::from(self.chars == 0)),
             sat(self.max_number_digits, 10.0),
             sat(self.imperative_code, 3.0),
+            // Replaced by the task's own token count in `featurize_task_into`.
+            log_tokens(self.chars.div_ceil(4)),
         ]
     }
 }
@@ -573,6 +600,13 @@ mod tests {
         }
         assert_eq!(a.dense(0), 1.0);
         assert!(a.dense(19) > 0.0, "imperative code words");
+        assert!(a.dense(20) != 0.0, "tokens estimated from the text");
+        let mut t = Features::new();
+        f.featurize_task_into("", &TaskKind::Chat, 1000, &mut String::new(), &mut t);
+        assert!(
+            (t.dense(20) - (1001f32.ln() - 5.0) / 2.0).abs() < 1e-6,
+            "the task's own count"
+        );
     }
 
     #[test]
