@@ -342,3 +342,27 @@ fn configuration_from_variables() {
             .is_ok()
     );
 }
+
+/// aimock answers a request body that is not JSON with a 400; the client cannot send one, so the
+/// bytes are sent by hand and the answer goes through the client's error decoder.
+#[tokio::test]
+async fn aimock_bad_json_request_maps_to_invalid_request() {
+    let base = aimock_url().await;
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body("{\"model\": \"m\", \"messages\": [")
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.unwrap();
+    let e = taskroute::provider::openai::codec::decode_error(status, None, &body);
+    assert_eq!(
+        (e.kind(), e.status()),
+        (ErrorKind::InvalidRequest, Some(400)),
+        "{e}"
+    );
+    assert!(!e.can_fallback() && !e.is_retryable());
+    assert!(e.message().to_ascii_lowercase().contains("json"), "{e}");
+}
