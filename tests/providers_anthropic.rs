@@ -361,3 +361,10 @@ async fn aimock_bad_json_request_maps_to_invalid_request() {
     assert!(!e.can_fallback() && !e.is_retryable());
     assert!(e.message().to_ascii_lowercase().contains("json"), "{e}");
 }
+
+#[test]
+fn client_is_send_sync_clone_and_object_safe() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Anthropic>();
+    let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<Anthropic>>.map(|c| c as _);
+}

@@ -332,3 +332,10 @@ async fn bad_frames_truncation_size_and_json_are_typed_errors() {
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
 }
+
+#[test]
+fn client_is_send_sync_clone_and_object_safe() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<Bedrock>();
+    let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<Bedrock>>.map(|c| c as _);
+}

@@ -366,3 +366,22 @@ async fn aimock_bad_json_request_maps_to_invalid_request() {
     assert!(!e.can_fallback() && !e.is_retryable());
     assert!(e.message().to_ascii_lowercase().contains("json"), "{e}");
 }
+
+#[test]
+fn client_is_send_sync_clone_and_object_safe() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<OpenAi>();
+    let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<OpenAi>>.map(|c| c as _);
+}
+
+#[tokio::test]
+async fn connection_refused_is_a_retryable_transport_error() {
+    // Port 1 on loopback: nothing listens there.
+    let e = raw_client("http://127.0.0.1:1")
+        .complete(&model("openai", "m"), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+    assert!(e.is_retryable() && e.can_fallback());
+    assert!(std::error::Error::source(&e).is_some());
+}
