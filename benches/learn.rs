@@ -88,6 +88,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| f.featurize_into(black_box(text), kind, &mut scratch, &mut out))
     });
 
+    // A 1 MB prompt: n-grams from the first `max_chars` characters, statistics over all of it.
+    let big = text.repeat((1 << 20) / text.len().max(1) + 1);
+    c.bench_function("featurize/1mb_prompt", |b| {
+        let mut scratch = String::new();
+        let mut out = taskroute::learn::Features::new();
+        b.iter(|| f.featurize_into(black_box(&big), kind, &mut scratch, &mut out))
+    });
+
     let mut g = c.benchmark_group("estimate_all_11_models");
     for learner in [
         Learner::Prior,
