@@ -339,3 +339,34 @@ fn client_is_send_sync_clone_and_object_safe() {
     check::<Bedrock>();
     let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<Bedrock>>.map(|c| c as _);
 }
+
+#[tokio::test]
+async fn bedrock_api_key_goes_as_a_bearer_token_instead_of_sigv4() {
+    let body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"ok"}]}},"stopReason":"end_turn","usage":{"inputTokens":3,"outputTokens":1,"totalTokens":4}}"#;
+    let (base, seen) = raw_server(Reply::Bytes(http_response("200 OK", "application/json", body))).await;
+    let c = Bedrock::builder()
+        .region("us-west-2")
+        .endpoint(base)
+        .bearer_token("bedrock-api-key-secret")
+        .build()
+        .unwrap();
+    assert!(!format!("{c:?}").contains("bedrock-api-key-secret"));
+    let r = c
+        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap();
+    assert_eq!((r.text.as_str(), r.usage), ("ok", Usage::new(3, 1, 0)));
+    let req = seen.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(
+        req.starts_with(&format!(
+            "post /model/{}/converse ",
+            API_NAME.to_ascii_lowercase()
+        )),
+        "{req}"
+    );
+    assert!(
+        req.contains("authorization: bearer bedrock-api-key-secret"),
+        "{req}"
+    );
+    assert!(!req.contains("x-amz-date"), "{req}");
+}

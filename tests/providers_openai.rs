@@ -385,3 +385,43 @@ async fn connection_refused_is_a_retryable_transport_error() {
     assert!(e.is_retryable() && e.can_fallback());
     assert!(std::error::Error::source(&e).is_some());
 }
+
+#[tokio::test]
+async fn a_caller_supplied_http_client_is_used() {
+    let base = aimock_url().await;
+    let http = reqwest::Client::builder()
+        .user_agent("taskroute-test-agent")
+        .build()
+        .unwrap();
+    let p = OpenAi::builder()
+        .base_url(format!("{base}/v1"))
+        .api_key(KEY)
+        .http_client(http)
+        .build()
+        .unwrap();
+    let r = p
+        .complete(
+            &model("openai", "gpt-4o-mini"),
+            &ChatRequest::new().user("Please say hello"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.text, "Hello from aimock.");
+    let body = br#"{"choices":[{"message":{"content":"ok"},"finish_reason":"stop"}]}"#;
+    let (raw, seen) = raw_server(Reply::Bytes(http_response("200 OK", "application/json", body))).await;
+    let http = reqwest::Client::builder()
+        .user_agent("taskroute-test-agent")
+        .build()
+        .unwrap();
+    OpenAi::builder()
+        .base_url(raw)
+        .http_client(http)
+        .build()
+        .unwrap()
+        .complete(&model("openai", "m"), &ChatRequest::new().user("hi"))
+        .await
+        .unwrap();
+    let req = seen.lock().unwrap()[0].to_ascii_lowercase();
+    assert!(req.contains("user-agent: taskroute-test-agent"), "{req}");
+    assert!(!req.contains("authorization:"), "no key, no header: {req}");
+}
