@@ -36,6 +36,8 @@ fn data_dir() -> PathBuf {
 }
 
 const SWEEP: usize = 101;
+/// Prior strength (pseudo-observations) of the warm-started bandit in the online run.
+const WARM_STRENGTH: f64 = 50.0;
 
 /// The points of a Weighted and a CostFirst sweep together (one learned router, two knobs).
 fn curve(
@@ -255,9 +257,23 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         .shared_quality_estimator(online.clone())
         .policy(policy)
         .build()?;
+    let offline_est = learned(train, cfg)?;
     let offline = Router::builder()
         .models(models.clone())
-        .shared_quality_estimator(learned(train, cfg)?)
+        .shared_quality_estimator(offline_est.clone())
+        .policy(policy)
+        .build()?;
+    // The bandit warm-started from the offline estimator: its estimate for each prompt is the
+    // prior, worth WARM_STRENGTH observations; feedback corrects it per (kind, model).
+    let warm_online = Arc::new(OnlineEstimator::with_base(
+        OnlineConfig::default()
+            .with_seed(3)
+            .with_prior_strength(WARM_STRENGTH),
+        offline_est.clone(),
+    ));
+    let warm = Router::builder()
+        .models(models.clone())
+        .shared_quality_estimator(warm_online.clone())
         .policy(policy)
         .build()?;
     let fixed = Router::builder()
@@ -278,7 +294,7 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         train.prompts()
     );
     println!(
-        "| prompts | bandit quality | bandit m$ | bandit reward | offline reward | static reward |\n|---|---|---|---|---|---|"
+        "| prompts | bandit quality | bandit m$ | bandit reward | warm bandit reward | offline reward | static reward |\n|---|---|---|---|---|---|---|"
     );
     let order = Split::seeded(test.prompts(), 0.5, 5)?;
     let seq: Vec<usize> = order
@@ -295,8 +311,8 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         Ok(test.model_index(id.as_str()).ok_or("unknown model")?)
     };
     let window = 100;
-    let (mut wq, mut wc, mut wo, mut ws, mut n) = (0.0, 0.0, 0.0, 0.0, 0usize);
-    let (mut tq, mut tc, mut to, mut ts) = (0.0, 0.0, 0.0, 0.0);
+    let (mut wq, mut wc, mut wo, mut ws, mut ww, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut tq, mut tc, mut to, mut ts, mut tw) = (0.0, 0.0, 0.0, 0.0, 0.0);
     let reward = |p: usize, j: usize| test.quality(p, j) - lambda * test.cost(p, j);
     for (i, &p) in seq.iter().enumerate() {
         let j = pick(&bandit, p, &mut d)?;
@@ -306,6 +322,14 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
             test.quality(p, j),
             test.cost(p, j),
         )?;
+        let jw = pick(&warm, p, &mut d)?;
+        warm_online.observe(
+            &stream.task(p),
+            &test.models()[jw],
+            test.quality(p, jw),
+            test.cost(p, jw),
+        )?;
+        ww += reward(p, jw);
         let jo = pick(&offline, p, &mut d)?;
         let js = pick(&fixed, p, &mut d)?;
         wq += test.quality(p, j);
@@ -316,26 +340,28 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         if n == window || i + 1 == seq.len() {
             let k = n as f64;
             println!(
-                "| {}-{} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                "| {}-{} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |",
                 i + 1 - n + 1,
                 i + 1,
                 wq / k,
                 wc / k * 1e3,
                 (wq - lambda * wc) / k,
+                ww / k,
                 wo / k,
                 ws / k
             );
-            (tq, tc, to, ts) = (tq + wq, tc + wc, to + wo, ts + ws);
-            (wq, wc, wo, ws, n) = (0.0, 0.0, 0.0, 0.0, 0);
+            (tq, tc, to, ts, tw) = (tq + wq, tc + wc, to + wo, ts + ws, tw + ww);
+            (wq, wc, wo, ws, ww, n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0);
         }
     }
     let k = seq.len() as f64;
     println!(
-        "| all {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
+        "| all {} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} | {:.3} |\n",
         seq.len(),
         tq / k,
         tc / k * 1e3,
         (tq - lambda * tc) / k,
+        tw / k,
         to / k,
         ts / k
     );
