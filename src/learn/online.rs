@@ -117,7 +117,8 @@ struct Arm {
 pub struct OnlineEstimator {
     config: OnlineConfig,
     base: Arc<dyn QualityEstimator>,
-    arms: RwLock<HashMap<(TaskKind, ModelId), Arm>>,
+    /// Arms by kind, then by model: both looked up by reference, no key is cloned to estimate.
+    arms: RwLock<HashMap<TaskKind, HashMap<ModelId, Arm>>>,
     draws: AtomicU64,
 }
 
@@ -177,7 +178,11 @@ impl OnlineEstimator {
             });
         }
         let mut arms = self.arms.write().unwrap_or_else(PoisonError::into_inner);
-        let arm = arms.entry((task.kind().clone(), model.clone())).or_default();
+        let by_model = match arms.get_mut(task.kind()) {
+            Some(m) => m,
+            None => arms.entry(task.kind().clone()).or_default(),
+        };
+        let arm = by_model.entry(model.clone()).or_default();
         arm.successes += outcome;
         arm.failures += 1.0 - outcome;
         arm.n += 1;
@@ -207,6 +212,7 @@ impl OnlineEstimator {
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .values()
+            .flat_map(HashMap::values)
             .map(|a| a.n)
             .sum()
     }
@@ -234,7 +240,8 @@ impl OnlineEstimator {
         self.arms
             .read()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&(kind.clone(), model.clone()))
+            .get(kind)
+            .and_then(|m| m.get(model))
             .copied()
     }
 
@@ -272,13 +279,9 @@ impl QualityEstimator for OnlineEstimator {
             let mut rng =
                 Pcg64Mcg::seed_from_u64(self.config.seed ^ draw.wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let arms = self.arms.read().unwrap_or_else(PoisonError::into_inner);
-            let kind = task.kind();
+            let by_model = arms.get(task.kind());
             for ((m, o), q0) in models.iter().zip(out.iter_mut()).zip(base.iter()) {
-                // Look the arm up without cloning the key: kinds are few, so scan by reference.
-                let arm = arms
-                    .iter()
-                    .find(|((k, id), _)| k == kind && *id == m.id)
-                    .map(|(_, a)| a);
+                let arm = by_model.and_then(|b| b.get(m.id.as_str()));
                 let (a, b) = self.posterior(*q0, arm);
                 *o = Some(match self.config.sampling {
                     Sampling::Mean => a / (a + b),
