@@ -96,7 +96,7 @@ pub struct Decision {
     #[serde(skip)]
     pub(crate) scratch_quality: Vec<Option<f64>>,
     #[serde(skip)]
-    pub(crate) scratch_keys: Vec<crate::rank::RankKey>,
+    pub(crate) scratch_rank: crate::rank::RankScratch,
 }
 
 /// Two decisions are equal when their data is: the router's reusable scratch space is not

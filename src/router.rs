@@ -113,7 +113,7 @@ impl Router {
         self.evaluate_candidates(task, out);
         policy.rank(task, &mut out.candidates);
         out.policy = policy.name();
-        rank::rank(&mut out.candidates, &mut out.ranking, &mut out.scratch_keys);
+        rank::rank(&mut out.candidates, &mut out.ranking, &mut out.scratch_rank);
         if out.ranking.is_empty() {
             return Err(Error::NoEligibleModel {
                 task_kind: task.kind().clone(),
@@ -132,8 +132,7 @@ impl Router {
         // Room for every candidate in each buffer, so a decision warmed up on any task never
         // grows (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n);
-        out.scratch_keys.clear();
-        out.scratch_keys.reserve(n);
+        out.scratch_rank.reserve(n);
         out.scratch_quality.clear();
         out.scratch_quality.resize(n, None);
         self.quality

@@ -25,7 +25,7 @@ const MAX_MODELS: usize = 12;
 
 fn cases() -> u32 {
     if std::env::var("TASKROUTE_SLOW").is_ok_and(|v| v == "1") {
-        20_000
+        10_000
     } else {
         256
     }

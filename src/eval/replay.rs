@@ -449,7 +449,7 @@ fn output_tokens_per_label(train: &Outcomes, models: &[ModelSpec]) -> HashMap<St
 pub struct Scratch {
     candidates: Vec<Vec<Candidate>>,
     ranking: Vec<u32>,
-    keys: Vec<crate::rank::RankKey>,
+    rank: crate::rank::RankScratch,
 }
 
 /// A prepared replay of one outcome table: see the [module docs](self).
@@ -519,7 +519,7 @@ impl Replay {
         Scratch {
             candidates: self.prepared.clone(),
             ranking: Vec::with_capacity(self.data.models().len()),
-            keys: Vec::with_capacity(self.data.models().len()),
+            rank: crate::rank::RankScratch::with_capacity(self.data.models().len()),
         }
     }
 
@@ -536,7 +536,7 @@ impl Replay {
             }
             let task = self.task(p);
             policy.rank(&task, cands);
-            crate::rank::rank(cands, &mut scratch.ranking, &mut scratch.keys);
+            crate::rank::rank(cands, &mut scratch.ranking, &mut scratch.rank);
             // Candidates are in the router's model order, which is the table's.
             out.push(scratch.ranking.first().map(|&i| i as usize));
         }
