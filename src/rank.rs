@@ -63,7 +63,8 @@ pub(crate) struct RankScratch {
 }
 
 impl RankScratch {
-    /// Empty scratch space with room for `n` candidates.
+    /// Empty scratch space with room for `n` candidates (for the evaluator's replay).
+    #[cfg(feature = "eval")]
     pub(crate) fn with_capacity(n: usize) -> Self {
         let mut s = Self::default();
         s.reserve(n);
