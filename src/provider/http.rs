@@ -78,6 +78,231 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// Adds the settings worth showing (`timeout`, `max_response_bytes`) to a client's `Debug`.
+    pub(crate) fn debug_fields<'a, 'b, 'c: 'b>(
+        &self,
+        d: &'a mut fmt::DebugStruct<'b, 'c>,
+    ) -> &'a mut fmt::DebugStruct<'b, 'c> {
+        d.field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+    }
+
+    /// Sends `rb` with the request timeout (five times as long for a stream) and returns a 2xx
+    /// response as is. For any other status, reads at most 1 MiB of the body and returns the
+    /// error `on_error` makes of it; `secrets` are what it must redact.
+    pub(crate) async fn send(
+        &self,
+        provider: &'static str,
+        rb: reqwest::RequestBuilder,
+        streaming: bool,
+        secrets: &[String],
+        on_error: impl FnOnce(ErrorResponse<'_>) -> ProviderError,
+    ) -> Result<reqwest::Response, ProviderError> {
+        let timeout = if streaming {
+            self.timeout.saturating_mul(5)
+        } else {
+            self.timeout
+        };
+        let resp = rb
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| transport_error(provider, e))?;
+        let status = resp.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(resp);
+        }
+        let headers = resp.headers().clone();
+        let retry_after = retry_after(&headers);
+        let body = read_capped(provider, resp, self.max_response_bytes.min(1 << 20)).await?;
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        Err(on_error(ErrorResponse {
+            status,
+            headers: &headers,
+            retry_after,
+            body: &body,
+            secrets: &secrets,
+        }))
+    }
+
+    /// A whole (non-streamed) response body, capped at `max_response_bytes`.
+    pub(crate) async fn read_body(
+        &self,
+        provider: &str,
+        resp: reqwest::Response,
+    ) -> Result<Vec<u8>, ProviderError> {
+        read_capped(provider, resp, self.max_response_bytes).await
+    }
+
+    /// A streamed response body, capped at `max_response_bytes` in total.
+    pub(crate) fn body_stream(&self, provider: &'static str, resp: reqwest::Response) -> ByteStream {
+        capped_bytes(provider, resp, self.max_response_bytes)
+    }
+}
+
+/// An HTTP error response, as [`Transport::send`] hands it to the provider's error mapping.
+pub(crate) struct ErrorResponse<'a> {
+    pub(crate) status: u16,
+    #[cfg_attr(not(feature = "bedrock"), allow(dead_code))]
+    pub(crate) headers: &'a reqwest::header::HeaderMap,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) body: &'a [u8],
+    pub(crate) secrets: &'a [&'a str],
+}
+
+/// The HTTP settings every client builder takes: its own `reqwest` client, the timeout, the
+/// response size cap. Each builder embeds one as its `http` field and gets the setters from
+/// [`http_setters!`].
+#[derive(Default)]
+pub(crate) struct HttpOptions {
+    pub(crate) client: Option<reqwest::Client>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) max_response_bytes: Option<usize>,
+}
+
+impl HttpOptions {
+    /// The transport these settings make (see [`Transport::new`]).
+    pub(crate) fn transport(self, provider: &str) -> Result<Transport, ProviderError> {
+        Transport::new(provider, self.client, self.timeout, self.max_response_bytes)
+    }
+
+    /// Adds `timeout` and `max_response_bytes` to a builder's `Debug`.
+    pub(crate) fn debug_fields<'a, 'b, 'c: 'b>(
+        &self,
+        d: &'a mut fmt::DebugStruct<'b, 'c>,
+    ) -> &'a mut fmt::DebugStruct<'b, 'c> {
+        d.field("timeout", &self.timeout)
+            .field("max_response_bytes", &self.max_response_bytes)
+    }
+}
+
+/// The setters of [`HttpOptions`] for a builder that has it as its `http` field.
+macro_rules! http_setters {
+    () => {
+        /// Uses this HTTP client (connection pool, proxy, TLS settings) instead of a new one.
+        pub fn http_client(mut self, client: reqwest::Client) -> Self {
+            self.http.client = Some(client);
+            self
+        }
+
+        /// Time allowed for a whole request (default 120 s). A stream gets five times as long in
+        /// total and, with the built-in HTTP client, at most this long between two chunks.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.http.timeout = Some(timeout);
+            self
+        }
+
+        /// Largest response body accepted, in bytes (default 16 MiB); a streamed answer counts
+        /// all its bytes.
+        pub fn max_response_bytes(mut self, max: usize) -> Self {
+            self.http.max_response_bytes = Some(max);
+            self
+        }
+    };
+}
+pub(crate) use http_setters;
+
+/// The API key and base URL of a client that authenticates with a key (OpenAI, Anthropic).
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+#[derive(Default)]
+pub(crate) struct KeyedEndpoint {
+    pub(crate) api_key: Option<Secret>,
+    pub(crate) base_url: Option<String>,
+}
+
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+impl KeyedEndpoint {
+    /// Fills what is unset from the non-empty variables `key_var` and `base_var`.
+    pub(crate) fn fill_from_vars(
+        &mut self,
+        var: impl Fn(&str) -> Option<String>,
+        key_var: &str,
+        base_var: &str,
+    ) {
+        let nonempty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
+        if self.api_key.is_none() {
+            self.api_key = nonempty(key_var).map(Secret::new);
+        }
+        if self.base_url.is_none() {
+            self.base_url = nonempty(base_var);
+        }
+    }
+
+    /// Checks the settings: the base URL (`default_base` when unset; see [`parse_base_url`]),
+    /// and a key when the default base is used (else [`ErrorKind::Config`] with `no_key`).
+    /// Returns the URL, the key, and whether the base URL was given.
+    pub(crate) fn resolve(
+        self,
+        provider: &str,
+        default_base: &str,
+        no_key: &str,
+    ) -> Result<(reqwest::Url, Option<Secret>, bool), ProviderError> {
+        let explicit_base = self.base_url.is_some();
+        let raw = self.base_url.as_deref().unwrap_or(default_base);
+        let base = parse_base_url(provider, raw, self.api_key.is_some())?;
+        if !explicit_base && self.api_key.is_none() {
+            return Err(ProviderError::new(ErrorKind::Config, no_key).with_provider(provider));
+        }
+        Ok((base, self.api_key, explicit_base))
+    }
+
+    /// Adds `api_key` (redacted) and `base_url` to a builder's `Debug`.
+    pub(crate) fn debug_fields<'a, 'b, 'c: 'b>(
+        &self,
+        d: &'a mut fmt::DebugStruct<'b, 'c>,
+    ) -> &'a mut fmt::DebugStruct<'b, 'c> {
+        d.field("api_key", &redacted(&self.api_key))
+            .field("base_url", &self.base_url)
+    }
+}
+
+/// What a builder's `Debug` shows for a secret it may hold.
+pub(crate) fn redacted(secret: &Option<Secret>) -> Option<&'static str> {
+    secret.as_ref().map(|_| "[REDACTED]")
+}
+
+/// `value` as a header value marked sensitive (kept out of reqwest's logs); a
+/// [`ErrorKind::Config`] error naming `what` if it has characters a header cannot carry.
+pub(crate) fn sensitive_header(
+    provider: &str,
+    value: &str,
+    what: &str,
+) -> Result<reqwest::header::HeaderValue, ProviderError> {
+    let mut v = reqwest::header::HeaderValue::try_from(value).map_err(|_| {
+        ProviderError::new(
+            ErrorKind::Config,
+            format!("{what} contains characters not allowed in a header"),
+        )
+        .with_provider(provider)
+    })?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+/// The message for an error status whose body the provider's error format does not fit: its
+/// first 300 bytes as text, `secrets` redacted.
+pub(crate) fn unparsed_error_message(body: &[u8], secrets: &[&str]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    if text.trim().is_empty() {
+        "the server sent an error status with an empty body".to_owned()
+    } else {
+        format!(
+            "the server sent an error status with a non-JSON body: {}",
+            super::redact(&text, secrets)
+        )
+    }
+}
+
+/// Adds the HTTP status and the `Retry-After` wait (if any) to an error.
+pub(crate) fn with_status(err: ProviderError, status: u16, retry_after: Option<Duration>) -> ProviderError {
+    let err = err.with_status(status);
+    match retry_after {
+        Some(r) => err.with_retry_after(r),
+        None => err,
+    }
+}
+
 /// Parses a base URL and checks that a key may be sent to it: `https`, or `http` to a loopback
 /// address (`127.0.0.0/8`, `::1`, `localhost`) only.
 pub(crate) fn parse_base_url(

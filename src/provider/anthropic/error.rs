@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::super::http::status_kind;
+use super::super::http::{status_kind, unparsed_error_message, with_status};
 use super::super::{ErrorKind, ProviderError, redact};
 use super::PROVIDER;
 
@@ -28,26 +28,12 @@ pub(crate) fn from_status(
     body: &[u8],
     secrets: &[&str],
 ) -> ProviderError {
-    let mut err = match serde_json::from_slice::<Envelope>(body) {
+    let err = match serde_json::from_slice::<Envelope>(body) {
         Ok(e) => from_body(Some(status), e.error, secrets),
-        Err(_) => {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
-            let msg = if text.trim().is_empty() {
-                "the server sent an error status with an empty body".to_owned()
-            } else {
-                format!(
-                    "the server sent an error status with a non-JSON body: {}",
-                    redact(&text, secrets)
-                )
-            };
-            ProviderError::new(status_kind(status), msg).with_provider(PROVIDER)
-        }
+        Err(_) => ProviderError::new(status_kind(status), unparsed_error_message(body, secrets))
+            .with_provider(PROVIDER),
     };
-    err = err.with_status(status);
-    if let Some(r) = retry_after {
-        err = err.with_retry_after(r);
-    }
-    err
+    with_status(err, status, retry_after)
 }
 
 /// An `error` event in a stream (`{"type": "error", "error": {...}}`).

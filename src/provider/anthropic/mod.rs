@@ -15,8 +15,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::http::{self, Secret, Transport};
-use super::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError};
+use super::http::{self, HttpOptions, KeyedEndpoint, Secret, Transport};
+use super::{ChatRequest, ChatResponse, ChatStream, Provider, ProviderError};
 use crate::model::ModelSpec;
 
 mod error;
@@ -44,67 +44,42 @@ pub struct Anthropic {
 
 impl fmt::Debug for Anthropic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Anthropic")
-            .field("base_url", &self.base.as_str())
-            .field("api_key", &self.key.as_ref().map(|_| "[REDACTED]"))
-            .field("timeout", &self.transport.timeout)
-            .field("max_response_bytes", &self.transport.max_response_bytes)
-            .finish()
+        let mut d = f.debug_struct("Anthropic");
+        d.field("base_url", &self.base.as_str())
+            .field("api_key", &http::redacted(&self.key));
+        self.transport.debug_fields(&mut d).finish()
     }
 }
 
 /// Builds an [`Anthropic`] client. Its `Debug` never shows the key.
 #[derive(Default)]
 pub struct AnthropicBuilder {
-    api_key: Option<Secret>,
-    base_url: Option<String>,
-    client: Option<reqwest::Client>,
-    timeout: Option<Duration>,
-    max_response_bytes: Option<usize>,
+    endpoint: KeyedEndpoint,
+    http: HttpOptions,
 }
 
 impl fmt::Debug for AnthropicBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AnthropicBuilder")
-            .field("api_key", &self.api_key.as_ref().map(|_| "[REDACTED]"))
-            .field("base_url", &self.base_url)
-            .field("timeout", &self.timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
-            .finish()
+        let mut d = f.debug_struct("AnthropicBuilder");
+        self.endpoint.debug_fields(&mut d);
+        self.http.debug_fields(&mut d).finish()
     }
 }
 
 impl AnthropicBuilder {
     /// Sets the API key (sent as `x-api-key`).
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        self.api_key = Some(Secret::new(key));
+        self.endpoint.api_key = Some(Secret::new(key));
         self
     }
 
     /// Sets the base URL, without `/v1` (`https://api.anthropic.com`).
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = Some(url.into());
+        self.endpoint.base_url = Some(url.into());
         self
     }
 
-    /// Uses this HTTP client instead of a new one.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Time allowed for a whole request (default 120 s). A stream gets five times as long in
-    /// total and, with the built-in HTTP client, at most this long between two chunks.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Largest response body accepted, in bytes (default 16 MiB).
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = Some(max);
-        self
-    }
+    http::http_setters!();
 
     /// Fills unset fields from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
     pub fn from_env(self) -> Self {
@@ -113,38 +88,24 @@ impl AnthropicBuilder {
 
     /// Fills unset fields from a variable lookup.
     pub fn from_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
-        let nonempty = |k: &str| var(k).filter(|v| !v.trim().is_empty());
-        if self.api_key.is_none() {
-            self.api_key = nonempty("ANTHROPIC_API_KEY").map(Secret::new);
-        }
-        if self.base_url.is_none() {
-            self.base_url = nonempty("ANTHROPIC_BASE_URL");
-        }
+        self.endpoint
+            .fill_from_vars(var, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL");
         self
     }
 
     /// Builds the client.
     ///
     /// # Errors
-    /// [`ErrorKind::Config`] if the base URL is invalid, if a key would go over plain http to a
+    /// [`ErrorKind::Config`](crate::provider::ErrorKind::Config) if the base URL is invalid, if a key would go over plain http to a
     /// non-loopback host, or if Anthropic's own endpoint is used without a key.
     pub fn build(self) -> Result<Anthropic, ProviderError> {
-        let explicit_base = self.base_url.is_some();
-        let raw = self.base_url.as_deref().unwrap_or(DEFAULT_BASE_URL);
-        let base = http::parse_base_url(PROVIDER, raw, self.api_key.is_some())?;
-        if !explicit_base && self.api_key.is_none() {
-            return Err(ProviderError::new(
-                ErrorKind::Config,
-                "no API key: set ANTHROPIC_API_KEY or call AnthropicBuilder::api_key",
-            )
-            .with_provider(PROVIDER));
-        }
-        let transport = Transport::new(PROVIDER, self.client, self.timeout, self.max_response_bytes)?;
-        Ok(Anthropic {
-            base,
-            key: self.api_key,
-            transport,
-        })
+        let (base, key, _) = self.endpoint.resolve(
+            PROVIDER,
+            DEFAULT_BASE_URL,
+            "no API key: set ANTHROPIC_API_KEY or call AnthropicBuilder::api_key",
+        )?;
+        let transport = self.http.transport(PROVIDER)?;
+        Ok(Anthropic { base, key, transport })
     }
 }
 
@@ -188,32 +149,17 @@ impl Anthropic {
                 },
             )
             .body(body);
-        rb = if streaming {
-            rb.timeout(self.transport.timeout.saturating_mul(5))
-        } else {
-            rb.timeout(self.transport.timeout)
-        };
         if let Some(k) = &self.key {
-            let mut v = reqwest::header::HeaderValue::try_from(k.expose()).map_err(|_| {
-                ProviderError::new(
-                    ErrorKind::Config,
-                    "the API key contains characters not allowed in a header",
-                )
-                .with_provider(PROVIDER)
-            })?;
-            v.set_sensitive(true);
-            rb = rb.header("x-api-key", v);
+            rb = rb.header(
+                "x-api-key",
+                http::sensitive_header(PROVIDER, k.expose(), "the API key")?,
+            );
         }
-        let resp = rb.send().await.map_err(|e| http::transport_error(PROVIDER, e))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(resp);
-        }
-        let retry = http::retry_after(resp.headers());
-        let body = http::read_capped(PROVIDER, resp, self.transport.max_response_bytes.min(1 << 20)).await?;
-        let secrets = self.secrets();
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        Err(error::from_status(status, retry, &body, &secrets))
+        self.transport
+            .send(PROVIDER, rb, streaming, &self.secrets(), |e| {
+                error::from_status(e.status, e.retry_after, e.body, e.secrets)
+            })
+            .await
     }
 }
 
@@ -226,14 +172,14 @@ impl Provider for Anthropic {
     async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = wire::encode(model, req, false)?;
         let resp = self.send(body, false).await?;
-        let bytes = http::read_capped(PROVIDER, resp, self.transport.max_response_bytes).await?;
+        let bytes = self.transport.read_body(PROVIDER, resp).await?;
         wire::decode(model, &bytes)
     }
 
     async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let body = wire::encode(model, req, true)?;
         let resp = self.send(body, true).await?;
-        let bytes = http::capped_bytes(PROVIDER, resp, self.transport.max_response_bytes);
+        let bytes = self.transport.body_stream(PROVIDER, resp);
         Ok(stream::parse(bytes, model.prices, self.secrets()))
     }
 }
@@ -247,7 +193,7 @@ pub mod codec {
     /// The JSON body of a Messages request.
     ///
     /// # Errors
-    /// [`ErrorKind::InvalidRequest`] if the request cannot be encoded.
+    /// [`ErrorKind::InvalidRequest`](crate::provider::ErrorKind::InvalidRequest) if the request cannot be encoded.
     pub fn encode_request(
         model: &ModelSpec,
         req: &ChatRequest,
@@ -259,7 +205,7 @@ pub mod codec {
     /// Parses a non-streamed response body.
     ///
     /// # Errors
-    /// [`ErrorKind::MalformedResponse`] if the body is not a message.
+    /// [`ErrorKind::MalformedResponse`](crate::provider::ErrorKind::MalformedResponse) if the body is not a message.
     pub fn decode_response(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {
         wire::decode(model, body)
     }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::super::http::status_kind;
+use super::super::http::{status_kind, unparsed_error_message, with_status};
 use super::super::{ErrorKind, ProviderError, redact};
 use super::PROVIDER;
 
@@ -105,12 +105,7 @@ pub(crate) fn from_status(
             (kind, name, message)
         }
         None => {
-            let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
-            let message = if text.trim().is_empty() {
-                "the server sent an error status with an empty body".to_owned()
-            } else {
-                format!("the server sent an error status with a non-JSON body: {text}")
-            };
+            let message = unparsed_error_message(body, secrets);
             let name = error_type.map(clean).map(str::to_owned);
             let kind = name
                 .as_deref()
@@ -119,16 +114,11 @@ pub(crate) fn from_status(
             (kind, name, message)
         }
     };
-    let mut err = ProviderError::new(kind, redact(&message, secrets))
-        .with_provider(PROVIDER)
-        .with_status(status);
+    let mut err = ProviderError::new(kind, redact(&message, secrets)).with_provider(PROVIDER);
     if let Some(n) = name {
         err = err.with_code(n);
     }
-    if let Some(r) = retry_after {
-        err = err.with_retry_after(r);
-    }
-    err
+    with_status(err, status, retry_after)
 }
 
 /// An exception message inside an event stream (`:message-type: exception`).

@@ -17,12 +17,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use futures::StreamExt;
 
-use super::http::{self, Secret, Transport};
+use super::http::{self, HttpOptions, Secret, Transport};
 use super::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError};
 use crate::model::ModelSpec;
 
@@ -65,13 +65,11 @@ impl fmt::Debug for Bedrock {
             Auth::SigV4 { access_key_id, .. } => format!("SigV4 ({access_key_id}, secret [REDACTED])"),
             Auth::Bearer(_) => "Bedrock API key [REDACTED]".to_owned(),
         };
-        f.debug_struct("Bedrock")
-            .field("endpoint", &self.endpoint.as_str())
+        let mut d = f.debug_struct("Bedrock");
+        d.field("endpoint", &self.endpoint.as_str())
             .field("region", &self.region)
-            .field("auth", &auth)
-            .field("timeout", &self.transport.timeout)
-            .field("max_response_bytes", &self.transport.max_response_bytes)
-            .finish()
+            .field("auth", &auth);
+        self.transport.debug_fields(&mut d).finish()
     }
 }
 
@@ -84,28 +82,20 @@ pub struct BedrockBuilder {
     secret_access_key: Option<Secret>,
     session_token: Option<Secret>,
     bearer: Option<Secret>,
-    client: Option<reqwest::Client>,
-    timeout: Option<Duration>,
-    max_response_bytes: Option<usize>,
+    http: HttpOptions,
     clock: Option<Clock>,
 }
 
 impl fmt::Debug for BedrockBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BedrockBuilder")
-            .field("region", &self.region)
+        let mut d = f.debug_struct("BedrockBuilder");
+        d.field("region", &self.region)
             .field("endpoint", &self.endpoint)
             .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "[REDACTED]"),
-            )
-            .field("bearer_token", &self.bearer.as_ref().map(|_| "[REDACTED]"))
-            .finish()
+            .field("secret_access_key", &http::redacted(&self.secret_access_key))
+            .field("session_token", &http::redacted(&self.session_token))
+            .field("bearer_token", &http::redacted(&self.bearer));
+        self.http.debug_fields(&mut d).finish()
     }
 }
 
@@ -146,24 +136,7 @@ impl BedrockBuilder {
         self
     }
 
-    /// Uses this HTTP client instead of a new one.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.client = Some(client);
-        self
-    }
-
-    /// Time allowed for a whole request (default 120 s). A stream gets five times as long in
-    /// total and, with the built-in HTTP client, at most this long between two chunks.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = Some(timeout);
-        self
-    }
-
-    /// Largest response body accepted, in bytes (default 16 MiB).
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = Some(max);
-        self
-    }
+    http::http_setters!();
 
     /// The clock that dates signatures (default: the system clock).
     pub fn clock(mut self, clock: impl Fn() -> SystemTime + Send + Sync + 'static) -> Self {
@@ -235,7 +208,7 @@ impl BedrockBuilder {
             .endpoint
             .unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
         let endpoint = http::parse_base_url(PROVIDER, &raw, true)?;
-        let transport = Transport::new(PROVIDER, self.client, self.timeout, self.max_response_bytes)?;
+        let transport = self.http.transport(PROVIDER)?;
         Ok(Bedrock {
             endpoint,
             region,
@@ -305,17 +278,7 @@ impl Bedrock {
         body: &[u8],
         headers: &[(&str, &str)],
     ) -> Result<Vec<(String, reqwest::header::HeaderValue)>, ProviderError> {
-        let sensitive = |v: &str| {
-            let mut h = reqwest::header::HeaderValue::try_from(v).map_err(|_| {
-                ProviderError::new(
-                    ErrorKind::Config,
-                    "a credential contains characters not allowed in a header",
-                )
-                .with_provider(PROVIDER)
-            })?;
-            h.set_sensitive(true);
-            Ok::<_, ProviderError>(h)
-        };
+        let sensitive = |v: &str| http::sensitive_header(PROVIDER, v, "a credential");
         match &self.auth {
             Auth::Bearer(b) => Ok(vec![(
                 "authorization".to_owned(),
@@ -389,32 +352,12 @@ impl Bedrock {
         for (k, v) in auth {
             rb = rb.header(k, v);
         }
-        rb = rb.body(body).timeout(if streaming {
-            self.transport.timeout.saturating_mul(5)
-        } else {
-            self.transport.timeout
-        });
-        let resp = rb.send().await.map_err(|e| http::transport_error(PROVIDER, e))?;
-        let status = resp.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(resp);
-        }
-        let retry = http::retry_after(resp.headers());
-        let error_type = resp
-            .headers()
-            .get("x-amzn-errortype")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
-        let body = http::read_capped(PROVIDER, resp, self.transport.max_response_bytes.min(1 << 20)).await?;
-        let secrets = self.secrets();
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        Err(error::from_status(
-            status,
-            error_type.as_deref(),
-            retry,
-            &body,
-            &secrets,
-        ))
+        self.transport
+            .send(PROVIDER, rb.body(body), streaming, &self.secrets(), |e| {
+                let error_type = e.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
+                error::from_status(e.status, error_type, e.retry_after, e.body, e.secrets)
+            })
+            .await
     }
 }
 
@@ -427,14 +370,14 @@ impl Provider for Bedrock {
     async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = wire::encode(model, req)?;
         let resp = self.send(model, body, false).await?;
-        let bytes = http::read_capped(PROVIDER, resp, self.transport.max_response_bytes).await?;
+        let bytes = self.transport.read_body(PROVIDER, resp).await?;
         wire::decode(model, &bytes)
     }
 
     async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let body = wire::encode(model, req)?;
         let resp = self.send(model, body, true).await?;
-        let bytes = http::capped_bytes(PROVIDER, resp, self.transport.max_response_bytes);
+        let bytes = self.transport.body_stream(PROVIDER, resp);
         Ok(stream::parse(bytes, model.prices, self.secrets()))
     }
 }
@@ -496,7 +439,7 @@ mod tests {
             .region("us-east-1")
             .credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
             .session_token("session-token-secret")
-            .clock(|| SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
+            .clock(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000))
             .build()
             .unwrap()
     }
