@@ -12,5 +12,5 @@ for setup in scripts/setup-*.sh; do
   bash "$setup"
 done
 
-echo "== cargo test --all-features"
-cargo test --all-features
+echo "== cargo test --all-features --no-fail-fast"
+cargo test --all-features --no-fail-fast

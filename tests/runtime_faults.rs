@@ -587,7 +587,12 @@ async fn logs_carry_no_prompt_text() {
         .with_writer(move || b2.clone())
         .with_ansi(false)
         .finish();
-    let _g = tracing::subscriber::set_default(sub);
+    // The process-wide default, not a thread-scoped one: tracing caches each call site's
+    // interest globally, and a call site first reached by a parallel test while only a scoped
+    // subscriber existed elsewhere could be cached as "never", which made this test flaky. This
+    // is the only test in this binary that installs a subscriber; events of tests running
+    // beside it land in the buffer too, and none of them may carry the prompt text either.
+    tracing::subscriber::set_global_default(sub).expect("no other test installs a global subscriber");
     let (c, _fake) = client(
         Fake::new("fake")
             .script("cheap", vec![Act::err(ErrorKind::Server, 500); 3])
