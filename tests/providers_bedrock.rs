@@ -6,13 +6,14 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Reply, aimock_url, close_delimited, http_response, model, raw_server};
+use common::{Reply, aimock_url, checks, close_delimited, http_response, model, raw_server};
 use futures::StreamExt;
 use serde_json::json;
+use taskroute::ModelSpec;
 use taskroute::provider::bedrock::{Bedrock, codec};
 use taskroute::provider::{
-    ChatRequest, ChatResponse, Collector, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent,
-    ToolDefinition, Usage,
+    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent,
+    Usage,
 };
 
 const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
@@ -30,129 +31,41 @@ async fn client() -> Bedrock {
     builder(&aimock_url().await).build().unwrap()
 }
 
-fn weather_request() -> ChatRequest {
-    ChatRequest::new()
-        .user("What is the weather in Paris?")
-        .tool(ToolDefinition::new(
-            "get_weather",
-            "Current weather for a city",
-            json!({"type": "object", "properties": {"city": {"type": "string"}}}),
-        ))
+fn m() -> ModelSpec {
+    model("bedrock", API_NAME)
 }
 
 async fn collect(
     p: &dyn Provider,
     req: &ChatRequest,
 ) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
-    let m = model("bedrock", API_NAME);
-    let s = p.stream(&m, req).await?;
-    drain(s).await
+    checks::collect(p, &m(), req).await
 }
 
-async fn drain(
-    mut s: taskroute::provider::ChatStream,
-) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
-    let m = model("bedrock", API_NAME);
-    let mut events = Vec::new();
-    let mut c = Collector::new();
-    while let Some(ev) = s.next().await {
-        let ev = ev?;
-        events.push(ev.clone());
-        c.push(ev);
-    }
-    Ok((events, c.finish(&m)?))
+async fn drain(s: ChatStream) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
+    checks::drain(&m(), s).await
 }
 
 #[tokio::test]
 async fn complete_returns_text_usage_and_cost() {
-    let r = client()
-        .await
-        .complete(
-            &model("bedrock", API_NAME),
-            &ChatRequest::new().system("Be brief.").user("Please say hello"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.text, "Hello from aimock.");
-    assert_eq!(r.finish_reason, FinishReason::Stop);
-    assert_eq!(r.usage, Usage::new(12, 5, 0));
-    assert!((r.cost_usd - (12.0 + 5.0 * 2.0) / 1e6).abs() < 1e-15);
+    checks::complete_returns_text_usage_and_cost(&client().await, &m()).await;
 }
 
 #[tokio::test]
 async fn stream_gives_the_same_answer_as_complete() {
-    let p = client().await;
-    let req = ChatRequest::new().user("Please say hello");
-    let whole = p.complete(&model("bedrock", API_NAME), &req).await.unwrap();
-    let (events, streamed) = collect(&p, &req).await.unwrap();
-    assert!(
-        matches!(events.last(), Some(StreamEvent::Finish { .. })),
-        "{events:?}"
-    );
-    assert_eq!(streamed, whole);
+    checks::stream_gives_the_same_answer_as_complete(&client().await, &m()).await;
 }
 
 #[tokio::test]
 async fn tool_calls_complete_and_stream() {
-    let p = client().await;
-    let r = p
-        .complete(&model("bedrock", API_NAME), &weather_request())
-        .await
-        .unwrap();
-    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
-    assert_eq!(r.tool_calls.len(), 1);
-    assert_eq!(r.tool_calls[0].id, "call_weather_1");
-    assert_eq!(
-        r.tool_calls[0].arguments,
-        json!({"city": "Paris", "unit": "celsius"})
-    );
-    let (_, streamed) = collect(&p, &weather_request()).await.unwrap();
-    assert_eq!(streamed.tool_calls, r.tool_calls);
-    assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
-}
-
-async fn error_for(prompt: &str) -> ProviderError {
-    client()
-        .await
-        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user(prompt))
-        .await
-        .unwrap_err()
+    checks::tool_calls_complete_and_stream(&client().await, &m()).await;
 }
 
 #[tokio::test]
 async fn aimock_errors_map_to_kinds() {
-    let e = error_for("trigger rate limit").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::RateLimited, Some(429)), "{e}");
-    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
-    let e = error_for("trigger server error").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(500)), "{e}");
-    let e = error_for("trigger auth error").await;
-    assert_eq!(
-        (e.kind(), e.status()),
-        (ErrorKind::Authentication, Some(401)),
-        "{e}"
-    );
-    let e = error_for("trigger permission error").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::Permission, Some(403)), "{e}");
-    let e = error_for("trigger missing model").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
-    let e = error_for("nothing matches this prompt").await;
-    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
-    let e = error_for("trigger context length").await;
-    assert_eq!(e.kind(), ErrorKind::ContextTooLong, "{e}");
-    let e = error_for("trigger overloaded").await;
-    assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
-    let Err(e) = client()
-        .await
-        .stream(
-            &model("bedrock", API_NAME),
-            &ChatRequest::new().user("trigger rate limit"),
-        )
-        .await
-    else {
-        panic!("expected an error");
-    };
-    assert_eq!(e.kind(), ErrorKind::RateLimited);
+    let p = client().await;
+    checks::aimock_errors_map_to_kinds(&p, &m()).await;
+    checks::overloaded_is_retryable(&p, &m()).await;
 }
 
 /// Loads a `[event type, payload]` fixture and frames it.
@@ -187,7 +100,9 @@ async fn documented_stream_without_text_block_start_and_with_padding() {
         &body,
     )))
     .await;
-    let (events, r) = collect(&raw_client(&base), &weather_request()).await.unwrap();
+    let (events, r) = collect(&raw_client(&base), &checks::weather_request())
+        .await
+        .unwrap();
     assert_eq!(r.text, "I'll look up the most popular song on WZPZ.");
     assert_eq!(r.tool_calls.len(), 1);
     assert_eq!(r.tool_calls[0].id, "tooluse_kZJMlvQmRJ6eAyJE5GIl7Q");
@@ -220,12 +135,9 @@ async fn documented_stream_without_text_block_start_and_with_padding() {
     assert!(!req.contains(SECRET), "the secret key itself is never sent");
     // The same bytes through the codec, split into 7-byte chunks, give the same events.
     let chunks: Vec<Result<Vec<u8>, ProviderError>> = body.chunks(7).map(|c| Ok(c.to_vec())).collect();
-    let (again, _) = drain(codec::decode_stream(
-        &model("bedrock", API_NAME),
-        futures::stream::iter(chunks),
-    ))
-    .await
-    .unwrap();
+    let (again, _) = drain(codec::decode_stream(&m(), futures::stream::iter(chunks)))
+        .await
+        .unwrap();
     assert_eq!(again, events);
 }
 
@@ -238,7 +150,7 @@ async fn exception_mid_stream_is_a_typed_error() {
     )))
     .await;
     let s = raw_client(&base)
-        .stream(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .stream(&m(), &ChatRequest::new().user("hi"))
         .await
         .unwrap();
     let got: Vec<_> = s.collect().await;
@@ -267,7 +179,7 @@ async fn documented_http_error_with_error_type_header() {
     );
     let (base, _) = raw_server(Reply::Bytes(bytes.into_bytes())).await;
     let e = raw_client(&base)
-        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+        .complete(&m(), &ChatRequest::new().user("hi"))
         .await
         .unwrap_err();
     assert_eq!((e.kind(), e.status()), (ErrorKind::RateLimited, Some(429)), "{e}");
@@ -285,7 +197,7 @@ async fn bad_frames_truncation_size_and_json_are_typed_errors() {
         )))
         .await;
         let s = raw_client(&base)
-            .stream(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
+            .stream(&m(), &ChatRequest::new().user("hi"))
             .await
             .unwrap();
         drain(s).await.unwrap_err()
@@ -313,31 +225,26 @@ async fn bad_frames_truncation_size_and_json_are_typed_errors() {
     let e = run(codec::encode_frame("event", "contentBlockDelta", b"{nope")).await;
     assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
     // Non-JSON complete body.
-    let (base, _) = raw_server(Reply::Bytes(http_response(
-        "200 OK",
-        "application/json",
-        b"<html/>",
-    )))
+    let e = checks::raw_complete(
+        raw_client,
+        &m(),
+        Reply::Bytes(http_response("200 OK", "application/json", b"<html/>")),
+    )
     .await;
-    let e = raw_client(&base)
-        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
     // Too slow.
-    let (base, _) = raw_server(Reply::Delayed(Duration::from_secs(3), Vec::new())).await;
-    let e = raw_client(&base)
-        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err();
+    let e = checks::raw_complete(
+        raw_client,
+        &m(),
+        Reply::Delayed(Duration::from_secs(3), Vec::new()),
+    )
+    .await;
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
 }
 
 #[test]
 fn client_is_send_sync_clone_and_object_safe() {
-    fn check<T: Send + Sync + Clone + 'static>() {}
-    check::<Bedrock>();
-    let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<Bedrock>>.map(|c| c as _);
+    checks::client_is_send_sync_clone_and_object_safe::<Bedrock>();
 }
 
 #[tokio::test]
@@ -351,10 +258,7 @@ async fn bedrock_api_key_goes_as_a_bearer_token_instead_of_sigv4() {
         .build()
         .unwrap();
     assert!(!format!("{c:?}").contains("bedrock-api-key-secret"));
-    let r = c
-        .complete(&model("bedrock", API_NAME), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap();
+    let r = c.complete(&m(), &ChatRequest::new().user("hi")).await.unwrap();
     assert_eq!((r.text.as_str(), r.usage), ("ok", Usage::new(3, 1, 0)));
     let req = seen.lock().unwrap()[0].to_ascii_lowercase();
     assert!(

@@ -1,18 +1,16 @@
-//! The OpenAI client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server.
+//! The OpenAI client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server. The
+//! checks every client passes are in `common::checks`; this file keeps what is OpenAI's own.
 #![cfg(feature = "openai")]
 
 mod common;
 
 use std::time::Duration;
 
-use common::{Reply, aimock_url, close_delimited, http_response, model, raw_server, truncated_response};
+use common::{Reply, aimock_url, checks, close_delimited, http_response, model, raw_server};
 use futures::StreamExt;
-use serde_json::json;
-use taskroute::provider::openai::OpenAi;
-use taskroute::provider::{
-    ChatRequest, Collector, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent, ToolDefinition,
-    Usage,
-};
+use taskroute::ModelSpec;
+use taskroute::provider::openai::{OpenAi, codec};
+use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 
 const KEY: &str = "sk-aimock-secret-key-123";
 
@@ -25,155 +23,42 @@ async fn client() -> OpenAi {
         .unwrap()
 }
 
-fn weather_request() -> ChatRequest {
-    ChatRequest::new()
-        .user("What is the weather in Paris?")
-        .tool(ToolDefinition::new(
-            "get_weather",
-            "Current weather for a city",
-            json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-        ))
-}
-
-async fn collect(
-    p: &dyn Provider,
-    req: &ChatRequest,
-) -> Result<(Vec<StreamEvent>, taskroute::provider::ChatResponse), ProviderError> {
-    let m = model("openai", "gpt-4o-mini");
-    let mut s = p.stream(&m, req).await?;
-    let mut events = Vec::new();
-    let mut c = Collector::new();
-    while let Some(ev) = s.next().await {
-        let ev = ev?;
-        events.push(ev.clone());
-        c.push(ev);
-    }
-    Ok((events, c.finish(&m)?))
+fn m() -> ModelSpec {
+    model("openai", "gpt-4o-mini")
 }
 
 #[tokio::test]
 async fn complete_returns_text_usage_and_cost() {
-    let p = client().await;
-    let r = p
-        .complete(
-            &model("openai", "gpt-4o-mini"),
-            &ChatRequest::new().system("Be brief.").user("Please say hello"),
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.text, "Hello from aimock.");
-    assert_eq!(r.finish_reason, FinishReason::Stop);
-    assert_eq!(r.usage, Usage::new(12, 5, 0));
-    assert!(
-        (r.cost_usd - (12.0 * 1.0 + 5.0 * 2.0) / 1e6).abs() < 1e-15,
-        "{}",
-        r.cost_usd
-    );
-    assert_eq!(r.model.as_str(), "test-openai");
+    checks::complete_returns_text_usage_and_cost(&client().await, &m()).await;
 }
 
 #[tokio::test]
 async fn stream_gives_the_same_answer_as_complete() {
-    let p = client().await;
-    let req = ChatRequest::new().user("Please say hello");
-    let whole = p.complete(&model("openai", "gpt-4o-mini"), &req).await.unwrap();
-    let (events, streamed) = collect(&p, &req).await.unwrap();
+    let events = checks::stream_gives_the_same_answer_as_complete(&client().await, &m()).await;
     assert!(
         matches!(events.first(), Some(StreamEvent::TextDelta(_))),
         "{events:?}"
     );
-    assert!(
-        matches!(events.last(), Some(StreamEvent::Finish { .. })),
-        "{events:?}"
-    );
-    assert_eq!(streamed, whole);
 }
 
 #[tokio::test]
 async fn tool_calls_complete_and_stream() {
-    let p = client().await;
-    let m = model("openai", "gpt-4o-mini");
-    let r = p.complete(&m, &weather_request()).await.unwrap();
-    assert_eq!(r.finish_reason, FinishReason::ToolCalls);
-    assert_eq!(r.tool_calls.len(), 1);
-    assert_eq!(r.tool_calls[0].id, "call_weather_1");
-    assert_eq!(r.tool_calls[0].name, "get_weather");
-    assert_eq!(
-        r.tool_calls[0].arguments,
-        json!({"city": "Paris", "unit": "celsius"})
-    );
-    let (events, streamed) = collect(&p, &weather_request()).await.unwrap();
+    let events = checks::tool_calls_complete_and_stream(&client().await, &m()).await;
     let deltas = events
         .iter()
         .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
         .count();
     assert!(deltas >= 2, "arguments arrive in pieces: {events:?}");
-    assert_eq!(streamed.tool_calls, r.tool_calls);
-    assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
-}
-
-async fn error_for(prompt: &str) -> ProviderError {
-    let p = client().await;
-    p.complete(&model("openai", "gpt-4o-mini"), &ChatRequest::new().user(prompt))
-        .await
-        .unwrap_err()
 }
 
 #[tokio::test]
-async fn rate_limit_has_retry_after() {
-    let e = error_for("trigger rate limit").await;
-    assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
-    assert_eq!(e.status(), Some(429));
-    assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
-    assert!(e.is_retryable() && e.can_fallback());
-    // The same error before the first streamed byte comes from `stream` itself.
-    let p = client().await;
-    let Err(e) = p
-        .stream(
-            &model("openai", "gpt-4o-mini"),
-            &ChatRequest::new().user("trigger rate limit"),
-        )
-        .await
-    else {
-        panic!("expected an error");
-    };
-    assert_eq!(e.kind(), ErrorKind::RateLimited);
-}
-
-#[tokio::test]
-async fn server_error_is_retryable() {
-    let e = error_for("trigger server error").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(500)), "{e}");
-    assert!(e.is_retryable());
+async fn aimock_errors_map_to_kinds() {
+    checks::aimock_errors_map_to_kinds(&client().await, &m()).await;
 }
 
 #[tokio::test]
 async fn auth_error_never_shows_the_key() {
-    let e = error_for("trigger auth error").await;
-    assert_eq!(
-        (e.kind(), e.status()),
-        (ErrorKind::Authentication, Some(401)),
-        "{e}"
-    );
-    assert!(!e.is_retryable());
-    for shown in [e.to_string(), format!("{e:?}"), format!("{:?}", client().await)] {
-        assert!(!shown.contains(KEY), "key leaked: {shown}");
-    }
-    assert!(e.to_string().contains("[REDACTED]"), "{e}");
-}
-
-#[tokio::test]
-async fn permission_not_found_and_context_errors() {
-    let e = error_for("trigger permission error").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::Permission, Some(403)), "{e}");
-    let e = error_for("trigger missing model").await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
-    assert!(e.can_fallback());
-    let e = error_for("nothing in the fixtures matches this").await;
-    assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
-    let e = error_for("trigger context length").await;
-    assert_eq!(e.kind(), ErrorKind::ContextTooLong, "{e}");
-    assert!(!e.is_retryable() && e.can_fallback());
+    checks::auth_error_never_shows_the_key(&client().await, &m(), KEY).await;
 }
 
 fn raw_client(base: &str) -> OpenAi {
@@ -186,86 +71,14 @@ fn raw_client(base: &str) -> OpenAi {
         .unwrap()
 }
 
-async fn raw_complete(reply: Reply) -> ProviderError {
-    let (base, _) = raw_server(reply).await;
-    raw_client(&base)
-        .complete(&model("openai", "m"), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err()
-}
-
 #[tokio::test]
 async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
-    let e = raw_complete(Reply::Bytes(http_response(
-        "200 OK",
-        "application/json",
-        b"{\"choices\": [oops",
-    )))
-    .await;
-    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
-    let e = raw_complete(Reply::Bytes(http_response(
-        "200 OK",
-        "text/html",
-        b"<html>hello</html>",
-    )))
-    .await;
-    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
-    let e = raw_complete(Reply::Bytes(truncated_response(
-        "application/json",
-        b"{\"choices\":[",
-        500,
-    )))
-    .await;
-    assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
-    let big = format!("{{\"choices\":[],\"pad\":\"{}\"}}", "x".repeat(10_000));
-    let e = raw_complete(Reply::Bytes(http_response(
-        "200 OK",
-        "application/json",
-        big.as_bytes(),
-    )))
-    .await;
-    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
-    let e = raw_complete(Reply::Bytes(close_delimited("application/json", big.as_bytes()))).await;
-    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
-    let e = raw_complete(Reply::Delayed(Duration::from_secs(3), Vec::new())).await;
-    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-    assert!(e.is_retryable());
-    let e = raw_complete(Reply::Bytes(http_response(
-        "502 Bad Gateway",
-        "text/html",
-        b"<h1>502</h1>",
-    )))
-    .await;
-    assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(502)), "{e}");
+    checks::bad_json_truncated_oversized_and_slow_responses(raw_client, &model("openai", "m")).await;
 }
 
 #[tokio::test]
 async fn truncated_and_oversized_streams_are_typed_errors() {
-    let cut =
-        b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
-    let (base, _) = raw_server(Reply::Bytes(close_delimited("text/event-stream", cut))).await;
-    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
-    let mut big = Vec::new();
-    for _ in 0..100 {
-        big.extend_from_slice(cut);
-    }
-    let (base, _) = raw_server(Reply::Bytes(close_delimited("text/event-stream", &big))).await;
-    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
-    let (base, _) = raw_server(Reply::Bytes(close_delimited(
-        "text/event-stream",
-        b"data: {not json\n\n",
-    )))
-    .await;
-    let e = collect(&raw_client(&base), &ChatRequest::new().user("hi"))
-        .await
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    checks::truncated_and_oversized_sse_streams(raw_client, &model("openai", "m")).await;
 }
 
 #[tokio::test]
@@ -343,35 +156,15 @@ fn configuration_from_variables() {
     );
 }
 
-/// aimock answers a request body that is not JSON with a 400; the client cannot send one, so the
-/// bytes are sent by hand and the answer goes through the client's error decoder.
 #[tokio::test]
 async fn aimock_bad_json_request_maps_to_invalid_request() {
-    let base = aimock_url().await;
-    let resp = reqwest::Client::new()
-        .post(format!("{base}/v1/chat/completions"))
-        .header("content-type", "application/json")
-        .body("{\"model\": \"m\", \"messages\": [")
-        .send()
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.unwrap();
-    let e = taskroute::provider::openai::codec::decode_error(status, None, &body);
-    assert_eq!(
-        (e.kind(), e.status()),
-        (ErrorKind::InvalidRequest, Some(400)),
-        "{e}"
-    );
-    assert!(!e.can_fallback() && !e.is_retryable());
-    assert!(e.message().to_ascii_lowercase().contains("json"), "{e}");
+    checks::aimock_bad_json_request_maps_to_invalid_request("/v1/chat/completions", codec::decode_error)
+        .await;
 }
 
 #[test]
 fn client_is_send_sync_clone_and_object_safe() {
-    fn check<T: Send + Sync + Clone + 'static>() {}
-    check::<OpenAi>();
-    let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<OpenAi>>.map(|c| c as _);
+    checks::client_is_send_sync_clone_and_object_safe::<OpenAi>();
 }
 
 #[tokio::test]

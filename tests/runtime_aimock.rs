@@ -7,33 +7,17 @@
 //! (`sequenceIndex`) start from zero and the test can be re-run against a running server.
 #![cfg(all(feature = "runtime", feature = "openai"))]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use common::aimock_url;
 use futures::StreamExt;
 use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
-use taskroute::runtime::{AttemptOutcome, Jitter, RequestOptions, RetryPolicy, RoutedClient};
+use taskroute::runtime::{AttemptOutcome, Jitter, RequestOptions, RetryPolicy, RoutedClient, RoutedStream};
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
-
-/// The aimock base URL (`TASKROUTE_AIMOCK_URL`, default `http://127.0.0.1:4510`), checked.
-async fn aimock_url() -> String {
-    let url = std::env::var("TASKROUTE_AIMOCK_URL").unwrap_or_else(|_| "http://127.0.0.1:4510".to_owned());
-    let url = url.trim_end_matches('/').to_owned();
-    let ok = reqwest::Client::new()
-        .get(format!("{url}/health"))
-        .timeout(Duration::from_secs(3))
-        .send()
-        .await
-        .map(|r| r.status().is_success())
-        .unwrap_or(false);
-    assert!(
-        ok,
-        "aimock is not reachable at {url}: start it with `bash scripts/setup-aimock.sh`, or point \
-         TASKROUTE_AIMOCK_URL at one serving tests/fixtures/aimock"
-    );
-    url
-}
 
 async fn client(retry: RetryPolicy) -> RoutedClient {
     let base = aimock_url().await;
@@ -79,6 +63,26 @@ fn task() -> TaskSpec {
 
 fn within(secs: u64) -> RequestOptions {
     RequestOptions::within(Duration::from_secs(secs))
+}
+
+/// The text of a stream that must not fail.
+async fn text_of(s: &mut RoutedStream) -> String {
+    let mut text = String::new();
+    while let Some(ev) = s.next().await {
+        if let StreamEvent::TextDelta(t) = ev.unwrap() {
+            text.push_str(&t);
+        }
+    }
+    text
+}
+
+/// Streams `prompt` with no retries.
+async fn stream(prompt: &str) -> RoutedStream {
+    client(RetryPolicy::no_retries())
+        .await
+        .stream(&task(), &ChatRequest::new().user(prompt), within(10))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -134,22 +138,9 @@ async fn retry_after_from_the_server_is_waited_out() {
 
 #[tokio::test]
 async fn a_stream_failing_before_its_first_token_falls_back() {
-    let c = client(RetryPolicy::no_retries()).await;
-    let mut s = c
-        .stream(
-            &task(),
-            &ChatRequest::new().user("runtime: stream fallback"),
-            within(10),
-        )
-        .await
-        .unwrap();
+    let mut s = stream("runtime: stream fallback").await;
     assert_eq!(s.model().as_str(), "rt-backup");
-    let mut text = String::new();
-    while let Some(ev) = s.next().await {
-        if let StreamEvent::TextDelta(t) = ev.unwrap() {
-            text.push_str(&t);
-        }
-    }
+    let text = text_of(&mut s).await;
     assert_eq!(text, "Streamed by the backup model.");
     assert_eq!(s.attempts()[0].outcome.label(), "overloaded");
     assert_eq!(s.attempts().last().unwrap().outcome, AttemptOutcome::Success);
@@ -157,22 +148,9 @@ async fn a_stream_failing_before_its_first_token_falls_back() {
 
 #[tokio::test]
 async fn a_connection_dropped_before_the_first_token_falls_back() {
-    let c = client(RetryPolicy::no_retries()).await;
-    let mut s = c
-        .stream(
-            &task(),
-            &ChatRequest::new().user("runtime: stream dies early"),
-            within(10),
-        )
-        .await
-        .unwrap();
+    let mut s = stream("runtime: stream dies early").await;
     assert_eq!(s.model().as_str(), "rt-backup");
-    let mut text = String::new();
-    while let Some(ev) = s.next().await {
-        if let StreamEvent::TextDelta(t) = ev.unwrap() {
-            text.push_str(&t);
-        }
-    }
+    let text = text_of(&mut s).await;
     assert_eq!(text, "The backup took over.");
     assert_eq!(s.attempts()[0].model.as_str(), "rt-primary");
     assert!(matches!(s.attempts()[0].outcome, AttemptOutcome::Failed { .. }));
@@ -180,15 +158,7 @@ async fn a_connection_dropped_before_the_first_token_falls_back() {
 
 #[tokio::test]
 async fn a_stream_cut_after_its_first_token_is_surfaced_not_replayed() {
-    let c = client(RetryPolicy::no_retries()).await;
-    let mut s = c
-        .stream(
-            &task(),
-            &ChatRequest::new().user("runtime: stream cut"),
-            within(10),
-        )
-        .await
-        .unwrap();
+    let mut s = stream("runtime: stream cut").await;
     assert_eq!(s.model().as_str(), "rt-primary");
     let mut delivered = String::new();
     let mut failure = None;

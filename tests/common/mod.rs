@@ -146,3 +146,301 @@ pub fn close_delimited(content_type: &str, body: &[u8]) -> Vec<u8> {
     r.extend_from_slice(body);
     r
 }
+
+/// The checks every provider client passes against aimock and a raw server. Each takes the
+/// client and the model to ask, so a provider's test file keeps only what is its own.
+pub mod checks {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use serde_json::json;
+    use taskroute::ModelSpec;
+    use taskroute::provider::{
+        ChatRequest, ChatResponse, ChatStream, Collector, ErrorKind, FinishReason, Provider, ProviderError,
+        StreamEvent, ToolDefinition, Usage,
+    };
+
+    use super::{Reply, close_delimited, http_response, raw_server, truncated_response};
+
+    /// The request the aimock fixtures answer with a `get_weather` tool call.
+    pub fn weather_request() -> ChatRequest {
+        ChatRequest::new()
+            .user("What is the weather in Paris?")
+            .tool(ToolDefinition::new(
+                "get_weather",
+                "Current weather for a city",
+                json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
+            ))
+    }
+
+    /// Every event of a stream, and the response they add up to.
+    pub async fn drain(
+        m: &ModelSpec,
+        mut s: ChatStream,
+    ) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
+        let mut events = Vec::new();
+        let mut c = Collector::new();
+        while let Some(ev) = s.next().await {
+            let ev = ev?;
+            events.push(ev.clone());
+            c.push(ev);
+        }
+        Ok((events, c.finish(m)?))
+    }
+
+    /// Streams `req` and drains the stream.
+    pub async fn collect(
+        p: &dyn Provider,
+        m: &ModelSpec,
+        req: &ChatRequest,
+    ) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
+        let s = p.stream(m, req).await?;
+        drain(m, s).await
+    }
+
+    /// aimock's hello answer: text, finish reason, usage, and the cost at `model`'s prices.
+    pub async fn complete_returns_text_usage_and_cost(p: &dyn Provider, m: &ModelSpec) {
+        let r = p
+            .complete(
+                m,
+                &ChatRequest::new().system("Be brief.").user("Please say hello"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.text, "Hello from aimock.");
+        assert_eq!(r.finish_reason, FinishReason::Stop);
+        assert_eq!(r.usage, Usage::new(12, 5, 0));
+        assert!(
+            (r.cost_usd - (12.0 * 1.0 + 5.0 * 2.0) / 1e6).abs() < 1e-15,
+            "{}",
+            r.cost_usd
+        );
+        assert_eq!(r.model, m.id);
+    }
+
+    /// The streamed hello answer ends in `Finish` and adds up to the non-streamed one; returns
+    /// the events.
+    pub async fn stream_gives_the_same_answer_as_complete(
+        p: &dyn Provider,
+        m: &ModelSpec,
+    ) -> Vec<StreamEvent> {
+        let req = ChatRequest::new().user("Please say hello");
+        let whole = p.complete(m, &req).await.unwrap();
+        let (events, streamed) = collect(p, m, &req).await.unwrap();
+        assert!(
+            matches!(events.last(), Some(StreamEvent::Finish { .. })),
+            "{events:?}"
+        );
+        assert_eq!(streamed, whole);
+        events
+    }
+
+    /// The weather tool call, whole and streamed; returns the streamed events.
+    pub async fn tool_calls_complete_and_stream(p: &dyn Provider, m: &ModelSpec) -> Vec<StreamEvent> {
+        let r = p.complete(m, &weather_request()).await.unwrap();
+        assert_eq!(r.finish_reason, FinishReason::ToolCalls);
+        assert_eq!(r.tool_calls.len(), 1);
+        assert_eq!(r.tool_calls[0].id, "call_weather_1");
+        assert_eq!(r.tool_calls[0].name, "get_weather");
+        assert_eq!(
+            r.tool_calls[0].arguments,
+            json!({"city": "Paris", "unit": "celsius"})
+        );
+        let (events, streamed) = collect(p, m, &weather_request()).await.unwrap();
+        assert_eq!(streamed.tool_calls, r.tool_calls);
+        assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
+        events
+    }
+
+    /// The error aimock sends for `prompt`.
+    pub async fn error_for(p: &dyn Provider, m: &ModelSpec, prompt: &str) -> ProviderError {
+        p.complete(m, &ChatRequest::new().user(prompt)).await.unwrap_err()
+    }
+
+    /// aimock's error fixtures (`trigger ...` prompts, and a prompt nothing matches) map to
+    /// typed errors with the right status, `Retry-After`, and retry/fallback advice.
+    pub async fn aimock_errors_map_to_kinds(p: &dyn Provider, m: &ModelSpec) {
+        let e = error_for(p, m, "trigger rate limit").await;
+        assert_eq!((e.kind(), e.status()), (ErrorKind::RateLimited, Some(429)), "{e}");
+        assert_eq!(e.retry_after(), Some(Duration::from_secs(7)));
+        assert!(e.is_retryable() && e.can_fallback());
+        // The same error before the first streamed byte comes from `stream` itself.
+        let Err(e) = p.stream(m, &ChatRequest::new().user("trigger rate limit")).await else {
+            panic!("expected an error");
+        };
+        assert_eq!(e.kind(), ErrorKind::RateLimited);
+        let e = error_for(p, m, "trigger server error").await;
+        assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(500)), "{e}");
+        assert!(e.is_retryable());
+        let e = error_for(p, m, "trigger auth error").await;
+        assert_eq!(
+            (e.kind(), e.status()),
+            (ErrorKind::Authentication, Some(401)),
+            "{e}"
+        );
+        assert!(!e.is_retryable());
+        let e = error_for(p, m, "trigger permission error").await;
+        assert_eq!((e.kind(), e.status()), (ErrorKind::Permission, Some(403)), "{e}");
+        let e = error_for(p, m, "trigger missing model").await;
+        assert_eq!((e.kind(), e.status()), (ErrorKind::NotFound, Some(404)), "{e}");
+        assert!(e.can_fallback());
+        let e = error_for(p, m, "nothing in the fixtures matches this").await;
+        assert_eq!(e.kind(), ErrorKind::NotFound, "{e}");
+        let e = error_for(p, m, "trigger context length").await;
+        assert_eq!(e.kind(), ErrorKind::ContextTooLong, "{e}");
+        assert!(!e.is_retryable() && e.can_fallback());
+    }
+
+    /// aimock's overloaded fixture is a retryable `Overloaded` error.
+    pub async fn overloaded_is_retryable(p: &dyn Provider, m: &ModelSpec) -> ProviderError {
+        let e = error_for(p, m, "trigger overloaded").await;
+        assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
+        assert!(e.is_retryable() && e.can_fallback());
+        e
+    }
+
+    /// The auth error (whose fixture echoes `key`) shows the key in neither its message, its
+    /// `Debug`, nor the client's `Debug`.
+    pub async fn auth_error_never_shows_the_key<P: Provider + std::fmt::Debug>(
+        p: &P,
+        m: &ModelSpec,
+        key: &str,
+    ) {
+        let e = error_for(p, m, "trigger auth error").await;
+        assert_eq!(e.kind(), ErrorKind::Authentication, "{e}");
+        for shown in [e.to_string(), format!("{e:?}"), format!("{p:?}")] {
+            assert!(!shown.contains(key), "key leaked: {shown}");
+        }
+        assert!(e.to_string().contains("[REDACTED]"), "{e}");
+    }
+
+    /// The error `complete` returns against a raw server sending `reply`.
+    pub async fn raw_complete<P: Provider>(
+        make: impl Fn(&str) -> P,
+        m: &ModelSpec,
+        reply: Reply,
+    ) -> ProviderError {
+        let (base, _) = raw_server(reply).await;
+        make(&base)
+            .complete(m, &ChatRequest::new().user("hi"))
+            .await
+            .unwrap_err()
+    }
+
+    /// The error a stream ends in against a raw server sending `body` as `content_type`.
+    pub async fn raw_stream<P: Provider>(
+        make: impl Fn(&str) -> P,
+        m: &ModelSpec,
+        content_type: &str,
+        body: &[u8],
+    ) -> ProviderError {
+        let (base, _) = raw_server(Reply::Bytes(close_delimited(content_type, body))).await;
+        collect(&make(&base), m, &ChatRequest::new().user("hi"))
+            .await
+            .unwrap_err()
+    }
+
+    /// Bad JSON, HTML, a truncated body, oversized bodies (with and without Content-Length), a
+    /// slow server and a 502 page: each a typed error. `make` builds a client for a base URL
+    /// with a 500 ms timeout and a 4 KiB response cap.
+    pub async fn bad_json_truncated_oversized_and_slow_responses<P: Provider>(
+        make: impl Fn(&str) -> P,
+        m: &ModelSpec,
+    ) {
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(http_response(
+                "200 OK",
+                "application/json",
+                b"{\"choices\": [oops",
+            )),
+        )
+        .await;
+        assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(http_response("200 OK", "text/html", b"<html>hello</html>")),
+        )
+        .await;
+        assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(truncated_response("application/json", b"{\"choices\":[", 500)),
+        )
+        .await;
+        assert_eq!(e.kind(), ErrorKind::Transport, "{e}");
+        let big = format!("{{\"choices\":[],\"pad\":\"{}\"}}", "x".repeat(10_000));
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(http_response("200 OK", "application/json", big.as_bytes())),
+        )
+        .await;
+        assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(close_delimited("application/json", big.as_bytes())),
+        )
+        .await;
+        assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+        let e = raw_complete(&make, m, Reply::Delayed(Duration::from_secs(3), Vec::new())).await;
+        assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+        assert!(e.is_retryable());
+        let e = raw_complete(
+            &make,
+            m,
+            Reply::Bytes(http_response("502 Bad Gateway", "text/html", b"<h1>502</h1>")),
+        )
+        .await;
+        assert_eq!((e.kind(), e.status()), (ErrorKind::Server, Some(502)), "{e}");
+    }
+
+    /// An SSE stream cut before its end, one over the 4 KiB cap, and one with a non-JSON event:
+    /// each a typed error.
+    pub async fn truncated_and_oversized_sse_streams<P: Provider>(make: impl Fn(&str) -> P, m: &ModelSpec) {
+        let cut =
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"Hel\"},\"finish_reason\":null}]}\n\n";
+        let e = raw_stream(&make, m, "text/event-stream", cut).await;
+        assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+        let big = cut.repeat(100);
+        let e = raw_stream(&make, m, "text/event-stream", &big).await;
+        assert_eq!(e.kind(), ErrorKind::ResponseTooLarge, "{e}");
+        let e = raw_stream(&make, m, "text/event-stream", b"data: {not json\n\n").await;
+        assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");
+    }
+
+    /// aimock answers a request body that is not JSON with a 400; the client cannot send one,
+    /// so the bytes go to `{base}{path}` by hand and the answer through `decode_error`.
+    pub async fn aimock_bad_json_request_maps_to_invalid_request(
+        path: &str,
+        decode_error: fn(u16, Option<Duration>, &[u8]) -> ProviderError,
+    ) {
+        let base = super::aimock_url().await;
+        let resp = reqwest::Client::new()
+            .post(format!("{base}{path}"))
+            .header("content-type", "application/json")
+            .body("{\"model\": \"m\", \"messages\": [")
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await.unwrap();
+        let e = decode_error(status, None, &body);
+        assert_eq!(
+            (e.kind(), e.status()),
+            (ErrorKind::InvalidRequest, Some(400)),
+            "{e}"
+        );
+        assert!(!e.can_fallback() && !e.is_retryable());
+        assert!(e.message().to_ascii_lowercase().contains("json"), "{e}");
+    }
+
+    /// A client is `Send + Sync + Clone + 'static` and usable as `Arc<dyn Provider>`.
+    pub fn client_is_send_sync_clone_and_object_safe<T: Provider + Clone + 'static>() {
+        let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<T>>.map(|c| c as _);
+    }
+}
