@@ -57,10 +57,14 @@ fn main() -> Result<(), Error> {
             println!("-- {what}");
             let routed = router.with_policy(Arc::clone(policy));
             match routed.route(task) {
-                Ok(decision) => print!("{}", decision.explain()),
+                // The primary, three fallbacks and five rejections; the rest are counted.
+                Ok(decision) => print!("{}", decision.explain().max_ranked(4).max_rejected(5)),
                 Err(Error::NoEligibleModel { rejections, .. }) => {
-                    println!("no model can serve it; every candidate was rejected:");
-                    for (model, why) in rejections {
+                    println!(
+                        "no model can serve it; all {} candidates were rejected, for example:",
+                        rejections.len()
+                    );
+                    for (model, why) in rejections.iter().take(6) {
                         println!("  {model:<34} {why}");
                     }
                 }

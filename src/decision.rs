@@ -162,23 +162,48 @@ impl Decision {
     /// A human-readable explanation: the ranking with estimates and scores, then every
     /// rejection with its reason.
     pub fn explain(&self) -> Explain<'_> {
-        Explain(self)
+        Explain {
+            decision: self,
+            max_ranked: usize::MAX,
+            max_rejected: usize::MAX,
+        }
     }
 }
 
 /// Displays a [`Decision`] for people; see [`Decision::explain`].
+///
+/// Every candidate is listed by default; [`max_ranked`](Explain::max_ranked) and
+/// [`max_rejected`](Explain::max_rejected) shorten long lists to a count of the rest.
 #[derive(Debug, Clone, Copy)]
-pub struct Explain<'a>(&'a Decision);
+pub struct Explain<'a> {
+    decision: &'a Decision,
+    max_ranked: usize,
+    max_rejected: usize,
+}
+
+impl Explain<'_> {
+    /// Lists at most `n` ranked candidates (the primary and the first fallbacks).
+    pub fn max_ranked(mut self, n: usize) -> Self {
+        self.max_ranked = n;
+        self
+    }
+
+    /// Lists at most `n` rejected candidates.
+    pub fn max_rejected(mut self, n: usize) -> Self {
+        self.max_rejected = n;
+        self
+    }
+}
 
 impl fmt::Display for Explain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
+        let d = self.decision;
         let kind = d.task_kind.as_ref().map_or("?", |k| k.name());
         match d.primary() {
             Some(p) => writeln!(f, "{kind} task -> {} (policy {})", p.model, d.policy)?,
             None => writeln!(f, "{kind} task -> no eligible model (policy {})", d.policy)?,
         }
-        for (r, c) in d.ranked().enumerate() {
+        for (r, c) in d.ranked().enumerate().take(self.max_ranked) {
             let label = if r == 0 { "primary " } else { "fallback" };
             let e = c.estimate.unwrap_or(Estimate::new(f64::NAN, f64::NAN, f64::NAN));
             let score = c.score().map_or_else(String::new, |s| s.to_string());
@@ -191,8 +216,16 @@ impl fmt::Display for Explain<'_> {
                 e.latency_ms,
             )?;
         }
-        for (m, why) in d.rejected() {
+        let more_ranked = d.ranking.len().saturating_sub(self.max_ranked);
+        if more_ranked > 0 {
+            writeln!(f, "  ... and {more_ranked} more fallbacks")?;
+        }
+        for (m, why) in d.rejected().take(self.max_rejected) {
             writeln!(f, "  rejected    {:<34} {why}", m.as_str())?;
+        }
+        let more_rejected = d.rejected().count().saturating_sub(self.max_rejected);
+        if more_rejected > 0 {
+            writeln!(f, "  ... and {more_rejected} more rejected")?;
         }
         Ok(())
     }
@@ -246,5 +279,36 @@ pub(crate) mod non_finite {
                 _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod explain_tests {
+    use crate::{CostFirst, Limits, ModelSpec, Prices, Router, TaskKind, TaskSpec};
+
+    #[test]
+    fn explain_can_shorten_long_lists_and_counts_the_rest() {
+        let mut b = Router::builder().policy(CostFirst::new(0.5).unwrap());
+        for i in 0..6 {
+            let price = 1.0 + f64::from(i);
+            b = b.model(
+                ModelSpec::new(format!("m{i}"), "p", Prices::new(price, price), 10_000)
+                    .with_default_quality(0.9),
+            );
+        }
+        let router = b.build().unwrap();
+        // m3..m5 are too dear for the limit: 3 ranked, 3 rejected.
+        let task = TaskSpec::new(TaskKind::Chat, 1_000)
+            .with_output_tokens(0)
+            .with_limits(Limits::NONE.with_max_cost_usd(0.0035));
+        let d = router.route(&task).unwrap();
+        let full = d.explain().to_string();
+        assert_eq!(full.matches("fallback").count(), 2, "{full}");
+        assert_eq!(full.matches("rejected ").count(), 3, "{full}");
+        let short = d.explain().max_ranked(1).max_rejected(1).to_string();
+        assert!(short.contains("primary  #0  m0"), "{short}");
+        assert!(!short.contains("fallback #1"), "{short}");
+        assert!(short.contains("... and 2 more fallbacks"), "{short}");
+        assert!(short.contains("... and 2 more rejected"), "{short}");
     }
 }
