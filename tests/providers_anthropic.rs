@@ -1,5 +1,5 @@
 //! The Anthropic client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server.
-//! The checks every client passes are in `common::checks`; this file keeps what is Anthropic's
+//! The checks every client passes are in `common::checks` (most run by `common::aimock_tests!`); this file keeps what is Anthropic's
 //! own.
 #![cfg(feature = "anthropic")]
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Reply, aimock_url, checks, http_response, model, raw_server};
 use taskroute::ModelSpec;
 use taskroute::provider::anthropic::{Anthropic, codec};
-use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
+use taskroute::provider::{ChatRequest, ErrorKind, Provider};
 
 const KEY: &str = "sk-aimock-secret-key-123";
 
@@ -19,14 +19,10 @@ async fn client() -> Anthropic {
     Anthropic::builder().base_url(base).api_key(KEY).build().unwrap()
 }
 
+common::aimock_tests!(Anthropic, client().await, m());
+
 fn m() -> ModelSpec {
     model("anthropic", "claude-sonnet-4-5")
-}
-
-#[tokio::test]
-async fn overloaded_is_retryable() {
-    let e = checks::overloaded_is_retryable(&client().await, &m()).await;
-    assert_eq!(e.status(), Some(529), "{e}");
 }
 
 #[tokio::test]
@@ -36,35 +32,6 @@ async fn error_event_mid_stream_is_a_typed_error() {
     let e = checks::raw_stream(raw_client, &m(), "text/event-stream", body).await;
     assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
     assert!(e.is_retryable());
-}
-
-#[tokio::test]
-async fn complete_returns_text_usage_and_cost() {
-    checks::complete_returns_text_usage_and_cost(&client().await, &m()).await;
-}
-
-#[tokio::test]
-async fn stream_gives_the_same_answer_as_complete() {
-    let events = checks::stream_gives_the_same_answer_as_complete(&client().await, &m()).await;
-    assert!(
-        matches!(events.first(), Some(StreamEvent::TextDelta(_))),
-        "{events:?}"
-    );
-}
-
-#[tokio::test]
-async fn tool_calls_complete_and_stream() {
-    let events = checks::tool_calls_complete_and_stream(&client().await, &m()).await;
-    let deltas = events
-        .iter()
-        .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
-        .count();
-    assert!(deltas >= 2, "arguments arrive in pieces: {events:?}");
-}
-
-#[tokio::test]
-async fn aimock_errors_map_to_kinds() {
-    checks::aimock_errors_map_to_kinds(&client().await, &m()).await;
 }
 
 #[tokio::test]
@@ -144,9 +111,4 @@ fn configuration_from_variables() {
 #[tokio::test]
 async fn aimock_bad_json_request_maps_to_invalid_request() {
     checks::aimock_bad_json_request_maps_to_invalid_request("/v1/messages", codec::decode_error).await;
-}
-
-#[test]
-fn client_is_send_sync_clone_and_object_safe() {
-    checks::client_is_send_sync_clone_and_object_safe::<Anthropic>();
 }

@@ -31,6 +31,8 @@ async fn client() -> Bedrock {
     builder(&aimock_url().await).build().unwrap()
 }
 
+common::aimock_tests!(Bedrock, client().await, m());
+
 fn m() -> ModelSpec {
     model("bedrock", API_NAME)
 }
@@ -44,28 +46,6 @@ async fn collect(
 
 async fn drain(s: ChatStream) -> Result<(Vec<StreamEvent>, ChatResponse), ProviderError> {
     checks::drain(&m(), s).await
-}
-
-#[tokio::test]
-async fn complete_returns_text_usage_and_cost() {
-    checks::complete_returns_text_usage_and_cost(&client().await, &m()).await;
-}
-
-#[tokio::test]
-async fn stream_gives_the_same_answer_as_complete() {
-    checks::stream_gives_the_same_answer_as_complete(&client().await, &m()).await;
-}
-
-#[tokio::test]
-async fn tool_calls_complete_and_stream() {
-    checks::tool_calls_complete_and_stream(&client().await, &m()).await;
-}
-
-#[tokio::test]
-async fn aimock_errors_map_to_kinds() {
-    let p = client().await;
-    checks::aimock_errors_map_to_kinds(&p, &m()).await;
-    checks::overloaded_is_retryable(&p, &m()).await;
 }
 
 /// Loads a `[event type, payload]` fixture and frames it.
@@ -240,11 +220,6 @@ async fn bad_frames_truncation_size_and_json_are_typed_errors() {
     )
     .await;
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
-}
-
-#[test]
-fn client_is_send_sync_clone_and_object_safe() {
-    checks::client_is_send_sync_clone_and_object_safe::<Bedrock>();
 }
 
 #[tokio::test]

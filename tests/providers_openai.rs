@@ -1,5 +1,5 @@
 //! The OpenAI client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server. The
-//! checks every client passes are in `common::checks`; this file keeps what is OpenAI's own.
+//! checks every client passes are in `common::checks` (most run by `common::aimock_tests!`); this file keeps what is OpenAI's own.
 #![cfg(feature = "openai")]
 
 mod common;
@@ -23,37 +23,10 @@ async fn client() -> OpenAi {
         .unwrap()
 }
 
+common::aimock_tests!(OpenAi, client().await, m());
+
 fn m() -> ModelSpec {
     model("openai", "gpt-4o-mini")
-}
-
-#[tokio::test]
-async fn complete_returns_text_usage_and_cost() {
-    checks::complete_returns_text_usage_and_cost(&client().await, &m()).await;
-}
-
-#[tokio::test]
-async fn stream_gives_the_same_answer_as_complete() {
-    let events = checks::stream_gives_the_same_answer_as_complete(&client().await, &m()).await;
-    assert!(
-        matches!(events.first(), Some(StreamEvent::TextDelta(_))),
-        "{events:?}"
-    );
-}
-
-#[tokio::test]
-async fn tool_calls_complete_and_stream() {
-    let events = checks::tool_calls_complete_and_stream(&client().await, &m()).await;
-    let deltas = events
-        .iter()
-        .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
-        .count();
-    assert!(deltas >= 2, "arguments arrive in pieces: {events:?}");
-}
-
-#[tokio::test]
-async fn aimock_errors_map_to_kinds() {
-    checks::aimock_errors_map_to_kinds(&client().await, &m()).await;
 }
 
 #[tokio::test]
@@ -160,11 +133,6 @@ fn configuration_from_variables() {
 async fn aimock_bad_json_request_maps_to_invalid_request() {
     checks::aimock_bad_json_request_maps_to_invalid_request("/v1/chat/completions", codec::decode_error)
         .await;
-}
-
-#[test]
-fn client_is_send_sync_clone_and_object_safe() {
-    checks::client_is_send_sync_clone_and_object_safe::<OpenAi>();
 }
 
 #[tokio::test]

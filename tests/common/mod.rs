@@ -218,25 +218,25 @@ pub mod checks {
         assert_eq!(r.model, m.id);
     }
 
-    /// The streamed hello answer ends in `Finish` and adds up to the non-streamed one; returns
-    /// the events.
-    pub async fn stream_gives_the_same_answer_as_complete(
-        p: &dyn Provider,
-        m: &ModelSpec,
-    ) -> Vec<StreamEvent> {
+    /// The streamed hello answer starts with text, ends in `Finish`, and adds up to the
+    /// non-streamed one.
+    pub async fn stream_gives_the_same_answer_as_complete(p: &dyn Provider, m: &ModelSpec) {
         let req = ChatRequest::new().user("Please say hello");
         let whole = p.complete(m, &req).await.unwrap();
         let (events, streamed) = collect(p, m, &req).await.unwrap();
+        assert!(
+            matches!(events.first(), Some(StreamEvent::TextDelta(_))),
+            "{events:?}"
+        );
         assert!(
             matches!(events.last(), Some(StreamEvent::Finish { .. })),
             "{events:?}"
         );
         assert_eq!(streamed, whole);
-        events
     }
 
-    /// The weather tool call, whole and streamed; returns the streamed events.
-    pub async fn tool_calls_complete_and_stream(p: &dyn Provider, m: &ModelSpec) -> Vec<StreamEvent> {
+    /// The weather tool call, whole and streamed (its arguments in two pieces or more).
+    pub async fn tool_calls_complete_and_stream(p: &dyn Provider, m: &ModelSpec) {
         let r = p.complete(m, &weather_request()).await.unwrap();
         assert_eq!(r.finish_reason, FinishReason::ToolCalls);
         assert_eq!(r.tool_calls.len(), 1);
@@ -247,9 +247,13 @@ pub mod checks {
             json!({"city": "Paris", "unit": "celsius"})
         );
         let (events, streamed) = collect(p, m, &weather_request()).await.unwrap();
+        let deltas = events
+            .iter()
+            .filter(|e| matches!(e, StreamEvent::ToolCallDelta { .. }))
+            .count();
+        assert!(deltas >= 2, "arguments arrive in pieces: {events:?}");
         assert_eq!(streamed.tool_calls, r.tool_calls);
         assert_eq!(streamed.finish_reason, FinishReason::ToolCalls);
-        events
     }
 
     /// The error aimock sends for `prompt`.
@@ -444,3 +448,42 @@ pub mod checks {
         let _: Option<std::sync::Arc<dyn Provider>> = None::<std::sync::Arc<T>>.map(|c| c as _);
     }
 }
+
+/// The tests every provider client runs against aimock, from [`checks`]: `aimock_tests!(Type,
+/// client expression, model expression)` in a provider's test file.
+#[allow(unused_macros)]
+macro_rules! aimock_tests {
+    ($ty:ty, $client:expr, $model:expr) => {
+        #[tokio::test]
+        async fn complete_returns_text_usage_and_cost() {
+            $crate::common::checks::complete_returns_text_usage_and_cost(&$client, &$model).await;
+        }
+
+        #[tokio::test]
+        async fn stream_gives_the_same_answer_as_complete() {
+            $crate::common::checks::stream_gives_the_same_answer_as_complete(&$client, &$model).await;
+        }
+
+        #[tokio::test]
+        async fn tool_calls_complete_and_stream() {
+            $crate::common::checks::tool_calls_complete_and_stream(&$client, &$model).await;
+        }
+
+        #[tokio::test]
+        async fn aimock_errors_map_to_kinds() {
+            $crate::common::checks::aimock_errors_map_to_kinds(&$client, &$model).await;
+        }
+
+        #[tokio::test]
+        async fn overloaded_is_retryable() {
+            $crate::common::checks::overloaded_is_retryable(&$client, &$model).await;
+        }
+
+        #[test]
+        fn client_is_send_sync_clone_and_object_safe() {
+            $crate::common::checks::client_is_send_sync_clone_and_object_safe::<$ty>();
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use aimock_tests;
