@@ -1,6 +1,6 @@
 //! The Anthropic client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server.
-//! The checks every client passes are in `common::checks` (most run by `common::aimock_tests!`); this file keeps what is Anthropic's
-//! own.
+//! The checks every client passes are in `common::checks` (most run by `common::aimock_tests!`);
+//! this file keeps what is Anthropic's own.
 #![cfg(feature = "anthropic")]
 
 mod common;

@@ -1,5 +1,6 @@
 //! The OpenAI client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server. The
-//! checks every client passes are in `common::checks` (most run by `common::aimock_tests!`); this file keeps what is OpenAI's own.
+//! checks every client passes are in `common::checks` (most run by `common::aimock_tests!`);
+//! this file keeps what is OpenAI's own.
 #![cfg(feature = "openai")]
 
 mod common;
