@@ -12,7 +12,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 
-use super::{ChatStream, ErrorKind, ProviderError, StreamEvent};
+use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usage};
+use crate::model::Prices;
 
 /// Default time allowed for a whole non-streamed request, and for a streamed answer to start.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -294,6 +295,24 @@ pub(crate) fn unparsed_error_message(body: &[u8], secrets: &[&str]) -> String {
     }
 }
 
+/// A request body as JSON; an [`ErrorKind::InvalidRequest`] error if it cannot be encoded.
+pub(crate) fn encode_json<T: serde::Serialize>(provider: &str, body: &T) -> Result<Vec<u8>, ProviderError> {
+    serde_json::to_vec(body).map_err(|e| {
+        ProviderError::new(ErrorKind::InvalidRequest, "could not encode the request as JSON")
+            .with_provider(provider)
+            .with_source(e)
+    })
+}
+
+/// Tool-call arguments as the APIs that require an object take them: `args` if it is one,
+/// else `{}`.
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+pub(crate) fn object_or_empty(args: &serde_json::Value) -> &serde_json::Value {
+    static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
+        std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
+    if args.is_object() { args } else { &EMPTY_OBJECT }
+}
+
 /// Adds the HTTP status and the `Retry-After` wait (if any) to an error.
 pub(crate) fn with_status(err: ProviderError, status: u16, retry_after: Option<Duration>) -> ProviderError {
     let err = err.with_status(status);
@@ -491,6 +510,51 @@ pub(crate) trait FrameParser: Send + 'static {
     fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError>;
     /// Whether the answer is complete; the driver stops reading once it is.
     fn finished(&self) -> bool;
+}
+
+/// What every stream parser keeps to end its answer: the prices, the finish reason once the
+/// server gave it, whether the `Finish` event went out, and the secrets to redact from errors.
+pub(crate) struct StreamEnd {
+    prices: Prices,
+    pub(crate) finish: Option<FinishReason>,
+    pub(crate) done: bool,
+    secrets: Vec<String>,
+}
+
+impl StreamEnd {
+    pub(crate) fn new(prices: Prices, secrets: Vec<String>) -> Self {
+        Self {
+            prices,
+            finish: None,
+            done: false,
+            secrets,
+        }
+    }
+
+    /// Pushes the `Finish` event with `usage` and its cost; without a finish reason, the error
+    /// `truncated` makes.
+    pub(crate) fn finish(
+        &mut self,
+        out: &mut VecDeque<StreamEvent>,
+        usage: Usage,
+        truncated: impl FnOnce() -> ProviderError,
+    ) -> Result<(), ProviderError> {
+        let Some(finish_reason) = self.finish.take() else {
+            return Err(truncated());
+        };
+        self.done = true;
+        out.push_back(StreamEvent::Finish {
+            finish_reason,
+            usage,
+            cost_usd: usage.cost_usd(&self.prices),
+        });
+        Ok(())
+    }
+
+    /// The secrets, as the error mappings take them.
+    pub(crate) fn secrets(&self) -> Vec<&str> {
+        self.secrets.iter().map(String::as_str).collect()
+    }
 }
 
 struct Drive<S, P> {

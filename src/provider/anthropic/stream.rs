@@ -6,8 +6,8 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::Deserialize;
 
-use super::super::http::{ByteStream, FrameParser, SseFrame, drive, sse_frames};
-use super::super::{ChatStream, FinishReason, ProviderError, StreamEvent};
+use super::super::http::{ByteStream, FrameParser, SseFrame, StreamEnd, drive, sse_frames};
+use super::super::{ChatStream, ProviderError, StreamEvent};
 use super::wire::{WireUsage, finish_reason, malformed};
 use super::{PROVIDER, error};
 use crate::model::Prices;
@@ -87,41 +87,25 @@ fn json<'a, T: Deserialize<'a>>(event: &str, data: &'a str) -> Result<T, Provide
 }
 
 pub(crate) struct Parser {
-    prices: Prices,
+    end: StreamEnd,
     usage: WireUsage,
     /// Content block index → tool call ordinal.
     tools: HashMap<usize, usize>,
-    finish: Option<FinishReason>,
-    done: bool,
-    secrets: Vec<String>,
 }
 
 impl Parser {
     pub(crate) fn new(prices: Prices, secrets: Vec<String>) -> Self {
         Self {
-            prices,
+            end: StreamEnd::new(prices, secrets),
             usage: WireUsage::default(),
             tools: HashMap::new(),
-            finish: None,
-            done: false,
-            secrets,
         }
     }
 
     fn emit_finish(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        let Some(finish_reason) = self.finish.take() else {
-            return Err(malformed(
-                "the stream ended before message_delta's stop_reason (truncated)",
-            ));
-        };
-        self.done = true;
-        let usage = self.usage.usage();
-        out.push_back(StreamEvent::Finish {
-            finish_reason,
-            usage,
-            cost_usd: usage.cost_usd(&self.prices),
-        });
-        Ok(())
+        self.end.finish(out, self.usage.usage(), || {
+            malformed("the stream ended before message_delta's stop_reason (truncated)")
+        })
     }
 }
 
@@ -198,12 +182,12 @@ impl FrameParser for Parser {
                     self.usage.merge(u);
                 }
                 if let Some(r) = m.delta.stop_reason {
-                    self.finish = Some(finish_reason(&r));
+                    self.end.finish = Some(finish_reason(&r));
                 }
             }
             "message_stop" => return self.emit_finish(out),
             "error" => {
-                let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+                let secrets = self.end.secrets();
                 return Err(error::from_event(&frame.data, &secrets));
             }
             // ping, content_block_stop, and events this client does not use.
@@ -213,7 +197,7 @@ impl FrameParser for Parser {
     }
 
     fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.done {
+        if self.end.done {
             return Ok(());
         }
         let _ = out;
@@ -221,7 +205,7 @@ impl FrameParser for Parser {
     }
 
     fn finished(&self) -> bool {
-        self.done
+        self.end.done
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::http;
 use super::super::{
     ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
 };
@@ -69,9 +70,6 @@ struct WireTool<'a> {
     input_schema: &'a serde_json::Value,
 }
 
-static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
-    std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
-
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
@@ -92,11 +90,7 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Resu
             ContentPart::ToolCall(c) => Block::ToolUse {
                 id: &c.id,
                 name: &c.name,
-                input: if c.arguments.is_object() {
-                    &c.arguments
-                } else {
-                    &EMPTY_OBJECT
-                },
+                input: http::object_or_empty(&c.arguments),
             },
             ContentPart::ToolResult(r) => Block::ToolResult {
                 tool_use_id: &r.call_id,
@@ -130,11 +124,7 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Resu
             .collect(),
         stream,
     };
-    serde_json::to_vec(&body).map_err(|e| {
-        ProviderError::new(ErrorKind::InvalidRequest, "could not encode the request as JSON")
-            .with_provider(PROVIDER)
-            .with_source(e)
-    })
+    http::encode_json(PROVIDER, &body)
 }
 
 #[derive(Deserialize)]

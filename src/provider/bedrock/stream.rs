@@ -10,8 +10,8 @@ use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::super::http::{ByteStream, FrameParser, drive};
-use super::super::{ChatStream, FinishReason, ProviderError, StreamEvent, Usage};
+use super::super::http::{ByteStream, FrameParser, StreamEnd, drive};
+use super::super::{ChatStream, ProviderError, StreamEvent, Usage};
 use super::error;
 use super::wire::{WireUsage, finish_reason, malformed};
 use crate::model::Prices;
@@ -132,37 +132,24 @@ struct Metadata {
 }
 
 pub(crate) struct Parser {
-    prices: Prices,
+    end: StreamEnd,
     tools: HashMap<usize, usize>,
-    finish: Option<FinishReason>,
     usage: Usage,
-    done: bool,
-    secrets: Vec<String>,
 }
 
 impl Parser {
     pub(crate) fn new(prices: Prices, secrets: Vec<String>) -> Self {
         Self {
-            prices,
+            end: StreamEnd::new(prices, secrets),
             tools: HashMap::new(),
-            finish: None,
             usage: Usage::default(),
-            done: false,
-            secrets,
         }
     }
 
     fn emit_finish(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        let Some(finish_reason) = self.finish.take() else {
-            return Err(malformed("the stream ended before messageStop (truncated)"));
-        };
-        self.done = true;
-        out.push_back(StreamEvent::Finish {
-            finish_reason,
-            usage: self.usage,
-            cost_usd: self.usage.cost_usd(&self.prices),
-        });
-        Ok(())
+        self.end.finish(out, self.usage, || {
+            malformed("the stream ended before messageStop (truncated)")
+        })
     }
 }
 
@@ -185,7 +172,7 @@ impl FrameParser for Parser {
     type Frame = Message;
 
     fn frame(&mut self, m: Message, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+        let secrets = self.end.secrets();
         match header(&m, ":message-type").unwrap_or("event") {
             "event" => {}
             "exception" => {
@@ -249,14 +236,14 @@ impl FrameParser for Parser {
             }
             "messageStop" => {
                 let s: MessageStop = json(event, payload)?;
-                self.finish = Some(finish_reason(&s.stop_reason));
+                self.end.finish = Some(finish_reason(&s.stop_reason));
             }
             "metadata" => {
                 let md: Metadata = json(event, payload)?;
                 if let Some(u) = md.usage {
                     self.usage = u.into();
                 }
-                if self.finish.is_some() {
+                if self.end.finish.is_some() {
                     return self.emit_finish(out);
                 }
             }
@@ -267,11 +254,11 @@ impl FrameParser for Parser {
     }
 
     fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.done {
+        if self.end.done {
             return Ok(());
         }
         let _ = out;
-        Err(malformed(if self.finish.is_some() {
+        Err(malformed(if self.end.finish.is_some() {
             "the stream ended before the metadata event with usage (truncated)"
         } else {
             "the stream ended before messageStop (truncated)"
@@ -279,7 +266,7 @@ impl FrameParser for Parser {
     }
 
     fn finished(&self) -> bool {
-        self.done
+        self.end.done
     }
 }
 

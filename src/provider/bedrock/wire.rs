@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::http;
 use super::super::{
     ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
 };
@@ -93,9 +94,6 @@ struct ImageSource<'a> {
     bytes: &'a str,
 }
 
-static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
-    std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
-
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
     for m in &req.messages {
@@ -114,11 +112,7 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, Pr
             ContentPart::ToolCall(c) => Block::ToolUse {
                 tool_use_id: &c.id,
                 name: &c.name,
-                input: if c.arguments.is_object() {
-                    &c.arguments
-                } else {
-                    &EMPTY_OBJECT
-                },
+                input: http::object_or_empty(&c.arguments),
             },
             ContentPart::ToolResult(r) => Block::ToolResult {
                 tool_use_id: &r.call_id,
@@ -162,11 +156,7 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, Pr
         }),
     };
     let _ = model;
-    serde_json::to_vec(&body).map_err(|e| {
-        ProviderError::new(ErrorKind::InvalidRequest, "could not encode the request as JSON")
-            .with_provider(PROVIDER)
-            .with_source(e)
-    })
+    http::encode_json(PROVIDER, &body)
 }
 
 #[derive(Deserialize)]

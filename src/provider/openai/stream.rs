@@ -3,8 +3,8 @@
 
 use std::collections::VecDeque;
 
-use super::super::http::{ByteStream, FrameParser, SseFrame, drive, sse_frames};
-use super::super::{ChatStream, FinishReason, ProviderError, StreamEvent, Usage};
+use super::super::http::{ByteStream, FrameParser, SseFrame, StreamEnd, drive, sse_frames};
+use super::super::{ChatStream, ProviderError, StreamEvent, Usage};
 use super::wire::{Chunk, finish_reason, malformed};
 use super::{PROVIDER, error};
 use crate::model::Prices;
@@ -12,38 +12,22 @@ use crate::model::Prices;
 /// Turns chunks into events. The `Finish` event waits for `[DONE]`, because the usage chunk
 /// comes after the chunk with `finish_reason`; a body that ends before `[DONE]` is truncated.
 pub(crate) struct Parser {
-    prices: Prices,
-    finish: Option<FinishReason>,
+    end: StreamEnd,
     usage: Usage,
-    done: bool,
-    secrets: Vec<String>,
 }
 
 impl Parser {
     pub(crate) fn new(prices: Prices, secrets: Vec<String>) -> Self {
         Self {
-            prices,
-            finish: None,
+            end: StreamEnd::new(prices, secrets),
             usage: Usage::default(),
-            done: false,
-            secrets,
         }
     }
 
     fn emit_finish(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        let Some(finish_reason) = self.finish.take() else {
-            return Err(malformed(
-                "the stream ended before a finish_reason (truncated)",
-                None,
-            ));
-        };
-        self.done = true;
-        out.push_back(StreamEvent::Finish {
-            finish_reason,
-            usage: self.usage,
-            cost_usd: self.usage.cost_usd(&self.prices),
-        });
-        Ok(())
+        self.end.finish(out, self.usage, || {
+            malformed("the stream ended before a finish_reason (truncated)", None)
+        })
     }
 }
 
@@ -61,7 +45,7 @@ impl FrameParser for Parser {
         let chunk: Chunk = serde_json::from_str(data)
             .map_err(|e| malformed(format_args!("a stream chunk is not valid JSON ({e})"), None))?;
         if let Some(err) = chunk.error {
-            let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
+            let secrets = self.end.secrets();
             return Err(error::from_value(err, &secrets));
         }
         if let Some(u) = chunk.usage {
@@ -86,20 +70,20 @@ impl FrameParser for Parser {
                 });
             }
             if let Some(r) = choice.finish_reason {
-                self.finish = Some(finish_reason(&r));
+                self.end.finish = Some(finish_reason(&r));
             }
         }
         Ok(())
     }
 
     fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.done {
+        if self.end.done {
             return Ok(());
         }
         // Without `[DONE]` the usage chunk may be missing too: a truncated stream, not a short one.
         let _ = out;
         Err(malformed(
-            if self.finish.is_some() {
+            if self.end.finish.is_some() {
                 "the stream ended before `data: [DONE]` (truncated; usage may be missing)"
             } else {
                 "the stream ended before a finish_reason (truncated)"
@@ -109,7 +93,7 @@ impl FrameParser for Parser {
     }
 
     fn finished(&self) -> bool {
-        self.done
+        self.end.done
     }
 }
 

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::super::http;
 use super::super::{
     ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
 };
@@ -208,11 +209,7 @@ pub(crate) fn encode(
         stream,
         stream_options: stream.then_some(StreamOptions { include_usage: true }),
     };
-    serde_json::to_vec(&body).map_err(|e| {
-        ProviderError::new(ErrorKind::InvalidRequest, "could not encode the request as JSON")
-            .with_provider(PROVIDER)
-            .with_source(e)
-    })
+    http::encode_json(PROVIDER, &body)
 }
 
 #[derive(Deserialize)]
