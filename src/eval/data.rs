@@ -1564,6 +1564,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// RouterBench's outcomes from the shared data, joined with its prompts.
+    pub(crate) fn routerbench(dir: &std::path::Path) -> Outcomes {
+        let rb = dir.join("routerbench");
+        Outcomes::read_wide_csv(rb.join("outcomes.csv"))
+            .unwrap()
+            .with_prompts_jsonl(&PromptJoin::routerbench(&rb))
+            .unwrap()
+    }
+
     const WIDE: &str = "sample_id,eval_name,full_prompt_chars,score|a,score|b,cost_usd|a,cost_usd|b,oracle_model_to_route_to\r\n\
         p1,mbpp,400,1,0,0.001,0.01,a\r\n\
         p2,winogrande,40,0,1,0.002,0.02,b\r\n\
@@ -1861,11 +1870,7 @@ pub(crate) mod tests {
     #[test]
     fn shared_routerbench_single_models_match_readme() {
         let Some(dir) = shared_data() else { return };
-        let rb = dir.join("routerbench");
-        let d = Outcomes::read_wide_csv(rb.join("outcomes.csv"))
-            .unwrap()
-            .with_prompts_jsonl(&PromptJoin::routerbench(&rb))
-            .unwrap();
+        let d = routerbench(&dir);
         assert_eq!(d.prompts(), 2205);
         assert_eq!(d.models().len(), 11);
         assert!(d.is_binary());

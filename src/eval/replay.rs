@@ -887,8 +887,8 @@ impl Policy for Always {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::data::tests::{scratch, shared_data};
-    use crate::eval::{PromptJoin, Split};
+    use crate::eval::Split;
+    use crate::eval::data::tests::{routerbench, scratch, shared_data};
 
     /// cheap: right on mbpp, wrong on gsm8k; dear: always right, 10x the price.
     const TABLE: &str = "sample_id,eval_name,full_prompt_chars,score|cheap,score|dear,cost_usd|cheap,cost_usd|dear\n\
@@ -1009,11 +1009,7 @@ mod tests {
     #[test]
     fn shared_routerbench_replay_matches_the_router_and_beats_random() {
         let Some(dir) = shared_data() else { return };
-        let rb = dir.join("routerbench");
-        let d = Outcomes::read_wide_csv(rb.join("outcomes.csv"))
-            .unwrap()
-            .with_prompts_jsonl(&PromptJoin::routerbench(&rb))
-            .unwrap();
+        let d = routerbench(&dir);
         let split = Split::seeded(d.prompts(), 0.3, 42).unwrap();
         let (train, test) = (d.subset(&split.train), d.subset(&split.test));
         let prices = PriceTable::read_csv(dir.join("prices.csv")).unwrap();
