@@ -22,6 +22,14 @@ fn text(o: &Output) -> (String, String) {
     )
 }
 
+/// Runs `cmd` and checks that it exits with status 1 and `message` in its stderr.
+fn assert_fails(cmd: &mut Command, message: &str) {
+    let o = cmd.output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{err}");
+    assert!(err.contains(message), "{err}");
+}
+
 /// 40 prompts, 3 models: cheap right on mbpp only, mid right on most, dear always right.
 fn table() -> String {
     let mut s = String::from(
@@ -53,28 +61,19 @@ fn usage_errors_exit_2() {
 #[test]
 fn runtime_errors_exit_1_with_position() {
     let bad = scratch("bad.csv", "sample_id,score|a,cost_usd|a\np1,1,0.1\np2,1,NaN\n");
-    let o = bin().args(["eval", "--outcomes"]).arg(&bad).output().unwrap();
-    let (_, err) = text(&o);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(
-        err.contains("bad.csv:3:3: column `cost_usd|a`: expected a finite number, got `NaN`"),
-        "{err}"
+    assert_fails(
+        bin().args(["eval", "--outcomes"]).arg(&bad),
+        "bad.csv:3:3: column `cost_usd|a`: expected a finite number, got `NaN`",
     );
-    let o = bin()
-        .args([
+    assert_fails(
+        bin().args([
             "eval",
             "--outcomes",
             "/nonexistent/outcomes.csv",
             "--layout",
             "wide",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).1.contains("cannot read /nonexistent/outcomes.csv"),
-        "{:?}",
-        text(&o)
+        ]),
+        "cannot read /nonexistent/outcomes.csv",
     );
 }
 
@@ -160,12 +159,10 @@ fn calibration_finds_knobs_for_a_share_of_calls() {
         assert!((0.0..=1.0).contains(&achieved));
     }
     for bad in ["share=dear", "speed=3", "share=nobody:0.5"] {
-        let o = bin()
-            .args(["eval", "--calibrate", bad, "--outcomes"])
-            .arg(&data)
-            .output()
-            .unwrap();
-        assert_eq!(o.status.code(), Some(1), "{bad}: {:?}", text(&o));
+        assert_fails(
+            bin().args(["eval", "--calibrate", bad, "--outcomes"]).arg(&data),
+            "",
+        );
     }
 }
 
@@ -187,12 +184,9 @@ fn judge_scores_load_with_a_quality_range() {
         "prices.csv",
         "model,input_usd_per_mtok,output_usd_per_mtok\nweak,1,1\nstrong,10,30\n",
     );
-    let o = bin().args(["eval", "--outcomes"]).arg(&data).output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        text(&o).1.contains("expected a quality in [0, 1]"),
-        "{:?}",
-        text(&o)
+    assert_fails(
+        bin().args(["eval", "--outcomes"]).arg(&data),
+        "expected a quality in [0, 1]",
     );
     let json = scratch("judgments.json", "");
     let o = bin()
@@ -218,24 +212,23 @@ fn judge_scores_load_with_a_quality_range() {
     assert_eq!(report["prompts"], 40);
     let singles = report["baselines"]["singles"].as_array().unwrap();
     assert_eq!(singles[1]["quality"], 1.0);
-    let o = bin()
-        .args(["eval", "--quality-range", "10", "--outcomes"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
+    assert_fails(
+        bin()
+            .args(["eval", "--quality-range", "10", "--outcomes"])
+            .arg(&data),
+        "",
+    );
 }
 
 #[test]
 fn unknown_estimator_is_a_clear_error() {
     let data = scratch("table-est.csv", &table());
-    let o = bin()
-        .args(["eval", "--estimator", "nonsense", "--outcomes"])
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).1.contains("unknown estimator `nonsense`"));
+    assert_fails(
+        bin()
+            .args(["eval", "--estimator", "nonsense", "--outcomes"])
+            .arg(&data),
+        "unknown estimator `nonsense`",
+    );
 }
 
 #[test]
@@ -256,12 +249,10 @@ fn route_explains_a_decision() {
         out.contains("planning task ->") && out.contains("primary"),
         "{out}"
     );
-    let o = bin()
-        .args(["route", "--task", r#"{"kind": 3}"#])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(text(&o).1.contains("--task: not a valid task"));
+    assert_fails(
+        bin().args(["route", "--task", r#"{"kind": 3}"#]),
+        "--task: not a valid task",
+    );
 }
 
 #[test]
