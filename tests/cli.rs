@@ -1,6 +1,6 @@
 //! The `taskroute` binary: exit codes, messages, outputs (feature `cli`).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -28,6 +28,16 @@ fn assert_fails(cmd: &mut Command, message: &str) {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}{err}");
     assert!(err.contains(message), "{err}");
+}
+
+/// Runs `cmd`, checks that it exits with status 0, and returns its stdout and the JSON report it
+/// wrote to `json`.
+fn run_report(cmd: &mut Command, json: &Path) -> (String, serde_json::Value) {
+    let o = cmd.output().unwrap();
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    let report = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    (out, report)
 }
 
 /// 40 prompts, 3 models: cheap right on mbpp only, mid right on most, dear always right.
@@ -82,17 +92,16 @@ fn eval_prints_table_and_writes_json_and_svg() {
     let data = scratch("table.csv", &table());
     let json = scratch("report.json", "");
     let svg = scratch("plot.svg", "");
-    let o = bin()
-        .args(["eval", "--grid", "11", "--split", "seed=3,test=0.5", "--outcomes"])
-        .arg(&data)
-        .arg("--json")
-        .arg(&json)
-        .arg("--plot")
-        .arg(&svg)
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let (out, report) = run_report(
+        bin()
+            .args(["eval", "--grid", "11", "--split", "seed=3,test=0.5", "--outcomes"])
+            .arg(&data)
+            .arg("--json")
+            .arg(&json)
+            .arg("--plot")
+            .arg(&svg),
+        &json,
+    );
     for needle in [
         "cost-first",
         "quality-first",
@@ -104,7 +113,6 @@ fn eval_prints_table_and_writes_json_and_svg() {
     ] {
         assert!(out.contains(needle), "missing {needle}:\n{out}");
     }
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["test_prompts"], 20);
     assert_eq!(report["policies"].as_array().unwrap().len(), 3);
     assert_eq!(
@@ -115,24 +123,23 @@ fn eval_prints_table_and_writes_json_and_svg() {
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("cost-first") && svg.contains("oracle"));
     // k-fold tests every prompt once.
-    let o = bin()
-        .args([
-            "eval",
-            "--grid",
-            "5",
-            "--kfold",
-            "4",
-            "--policy",
-            "cost-first",
-            "--json",
-        ])
-        .arg(&json)
-        .arg("--outcomes")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (_, report) = run_report(
+        bin()
+            .args([
+                "eval",
+                "--grid",
+                "5",
+                "--kfold",
+                "4",
+                "--policy",
+                "cost-first",
+                "--json",
+            ])
+            .arg(&json)
+            .arg("--outcomes")
+            .arg(&data),
+        &json,
+    );
     assert_eq!(report["test_prompts"], 40);
 }
 
@@ -140,16 +147,15 @@ fn eval_prints_table_and_writes_json_and_svg() {
 fn calibration_finds_knobs_for_a_share_of_calls() {
     let data = scratch("table-cal.csv", &table());
     let json = scratch("report-cal.json", "");
-    let o = bin()
-        .args(["eval", "--grid", "11", "--calibrate", "share=dear:0.5", "--json"])
-        .arg(&json)
-        .arg("--outcomes")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    assert!(text(&o).0.contains("calibrated"));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (out, report) = run_report(
+        bin()
+            .args(["eval", "--grid", "11", "--calibrate", "share=dear:0.5", "--json"])
+            .arg(&json)
+            .arg("--outcomes")
+            .arg(&data),
+        &json,
+    );
+    assert!(out.contains("calibrated"), "{out}");
     let cals = report["calibrations"].as_array().unwrap();
     assert_eq!(cals.len(), 3);
     for c in cals {
@@ -189,26 +195,25 @@ fn judge_scores_load_with_a_quality_range() {
         "expected a quality in [0, 1]",
     );
     let json = scratch("judgments.json", "");
-    let o = bin()
-        .args([
-            "eval",
-            "--grid",
-            "11",
-            "--quality-range",
-            "1,10",
-            "--input-tokens",
-            "50",
-            "--outcomes",
-        ])
-        .arg(&data)
-        .arg("--prices")
-        .arg(&prices)
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (_, report) = run_report(
+        bin()
+            .args([
+                "eval",
+                "--grid",
+                "11",
+                "--quality-range",
+                "1,10",
+                "--input-tokens",
+                "50",
+                "--outcomes",
+            ])
+            .arg(&data)
+            .arg("--prices")
+            .arg(&prices)
+            .arg("--json")
+            .arg(&json),
+        &json,
+    );
     assert_eq!(report["prompts"], 40);
     let singles = report["baselines"]["singles"].as_array().unwrap();
     assert_eq!(singles[1]["quality"], 1.0);
@@ -269,20 +274,18 @@ fn shared_routerbench_reproduces_readme_single_models() {
         return;
     }
     let json = scratch("rb.json", "");
-    let o = bin()
-        .args(["eval", "--grid", "21", "--kfold", "5", "--outcomes"])
-        .arg(rb.join("outcomes.csv"))
-        .arg("--prompts")
-        .arg(rb.join("prompts.jsonl"))
-        .arg("--prices")
-        .arg(dir.join("prices.csv"))
-        .arg("--json")
-        .arg(&json)
-        .output()
-        .unwrap();
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
-    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let (out, report) = run_report(
+        bin()
+            .args(["eval", "--grid", "21", "--kfold", "5", "--outcomes"])
+            .arg(rb.join("outcomes.csv"))
+            .arg("--prompts")
+            .arg(rb.join("prompts.jsonl"))
+            .arg("--prices")
+            .arg(dir.join("prices.csv"))
+            .arg("--json")
+            .arg(&json),
+        &json,
+    );
     assert_eq!(report["test_prompts"], 2205);
     let singles = report["baselines"]["singles"].as_array().unwrap();
     let get = |m: &str| singles.iter().find(|s| s["policy"] == m).unwrap();
