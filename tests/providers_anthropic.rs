@@ -80,33 +80,7 @@ async fn sends_the_key_header_version_and_api_name() {
     assert!(req.contains("\"model\":\"wire-name\""), "{req}");
 }
 
-#[test]
-fn configuration_from_variables() {
-    let vars = |k: &str| match k {
-        "ANTHROPIC_API_KEY" => Some(KEY.to_owned()),
-        "ANTHROPIC_BASE_URL" => Some("http://127.0.0.1:9".to_owned()),
-        _ => None,
-    };
-    let c = Anthropic::builder().from_vars(vars).build().unwrap();
-    assert_eq!(c.base_url(), "http://127.0.0.1:9/");
-    assert!(!format!("{c:?}").contains(KEY));
-    let e = Anthropic::builder().from_vars(|_| None).build().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
-    let e = Anthropic::builder()
-        .api_key(KEY)
-        .base_url("http://example.com")
-        .build()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
-    assert!(!e.to_string().contains(KEY));
-    // A key-less local server over plain http is fine.
-    assert!(
-        Anthropic::builder()
-            .base_url("http://example.com")
-            .build()
-            .is_ok()
-    );
-}
+common::key_config_test!(Anthropic, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "http://127.0.0.1:9" => "http://127.0.0.1:9/", "http://example.com");
 
 #[tokio::test]
 async fn aimock_bad_json_request_maps_to_invalid_request() {

@@ -102,33 +102,7 @@ async fn sends_the_key_as_a_bearer_token_and_the_api_name() {
     assert!(req.contains("\"model\":\"wire-name\""), "{req}");
 }
 
-#[test]
-fn configuration_from_variables() {
-    let vars = |k: &str| match k {
-        "OPENAI_API_KEY" => Some(KEY.to_owned()),
-        "OPENAI_BASE_URL" => Some("http://127.0.0.1:9/v1".to_owned()),
-        _ => None,
-    };
-    let c = OpenAi::builder().from_vars(vars).build().unwrap();
-    assert_eq!(c.base_url(), "http://127.0.0.1:9/v1");
-    assert!(!format!("{c:?}").contains(KEY));
-    let e = OpenAi::builder().from_vars(|_| None).build().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
-    let e = OpenAi::builder()
-        .api_key(KEY)
-        .base_url("http://example.com/v1")
-        .build()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
-    assert!(!e.to_string().contains(KEY));
-    // A key-less local server over plain http is fine.
-    assert!(
-        OpenAi::builder()
-            .base_url("http://example.com/v1")
-            .build()
-            .is_ok()
-    );
-}
+common::key_config_test!(OpenAi, "OPENAI_API_KEY", "OPENAI_BASE_URL", "http://127.0.0.1:9/v1" => "http://127.0.0.1:9/v1", "http://example.com/v1");
 
 #[tokio::test]
 async fn aimock_bad_json_request_maps_to_invalid_request() {

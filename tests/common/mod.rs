@@ -487,3 +487,38 @@ macro_rules! aimock_tests {
 }
 #[allow(unused_imports)]
 pub(crate) use aimock_tests;
+
+/// The configuration test of a client that takes an API key and a base URL:
+/// `key_config_test!(Type, "KEY_VAR", "BASE_VAR", "local base" => "base_url() shown", "remote
+/// plain-http base")`. Variables fill the builder and the key stays out of `Debug`; no key for
+/// the default endpoint, or a key over plain http to a remote host, is a `Config` error that does
+/// not show the key; a key-less remote server over plain http is fine.
+#[allow(unused_macros)]
+macro_rules! key_config_test {
+    ($ty:ident, $key_var:literal, $base_var:literal, $local:literal => $shown:literal, $remote:literal) => {
+        #[test]
+        fn configuration_from_variables() {
+            use taskroute::provider::ErrorKind;
+            let vars = |k: &str| match k {
+                $key_var => Some(KEY.to_owned()),
+                $base_var => Some($local.to_owned()),
+                _ => None,
+            };
+            let c = $ty::builder().from_vars(vars).build().unwrap();
+            assert_eq!(c.base_url(), $shown);
+            assert!(!format!("{c:?}").contains(KEY));
+            let e = $ty::builder().from_vars(|_| None).build().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            let e = $ty::builder()
+                .api_key(KEY)
+                .base_url($remote)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert!(!e.to_string().contains(KEY));
+            assert!($ty::builder().base_url($remote).build().is_ok());
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use key_config_test;
