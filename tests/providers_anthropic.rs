@@ -1,11 +1,9 @@
 //! The Anthropic client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server.
-//! The checks every client passes are in `common::checks` (most run by `common::aimock_tests!`);
+//! The checks every client passes are in `common::checks` (run by the `common::*_test(s)!` macros);
 //! this file keeps what is Anthropic's own.
 #![cfg(feature = "anthropic")]
 
 mod common;
-
-use std::time::Duration;
 
 use common::{Reply, aimock_url, checks, http_response, model, raw_server};
 use taskroute::ModelSpec;
@@ -20,6 +18,7 @@ async fn client() -> Anthropic {
 }
 
 common::aimock_tests!(Anthropic, client().await, m());
+common::key_client_tests!(Anthropic, client().await, m(), "anthropic");
 
 fn m() -> ModelSpec {
     model("anthropic", "claude-sonnet-4-5")
@@ -32,31 +31,6 @@ async fn error_event_mid_stream_is_a_typed_error() {
     let e = checks::raw_stream(raw_client, &m(), "text/event-stream", body).await;
     assert_eq!(e.kind(), ErrorKind::Overloaded, "{e}");
     assert!(e.is_retryable());
-}
-
-#[tokio::test]
-async fn auth_error_never_shows_the_key() {
-    checks::auth_error_never_shows_the_key(&client().await, &m(), KEY).await;
-}
-
-fn raw_client(base: &str) -> Anthropic {
-    Anthropic::builder()
-        .base_url(base)
-        .api_key(KEY)
-        .timeout(Duration::from_millis(500))
-        .max_response_bytes(4096)
-        .build()
-        .unwrap()
-}
-
-#[tokio::test]
-async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
-    checks::bad_json_truncated_oversized_and_slow_responses(raw_client, &model("anthropic", "m")).await;
-}
-
-#[tokio::test]
-async fn truncated_and_oversized_streams_are_typed_errors() {
-    checks::truncated_and_oversized_sse_streams(raw_client, &model("anthropic", "m")).await;
 }
 
 #[tokio::test]

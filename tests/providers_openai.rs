@@ -1,5 +1,5 @@
 //! The OpenAI client against aimock (`bash scripts/setup-aimock.sh`) and a raw local server. The
-//! checks every client passes are in `common::checks` (most run by `common::aimock_tests!`);
+//! checks every client passes are in `common::checks` (run by the `common::*_test(s)!` macros);
 //! this file keeps what is OpenAI's own.
 #![cfg(feature = "openai")]
 
@@ -25,34 +25,10 @@ async fn client() -> OpenAi {
 }
 
 common::aimock_tests!(OpenAi, client().await, m());
+common::key_client_tests!(OpenAi, client().await, m(), "openai");
 
 fn m() -> ModelSpec {
     model("openai", "gpt-4o-mini")
-}
-
-#[tokio::test]
-async fn auth_error_never_shows_the_key() {
-    checks::auth_error_never_shows_the_key(&client().await, &m(), KEY).await;
-}
-
-fn raw_client(base: &str) -> OpenAi {
-    OpenAi::builder()
-        .base_url(base)
-        .api_key(KEY)
-        .timeout(Duration::from_millis(500))
-        .max_response_bytes(4096)
-        .build()
-        .unwrap()
-}
-
-#[tokio::test]
-async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
-    checks::bad_json_truncated_oversized_and_slow_responses(raw_client, &model("openai", "m")).await;
-}
-
-#[tokio::test]
-async fn truncated_and_oversized_streams_are_typed_errors() {
-    checks::truncated_and_oversized_sse_streams(raw_client, &model("openai", "m")).await;
 }
 
 #[tokio::test]

@@ -522,3 +522,47 @@ macro_rules! key_config_test {
 }
 #[allow(unused_imports)]
 pub(crate) use key_config_test;
+
+/// The tests of a client that sends an API key over SSE-streaming HTTP (OpenAI, Anthropic):
+/// `key_client_tests!(Type, client expression, model expression, "provider")`, with `KEY` in
+/// scope. Also defines `raw_client(base)`: a client for a raw server, with a 500 ms timeout and a
+/// 4 KiB response cap.
+#[allow(unused_macros)]
+macro_rules! key_client_tests {
+    ($ty:ident, $client:expr, $model:expr, $provider:literal) => {
+        fn raw_client(base: &str) -> $ty {
+            $ty::builder()
+                .base_url(base)
+                .api_key(KEY)
+                .timeout(std::time::Duration::from_millis(500))
+                .max_response_bytes(4096)
+                .build()
+                .unwrap()
+        }
+
+        #[tokio::test]
+        async fn auth_error_never_shows_the_key() {
+            $crate::common::checks::auth_error_never_shows_the_key(&$client, &$model, KEY).await;
+        }
+
+        #[tokio::test]
+        async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
+            $crate::common::checks::bad_json_truncated_oversized_and_slow_responses(
+                raw_client,
+                &$crate::common::model($provider, "m"),
+            )
+            .await;
+        }
+
+        #[tokio::test]
+        async fn truncated_and_oversized_streams_are_typed_errors() {
+            $crate::common::checks::truncated_and_oversized_sse_streams(
+                raw_client,
+                &$crate::common::model($provider, "m"),
+            )
+            .await;
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use key_client_tests;
