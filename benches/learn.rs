@@ -25,6 +25,7 @@ fn prompts() -> Vec<(String, TaskKind)> {
                 let q = v.get("query")?.as_str()?.to_owned();
                 let kind = match v.get("eval_name")?.as_str()? {
                     "mbpp" => TaskKind::CodeGeneration,
+                    "winogrande" => TaskKind::Classification,
                     _ => TaskKind::Reasoning,
                 };
                 Some((q, kind))
@@ -110,6 +111,13 @@ fn bench(c: &mut Criterion) {
             b.iter(|| est.estimate_all(black_box(&task), &models, &mut out))
         });
     }
+    // kNN searching only the prompts of the query's kind (the per-kind bucketed index).
+    let est = LearnedEstimator::train(&data, &TrainConfig::new(Learner::Knn).with_knn_by_kind(true))
+        .expect("train");
+    let mut out = vec![None; MODELS];
+    g.bench_function(BenchmarkId::from_parameter("knn_by_kind"), |b| {
+        b.iter(|| est.estimate_all(black_box(&task), &models, &mut out))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("train_2205_prompts");

@@ -127,10 +127,14 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
     let mut best_cfg = None;
     let mut best_aiq = f64::NEG_INFINITY;
     println!("Model selection (5-fold CV on the training part only; mean AIQ):\n");
-    println!("| learner | shrink | CV AIQ |\n|---|---|---|");
-    for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+    println!("| learner | shrink | kNN by kind | CV AIQ |\n|---|---|---|---|");
+    let grid = [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble]
+        .into_iter()
+        .flat_map(|l| [(l, false), (l, true)])
+        .filter(|&(l, by_kind)| !by_kind || matches!(l, Learner::Knn | Learner::Ensemble));
+    for (learner, by_kind) in grid {
         for shrink in [0.0, 0.3, 0.6] {
-            let cfg = train_cfg(learner, shrink);
+            let cfg = train_cfg(learner, shrink).with_knn_by_kind(by_kind);
             let mut sum = 0.0;
             for f in &folds {
                 let (tr, va) = (train.subset(&f.train), train.subset(&f.test));
@@ -140,7 +144,7 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
                 sum += metrics::aiq(&pts, best.cost).unwrap_or(f64::NAN);
             }
             let mean = sum / folds.len() as f64;
-            println!("| {learner} | {shrink} | {mean:.4} |");
+            println!("| {learner} | {shrink} | {by_kind} | {mean:.4} |");
             if mean > best_aiq {
                 best_aiq = mean;
                 best_cfg = Some(cfg);
@@ -148,7 +152,10 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
         }
     }
     let cfg = best_cfg.ok_or("no configuration")?;
-    println!("\nChosen by CV: `{}` with shrink {}.\n", cfg.learner, cfg.shrink);
+    println!(
+        "\nChosen by CV: `{}` with shrink {}, kNN by kind {}.\n",
+        cfg.learner, cfg.shrink, cfg.knn_by_kind
+    );
 
     // 2. Held-out test.
     let b = Baselines::compute(&test, 1);
@@ -168,24 +175,29 @@ fn routerbench(prices: &PriceTable) -> Res<()> {
     rows.push(row("zero router (hull of single models)", &zero, best));
     rows.push(row("oracle", &[b.oracle.point()], best));
     let mut chosen_pts = Vec::new();
-    for learner in [
+    for (learner, by_kind) in [
         Learner::Prior,
         Learner::LogReg,
         Learner::Knn,
         Learner::Irt,
         Learner::Ensemble,
-    ] {
-        let c = cfg.clone().with_learner(learner);
+    ]
+    .into_iter()
+    .flat_map(|l| [(l, false), (l, true)])
+    .filter(|&(l, by_kind)| !by_kind || matches!(l, Learner::Knn | Learner::Ensemble))
+    {
+        let c = cfg.clone().with_learner(learner).with_knn_by_kind(by_kind);
         let t0 = Instant::now();
         let est = learned(&train, &c)?;
         let secs = t0.elapsed().as_secs_f64();
         let pts = curve(&train, &test, prices, est)?;
+        let by = if by_kind { ", kNN by kind" } else { "" };
         let mut r = row(
-            &format!("learned `{learner}` (shrink {}, train {secs:.2} s)", c.shrink),
+            &format!("learned `{learner}` (shrink {}{by}, train {secs:.2} s)", c.shrink),
             &pts,
             best,
         );
-        if learner == cfg.learner {
+        if learner == cfg.learner && by_kind == cfg.knn_by_kind {
             r.name.push_str(" **chosen**");
             chosen_pts = pts;
         }
@@ -438,19 +450,30 @@ fn routellm(prices: &PriceTable) -> Res<()> {
             // CV on the training half.
             let folds = Split::kfold(train.prompts(), 5, 7)?;
             println!("GSM8K model selection (5-fold CV APGR on the training half):\n");
-            println!("| learner | shrink | word n-grams | CV APGR |\n|---|---|---|---|");
+            println!("| learner | shrink | word n-grams | math block | CV APGR |\n|---|---|---|---|---|");
             let mut best: Option<(f64, TrainConfig)> = None;
             for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
-                for (shrink, words) in [(0.0, 2), (0.3, 2), (0.0, 1)] {
-                    let c = train_cfg(learner, shrink)
-                        .with_features(taskroute::learn::FeatureConfig::default().with_word_ngrams(words));
+                for (shrink, words, math) in [
+                    (0.0, 2, false),
+                    (0.3, 2, false),
+                    (0.0, 1, false),
+                    (0.0, 2, true),
+                    (0.0, 1, true),
+                    (0.0, 0, true),
+                ] {
+                    // words 0: no n-grams at all (dense statistics and the math block only).
+                    let fc = taskroute::learn::FeatureConfig::default()
+                        .with_word_ngrams(words)
+                        .with_math_features(math);
+                    let fc = if words == 0 { fc.with_char_ngrams(0, 0) } else { fc };
+                    let c = train_cfg(learner, shrink).with_features(fc);
                     let mut sum = 0.0;
                     for fo in &folds {
                         let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
                         sum += pair_metrics(&tr, &va, prices, kinds, learned(&tr, &c)?, strong)?.0;
                     }
                     let mean = sum / folds.len() as f64;
-                    println!("| {learner} | {shrink} | 1..{words} | {mean:.4} |");
+                    println!("| {learner} | {shrink} | 1..{words} | {math} | {mean:.4} |");
                     if best.as_ref().is_none_or(|b| mean > b.0) {
                         best = Some((mean, c));
                     }
@@ -458,8 +481,8 @@ fn routellm(prices: &PriceTable) -> Res<()> {
             }
             let (_, chosen) = best.ok_or("no configuration")?;
             println!(
-                "\nChosen: `{}` with shrink {}, word n-grams 1..{}.\n",
-                chosen.learner, chosen.shrink, chosen.features.word_ngrams
+                "\nChosen: `{}` with shrink {}, word n-grams 1..{}, math block {}.\n",
+                chosen.learner, chosen.shrink, chosen.features.word_ngrams, chosen.features.math_features
             );
             for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
                 let c = chosen.clone().with_learner(learner);

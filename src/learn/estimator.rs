@@ -98,6 +98,11 @@ pub struct TrainConfig {
     /// Share of the final estimate taken from the per-kind prior, in `[0, 1]` (default 0.3):
     /// `q = (1 - shrink) * learner + shrink * prior`.
     pub shrink: f64,
+    /// kNN searches only the training prompts of the query's task kind (a per-kind bucketed
+    /// index; a kind it never saw searches every prompt). Default false; files without the
+    /// field read as false.
+    #[serde(default)]
+    pub knn_by_kind: bool,
 }
 
 impl TrainConfig {
@@ -113,6 +118,7 @@ impl TrainConfig {
             k: 40,
             knn_bits: 8,
             shrink: 0.3,
+            knn_by_kind: false,
         }
     }
 
@@ -149,6 +155,12 @@ impl TrainConfig {
     /// Sets the L2 penalty.
     pub fn with_l2(mut self, l2: f64) -> Self {
         self.l2 = l2;
+        self
+    }
+
+    /// Sets whether kNN searches only prompts of the query's task kind.
+    pub fn with_knn_by_kind(mut self, on: bool) -> Self {
+        self.knn_by_kind = on;
         self
     }
 
@@ -356,7 +368,8 @@ impl LearnedEstimator {
         let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
         let dim = featurizer.dim();
         let h = config.hyper();
-        let knn = || Knn::train(&feats, data, config.k, config.knn_bits, 2.0);
+        let by_kind = config.knn_by_kind.then(|| (kind_of.as_slice(), priors.kinds.len()));
+        let knn = || Knn::train(&feats, data, config.k, config.knn_bits, 2.0, by_kind);
         let model = match config.learner {
             Learner::Prior => Model::Prior,
             Learner::LogReg => Model::LogReg(LogReg::train(&feats, data, &priors, dim, h)),
@@ -683,6 +696,40 @@ mod tests {
                 assert!(gap > 0.3, "{learner}: easy-hard gap {gap}");
             }
         }
+    }
+
+    #[test]
+    fn knn_by_kind_searches_only_the_query_kind() {
+        // Same texts in two kinds; the weak model is right on every chat prompt and wrong on
+        // every reasoning prompt.
+        let mut t = TrainingSet::new(["weak", "strong"]).unwrap();
+        for i in 0..120 {
+            for (kind, weak) in [(TaskKind::Chat, 1.0), (TaskKind::Reasoning, 0.0)] {
+                t.push(
+                    format!("tell me a fact about topic {}", i % 7),
+                    kind,
+                    &[Some(weak), Some(1.0)],
+                    &[],
+                )
+                .unwrap();
+            }
+        }
+        let cfg = TrainConfig::new(Learner::Knn).with_shrink(0.0).with_knn_by_kind(true);
+        let est = LearnedEstimator::train(&t, &cfg).unwrap();
+        let mut out = [0.0; 2];
+        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Chat, &mut out);
+        assert!(out[0] > 0.9, "chat: {out:?}");
+        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Reasoning, &mut out);
+        assert!(out[0] < 0.1, "reasoning: {out:?}");
+        // A kind it never saw searches every prompt: about half right.
+        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut out);
+        assert!((0.2..0.8).contains(&out[0]), "unseen kind: {out:?}");
+        // The index survives a save and load.
+        let back = LearnedEstimator::from_json(&est.to_json()).unwrap();
+        let mut again = [0.0; 2];
+        back.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut again);
+        assert_eq!(out, again);
+        assert!(back.config().knn_by_kind);
     }
 
     #[test]

@@ -32,6 +32,45 @@ use crate::task::TaskKind;
 /// Number of dense features at the start of every vector (index 0 is the bias).
 pub const DENSE_FEATURES: usize = 21;
 
+/// Number of word-problem features appended after the hashed block when
+/// [`FeatureConfig::math_features`] is on.
+pub const MATH_FEATURES: usize = 18;
+
+/// Names of the word-problem features, in index order (they start at
+/// `DENSE_FEATURES + 2^hash_bits`).
+pub const MATH_FEATURE_NAMES: [&str; MATH_FEATURES] = [
+    "log_quantities",
+    "log_distinct_numbers",
+    "log_sentences",
+    "log_question_words",
+    "log_operation_words",
+    "each",
+    "per",
+    "times",
+    "percent",
+    "twice",
+    "half",
+    "total",
+    "left",
+    "remaining",
+    "fractions",
+    "percent_signs",
+    "currency_signs",
+    "decimals",
+];
+
+const OPERATION_WORDS: [&str; 9] = [
+    "each",
+    "per",
+    "times",
+    "percent",
+    "twice",
+    "half",
+    "total",
+    "left",
+    "remaining",
+];
+
 /// Names of the dense features, in index order.
 pub const DENSE_FEATURE_NAMES: [&str; DENSE_FEATURES] = [
     "bias",
@@ -78,6 +117,11 @@ pub struct FeatureConfig {
     pub max_chars: usize,
     /// Adds a hashed feature for the task's kind (default true).
     pub kind_feature: bool,
+    /// Appends the [`MATH_FEATURES`] word-problem statistics (numeric quantities, distinct
+    /// numbers, sentences, operation words, fraction / percent / currency symbols, question
+    /// length) after the hashed block (default false; files without the field read as false).
+    #[serde(default)]
+    pub math_features: bool,
 }
 
 impl Default for FeatureConfig {
@@ -89,6 +133,7 @@ impl Default for FeatureConfig {
             char_ngram_max: 4,
             max_chars: 8_192,
             kind_feature: true,
+            math_features: false,
         }
     }
 }
@@ -110,6 +155,12 @@ impl FeatureConfig {
     pub fn with_char_ngrams(mut self, min: u8, max: u8) -> Self {
         self.char_ngram_min = min;
         self.char_ngram_max = max;
+        self
+    }
+
+    /// Turns the word-problem block on or off (see [`MATH_FEATURE_NAMES`]).
+    pub fn with_math_features(mut self, on: bool) -> Self {
+        self.math_features = on;
         self
     }
 
@@ -150,9 +201,10 @@ impl FeatureConfig {
         Ok(())
     }
 
-    /// Size of the feature space: the dense block plus the hash buckets.
+    /// Size of the feature space: the dense block, the hash buckets and, when on, the
+    /// word-problem block.
     pub fn dim(&self) -> usize {
-        DENSE_FEATURES + (1usize << self.hash_bits)
+        DENSE_FEATURES + (1usize << self.hash_bits) + if self.math_features { MATH_FEATURES } else { 0 }
     }
 }
 
@@ -322,6 +374,13 @@ impl Featurizer {
                 *v *= scale;
             }
         }
+        if self.config.math_features {
+            let base = (DENSE_FEATURES + (1usize << self.config.hash_bits)) as u32;
+            for (i, v) in math_stats(scratch).iter().enumerate() {
+                out.indices.push(base + i as u32);
+                out.values.push(*v);
+            }
+        }
     }
 
     /// As [`featurize_into`](Self::featurize_into), with the task's input token count for the
@@ -397,6 +456,102 @@ impl Featurizer {
             }
         }
     }
+}
+
+/// The word-problem block over normalised (lowercased, whitespace-collapsed) text.
+fn math_stats(text: &str) -> [f32; MATH_FEATURES] {
+    let ln = |x: usize| (x as f32).ln_1p();
+    let mut numbers: Vec<&str> = Vec::new();
+    let (mut sentences, mut fractions, mut percents, mut currency, mut decimals) = (0usize, 0, 0, 0, 0);
+    let mut ops = [0usize; OPERATION_WORDS.len()];
+    let mut words_in_sentence = 0usize;
+    let mut last_sentence_words = 0usize;
+    let bytes = text.as_bytes();
+    let mut i = 0usize;
+    let mut word_start: Option<usize> = None;
+    let flush_word = |w: &str, ops: &mut [usize; OPERATION_WORDS.len()]| {
+        if let Some(k) = OPERATION_WORDS.iter().position(|o| *o == w) {
+            ops[k] += 1;
+        }
+    };
+    // Numbers: digit runs with inner `,` or `.` followed by a digit ("80,000", "2.5").
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b.is_ascii_digit() {
+            if let Some(st) = word_start.take() {
+                flush_word(&text[st..i], &mut ops);
+                words_in_sentence += 1;
+            }
+            let st = i;
+            let mut dot = false;
+            while i < bytes.len()
+                && (bytes[i].is_ascii_digit()
+                    || (matches!(bytes[i], b',' | b'.') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit)))
+            {
+                dot |= bytes[i] == b'.';
+                i += 1;
+            }
+            numbers.push(&text[st..i]);
+            decimals += usize::from(dot);
+            words_in_sentence += 1;
+            if bytes.get(i) == Some(&b'/') && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                fractions += 1;
+            }
+            continue;
+        }
+        let c_len = text[i..].chars().next().map_or(1, char::len_utf8);
+        let c = text[i..].chars().next().unwrap_or(' ');
+        if c.is_alphabetic() {
+            if word_start.is_none() {
+                word_start = Some(i);
+            }
+        } else {
+            if let Some(st) = word_start.take() {
+                flush_word(&text[st..i], &mut ops);
+                words_in_sentence += 1;
+            }
+            match c {
+                '%' => percents += 1,
+                '$' | '€' | '£' | '¥' | '₹' => currency += 1,
+                '.' | '!' | '?' | '。' | '？' | '！'
+                    if words_in_sentence > 0
+                        && text[i + c_len..].chars().next().is_none_or(|n| n == ' ' || n == '\n') =>
+                {
+                    sentences += 1;
+                    last_sentence_words = words_in_sentence;
+                    words_in_sentence = 0;
+                }
+                _ => {}
+            }
+        }
+        i += c_len;
+    }
+    if let Some(st) = word_start {
+        flush_word(&text[st..], &mut ops);
+        words_in_sentence += 1;
+    }
+    if words_in_sentence > 0 {
+        sentences += 1;
+        last_sentence_words = words_in_sentence;
+    }
+    let quantities = numbers.len();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let sat = |x: usize| (x as f32 / 3.0).min(1.0);
+    let mut out = [0.0f32; MATH_FEATURES];
+    out[0] = ln(quantities) / 2.0;
+    out[1] = ln(numbers.len()) / 2.0;
+    out[2] = ln(sentences) / 2.0;
+    out[3] = ln(last_sentence_words) / 3.0;
+    out[4] = ln(ops.iter().sum()) / 2.0;
+    for (k, n) in ops.iter().enumerate() {
+        out[5 + k] = sat(*n);
+    }
+    out[14] = sat(fractions);
+    out[15] = sat(percents);
+    out[16] = sat(currency);
+    out[17] = sat(decimals);
+    out
 }
 
 /// Index of the `log_input_tokens` dense feature.
@@ -739,5 +894,35 @@ mod tests {
         let x = f.featurize("a b c d", &TaskKind::Chat);
         // 4 unigrams + 3 bigrams + 2 trigrams + kind
         assert_eq!(x.len(), DENSE_FEATURES + 4 + 3 + 2 + 1);
+    }
+
+    #[test]
+    fn math_block_counts_quantities_and_operation_words() {
+        let f = Featurizer::new(FeatureConfig::default().with_math_features(true)).unwrap();
+        let text = "Josh buys a house for $80,000 and puts in $50,000 in repairs. The value rose by \
+                    150%. He sold half of it, and 1/2 of the rest is left. How much profit did he make?";
+        let x = f.featurize(text, &TaskKind::Math);
+        let base = DENSE_FEATURES + (1 << 16);
+        assert_eq!(x.indices.len(), x.values.len());
+        let tail = &x.indices[x.indices.len() - MATH_FEATURES..];
+        assert!(tail.iter().enumerate().all(|(i, &ix)| ix as usize == base + i));
+        assert!(tail.iter().all(|&i| (i as usize) < f.dim()));
+        let v = |name: &str| {
+            let i = MATH_FEATURE_NAMES.iter().position(|n| *n == name).unwrap();
+            x.values[x.values.len() - MATH_FEATURES + i]
+        };
+        // 80,000 50,000 150 1 2: five quantities, five distinct.
+        assert!((v("log_quantities") - (6f32).ln() / 2.0).abs() < 1e-6);
+        assert!((v("log_distinct_numbers") - (6f32).ln() / 2.0).abs() < 1e-6);
+        // Four sentences; the question has six words.
+        assert!((v("log_sentences") - (5f32).ln() / 2.0).abs() < 1e-6);
+        assert!((v("log_question_words") - (7f32).ln() / 3.0).abs() < 1e-6);
+        assert!(v("half") > 0.0 && v("left") > 0.0 && v("each") == 0.0);
+        assert!(v("fractions") > 0.0 && v("percent_signs") > 0.0 && v("currency_signs") > 0.0);
+        // Off by default; empty text and any script give finite values.
+        assert_eq!(fz().dim(), DENSE_FEATURES + (1 << 16));
+        for t in ["", "日本語の文章。", "٣ + ٤ = ?"] {
+            assert!(f.featurize(t, &TaskKind::Math).values.iter().all(|v| v.is_finite()));
+        }
     }
 }

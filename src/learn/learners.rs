@@ -393,6 +393,10 @@ pub(crate) struct Knn {
     pub(crate) vectors: Vec<f32>,
     /// `n × m` outcomes, NaN where missing.
     pub(crate) outcomes: Vec<f32>,
+    /// Per-kind index: rows are grouped by kind and kind `c` holds rows
+    /// `kind_offsets[c]..kind_offsets[c + 1]`. Empty: every query scans every row.
+    #[serde(default)]
+    pub(crate) kind_offsets: Vec<u32>,
 }
 
 const KNN_DENSE_WEIGHT: f32 = 0.5;
@@ -445,15 +449,26 @@ impl Knn {
         k: usize,
         fold_bits: u8,
         prior_weight: f32,
+        by_kind: Option<(&[Option<usize>], usize)>,
     ) -> Self {
         let width = Self::width(fold_bits);
+        // Row order: grouped by kind (stable) when indexing by kind, else as given.
+        let mut order: Vec<usize> = (0..feats.len()).collect();
+        let mut kind_offsets = Vec::new();
+        if let Some((kind_of, kinds)) = by_kind {
+            let key = |i: usize| kind_of.get(i).copied().flatten().unwrap_or(kinds);
+            order.sort_by_key(|&i| key(i));
+            kind_offsets = (0..=kinds)
+                .map(|c| order.partition_point(|&i| key(i) < c) as u32)
+                .collect();
+        }
         let mut vectors = vec![0.0f32; feats.len() * width];
-        for (x, row) in feats.iter().zip(vectors.chunks_exact_mut(width)) {
-            Self::fold(x, fold_bits, row);
+        for (&i, row) in order.iter().zip(vectors.chunks_exact_mut(width)) {
+            Self::fold(&feats[i], fold_bits, row);
         }
         let m = data.models().len();
         let mut outcomes = Vec::with_capacity(feats.len() * m);
-        for i in 0..data.len() {
+        for &i in &order {
             outcomes.extend_from_slice(data.outcome_row(i));
         }
         Self {
@@ -462,19 +477,45 @@ impl Knn {
             prior_weight,
             vectors,
             outcomes,
+            kind_offsets,
+        }
+    }
+
+    /// The rows a query of kind `kind` searches.
+    fn rows(&self, kind: Option<usize>, width: usize) -> std::ops::Range<usize> {
+        let n = self.vectors.len() / width;
+        match kind {
+            Some(c) if c + 1 < self.kind_offsets.len() => {
+                let (a, b) = (self.kind_offsets[c] as usize, self.kind_offsets[c + 1] as usize);
+                if a < b && b <= n { a..b } else { 0..n }
+            }
+            _ => 0..n,
         }
     }
 
     /// Probabilities (not logits) into `out`.
-    pub(crate) fn predict(&self, x: &Features, prior: &[f32], query: &mut Vec<f32>, out: &mut [f32]) {
+    pub(crate) fn predict(
+        &self,
+        x: &Features,
+        kind: Option<usize>,
+        prior: &[f32],
+        query: &mut Vec<f32>,
+        out: &mut [f32],
+    ) {
         let width = Self::width(self.fold_bits);
         query.clear();
         query.resize(width, 0.0);
         Self::fold(x, self.fold_bits, query);
         let m = out.len();
+        let rows = self.rows(kind, width);
+        let first = rows.start;
         // Top-k by similarity: a small sorted buffer (k is small).
         let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.k + 1);
-        for (n, row) in self.vectors.chunks_exact(width).enumerate() {
+        for (n, row) in self.vectors[rows.start * width..rows.end * width]
+            .chunks_exact(width)
+            .enumerate()
+        {
+            let n = first + n;
             let s = dot8(row, query);
             if best.len() < self.k || s > best[best.len() - 1].0 {
                 let pos = best.partition_point(|(b, _)| *b >= s);
@@ -502,6 +543,11 @@ impl Knn {
             || self.k == 0
             || !self.vectors.len().is_multiple_of(width)
             || self.outcomes.len() != self.vectors.len() / width * m
+            || self.kind_offsets.windows(2).any(|w| w[0] > w[1])
+            || self
+                .kind_offsets
+                .last()
+                .is_some_and(|&l| l as usize > self.vectors.len() / width)
         {
             return Err("nearest-neighbour tables do not match the models".into());
         }
@@ -551,7 +597,7 @@ impl Model {
                 r.logits(x, kind, out);
                 out.iter_mut().for_each(|z| *z = sigmoid(*z));
             }
-            Model::Knn(k) => k.predict(x, prior, knn, out),
+            Model::Knn(k) => k.predict(x, kind, prior, knn, out),
             Model::Ensemble { members } => {
                 // Weighted mean of the members' log-odds.
                 let m = out.len();

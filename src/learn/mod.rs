@@ -51,7 +51,9 @@ use std::sync::Arc;
 
 pub use data::TrainingSet;
 pub use estimator::{FORMAT_MAGIC, FORMAT_VERSION, LearnedEstimator, Learner, TrainConfig};
-pub use features::{DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer};
+pub use features::{
+    DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES, MATH_FEATURES,
+};
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
 
 use crate::model::ModelId;
