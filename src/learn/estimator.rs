@@ -368,7 +368,9 @@ impl LearnedEstimator {
         let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
         let dim = featurizer.dim();
         let h = config.hyper();
-        let by_kind = config.knn_by_kind.then(|| (kind_of.as_slice(), priors.kinds.len()));
+        let by_kind = config
+            .knn_by_kind
+            .then_some((kind_of.as_slice(), priors.kinds.len()));
         let knn = || Knn::train(&feats, data, config.k, config.knn_bits, 2.0, by_kind);
         let model = match config.learner {
             Learner::Prior => Model::Prior,
@@ -714,12 +716,18 @@ mod tests {
                 .unwrap();
             }
         }
-        let cfg = TrainConfig::new(Learner::Knn).with_shrink(0.0).with_knn_by_kind(true);
+        let cfg = TrainConfig::new(Learner::Knn)
+            .with_shrink(0.0)
+            .with_knn_by_kind(true);
         let est = LearnedEstimator::train(&t, &cfg).unwrap();
         let mut out = [0.0; 2];
         est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Chat, &mut out);
         assert!(out[0] > 0.9, "chat: {out:?}");
-        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Reasoning, &mut out);
+        est.predict_into(
+            Some("tell me a fact about topic 3"),
+            &TaskKind::Reasoning,
+            &mut out,
+        );
         assert!(out[0] < 0.1, "reasoning: {out:?}");
         // A kind it never saw searches every prompt: about half right.
         est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut out);

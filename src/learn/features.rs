@@ -515,7 +515,10 @@ fn math_stats(text: &str) -> [f32; MATH_FEATURES] {
                 '$' | '€' | '£' | '¥' | '₹' => currency += 1,
                 '.' | '!' | '?' | '。' | '？' | '！'
                     if words_in_sentence > 0
-                        && text[i + c_len..].chars().next().is_none_or(|n| n == ' ' || n == '\n') =>
+                        && text[i + c_len..]
+                            .chars()
+                            .next()
+                            .is_none_or(|n| n == ' ' || n == '\n') =>
                 {
                     sentences += 1;
                     last_sentence_words = words_in_sentence;
@@ -922,7 +925,12 @@ mod tests {
         // Off by default; empty text and any script give finite values.
         assert_eq!(fz().dim(), DENSE_FEATURES + (1 << 16));
         for t in ["", "日本語の文章。", "٣ + ٤ = ?"] {
-            assert!(f.featurize(t, &TaskKind::Math).values.iter().all(|v| v.is_finite()));
+            assert!(
+                f.featurize(t, &TaskKind::Math)
+                    .values
+                    .iter()
+                    .all(|v| v.is_finite())
+            );
         }
     }
 }

@@ -52,7 +52,8 @@ use std::sync::Arc;
 pub use data::TrainingSet;
 pub use estimator::{FORMAT_MAGIC, FORMAT_VERSION, LearnedEstimator, Learner, TrainConfig};
 pub use features::{
-    DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES, MATH_FEATURES,
+    DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES,
+    MATH_FEATURES,
 };
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
 
