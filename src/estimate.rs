@@ -97,6 +97,11 @@ impl ProfileLatency {
     pub const fn with_fallback(fallback: LatencyProfile) -> Self {
         Self { fallback }
     }
+
+    /// The profile used for models that publish none.
+    pub const fn fallback(&self) -> LatencyProfile {
+        self.fallback
+    }
 }
 
 impl Default for ProfileLatency {

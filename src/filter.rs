@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Capabilities, ModelId, ModelSpec, Tag};
+use crate::table::{Listed, ModelRow};
 use crate::task::{Limits, Task};
 
 /// Why a candidate was not ranked. Carried by every rejected candidate in a
@@ -295,66 +296,69 @@ impl<'a> TaskView<'a> {
 
 /// Runs the built-in pre-estimate filters plus the user's on one model.
 ///
+/// The built-in checks read the model's compact [`ModelRow`] (see `table.rs`); the full
+/// [`ModelSpec`] is read only for the health hook, required tags, your own filters and the
+/// details of a rejection.
+///
 /// Inlined into its one caller: as a call, saving and restoring registers and passing the
 /// large `Result` back cost about a third of the function.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)] // one call site, inlined; a struct would only rename them
 pub(crate) fn check_static(
     task: &dyn Task,
     view: &TaskView<'_>,
     model: &ModelSpec,
+    row: &ModelRow,
     constraints: &Constraints,
     health: Option<&dyn Health>,
     filters: &[Arc<dyn Filter>],
 ) -> Result<(), Rejection> {
-    if let Some(allow) = &constraints.allow
-        && !allow.contains(&model.id)
-    {
-        return Err(Rejection::NotAllowed);
-    }
-    if constraints.deny.contains(&model.id) {
-        return Err(Rejection::Denied);
+    match row.listed {
+        Listed::Ok => {}
+        Listed::NotAllowed => return Err(Rejection::NotAllowed),
+        Listed::Denied => return Err(Rejection::Denied),
     }
     if let Some(h) = health
         && !h.is_available(&model.id)
     {
         return Err(Rejection::Unhealthy);
     }
-    let missing = model.capabilities.missing_from(view.capabilities);
+    let missing = row.capabilities.missing_from(view.capabilities);
     if !missing.is_empty() {
         return Err(Rejection::MissingCapabilities { missing });
     }
     let output = view.output;
     let needed = u64::from(view.input) + u64::from(output);
-    if needed > u64::from(model.context_window) {
+    if needed > u64::from(row.context_window) {
         return Err(Rejection::ContextWindow {
             needed,
-            window: model.context_window,
+            window: row.context_window,
         });
     }
-    if output > model.max_output_tokens {
+    if output > row.max_output_tokens {
         return Err(Rejection::MaxOutput {
             needed: output,
-            max: model.max_output_tokens,
+            max: row.max_output_tokens,
         });
     }
     if let Some(tag) = view.tags.iter().find(|t| !model.has_tag(t)) {
         return Err(Rejection::MissingTag { tag: tag.clone() });
     }
     if let Some(cap) = constraints.max_input_price
-        && model.prices.input > cap
+        && row.prices.input > cap
     {
         return Err(Rejection::PriceCap {
             price: Cow::Borrowed("input"),
-            usd_per_mtok: model.prices.input,
+            usd_per_mtok: row.prices.input,
             cap,
         });
     }
     if let Some(cap) = constraints.max_output_price
-        && model.prices.output > cap
+        && row.prices.output > cap
     {
         return Err(Rejection::PriceCap {
             price: Cow::Borrowed("output"),
-            usd_per_mtok: model.prices.output,
+            usd_per_mtok: row.prices.output,
             cap,
         });
     }

@@ -59,6 +59,7 @@ pub mod policy;
 pub mod rank;
 pub mod router;
 pub mod score;
+mod table;
 pub mod task;
 
 #[cfg(feature = "catalog")]

@@ -1,5 +1,6 @@
 //! The [`Router`]: runs filter → estimate → score → rank for one task.
 
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use crate::model::{Model, ModelId, ModelSpec};
 use crate::policy::Policy;
 use crate::rank;
 use crate::score::CostFirst;
+use crate::table::ModelTable;
 use crate::task::Task;
 
 /// Routes tasks to models. Immutable once built, `Send + Sync`, cheap to clone (every part is
@@ -21,10 +23,22 @@ pub struct Router {
     models: Arc<[ModelSpec]>,
     policy: Arc<dyn Policy>,
     quality: Arc<dyn QualityEstimator>,
+    /// `quality` is [`PriorQuality`]: read the priors from `table` instead of calling it.
+    quality_is_priors: bool,
     latency: Arc<dyn LatencyEstimator>,
+    /// `latency` is a [`ProfileLatency`]: use `table`'s profiles instead of calling it.
+    latency_is_profile: bool,
     constraints: Arc<Constraints>,
     health: Option<Arc<dyn Health>>,
     filters: Arc<[Arc<dyn Filter>]>,
+    /// The numbers the filter and estimate stages read, one compact row per model.
+    table: Arc<ModelTable>,
+}
+
+/// Whether `value` is a `T` (the router reads the built-in estimators' numbers from its
+/// [`ModelTable`] rather than calling them once per candidate).
+fn is<T: Any>(value: &dyn Any) -> bool {
+    value.is::<T>()
 }
 
 impl fmt::Debug for Router {
@@ -72,6 +86,7 @@ impl Router {
     /// A copy of this router with another quality estimator.
     pub fn with_quality_estimator(&self, quality: impl QualityEstimator + 'static) -> Router {
         Router {
+            quality_is_priors: is::<PriorQuality>(&quality),
             quality: Arc::new(quality),
             ..self.clone()
         }
@@ -133,23 +148,37 @@ impl Router {
         // grows (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n);
         out.scratch_rank.reserve(n);
-        out.scratch_quality.clear();
-        out.scratch_quality.resize(n, None);
-        self.quality
-            .estimate_all(task, &self.models, &mut out.scratch_quality);
+        let kind = out.task_kind.as_ref().unwrap_or_else(|| unreachable!("set above"));
+        // The default estimator's answers are columns of the table; any other is asked.
+        let priors = if self.quality_is_priors {
+            self.table.priors(kind)
+        } else {
+            None
+        };
+        let quality: &[Option<f64>] = match priors {
+            Some(p) => p,
+            None => {
+                out.scratch_quality.clear();
+                out.scratch_quality.resize(n, None);
+                self.quality
+                    .estimate_all(task, &self.models, &mut out.scratch_quality);
+                &out.scratch_quality
+            }
+        };
         // A decision reused with the same router already holds one entry per model, in order:
         // overwrite them in place (no id clones, no moves). Otherwise start afresh.
+        let ids = self.table.ids();
         let reuse = out.candidates.len() == n
             && out
                 .candidates
                 .iter()
-                .zip(self.models.iter())
-                .all(|(c, m)| c.model.same_arc(&m.id));
+                .zip(ids.iter())
+                .all(|(c, id)| c.model.same_arc(id));
         if !reuse {
             out.candidates.clear();
             out.candidates.reserve(n);
-            out.candidates.extend(self.models.iter().map(|m| Candidate {
-                model: m.id.clone(),
+            out.candidates.extend(ids.iter().map(|id| Candidate {
+                model: id.clone(),
                 estimate: None,
                 verdict: Verdict::Pending,
                 rank: None,
@@ -158,16 +187,24 @@ impl Router {
         // The task's numbers, read once rather than once per candidate.
         let view = TaskView::of(task);
         let health = self.health.as_deref();
-        let candidates = out.candidates.iter_mut().zip(out.scratch_quality.iter());
-        for ((c, q), m) in candidates.zip(self.models.iter()) {
+        let rows = self.table.rows();
+        let candidates = out.candidates.iter_mut().zip(quality.iter());
+        for (((c, q), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
             c.rank = None;
-            if let Err(r) = filter::check_static(task, &view, m, &self.constraints, health, &self.filters) {
+            if let Err(r) =
+                filter::check_static(task, &view, m, row, &self.constraints, health, &self.filters)
+            {
                 c.estimate = None;
                 c.verdict = Verdict::Rejected(r);
                 continue;
             }
-            let cost = m.prices.cost_usd(view.input, view.cached, view.output);
-            let latency = self.latency.latency_ms(task, m).unwrap_or(f64::INFINITY);
+            let cost = row.prices.cost_usd(view.input, view.cached, view.output);
+            let latency = if self.latency_is_profile {
+                // What `ProfileLatency::latency_ms` computes, without the dynamic call.
+                row.latency.latency_ms(view.output)
+            } else {
+                self.latency.latency_ms(task, m).unwrap_or(f64::INFINITY)
+            };
             let quality = q.unwrap_or(f64::NAN);
             c.estimate = Some(crate::Estimate::new(quality, cost, latency));
             c.verdict = match q {
@@ -190,7 +227,10 @@ pub struct RouterBuilder {
     models: Vec<ModelSpec>,
     policy: Option<Arc<dyn Policy>>,
     quality: Option<Arc<dyn QualityEstimator>>,
+    quality_is_priors: bool,
     latency: Option<Arc<dyn LatencyEstimator>>,
+    /// The latency estimator, when it is a [`ProfileLatency`].
+    latency_profile: Option<ProfileLatency>,
     constraints: Constraints,
     health: Option<Arc<dyn Health>>,
     filters: Vec<Arc<dyn Filter>>,
@@ -238,24 +278,28 @@ impl RouterBuilder {
 
     /// Sets the quality estimator (default: [`PriorQuality`]).
     pub fn quality_estimator(mut self, q: impl QualityEstimator + 'static) -> Self {
+        self.quality_is_priors = is::<PriorQuality>(&q);
         self.quality = Some(Arc::new(q));
         self
     }
 
     /// Sets the quality estimator from a shared one.
     pub fn shared_quality_estimator(mut self, q: Arc<dyn QualityEstimator>) -> Self {
+        self.quality_is_priors = false;
         self.quality = Some(q);
         self
     }
 
     /// Sets the latency estimator (default: [`ProfileLatency`]).
     pub fn latency_estimator(mut self, l: impl LatencyEstimator + 'static) -> Self {
+        self.latency_profile = (&l as &dyn Any).downcast_ref::<ProfileLatency>().copied();
         self.latency = Some(Arc::new(l));
         self
     }
 
     /// Sets the latency estimator from a shared one.
     pub fn shared_latency_estimator(mut self, l: Arc<dyn LatencyEstimator>) -> Self {
+        self.latency_profile = None;
         self.latency = Some(l);
         self
     }
@@ -356,16 +400,26 @@ impl RouterBuilder {
             Some(p) => p,
             None => Arc::new(CostFirst::new(0.7)?),
         };
+        // No estimator set means the built-in ones.
+        let quality_is_priors = self.quality.is_none() || self.quality_is_priors;
+        let latency_profile = match self.latency {
+            None => Some(ProfileLatency::default()),
+            Some(_) => self.latency_profile,
+        };
+        let table = ModelTable::new(&self.models, &self.constraints, latency_profile.as_ref());
         Ok(Router {
             models: self.models.into(),
             policy,
             quality: self.quality.unwrap_or_else(|| Arc::new(PriorQuality)),
+            quality_is_priors,
             latency: self
                 .latency
                 .unwrap_or_else(|| Arc::new(ProfileLatency::default())),
+            latency_is_profile: latency_profile.is_some(),
             constraints: Arc::new(self.constraints),
             health: self.health,
             filters: self.filters.into(),
+            table: Arc::new(table),
         })
     }
 }
