@@ -148,7 +148,12 @@ impl Router {
         // grows (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n);
         out.scratch_rank.reserve(n);
-        let kind = out.task_kind.as_ref().unwrap_or_else(|| unreachable!("set above"));
+        out.scratch_quality.clear();
+        out.scratch_quality.reserve(n);
+        let kind = out
+            .task_kind
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("set above"));
         // The default estimator's answers are columns of the table; any other is asked.
         let priors = if self.quality_is_priors {
             self.table.priors(kind)
@@ -158,7 +163,6 @@ impl Router {
         let quality: &[Option<f64>] = match priors {
             Some(p) => p,
             None => {
-                out.scratch_quality.clear();
                 out.scratch_quality.resize(n, None);
                 self.quality
                     .estimate_all(task, &self.models, &mut out.scratch_quality);
@@ -421,5 +425,102 @@ impl RouterBuilder {
             filters: self.filters.into(),
             table: Arc::new(table),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        Capabilities, Capability, LatencyProfile, Limits, Prices, QualityFirst, TaskKind, TaskSpec, Weighted,
+    };
+
+    /// Models with and without latency profiles, priors, tags and tools; some listed.
+    fn models() -> Vec<ModelSpec> {
+        (0..40u32)
+            .map(|i| {
+                let a = f64::from(i * 37 % 41) / 40.0;
+                let mut m = ModelSpec::new(
+                    format!("m{i}"),
+                    "p",
+                    Prices::new(0.1 + 9.0 * a, 0.3 + 30.0 * a),
+                    32_000,
+                )
+                .with_max_output_tokens(if i % 9 == 4 { 500 } else { 8_000 });
+                if i % 3 != 0 {
+                    m = m.with_latency(LatencyProfile::new(100.0 + 900.0 * a, 30.0 + f64::from(i)));
+                }
+                if i % 4 != 1 {
+                    m = m.with_quality(TaskKind::Planning, 0.3 + 0.6 * a);
+                }
+                if i % 5 == 2 {
+                    m = m.with_default_quality(0.5);
+                }
+                if i % 7 != 3 {
+                    m = m.with_capabilities(Capabilities::of(&[Capability::Tools]));
+                }
+                if i % 2 == 0 {
+                    m = m.with_tag("eu");
+                }
+                m
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_table_gives_the_decisions_the_estimators_give() {
+        let tasks = [
+            TaskSpec::new(TaskKind::Planning, 3_000).with_output_tokens(900),
+            TaskSpec::new(TaskKind::Math, 3_000)
+                .with_cached_input_tokens(1_000)
+                .require(Capability::Tools)
+                .with_limits(Limits::NONE.with_max_cost_usd(0.05).with_max_latency_ms(20_000.0)),
+            TaskSpec::new(TaskKind::from_name("legal"), 100).require_tag("eu"),
+        ];
+        let policies: [Arc<dyn Policy>; 3] = [
+            Arc::new(CostFirst::new(0.6).unwrap()),
+            Arc::new(QualityFirst::new(0.04).unwrap()),
+            Arc::new(Weighted::with_weights(1.0, 10.0, 0.1).unwrap()),
+        ];
+        for policy in policies {
+            // Built-in estimators (read from the table) against the same estimators behind
+            // `Arc<dyn ..>` (called per candidate, as before the table).
+            let fast = Router::builder()
+                .models(models())
+                .shared_policy(Arc::clone(&policy))
+                .deny(["m5"])
+                .allow((0..38).map(|i| format!("m{i}")))
+                .max_output_price(25.0)
+                .latency_estimator(ProfileLatency::with_fallback(LatencyProfile::new(400.0, 50.0)))
+                .build()
+                .unwrap();
+            assert!(fast.quality_is_priors && fast.latency_is_profile);
+            let slow = Router::builder()
+                .models(models())
+                .shared_policy(policy)
+                .deny(["m5"])
+                .allow((0..38).map(|i| format!("m{i}")))
+                .max_output_price(25.0)
+                .shared_quality_estimator(Arc::new(PriorQuality))
+                .shared_latency_estimator(Arc::new(ProfileLatency::with_fallback(LatencyProfile::new(
+                    400.0, 50.0,
+                ))))
+                .build()
+                .unwrap();
+            assert!(!slow.quality_is_priors && !slow.latency_is_profile);
+            for task in &tasks {
+                let (mut a, mut b) = (Decision::new(), Decision::new());
+                let ra = fast.route_into(task, &mut a).map_err(|e| e.to_string());
+                let rb = slow.route_into(task, &mut b).map_err(|e| e.to_string());
+                assert_eq!(ra, rb);
+                // Compared as text: a candidate without a quality estimate holds NaN.
+                assert_eq!(format!("{a:?}"), format!("{b:?}"));
+                assert!(
+                    a.rejected().count() > 0 && !a.ranking.is_empty(),
+                    "{}",
+                    a.explain()
+                );
+            }
+        }
     }
 }

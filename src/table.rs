@@ -53,7 +53,11 @@ pub(crate) struct ModelTable {
 impl ModelTable {
     /// The table of `models` under `constraints`; `latency` is the router's latency estimator
     /// when it is a [`ProfileLatency`] (its fallback fills in models without a profile).
-    pub(crate) fn new(models: &[ModelSpec], constraints: &Constraints, latency: Option<&ProfileLatency>) -> Self {
+    pub(crate) fn new(
+        models: &[ModelSpec],
+        constraints: &Constraints,
+        latency: Option<&ProfileLatency>,
+    ) -> Self {
         let rows = models
             .iter()
             .map(|m| ModelRow {
