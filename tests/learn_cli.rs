@@ -209,3 +209,34 @@ fn damaged_or_foreign_estimator_files_are_refused() {
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("shrink"), "{err}");
 }
+
+#[test]
+fn train_knn_by_kind_flag_reaches_the_saved_estimator() {
+    let (table, prompts) = fixtures("by_kind");
+    let d = dir();
+    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
+    for (flag, expect) in [(true, true), (false, false)] {
+        let est = d.join(format!("est-{flag}.json"));
+        let mut args = vec![
+            "train".to_owned(),
+            "--outcomes".to_owned(),
+            s(&table),
+            "--prompts".to_owned(),
+            s(&prompts),
+            "--prompt-key".to_owned(),
+            "id".to_owned(),
+            "--prompt-text".to_owned(),
+            "text".to_owned(),
+            "--out".to_owned(),
+            s(&est),
+        ];
+        if flag {
+            args.push("--knn-by-kind".to_owned());
+        }
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (o, _, err) = run(&refs);
+        assert!(o.status.success(), "{err}");
+        let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
+        assert_eq!(loaded.config().knn_by_kind, expect);
+    }
+}
