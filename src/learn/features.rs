@@ -59,17 +59,12 @@ pub const MATH_FEATURE_NAMES: [&str; MATH_FEATURES] = [
     "decimals",
 ];
 
-const OPERATION_WORDS: [&str; 9] = [
-    "each",
-    "per",
-    "times",
-    "percent",
-    "twice",
-    "half",
-    "total",
-    "left",
-    "remaining",
-];
+/// Index of the first operation-word count in the word-problem block.
+const OPS_SLOT: usize = 5;
+
+/// The operation words counted, one feature each: their names in [`MATH_FEATURE_NAMES`] from
+/// `OPS_SLOT` on.
+const OPERATION_WORDS: &[&str] = MATH_FEATURE_NAMES.as_slice().split_at(OPS_SLOT).1.split_at(9).0;
 
 /// Names of the dense features, in index order.
 pub const DENSE_FEATURE_NAMES: [&str; DENSE_FEATURES] = [
@@ -548,7 +543,7 @@ fn math_stats(text: &str) -> [f32; MATH_FEATURES] {
     out[3] = ln(last_sentence_words) / 3.0;
     out[4] = ln(ops.iter().sum()) / 2.0;
     for (k, n) in ops.iter().enumerate() {
-        out[5 + k] = sat(*n);
+        out[OPS_SLOT + k] = sat(*n);
     }
     out[14] = sat(fractions);
     out[15] = sat(percents);
