@@ -1,7 +1,7 @@
 //! `taskroute split`, `taskroute train` and `taskroute eval --estimator FILE` (features `cli`,
 //! `learn`): train on one file, evaluate on another.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn bin() -> Command {
@@ -21,6 +21,28 @@ fn run(args: &[&str]) -> (Output, String, String) {
         String::from_utf8_lossy(&o.stderr).into_owned(),
     );
     (o, out, err)
+}
+
+/// `taskroute train` on a fixture table with its `id`/`text` prompts, saving to `out`; `extra`
+/// follows the common arguments.
+fn run_train(table: &Path, prompts: &Path, out: &Path, extra: &[&str]) -> (Output, String, String) {
+    let s = |p: &Path| p.to_str().unwrap().to_owned();
+    let (table, prompts, out) = (s(table), s(prompts), s(out));
+    let mut args = vec![
+        "train",
+        "--outcomes",
+        &table,
+        "--prompts",
+        &prompts,
+        "--prompt-key",
+        "id",
+        "--prompt-text",
+        "text",
+        "--out",
+        &out,
+    ];
+    args.extend_from_slice(extra);
+    run(&args)
 }
 
 /// 200 prompts, 2 models: "cheap" is right on short greetings, wrong on long proofs; "dear" is
@@ -82,21 +104,7 @@ fn split_train_then_eval_on_another_file() {
     let lines = |p: &PathBuf| std::fs::read_to_string(p).unwrap().lines().count();
     assert_eq!((lines(&train), lines(&test)), (141, 61));
 
-    let (o, out, err) = run(&[
-        "train",
-        "--outcomes",
-        &s(&train),
-        "--prompts",
-        &s(&prompts),
-        "--prompt-key",
-        "id",
-        "--prompt-text",
-        "text",
-        "--learner",
-        "logreg",
-        "--out",
-        &s(&est),
-    ]);
+    let (o, out, err) = run_train(&train, &prompts, &est, &["--learner", "logreg"]);
     assert!(o.status.success(), "{err}");
     assert!(
         out.contains("trained `logreg` on 140 prompts (140 with text) x 2 models"),
@@ -147,21 +155,7 @@ fn damaged_or_foreign_estimator_files_are_refused() {
     let d = dir();
     let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let est = d.join("est2.json");
-    let (o, _, err) = run(&[
-        "train",
-        "--outcomes",
-        &s(&table),
-        "--prompts",
-        &s(&prompts),
-        "--prompt-key",
-        "id",
-        "--prompt-text",
-        "text",
-        "--learner",
-        "knn",
-        "--out",
-        &s(&est),
-    ]);
+    let (o, _, err) = run_train(&table, &prompts, &est, &["--learner", "knn"]);
     assert!(o.status.success(), "{err}");
     let json = std::fs::read_to_string(&est).unwrap();
     for (name, contents, expect) in [
@@ -214,27 +208,10 @@ fn damaged_or_foreign_estimator_files_are_refused() {
 fn train_knn_by_kind_flag_reaches_the_saved_estimator() {
     let (table, prompts) = fixtures("by_kind");
     let d = dir();
-    let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
     for (flag, expect) in [(true, true), (false, false)] {
         let est = d.join(format!("est-{flag}.json"));
-        let mut args = vec![
-            "train".to_owned(),
-            "--outcomes".to_owned(),
-            s(&table),
-            "--prompts".to_owned(),
-            s(&prompts),
-            "--prompt-key".to_owned(),
-            "id".to_owned(),
-            "--prompt-text".to_owned(),
-            "text".to_owned(),
-            "--out".to_owned(),
-            s(&est),
-        ];
-        if flag {
-            args.push("--knn-by-kind".to_owned());
-        }
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let (o, _, err) = run(&refs);
+        let extra: &[&str] = if flag { &["--knn-by-kind"] } else { &[] };
+        let (o, _, err) = run_train(&table, &prompts, &est, extra);
         assert!(o.status.success(), "{err}");
         let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
         assert_eq!(loaded.config().knn_by_kind, expect);
