@@ -103,7 +103,7 @@ pub(crate) struct Args {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Layout {
+pub(crate) enum Layout {
     Auto,
     Wide,
     Long,
@@ -216,7 +216,13 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     }
     let mut data = load(&args.outcomes, args.layout, &options)?;
     if let Some(path) = &args.prompts {
-        data = data.with_prompts_jsonl(&prompt_join(path, args)?)?;
+        let join = prompt_join(
+            path,
+            args.prompt_key.as_deref(),
+            args.prompt_text.as_deref(),
+            args.prompt_key_prefix.as_deref(),
+        )?;
+        data = data.with_prompts_jsonl(&join)?;
     }
     let load_ms = ms(start);
 
@@ -412,17 +418,16 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     Ok(())
 }
 
-fn load(path: &Path, layout: Layout, options: &LoadOptions) -> Result<Outcomes, CliError> {
+/// Reads an outcome table; [`Layout::Auto`] picks wide for CSV files whose header has a
+/// `score|`, `correct|` or `quality|` column. `taskroute train` reads its tables through this too.
+pub(crate) fn load(path: &Path, layout: Layout, options: &LoadOptions) -> Result<Outcomes, CliError> {
     let wide = match layout {
         Layout::Wide => true,
         Layout::Long => false,
         Layout::Auto => {
             let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
             is_csv && {
-                let mut first = String::new();
-                let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
-                std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
-                    .map_err(|e| CliError::io("read", path, e))?;
+                let first = first_line(path)?;
                 ["score|", "correct|", "quality|"]
                     .iter()
                     .any(|p| first.contains(p))
@@ -436,12 +441,25 @@ fn load(path: &Path, layout: Layout, options: &LoadOptions) -> Result<Outcomes, 
     })
 }
 
-/// The join for `path`: explicit fields, else recognised from the first line.
-fn prompt_join(path: &Path, args: &Args) -> Result<PromptJoin, CliError> {
+fn first_line(path: &Path) -> Result<String, CliError> {
     let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
     let mut first = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
         .map_err(|e| CliError::io("read", path, e))?;
+    Ok(first)
+}
+
+/// The join for the prompts file `path`: RouterBench's layout (with `fewshot_prefixes.json`
+/// beside it) or RouteLLM's recognised from the first line, the given fields and key prefix
+/// overriding it; other layouts need both fields. Shared by `eval` and `train`, so an estimator
+/// is trained on the same prompt texts it is evaluated on.
+pub(crate) fn prompt_join(
+    path: &Path,
+    key: Option<&str>,
+    text: Option<&str>,
+    key_prefix: Option<&str>,
+) -> Result<PromptJoin, CliError> {
+    let first = first_line(path)?;
     let obj: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(first.trim()).map_err(|e| {
             CliError::msg(format!(
@@ -462,7 +480,7 @@ fn prompt_join(path: &Path, args: &Args) -> Result<PromptJoin, CliError> {
     } else if has("row_index") && has("prompt") {
         PromptJoin::new(path, "row_index", "prompt").key_prefix("gsm8k.")
     } else {
-        match (&args.prompt_key, &args.prompt_text) {
+        match (key, text) {
             (Some(k), Some(t)) => PromptJoin::new(path, k, t),
             _ => {
                 return Err(CliError::msg(format!(
@@ -472,14 +490,14 @@ fn prompt_join(path: &Path, args: &Args) -> Result<PromptJoin, CliError> {
             }
         }
     };
-    if let Some(k) = &args.prompt_key {
-        join.key_field = k.clone();
+    if let Some(k) = key {
+        k.clone_into(&mut join.key_field);
     }
-    if let Some(t) = &args.prompt_text {
-        join.text_field = t.clone();
+    if let Some(t) = text {
+        t.clone_into(&mut join.text_field);
     }
-    if let Some(p) = &args.prompt_key_prefix {
-        join.key_prefix = p.clone();
+    if let Some(p) = key_prefix {
+        p.clone_into(&mut join.key_prefix);
     }
     Ok(join)
 }

@@ -10,13 +10,13 @@
 //!     --prices ../shared/data/prices.csv --estimator est.json --split none
 //! ```
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use taskroute::eval::{LoadOptions, Outcomes, PriceTable, PromptJoin, Split};
+use taskroute::eval::{LoadOptions, Outcomes, PriceTable, Split};
 use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, TrainConfig, TrainingSet};
 
-use crate::CliError;
+use crate::{CliError, eval};
 
 impl From<taskroute::learn::LearnError> for CliError {
     fn from(e: taskroute::learn::LearnError) -> Self {
@@ -124,62 +124,12 @@ fn load(args: &TrainArgs) -> Result<Outcomes, CliError> {
     if let Some(n) = args.output_tokens {
         options = options.default_output_tokens(n);
     }
-    let path = &args.outcomes;
-    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
-    let header = first_line(path)?;
-    let wide = is_csv
-        && ["score|", "correct|", "quality|"]
-            .iter()
-            .any(|p| header.contains(p));
-    let mut data = if wide {
-        Outcomes::read_wide_csv_with(path, &options)?
-    } else {
-        Outcomes::read_long_with(path, &options)?
-    };
+    let mut data = eval::load(&args.outcomes, eval::Layout::Auto, &options)?;
     if let Some(p) = &args.prompts {
-        data = data.with_prompts_jsonl(&prompt_join(p, args)?)?;
+        let join = eval::prompt_join(p, args.prompt_key.as_deref(), args.prompt_text.as_deref(), None)?;
+        data = data.with_prompts_jsonl(&join)?;
     }
     Ok(data)
-}
-
-fn first_line(path: &Path) -> Result<String, CliError> {
-    let f = std::fs::File::open(path).map_err(|e| CliError::io("read", path, e))?;
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(f), &mut first)
-        .map_err(|e| CliError::io("read", path, e))?;
-    Ok(first)
-}
-
-/// The join for the prompts file: explicit fields, else RouterBench's or RouteLLM's layout.
-fn prompt_join(path: &Path, args: &TrainArgs) -> Result<PromptJoin, CliError> {
-    if let (Some(k), Some(t)) = (&args.prompt_key, &args.prompt_text) {
-        return Ok(PromptJoin::new(path, k, t));
-    }
-    let first = first_line(path)?;
-    let obj: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(first.trim()).map_err(|e| {
-            CliError::msg(format!(
-                "{}:1: expected a JSON object per line: {e}",
-                path.display()
-            ))
-        })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    if obj.contains_key("sample_id") && obj.contains_key("query") {
-        let j = PromptJoin::new(path, "sample_id", "query");
-        let prefixes = dir.join("fewshot_prefixes.json");
-        Ok(if prefixes.exists() {
-            j.fewshot_prefixes(prefixes, "eval_name", "has_fewshot_prefix")
-        } else {
-            j
-        })
-    } else if obj.contains_key("row_index") && obj.contains_key("prompt") {
-        Ok(PromptJoin::routellm_gsm8k(dir))
-    } else {
-        Err(CliError::msg(format!(
-            "{}: unrecognised prompts layout: give --prompt-key and --prompt-text",
-            path.display()
-        )))
-    }
 }
 
 pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
