@@ -102,6 +102,11 @@ impl ProfileLatency {
     pub const fn fallback(&self) -> LatencyProfile {
         self.fallback
     }
+
+    /// The profile used for `model`: its own, else the fallback.
+    pub(crate) fn profile_of(&self, model: &ModelSpec) -> LatencyProfile {
+        model.latency.unwrap_or(self.fallback)
+    }
 }
 
 impl Default for ProfileLatency {
@@ -115,12 +120,7 @@ impl Default for ProfileLatency {
 
 impl LatencyEstimator for ProfileLatency {
     fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        Some(
-            model
-                .latency
-                .unwrap_or(self.fallback)
-                .latency_ms(task.output_tokens()),
-        )
+        Some(self.profile_of(model).latency_ms(task.output_tokens()))
     }
 }
 

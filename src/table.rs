@@ -63,7 +63,7 @@ impl ModelTable {
             .map(|m| ModelRow {
                 prices: m.prices,
                 latency: match latency {
-                    Some(p) => m.latency.unwrap_or(p.fallback()),
+                    Some(p) => p.profile_of(m),
                     None => LatencyProfile::new(0.0, 1.0),
                 },
                 context_window: m.context_window,
