@@ -109,7 +109,6 @@ pub struct ModelStats {
 
 #[derive(Debug)]
 struct Entry {
-    calls: u64,
     failures: u64,
     successes: u64,
     latency_ms: f64,
@@ -166,7 +165,6 @@ impl RuntimeStats {
         let mut w = self.models.write().unwrap_or_else(|p| p.into_inner());
         Arc::clone(w.entry(model.clone()).or_insert_with(|| {
             Arc::new(Mutex::new(Entry {
-                calls: 0,
                 failures: 0,
                 successes: 0,
                 latency_ms: 0.0,
@@ -194,7 +192,6 @@ impl RuntimeStats {
         let a = self.config.alpha;
         let e = self.entry(&model.id);
         let mut e = lock(&e);
-        e.calls += 1;
         e.successes += 1;
         if e.successes == 1 {
             e.latency_ms = ms;
@@ -213,7 +210,6 @@ impl RuntimeStats {
         let a = self.config.alpha;
         let e = self.entry(model);
         let mut e = lock(&e);
-        e.calls += 1;
         e.failures += 1;
         e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a) + a;
         e.updated = now;
@@ -224,7 +220,7 @@ impl RuntimeStats {
         let e = Arc::clone(self.read().get(model)?);
         let e = lock(&e);
         Some(ModelStats {
-            calls: e.calls,
+            calls: e.successes + e.failures,
             failures: e.failures,
             successes: e.successes,
             latency_ms: e.latency_ms,

@@ -165,6 +165,17 @@ fn error(kind: ErrorKind, status: Option<u16>, retry_after: Option<Duration>) ->
     e
 }
 
+/// An `Act::Err`: waits its delay, then gives its error.
+async fn fail(
+    delay: Duration,
+    kind: ErrorKind,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
+) -> ProviderError {
+    pause(delay).await;
+    error(kind, status, retry_after)
+}
+
 #[async_trait]
 impl Provider for Fake {
     fn name(&self) -> &str {
@@ -189,10 +200,7 @@ impl Provider for Fake {
                 kind,
                 status,
                 retry_after,
-            } => {
-                pause(delay).await;
-                Err(error(kind, status, retry_after))
-            }
+            } => Err(fail(delay, kind, status, retry_after).await),
             Act::Hang => futures::future::pending().await,
             Act::StreamCutBefore(kind) | Act::StreamCutAfter(_, kind) => Err(error(kind, None, None)),
         }
@@ -222,10 +230,7 @@ impl Provider for Fake {
                 kind,
                 status,
                 retry_after,
-            } => {
-                pause(delay).await;
-                Err(error(kind, status, retry_after))
-            }
+            } => Err(fail(delay, kind, status, retry_after).await),
             Act::Hang => Ok(futures::stream::pending().boxed()),
             Act::StreamCutBefore(kind) => {
                 Ok(futures::stream::iter(vec![Err(error(kind, None, None))]).boxed())
