@@ -142,7 +142,6 @@ impl Router {
     /// with its estimate, or rejected with its reason.
     pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
         let n = self.models.len();
-        out.task_kind = Some(task.kind().clone());
         out.ranking.clear();
         // Room for every candidate in each buffer, so a decision warmed up on any task never
         // grows (the ranking of a task most models can serve is longer than one few can serve).
@@ -150,10 +149,7 @@ impl Router {
         out.scratch_rank.reserve(n);
         out.scratch_quality.clear();
         out.scratch_quality.reserve(n);
-        let kind = out
-            .task_kind
-            .as_ref()
-            .unwrap_or_else(|| unreachable!("set above"));
+        let kind = &*out.task_kind.insert(task.kind().clone());
         // The default estimator's answers are columns of the table; any other is asked.
         let priors = if self.quality_is_priors {
             self.table.priors(kind)
