@@ -40,6 +40,36 @@ fn whole(body: &[u8]) -> Vec<Result<Vec<u8>, ProviderError>> {
     vec![Ok(body.to_vec())]
 }
 
+/// The properties every stream parser must have, for a valid stream `$body` (a `Vec<u8>`
+/// expression); `decode_stream` is the one in scope where this is used.
+macro_rules! stream_properties {
+    ($body:expr) => {
+        proptest! {
+            #[test]
+            fn split_anywhere_gives_the_same_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
+                let body: Vec<u8> = $body;
+                let expected = run(decode_stream(&model(), futures::stream::iter(whole(&body))));
+                let got = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
+                prop_assert_eq!(got, expected);
+            }
+
+            #[test]
+            fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048),
+                                           cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
+                let _ = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
+            }
+
+            #[test]
+            fn truncating_a_valid_stream_is_an_error(at in any::<usize>()) {
+                let body: Vec<u8> = $body;
+                let at = at % body.len();
+                let (_, err) = run(decode_stream(&model(), futures::stream::iter(whole(&body[..at]))));
+                prop_assert!(err.is_some(), "a stream cut at {} must not look complete", at);
+            }
+        }
+    };
+}
+
 #[cfg(feature = "openai")]
 mod openai {
     use super::*;
@@ -67,27 +97,9 @@ mod openai {
         assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
     }
 
+    stream_properties!(BODY.as_bytes().to_vec());
+
     proptest! {
-        #[test]
-        fn split_anywhere_gives_the_same_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
-            let expected = run(decode_stream(&model(), futures::stream::iter(whole(BODY.as_bytes()))));
-            let got = run(decode_stream(&model(), futures::stream::iter(split(BODY.as_bytes(), &cuts))));
-            prop_assert_eq!(got, expected);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048),
-                                       cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
-            let _ = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
-        }
-
-        #[test]
-        fn truncating_a_valid_stream_is_an_error(at in any::<usize>()) {
-            let at = at % BODY.len();
-            let (_, err) = run(decode_stream(&model(), futures::stream::iter(whole(&BODY.as_bytes()[..at]))));
-            prop_assert!(err.is_some(), "a stream cut at {} must not look complete", at);
-        }
-
         #[test]
         fn sse_like_garbage_never_panics(lines in proptest::collection::vec(
             prop_oneof![
@@ -141,27 +153,7 @@ mod anthropic {
         }
     }
 
-    proptest! {
-        #[test]
-        fn split_anywhere_gives_the_same_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
-            let expected = run(decode_stream(&model(), futures::stream::iter(whole(BODY.as_bytes()))));
-            let got = run(decode_stream(&model(), futures::stream::iter(split(BODY.as_bytes(), &cuts))));
-            prop_assert_eq!(got, expected);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048),
-                                       cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
-            let _ = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
-        }
-
-        #[test]
-        fn truncating_a_valid_stream_is_an_error_not_a_panic(at in 0usize..2000) {
-            let at = at % BODY.len();
-            let (_, err) = run(decode_stream(&model(), futures::stream::iter(whole(&BODY.as_bytes()[..at]))));
-            prop_assert!(err.is_some(), "a stream cut at {} must not look complete", at);
-        }
-    }
+    stream_properties!(BODY.as_bytes().to_vec());
 }
 
 #[cfg(feature = "bedrock")]
@@ -208,21 +200,9 @@ mod bedrock {
         assert_eq!(events.len(), 5, "{events:?}");
     }
 
+    stream_properties!(body());
+
     proptest! {
-        #[test]
-        fn split_anywhere_gives_the_same_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
-            let body = body();
-            let expected = run(decode_stream(&model(), futures::stream::iter(whole(&body))));
-            let got = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
-            prop_assert_eq!(got, expected);
-        }
-
-        #[test]
-        fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048),
-                                       cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
-            let _ = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
-        }
-
         #[test]
         fn corrupting_a_valid_stream_never_panics(pos in any::<usize>(), byte in any::<u8>(),
                                                   cut in any::<usize>()) {
@@ -231,14 +211,6 @@ mod bedrock {
             body[pos % n] ^= byte | 1;
             let at = cut % (n + 1);
             let _ = run(decode_stream(&model(), futures::stream::iter(whole(&body[..at]))));
-        }
-
-        #[test]
-        fn truncating_a_valid_stream_is_an_error(at in any::<usize>()) {
-            let body = body();
-            let at = at % body.len();
-            let (_, err) = run(decode_stream(&model(), futures::stream::iter(whole(&body[..at]))));
-            prop_assert!(err.is_some());
         }
     }
 }
