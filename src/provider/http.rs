@@ -500,14 +500,16 @@ where
 }
 
 /// Turns provider frames into [`StreamEvent`]s. One per stream; the driver calls
-/// [`frame`](Self::frame) for each frame and [`end`](Self::end) once the input ends.
+/// [`frame`](Self::frame) for each frame until [`finished`](Self::finished), and
+/// [`truncated`](Self::truncated) if the input ends first.
 pub(crate) trait FrameParser: Send + 'static {
     /// What the framing layer yields.
     type Frame: Send;
     /// Handles one frame, pushing any events.
     fn frame(&mut self, frame: Self::Frame, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError>;
-    /// The input ended; push the final events or fail if the stream was cut short.
-    fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError>;
+    /// The input ended before the parser [`finished`](Self::finished): the error that says the
+    /// stream was cut short.
+    fn truncated(&self) -> ProviderError;
     /// Whether the answer is complete; the driver stops reading once it is.
     fn finished(&self) -> bool;
 }
@@ -590,7 +592,7 @@ where
                 Some(Err(e)) => Err(e),
                 None => {
                     st.done = true;
-                    st.parser.end(&mut st.out)
+                    Err(st.parser.truncated())
                 }
             };
             if let Err(e) = step {

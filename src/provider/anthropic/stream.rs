@@ -196,12 +196,8 @@ impl FrameParser for Parser {
         Ok(())
     }
 
-    fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.end.done {
-            return Ok(());
-        }
-        let _ = out;
-        Err(malformed("the stream ended before message_stop (truncated)"))
+    fn truncated(&self) -> ProviderError {
+        malformed("the stream ended before message_stop (truncated)")
     }
 
     fn finished(&self) -> bool {

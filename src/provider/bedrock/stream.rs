@@ -253,16 +253,12 @@ impl FrameParser for Parser {
         Ok(())
     }
 
-    fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.end.done {
-            return Ok(());
-        }
-        let _ = out;
-        Err(malformed(if self.end.finish.is_some() {
+    fn truncated(&self) -> ProviderError {
+        malformed(if self.end.finish.is_some() {
             "the stream ended before the metadata event with usage (truncated)"
         } else {
             "the stream ended before messageStop (truncated)"
-        }))
+        })
     }
 
     fn finished(&self) -> bool {

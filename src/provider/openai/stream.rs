@@ -76,20 +76,16 @@ impl FrameParser for Parser {
         Ok(())
     }
 
-    fn end(&mut self, out: &mut VecDeque<StreamEvent>) -> Result<(), ProviderError> {
-        if self.end.done {
-            return Ok(());
-        }
+    fn truncated(&self) -> ProviderError {
         // Without `[DONE]` the usage chunk may be missing too: a truncated stream, not a short one.
-        let _ = out;
-        Err(malformed(
+        malformed(
             if self.end.finish.is_some() {
                 "the stream ended before `data: [DONE]` (truncated; usage may be missing)"
             } else {
                 "the stream ended before a finish_reason (truncated)"
             },
             None,
-        ))
+        )
     }
 
     fn finished(&self) -> bool {
