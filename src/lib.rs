@@ -56,6 +56,7 @@ pub mod estimate;
 pub mod filter;
 pub mod model;
 pub mod policy;
+pub mod prices;
 pub mod rank;
 pub mod router;
 pub mod score;
