@@ -148,27 +148,86 @@ pub enum BudgetError {
     Store(Arc<dyn std::error::Error + Send + Sync>),
 }
 
+/// Converts USD to whole nano-dollars, rounding up (NaN and negative amounts give 0; amounts
+/// above 1e9 USD are clamped). The unit every [`Reservation`] is kept in.
+pub fn usd_to_nanos(usd: f64) -> u64 {
+    to_nanos_ceil(usd)
+}
+
+/// Converts whole nano-dollars back to USD.
+pub fn nanos_to_usd(nanos: u64) -> f64 {
+    to_usd(nanos)
+}
+
 /// A held reservation: pass it back to [`settle`](BudgetStore::settle) or
 /// [`release`](BudgetStore::release).
+///
+/// It carries everything a store needs to settle it, even after the store has forgotten it
+/// (its lease expired): the store's id, the scopes it was taken in, and the amount in whole
+/// nano-dollars. A [`BudgetStore`] written outside this crate makes its reservations with
+/// [`Reservation::new`] or [`Reservation::from_nanos`].
+///
+/// ```
+/// use taskroute::runtime::{BudgetScope, Reservation};
+/// let r = Reservation::new(7, vec![BudgetScope::Global, BudgetScope::tenant("acme")], 0.0025);
+/// assert_eq!((r.id(), r.amount_nanos()), (7, 2_500_000));
+/// assert_eq!(r.scopes().len(), 2);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reservation {
     id: u64,
+    scopes: Arc<[BudgetScope]>,
     amount_nanos: u64,
 }
 
 impl Reservation {
+    /// A reservation of `amount_usd` (rounded up to whole nano-dollars) in `scopes`, known to
+    /// its store as `id`.
+    pub fn new(id: u64, scopes: impl Into<Arc<[BudgetScope]>>, amount_usd: f64) -> Self {
+        Self::from_nanos(id, scopes, to_nanos_ceil(amount_usd))
+    }
+
+    /// A reservation of `amount_nanos` nano-dollars in `scopes`, known to its store as `id`.
+    pub fn from_nanos(id: u64, scopes: impl Into<Arc<[BudgetScope]>>, amount_nanos: u64) -> Self {
+        Self {
+            id,
+            scopes: scopes.into(),
+            amount_nanos,
+        }
+    }
+
     /// The reserved amount in USD.
     pub fn amount_usd(&self) -> f64 {
         to_usd(self.amount_nanos)
+    }
+
+    /// The reserved amount in whole nano-dollars.
+    pub fn amount_nanos(&self) -> u64 {
+        self.amount_nanos
     }
 
     /// The store's id for it.
     pub fn id(&self) -> u64 {
         self.id
     }
+
+    /// The scopes it was taken in.
+    pub fn scopes(&self) -> &[BudgetScope] {
+        &self.scopes
+    }
 }
 
 /// Where spend and reservations are kept. Every method is atomic across the scopes given.
+///
+/// Implement it to keep budgets elsewhere (a database, Redis shared by replicas): every type in
+/// its signatures is public and constructible ([`Reservation::new`], [`BudgetError`]), and
+/// `&T`, `Box<T>` and `Arc<T>` of a store are stores. What the runtime expects:
+///
+/// - `settle` and `release` are idempotent per reservation id: the second call records nothing;
+/// - `settle` records the cost even when the reservation's lease has expired (the money was
+///   spent all the same): the [`Reservation`] carries its scopes and amount for that;
+/// - the runtime settles or releases every reservation it takes, also when the caller drops the
+///   request mid-call (from a destructor; see `docs/reliability.md`).
 #[async_trait]
 pub trait BudgetStore: fmt::Debug + Send + Sync {
     /// Reserves `usd` in every capped scope among `scopes`, all or nothing.
@@ -196,6 +255,28 @@ pub trait BudgetStore: fmt::Debug + Send + Sync {
     async fn remaining(&self, scopes: &[BudgetScope]) -> Result<Option<f64>, BudgetError>;
 }
 
+macro_rules! forward_budget_store {
+    ($($ty:ty),*) => {$(
+        #[async_trait]
+        impl<T: BudgetStore + ?Sized> BudgetStore for $ty {
+            async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
+                (**self).reserve(scopes, usd).await
+            }
+            async fn settle(&self, reservation: &Reservation, actual_usd: f64) -> Result<(), BudgetError> {
+                (**self).settle(reservation, actual_usd).await
+            }
+            async fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {
+                (**self).release(reservation).await
+            }
+            async fn remaining(&self, scopes: &[BudgetScope]) -> Result<Option<f64>, BudgetError> {
+                (**self).remaining(scopes).await
+            }
+        }
+    )*};
+}
+
+forward_budget_store!(&T, Box<T>, Arc<T>);
+
 /// Spend of one scope in its current window.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
@@ -222,7 +303,7 @@ struct ScopeState {
 
 #[derive(Debug)]
 struct Held {
-    scopes: Vec<BudgetScope>,
+    scopes: Arc<[BudgetScope]>,
     amount: u64,
     at: Instant,
 }
@@ -368,7 +449,7 @@ impl InMemoryBudgetStore {
                 amount_usd = to_usd(held.amount),
                 "budget reservation expired unsettled"
             );
-            for s in &held.scopes {
+            for s in held.scopes.iter() {
                 if let Some(st) = inner.scopes.get_mut(s) {
                     st.reserved = st.reserved.saturating_sub(held.amount);
                 }
@@ -410,18 +491,16 @@ impl InMemoryBudgetStore {
         }
         let id = g.next_id;
         g.next_id += 1;
+        let reservation = Reservation::from_nanos(id, capped, amount);
         g.held.insert(
             id,
             Held {
-                scopes: capped,
+                scopes: Arc::clone(&reservation.scopes),
                 amount,
                 at: now,
             },
         );
-        Ok(Reservation {
-            id,
-            amount_nanos: amount,
-        })
+        Ok(reservation)
     }
 
     /// [`BudgetStore::settle`] without the async wrapper. Settling a reservation twice, or
@@ -442,7 +521,7 @@ impl InMemoryBudgetStore {
                 "call cost more than it reserved"
             );
         }
-        for s in &held.scopes {
+        for s in held.scopes.iter() {
             if let Some(st) = self.state(&mut g, s, now) {
                 st.reserved = st.reserved.saturating_sub(held.amount);
                 st.spent = st.spent.saturating_add(actual);
@@ -455,7 +534,7 @@ impl InMemoryBudgetStore {
     pub fn release_now(&self, reservation: &Reservation) {
         let mut g = self.lock();
         if let Some(held) = g.held.remove(&reservation.id) {
-            for s in &held.scopes {
+            for s in held.scopes.iter() {
                 if let Some(st) = g.scopes.get_mut(s) {
                     st.reserved = st.reserved.saturating_sub(held.amount);
                 }

@@ -34,7 +34,7 @@ pub use breaker::{
 };
 pub use budget::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, Reservation,
-    ScopeUsage,
+    ScopeUsage, nanos_to_usd, usd_to_nanos,
 };
 pub use cascade::{AcceptanceCheck, BasicCheck, CascadeResponse, CascadeStep};
 pub use client::{
