@@ -4,10 +4,10 @@
 //!   each prompt, read from the RouterBench "wide" layout or a "long" layout (CSV or JSONL), with
 //!   prompt texts joined from a JSONL file; seeded, by-label and k-fold [`Split`]s.
 //! - [`replay`]: [`Replay`] runs any [`Policy`](crate::Policy) through the real
-//!   [`Router`](crate::Router) over every prompt, sweeps a knob into a [`Curve`], calibrates a
-//!   knob to a [`Target`], and computes the [`Baselines`] (single models, zero router, oracle,
-//!   random); [`StaticQuality`] is the per-task-kind (or per-label) estimator fitted on a
-//!   training split.
+//!   [`Router`](crate::Router) over every prompt; [`Replay::sweep`] sweeps a knob into a
+//!   [`Curve`] and [`Replay::calibrate`] calibrates a knob to a [`Target`] (file `sweep.rs`);
+//!   [`Baselines`] are the single models, zero router, oracle and random router;
+//!   [`StaticQuality`] is the per-task-kind (or per-label) estimator fitted on a training split.
 //! - [`metrics`]: AIQ, PGR/APGR/CPT, savings at parity, quality at a budget (formulas in
 //!   `docs/metrics.md`).
 //!
@@ -31,15 +31,18 @@
 //! # Ok::<(), taskroute::eval::EvalError>(())
 //! ```
 
+mod baselines;
 pub mod data;
 mod error;
 pub mod metrics;
 pub mod replay;
+mod static_quality;
+mod sweep;
 
+pub use baselines::Baselines;
 pub use data::{LoadOptions, Outcomes, PriceTable, PromptJoin, Split, kind_for_label};
 pub use error::EvalError;
 pub use metrics::Point;
-pub use replay::{
-    Baselines, Builtin, Calibration, Curve, KindSource, Replay, ReplayBuilder, ReplayTask, Scratch,
-    StaticQuality, Summary, Target,
-};
+pub use replay::{Replay, ReplayBuilder, ReplayTask, Scratch, Summary};
+pub use static_quality::{KindSource, StaticQuality};
+pub use sweep::{Builtin, Calibration, Curve, Target};

@@ -5,7 +5,7 @@
 //! table's models as [`ModelSpec`]s: prices from a [`PriceTable`] where it has the model, else
 //! derived from the model's mean recorded cost (input and output both priced at
 //! `mean cost / mean (input + output) tokens`). The quality estimator is any
-//! [`QualityEstimator`]; [`StaticQuality`] (mean quality per task kind or label and model, fitted
+//! [`QualityEstimator`]; [`StaticQuality`](super::StaticQuality) (mean quality per task kind or label and model, fitted
 //! on a training split) ships with the crate.
 //!
 //! The router's filter and estimate stages run once per prompt ([`Router::evaluate_candidates`]);
@@ -21,21 +21,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use rand::RngExt;
-use rand::SeedableRng;
-use rand_xorshift::XorShiftRng;
 use serde::Serialize;
 
 use super::EvalError;
 use super::data::{Outcomes, PriceTable};
-use super::metrics::{self, Point};
+use super::metrics::Point;
+use super::static_quality::KindSource;
 use crate::decision::{Candidate, Decision};
 use crate::estimate::{PriorQuality, QualityEstimator};
 use crate::model::{ModelId, ModelSpec, Prices};
 use crate::policy::Policy;
 use crate::router::Router;
 use crate::task::{Task, TaskKind};
-use crate::{CostFirst, QualityFirst, Weighted};
 
 /// Context window given to replayed models: large enough that no recorded prompt is filtered.
 const REPLAY_CONTEXT_WINDOW: u32 = 100_000_000;
@@ -71,84 +68,6 @@ impl Task for ReplayTask<'_> {
     }
 }
 
-/// Which task kind replayed prompts carry, and so what [`StaticQuality`] and catalog priors key on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub enum KindSource {
-    /// The prompt's [`TaskKind`] (from the data, or derived from its label).
-    #[default]
-    Kind,
-    /// A custom kind named after the prompt's label (`"mmlu/anatomy"`): per-label estimates.
-    Label,
-}
-
-impl KindSource {
-    fn kind_of(self, data: &Outcomes, p: usize) -> TaskKind {
-        match self {
-            KindSource::Kind => data.kind(p).clone(),
-            KindSource::Label => TaskKind::Custom(Arc::from(data.label(p))),
-        }
-    }
-}
-
-/// The "per-task static" quality estimator: the mean recorded quality of each model on each task
-/// kind (or label, with [`KindSource::Label`]) of a training table; the model's overall mean for
-/// kinds the training table lacks.
-#[derive(Clone, Debug, PartialEq)]
-pub struct StaticQuality {
-    models: HashMap<ModelId, usize>,
-    by_kind: HashMap<TaskKind, Vec<f64>>,
-    overall: Vec<f64>,
-}
-
-impl StaticQuality {
-    /// Fits the table of means on `train`.
-    pub fn fit(train: &Outcomes, source: KindSource) -> Self {
-        let m = train.models().len();
-        let mut sums: HashMap<TaskKind, (Vec<f64>, f64)> = HashMap::new();
-        for p in 0..train.prompts() {
-            let e = sums
-                .entry(source.kind_of(train, p))
-                .or_insert_with(|| (vec![0.0; m], 0.0));
-            for (j, s) in e.0.iter_mut().enumerate() {
-                *s += train.quality(p, j);
-            }
-            e.1 += 1.0;
-        }
-        let by_kind = sums
-            .into_iter()
-            .map(|(k, (s, n))| (k, s.into_iter().map(|x| x / n).collect()))
-            .collect();
-        Self {
-            models: train
-                .models()
-                .iter()
-                .cloned()
-                .enumerate()
-                .map(|(i, m)| (m, i))
-                .collect(),
-            by_kind,
-            overall: (0..m).map(|j| train.mean_quality(j)).collect(),
-        }
-    }
-
-    /// The fitted mean of `model` on `kind`, if the training table had both.
-    pub fn mean(&self, kind: &TaskKind, model: &str) -> Option<f64> {
-        let j = *self.models.get(model)?;
-        self.by_kind.get(kind).map(|v| v[j])
-    }
-}
-
-impl QualityEstimator for StaticQuality {
-    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        let j = *self.models.get(&model.id)?;
-        Some(self.by_kind.get(task.kind()).map_or(self.overall[j], |v| v[j]))
-    }
-    fn name(&self) -> &str {
-        "static per-task means"
-    }
-}
-
 /// What one policy run achieved.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -173,7 +92,12 @@ impl Summary {
         Point::new(self.cost, self.quality)
     }
 
-    fn from_choices(policy: String, knob: Option<f64>, data: &Outcomes, choices: &[Option<usize>]) -> Self {
+    pub(super) fn from_choices(
+        policy: String,
+        knob: Option<f64>,
+        data: &Outcomes,
+        choices: &[Option<usize>],
+    ) -> Self {
         let n = choices.len().max(1) as f64;
         let mut share = vec![0.0; data.models().len()];
         let (mut q, mut c, mut un) = (0.0, 0.0, 0.0);
@@ -196,103 +120,6 @@ impl Summary {
             share,
             unrouted: un / n,
         }
-    }
-}
-
-/// A policy's cost-quality curve: one [`Summary`] per knob value.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Curve {
-    /// The policy's name.
-    pub policy: String,
-    /// The knob's name (`"floor"`, `"ceiling_usd"`, `"cost_weight"`).
-    pub knob: String,
-    /// One point per knob value, in grid order.
-    pub points: Vec<Summary>,
-}
-
-impl Curve {
-    /// The operating points.
-    pub fn points(&self) -> Vec<Point> {
-        self.points.iter().map(Summary::point).collect()
-    }
-}
-
-/// What a calibration aims at.
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum Target {
-    /// A mean cost per prompt (USD).
-    MeanCost(f64),
-    /// A mean quality.
-    MeanQuality(f64),
-    /// A share of calls to one model (RouteLLM's "% calls to the strong model").
-    Share {
-        /// The model.
-        model: ModelId,
-        /// The share in `[0, 1]`.
-        share: f64,
-    },
-}
-
-/// The knob a calibration found and what it gives.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Calibration {
-    /// The knob value.
-    pub knob: f64,
-    /// The run at that value.
-    pub summary: Summary,
-    /// The calibrated metric at that value.
-    pub achieved: f64,
-    /// The target value.
-    pub target: f64,
-}
-
-/// The built-in policies, for ready-made sweeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub enum Builtin {
-    /// [`CostFirst`], sweeping the quality floor over `[0, 1]`.
-    CostFirst,
-    /// [`QualityFirst`], sweeping the cost ceiling over the quantiles of the estimated costs.
-    QualityFirst,
-    /// [`Weighted`], sweeping the cost weight over 0 and a log grid (see [`Replay::weighted_grid`]).
-    Weighted,
-}
-
-impl Builtin {
-    /// All three.
-    pub const ALL: [Builtin; 3] = [Builtin::CostFirst, Builtin::QualityFirst, Builtin::Weighted];
-
-    /// The policy's name (`"cost-first"`).
-    pub fn name(self) -> &'static str {
-        match self {
-            Builtin::CostFirst => "cost-first",
-            Builtin::QualityFirst => "quality-first",
-            Builtin::Weighted => "weighted",
-        }
-    }
-
-    /// The knob's name.
-    pub fn knob(self) -> &'static str {
-        match self {
-            Builtin::CostFirst => "floor",
-            Builtin::QualityFirst => "ceiling_usd",
-            Builtin::Weighted => "cost_weight",
-        }
-    }
-
-    /// The policy at knob value `k`.
-    ///
-    /// # Errors
-    /// [`crate::Error::InvalidValue`] for a knob the policy refuses.
-    pub fn policy(self, k: f64) -> Result<Arc<dyn Policy>, crate::Error> {
-        Ok(match self {
-            Builtin::CostFirst => Arc::new(CostFirst::new(k)?),
-            Builtin::QualityFirst => Arc::new(QualityFirst::new(k)?),
-            Builtin::Weighted => Arc::new(Weighted::new(k)?),
-        })
     }
 }
 
@@ -455,11 +282,11 @@ pub struct Scratch {
 /// A prepared replay of one outcome table: see the [module docs](self).
 #[derive(Clone)]
 pub struct Replay {
-    data: Outcomes,
+    pub(super) data: Outcomes,
     router: Router,
     kinds: Vec<TaskKind>,
     output_tokens: Vec<u32>,
-    prepared: Vec<Vec<Candidate>>,
+    pub(super) prepared: Vec<Vec<Candidate>>,
 }
 
 impl std::fmt::Debug for Replay {
@@ -583,280 +410,6 @@ impl Replay {
         let choices = self.choices_with(policy, scratch);
         Summary::from_choices(policy.name().into_owned(), None, &self.data, &choices)
     }
-
-    /// Sweeps a knob: one run of `make(k)` per `k` in `grid`.
-    ///
-    /// # Errors
-    /// [`EvalError::InvalidArgument`] for an empty grid; [`EvalError::Router`] when `make`
-    /// refuses a knob value.
-    pub fn sweep<P, F>(&self, knob: &str, grid: &[f64], make: F) -> Result<Curve, EvalError>
-    where
-        P: Policy,
-        F: Fn(f64) -> Result<P, crate::Error>,
-    {
-        self.sweep_with_progress(knob, grid, make, &mut |_| {})
-    }
-
-    /// [`sweep`](Self::sweep), calling `progress` after each grid point.
-    ///
-    /// # Errors
-    /// As [`sweep`](Self::sweep).
-    pub fn sweep_with_progress<P, F>(
-        &self,
-        knob: &str,
-        grid: &[f64],
-        make: F,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Curve, EvalError>
-    where
-        P: Policy,
-        F: Fn(f64) -> Result<P, crate::Error>,
-    {
-        if grid.is_empty() {
-            return Err(EvalError::invalid(
-                "grid",
-                "it is empty: give at least one knob value",
-            ));
-        }
-        let mut name = None;
-        let mut points = Vec::with_capacity(grid.len());
-        let mut scratch = self.scratch();
-        for (i, &k) in grid.iter().enumerate() {
-            let policy = make(k)?;
-            let mut s = self.run_with(&policy, &mut scratch);
-            s.knob = Some(k);
-            name.get_or_insert_with(|| s.policy.clone());
-            points.push(s);
-            progress(i + 1);
-        }
-        Ok(Curve {
-            policy: name.unwrap_or_default(),
-            knob: knob.to_owned(),
-            points,
-        })
-    }
-
-    /// A ready-made sweep of a built-in policy over its default grid of `n` points.
-    ///
-    /// # Errors
-    /// As [`sweep`](Self::sweep); `n == 0` is an empty grid.
-    pub fn sweep_builtin(&self, which: Builtin, n: usize) -> Result<Curve, EvalError> {
-        self.sweep_builtin_with_progress(which, n, &mut |_| {})
-    }
-
-    /// [`sweep_builtin`](Self::sweep_builtin) with a progress callback.
-    ///
-    /// # Errors
-    /// As [`sweep`](Self::sweep).
-    pub fn sweep_builtin_with_progress(
-        &self,
-        which: Builtin,
-        n: usize,
-        progress: &mut dyn FnMut(usize),
-    ) -> Result<Curve, EvalError> {
-        let grid = self.grid(which, n);
-        self.sweep_with_progress(which.knob(), &grid, |k| which.policy(k), progress)
-    }
-
-    /// The default grid of `n` knob values for a built-in policy: [`CostFirst`] floors evenly
-    /// over `[0, 1]`; [`QualityFirst`] ceilings at `n` evenly spaced quantiles (0 to 1) of every
-    /// candidate's estimated cost; [`Weighted`] cost weights per [`weighted_grid`](Self::weighted_grid).
-    pub fn grid(&self, which: Builtin, n: usize) -> Vec<f64> {
-        match which {
-            Builtin::CostFirst => linspace(0.0, 1.0, n),
-            Builtin::QualityFirst => {
-                let mut costs = self.estimated_costs();
-                costs.sort_by(f64::total_cmp);
-                if costs.is_empty() {
-                    return Vec::new();
-                }
-                linspace(0.0, 1.0, n)
-                    .into_iter()
-                    .map(|q| costs[((costs.len() - 1) as f64 * q).round() as usize])
-                    .collect()
-            }
-            Builtin::Weighted => self.weighted_grid(n),
-        }
-    }
-
-    /// Cost weights for [`Weighted`]: 0, then `n - 1` values evenly spaced in log scale from
-    /// `0.01 / max` to `100 / min` quality points per USD, with `min` and `max` the smallest
-    /// positive and the largest estimated cost of any candidate (a weight below the first values
-    /// picks by quality alone; above the last, by cost alone).
-    pub fn weighted_grid(&self, n: usize) -> Vec<f64> {
-        let costs = self.estimated_costs();
-        let max = costs.iter().copied().fold(0.0, f64::max);
-        let min = costs
-            .iter()
-            .copied()
-            .filter(|&c| c > 0.0)
-            .fold(f64::INFINITY, f64::min);
-        if n == 0 {
-            return Vec::new();
-        }
-        let mut g = vec![0.0];
-        if max > 0.0 && min.is_finite() {
-            let (lo, hi) = ((0.01 / max).ln(), (100.0 / min).ln());
-            g.extend(linspace(lo, hi, n - 1).into_iter().map(f64::exp));
-        } else {
-            g.extend(linspace(1.0, n as f64, n - 1));
-        }
-        g
-    }
-
-    fn estimated_costs(&self) -> Vec<f64> {
-        self.prepared
-            .iter()
-            .flatten()
-            .filter_map(|c| c.estimate.map(|e| e.cost_usd))
-            .filter(|c| c.is_finite())
-            .collect()
-    }
-
-    /// Finds the knob in `[lo, hi]` whose run comes closest to `target`, by bisection (the metric
-    /// is assumed monotone in the knob, as it is for the built-in policies; 40 steps) and keeps
-    /// the closest value seen. RouteLLM calibrates its threshold to a share of calls to the strong
-    /// model; here any policy, any knob and N models.
-    ///
-    /// # Errors
-    /// [`EvalError::UnknownModel`] for a share target naming a model the table lacks;
-    /// [`EvalError::InvalidArgument`] for `lo > hi` or non-finite bounds; [`EvalError::Router`]
-    /// when `make` refuses a knob value.
-    pub fn calibrate<P, F>(
-        &self,
-        lo: f64,
-        hi: f64,
-        target: &Target,
-        make: F,
-    ) -> Result<Calibration, EvalError>
-    where
-        P: Policy,
-        F: Fn(f64) -> Result<P, crate::Error>,
-    {
-        if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-            return Err(EvalError::invalid("calibration range", format!("[{lo}, {hi}]")));
-        }
-        type Metric = Box<dyn Fn(&Summary) -> f64>;
-        let (goal, metric): (f64, Metric) = match target {
-            Target::MeanCost(c) => (*c, Box::new(|s: &Summary| s.cost)),
-            Target::MeanQuality(q) => (*q, Box::new(|s: &Summary| s.quality)),
-            Target::Share { model, share } => {
-                let j = self
-                    .data
-                    .model_index(model.as_str())
-                    .ok_or_else(|| EvalError::UnknownModel {
-                        model: model.to_string(),
-                    })?;
-                (*share, Box::new(move |s: &Summary| s.share[j]))
-            }
-        };
-        let mut scratch = self.scratch();
-        let mut eval = |k: f64| -> Result<(f64, Summary), EvalError> {
-            let mut s = self.run_with(&make(k)?, &mut scratch);
-            s.knob = Some(k);
-            Ok((metric(&s), s))
-        };
-        let mut best: Option<(f64, f64, Summary)> = None;
-        let mut keep = |k: f64, v: f64, s: Summary| {
-            if best
-                .as_ref()
-                .is_none_or(|b| (v - goal).abs() < (b.1 - goal).abs())
-            {
-                best = Some((k, v, s));
-            }
-        };
-        let (vlo, slo) = eval(lo)?;
-        let (vhi, shi) = eval(hi)?;
-        let rising = vhi >= vlo;
-        keep(lo, vlo, slo);
-        keep(hi, vhi, shi);
-        let (mut a, mut b) = (lo, hi);
-        for _ in 0..40 {
-            let mid = 0.5 * (a + b);
-            let (v, s) = eval(mid)?;
-            keep(mid, v, s);
-            if (v < goal) == rising {
-                a = mid;
-            } else {
-                b = mid;
-            }
-        }
-        let (knob, achieved, summary) = best.expect("two endpoints were evaluated");
-        Ok(Calibration {
-            knob,
-            summary,
-            achieved,
-            target: goal,
-        })
-    }
-}
-
-fn linspace(lo: f64, hi: f64, n: usize) -> Vec<f64> {
-    match n {
-        0 => Vec::new(),
-        1 => vec![lo],
-        _ => (0..n)
-            .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
-            .collect(),
-    }
-}
-
-/// The baselines every report shows beside the policies.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[non_exhaustive]
-pub struct Baselines {
-    /// Each model alone, in the table's order.
-    pub singles: Vec<Summary>,
-    /// The zero router: the non-decreasing convex hull of the single models' points (mixing
-    /// models at random, no per-prompt routing).
-    pub zero_router: Vec<Point>,
-    /// The oracle: per prompt the best recorded quality, the cheapest model among those reaching
-    /// it (for 0/1 data: the cheapest model that succeeds, else the cheapest model).
-    pub oracle: Summary,
-    /// A model picked uniformly at random per prompt (seeded).
-    pub random: Summary,
-    /// The single model with the best quality (ties: the cheaper one): the reference for AIQ's
-    /// cost range and savings at parity.
-    pub best_single: usize,
-}
-
-impl Baselines {
-    /// Computes every baseline on `data`; `seed` drives the random router
-    /// (`XorShiftRng::seed_from_u64`).
-    pub fn compute(data: &Outcomes, seed: u64) -> Baselines {
-        let n = data.prompts();
-        let m = data.models().len();
-        let singles: Vec<Summary> = (0..m)
-            .map(|j| Summary::from_choices(data.models()[j].to_string(), None, data, &vec![Some(j); n]))
-            .collect();
-        let best_single = (0..m)
-            .max_by(|&a, &b| {
-                singles[a]
-                    .quality
-                    .total_cmp(&singles[b].quality)
-                    .then(singles[b].cost.total_cmp(&singles[a].cost))
-            })
-            .unwrap_or(0);
-        let oracle: Vec<Option<usize>> = (0..n)
-            .map(|p| {
-                (0..m).max_by(|&a, &b| {
-                    data.quality(p, a)
-                        .total_cmp(&data.quality(p, b))
-                        .then(data.cost(p, b).total_cmp(&data.cost(p, a)))
-                        .then(b.cmp(&a))
-                })
-            })
-            .collect();
-        let mut rng = XorShiftRng::seed_from_u64(seed);
-        let random: Vec<Option<usize>> = (0..n).map(|_| Some(rng.random_range(0..m))).collect();
-        Baselines {
-            zero_router: metrics::hull(&singles.iter().map(Summary::point).collect::<Vec<_>>()),
-            singles,
-            oracle: Summary::from_choices("oracle".into(), None, data, &oracle),
-            random: Summary::from_choices(format!("random (seed {seed})"), None, data, &random),
-            best_single,
-        }
-    }
 }
 
 /// A policy that always picks one model (the single-model baseline run through the router).
@@ -889,6 +442,8 @@ mod tests {
     use super::*;
     use crate::eval::Split;
     use crate::eval::data::tests::{routerbench, scratch, shared_data};
+    use crate::eval::{Baselines, Builtin, StaticQuality, Target, metrics};
+    use crate::{CostFirst, QualityFirst};
 
     /// cheap: right on mbpp, wrong on gsm8k; dear: always right, 10x the price.
     const TABLE: &str = "sample_id,eval_name,full_prompt_chars,score|cheap,score|dear,cost_usd|cheap,cost_usd|dear\n\
@@ -1044,6 +599,7 @@ mod properties {
 
     use super::*;
     use crate::eval::data::tests::scratch;
+    use crate::eval::{Baselines, Builtin, StaticQuality};
 
     /// A random wide table: `n` prompts over two labels, `m` models.
     fn table() -> impl Strategy<Value = (usize, usize, Vec<(bool, f64, f64)>)> {

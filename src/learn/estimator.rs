@@ -1,229 +1,28 @@
-//! [`LearnedEstimator`]: training, estimating, saving and loading.
+//! [`LearnedEstimator`]: training and estimating (settings in `config.rs`, the file format in
+//! `format.rs`).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::LearnError;
+use super::config::{Learner, TrainConfig};
 use super::data::TrainingSet;
-use super::features::{FeatureConfig, Features, Featurizer};
-use super::learners::{Hyper, Irt, KindPriors, Knn, LogReg, Model, Scratch};
+use super::features::{Features, Featurizer};
+use super::learners::{Irt, KindPriors, Knn, LogReg, Model, Scratch};
 use crate::estimate::QualityEstimator;
 use crate::model::{ModelId, ModelSpec};
 use crate::task::{Task, TaskKind};
 
-/// The `magic` field of every estimator file.
-pub const FORMAT_MAGIC: &str = "taskroute-estimator";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
-
-/// Which learner [`LearnedEstimator::train`] fits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Learner {
-    /// The per-task-kind success rate of each model; ignores the text. A baseline.
-    Prior,
-    /// Regularised logistic regression per model over the text features.
-    LogReg,
-    /// k nearest neighbours by cosine similarity over the text features.
-    Knn,
-    /// Item-response model: prompt easiness (learned from the text, pooled over every model's
-    /// outcomes) times model sensitivity, plus per-kind ability.
-    Irt,
-    /// Mean log-odds of [`Irt`](Learner::Irt), [`LogReg`](Learner::LogReg) and
-    /// [`Knn`](Learner::Knn).
-    Ensemble,
-}
-
-impl Learner {
-    /// Every learner, in a fixed order.
-    pub const ALL: [Learner; 5] = [
-        Learner::Prior,
-        Learner::LogReg,
-        Learner::Knn,
-        Learner::Irt,
-        Learner::Ensemble,
-    ];
-
-    /// The learner's name (`"logreg"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Learner::Prior => "prior",
-            Learner::LogReg => "logreg",
-            Learner::Knn => "knn",
-            Learner::Irt => "irt",
-            Learner::Ensemble => "ensemble",
-        }
-    }
-
-    /// The learner with this name.
-    pub fn from_name(name: &str) -> Option<Learner> {
-        Self::ALL.into_iter().find(|l| l.name() == name)
-    }
-}
-
-impl fmt::Display for Learner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// Settings for [`LearnedEstimator::train`]. Saved with the estimator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct TrainConfig {
-    /// The learner.
-    pub learner: Learner,
-    /// The text features.
-    pub features: FeatureConfig,
-    /// Seed for the optimiser's shuffles: same data, settings and seed give the same estimator.
-    pub seed: u64,
-    /// Passes over the data (SGD learners; default 6).
-    pub epochs: u32,
-    /// AdaGrad step size (default 0.2).
-    pub learning_rate: f64,
-    /// L2 penalty per weight and step (default 1e-4).
-    pub l2: f64,
-    /// Neighbours for kNN (default 40).
-    pub k: usize,
-    /// kNN folds the hashed features to `2^knn_bits` buckets (default 8).
-    pub knn_bits: u8,
-    /// Share of the final estimate taken from the per-kind prior, in `[0, 1]` (default 0.3):
-    /// `q = (1 - shrink) * learner + shrink * prior`.
-    pub shrink: f64,
-    /// kNN searches only the training prompts of the query's task kind (a per-kind bucketed
-    /// index; a kind it never saw searches every prompt). Default false; files without the
-    /// field read as false.
-    #[serde(default)]
-    pub knn_by_kind: bool,
-}
-
-impl TrainConfig {
-    /// Default settings for `learner`.
-    pub fn new(learner: Learner) -> Self {
-        Self {
-            learner,
-            features: FeatureConfig::default(),
-            seed: 0x5eed,
-            epochs: 6,
-            learning_rate: 0.2,
-            l2: 1e-4,
-            k: 40,
-            knn_bits: 8,
-            shrink: 0.3,
-            knn_by_kind: false,
-        }
-    }
-
-    /// Sets the learner.
-    pub fn with_learner(mut self, learner: Learner) -> Self {
-        self.learner = learner;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the shrinkage toward the per-kind prior.
-    pub fn with_shrink(mut self, shrink: f64) -> Self {
-        self.shrink = shrink;
-        self
-    }
-
-    /// Sets the feature settings.
-    pub fn with_features(mut self, features: FeatureConfig) -> Self {
-        self.features = features;
-        self
-    }
-
-    /// Sets the number of epochs.
-    pub fn with_epochs(mut self, epochs: u32) -> Self {
-        self.epochs = epochs;
-        self
-    }
-
-    /// Sets the L2 penalty.
-    pub fn with_l2(mut self, l2: f64) -> Self {
-        self.l2 = l2;
-        self
-    }
-
-    /// Sets whether kNN searches only prompts of the query's task kind.
-    pub fn with_knn_by_kind(mut self, on: bool) -> Self {
-        self.knn_by_kind = on;
-        self
-    }
-
-    /// Sets k for kNN.
-    pub fn with_k(mut self, k: usize) -> Self {
-        self.k = k;
-        self
-    }
-
-    /// Checks every setting.
-    ///
-    /// # Errors
-    /// [`LearnError::InvalidConfig`] naming the first bad one.
-    pub fn validate(&self) -> Result<(), LearnError> {
-        self.features.validate()?;
-        let bad = |field: &'static str, value: String, expected: &'static str| {
-            Err(LearnError::InvalidConfig {
-                field,
-                value,
-                expected,
-            })
-        };
-        if self.epochs == 0 || self.epochs > 1000 {
-            return bad("epochs", self.epochs.to_string(), "1 to 1000");
-        }
-        if !(self.learning_rate.is_finite() && self.learning_rate > 0.0) {
-            return bad(
-                "learning_rate",
-                self.learning_rate.to_string(),
-                "a finite number > 0",
-            );
-        }
-        if !(self.l2.is_finite() && self.l2 >= 0.0) {
-            return bad("l2", self.l2.to_string(), "a finite number >= 0");
-        }
-        if self.k == 0 {
-            return bad("k", "0".into(), "at least 1");
-        }
-        if !(4..=16).contains(&self.knn_bits) {
-            return bad("knn_bits", self.knn_bits.to_string(), "4 to 16");
-        }
-        if !(0.0..=1.0).contains(&self.shrink) {
-            return bad("shrink", self.shrink.to_string(), "a number in [0, 1]");
-        }
-        Ok(())
-    }
-
-    fn hyper(&self) -> Hyper {
-        Hyper {
-            epochs: self.epochs,
-            learning_rate: self.learning_rate as f32,
-            l2: self.l2 as f32,
-            seed: self.seed,
-        }
-    }
-}
-
 /// The serialized part of an estimator.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Payload {
-    config: TrainConfig,
-    models: Vec<ModelId>,
+pub(super) struct Payload {
+    pub(super) config: TrainConfig,
+    pub(super) models: Vec<ModelId>,
     trained_on: usize,
     priors: KindPriors,
     /// Boilerplate shared by every training prompt of a kind (a few-shot prefix), stripped
@@ -269,15 +68,6 @@ fn common_prefixes(data: &TrainingSet) -> Vec<(TaskKind, String)> {
         .collect()
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    magic: String,
-    version: u32,
-    checksum: String,
-    payload: Payload,
-}
-
 /// `text` without its kind's shared prefix, where it starts with it.
 fn strip_prefix<'a>(prefixes: &[(TaskKind, String)], kind: &TaskKind, text: &'a str) -> &'a str {
     prefixes
@@ -316,11 +106,11 @@ thread_local! {
 ///   [`Rejection::NoQualityEstimate`](crate::Rejection::NoQualityEstimate).
 #[derive(Clone)]
 pub struct LearnedEstimator {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
-    payload: Payload,
+pub(super) struct Inner {
+    pub(super) payload: Payload,
     featurizer: Featurizer,
     index: HashMap<ModelId, usize>,
     name: String,
@@ -399,7 +189,7 @@ impl LearnedEstimator {
         })
     }
 
-    fn from_payload(payload: Payload) -> Result<Self, LearnError> {
+    pub(super) fn from_payload(payload: Payload) -> Result<Self, LearnError> {
         let corrupt = |detail: String| LearnError::Corrupt { detail };
         payload
             .config
@@ -520,90 +310,6 @@ impl LearnedEstimator {
         }
     }
 
-    /// Writes the estimator as versioned JSON: `{"magic", "version", "checksum", "payload"}`.
-    pub fn to_json(&self) -> String {
-        let payload = serde_json::to_string(&self.inner.payload).unwrap_or_default();
-        let file = format!(
-            "{{\"magic\":\"{FORMAT_MAGIC}\",\"version\":{FORMAT_VERSION},\"checksum\":\"{:016x}\",\"payload\":{payload}}}",
-            xxh3_64(payload.as_bytes())
-        );
-        file
-    }
-
-    /// Reads an estimator written by [`to_json`](Self::to_json).
-    ///
-    /// # Errors
-    /// [`LearnError::NotAnEstimatorFile`] without the right `magic`;
-    /// [`LearnError::UnsupportedVersion`] for another format version;
-    /// [`LearnError::Corrupt`] when it does not parse, the checksum does not match the
-    /// payload, or the numbers are inconsistent.
-    pub fn from_json(json: &str) -> Result<Self, LearnError> {
-        let corrupt = |detail: String| LearnError::Corrupt { detail };
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
-        match value.get("magic") {
-            Some(serde_json::Value::String(s)) if s == FORMAT_MAGIC => {}
-            Some(other) => {
-                return Err(LearnError::NotAnEstimatorFile {
-                    found: other.to_string(),
-                });
-            }
-            None => {
-                return Err(LearnError::NotAnEstimatorFile {
-                    found: "no \"magic\" field".into(),
-                });
-            }
-        }
-        let version = value.get("version").and_then(serde_json::Value::as_u64);
-        match version {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(LearnError::UnsupportedVersion {
-                    found: v,
-                    supported: FORMAT_VERSION,
-                });
-            }
-            None => return Err(corrupt("\"version\" is missing or not a number".into())),
-        }
-        let file: File = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        let again = serde_json::to_string(&file.payload).map_err(|e| corrupt(e.to_string()))?;
-        let sum = format!("{:016x}", xxh3_64(again.as_bytes()));
-        if sum != file.checksum {
-            return Err(corrupt(format!(
-                "checksum {} does not match the payload ({sum}): the file was changed or damaged",
-                file.checksum
-            )));
-        }
-        Self::from_payload(file.payload)
-    }
-
-    /// Saves to `path` (see [`to_json`](Self::to_json)).
-    ///
-    /// # Errors
-    /// [`LearnError::Io`] when the file cannot be written.
-    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
-        let path = path.as_ref();
-        std::fs::write(path, self.to_json()).map_err(|e| LearnError::Io {
-            action: "write",
-            path: path.to_owned(),
-            source: Arc::new(e),
-        })
-    }
-
-    /// Loads from `path` (see [`from_json`](Self::from_json)).
-    ///
-    /// # Errors
-    /// [`LearnError::Io`] when it cannot be read, else as [`from_json`](Self::from_json).
-    pub fn load(path: impl AsRef<Path>) -> Result<Self, LearnError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| LearnError::Io {
-            action: "read",
-            path: path.to_owned(),
-            source: Arc::new(e),
-        })?;
-        Self::from_json(&text)
-    }
-
     fn fallback(task: &dyn Task, model: &ModelSpec) -> Option<f64> {
         model.quality.get(task.kind())
     }
@@ -638,6 +344,7 @@ impl QualityEstimator for LearnedEstimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::{FORMAT_MAGIC, FORMAT_VERSION};
     use crate::{Prices, TaskSpec};
 
     /// Synthetic data: "weak" is right on short prompts about cats, wrong on long prompts about

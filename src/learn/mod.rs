@@ -40,21 +40,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod config;
 mod data;
 mod estimator;
 mod features;
+mod format;
 mod learners;
 mod online;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use config::{Learner, TrainConfig};
 pub use data::TrainingSet;
-pub use estimator::{FORMAT_MAGIC, FORMAT_VERSION, LearnedEstimator, Learner, TrainConfig};
+pub use estimator::LearnedEstimator;
 pub use features::{
     DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES,
     MATH_FEATURES,
 };
+pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
 
 use crate::model::ModelId;

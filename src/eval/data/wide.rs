@@ -1,0 +1,236 @@
+//! The wide reader: RouterBench's layout, one row per prompt.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::csvio::{bad, csv_error, csv_reader, find, headers, line_of, num, opt_count, opt_num};
+use super::table::{Builder, PromptMeta};
+use super::{LoadOptions, Outcomes};
+use crate::eval::EvalError;
+use crate::model::ModelId;
+
+impl Outcomes {
+    /// Reads a wide CSV table (see the [module docs](super)); costs must be recorded.
+    ///
+    /// # Errors
+    /// [`EvalError`] naming the file, line and column of the first problem.
+    pub fn read_wide_csv(path: impl AsRef<Path>) -> Result<Outcomes, EvalError> {
+        Self::read_wide_csv_with(path, &LoadOptions::default())
+    }
+
+    /// Reads a wide CSV table, computing missing costs as `options` say.
+    ///
+    /// # Errors
+    /// [`EvalError`] naming the file, line and column of the first problem.
+    pub fn read_wide_csv_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Outcomes, EvalError> {
+        let path = path.as_ref();
+        let mut rdr = csv_reader(path)?;
+        let headers = headers(&mut rdr, path)?;
+        let id_col = find(&headers, &["sample_id", "prompt_id", "id"]);
+        let bench_col = find(&headers, &["benchmark"]);
+        let row_col = find(&headers, &["row_index"]);
+        if id_col.is_none() && (bench_col.is_none() || row_col.is_none()) {
+            return Err(EvalError::MissingColumn {
+                path: path.to_owned(),
+                column: "sample_id".into(),
+                hint: "a wide table needs a prompt id column (`sample_id`, `prompt_id`, `id`, or `benchmark` with `row_index`)".into(),
+            });
+        }
+        let label_col = find(&headers, &["eval_name", "label"]);
+        let subject_col = find(&headers, &["subject"]);
+        let kind_col = find(&headers, &["kind"]);
+        let chars_col = find(&headers, &["full_prompt_chars", "prompt_chars"]);
+        let text_col = find(&headers, &["text"]);
+
+        // Model columns, in order of their quality columns.
+        let mut models: Vec<ModelId> = Vec::new();
+        let mut q_cols = Vec::new();
+        for (i, h) in headers.iter().enumerate() {
+            for prefix in ["score|", "correct|", "quality|"] {
+                if let Some(m) = h.strip_prefix(prefix) {
+                    if models.iter().any(|x| x.as_str() == m) {
+                        return Err(EvalError::Duplicate {
+                            path: path.to_owned(),
+                            line: 1,
+                            what: format!("quality column for model `{m}` (column {})", i + 1),
+                        });
+                    }
+                    models.push(ModelId::new(m));
+                    q_cols.push(i);
+                }
+            }
+        }
+        if models.is_empty() {
+            return Err(EvalError::Empty {
+                path: path.to_owned(),
+                what: "no models: expected `score|<model>` (or `correct|<model>`, `quality|<model>`) columns"
+                    .into(),
+            });
+        }
+        let per_model = |prefix: &str| -> Vec<Option<usize>> {
+            models
+                .iter()
+                .map(|m| headers.iter().position(|h| *h == format!("{prefix}{m}")))
+                .collect()
+        };
+        let cost_cols = per_model("cost_usd|");
+        let lat_cols = per_model("latency_ms|");
+        let in_cols = per_model("input_tokens|");
+        let out_cols = per_model("output_tokens|");
+        let resp_cols = per_model("response_chars|");
+        // Models without a cost column need a price.
+        let mut prices = Vec::with_capacity(models.len());
+        for (j, m) in models.iter().enumerate() {
+            prices.push(match cost_cols[j] {
+                Some(_) => None,
+                None => match options.prices.as_ref().and_then(|t| t.get(m.as_str())) {
+                    Some(p) => Some(p),
+                    None => {
+                        return Err(EvalError::NoCost {
+                            path: path.to_owned(),
+                            model: m.to_string(),
+                        });
+                    }
+                },
+            });
+        }
+        if prices.iter().any(Option::is_some) && chars_col.is_none() && in_cols.iter().any(Option::is_none) {
+            return Err(EvalError::MissingColumn {
+                path: path.to_owned(),
+                column: "prompt_chars".into(),
+                hint: "costs computed from prices need the prompt length (`prompt_chars` or `full_prompt_chars`) or `input_tokens|<model>`".into(),
+            });
+        }
+
+        let n_models = models.len();
+        let mut b = Builder {
+            source: path.to_owned(),
+            chars_per_token: options.chars_per_token,
+            models,
+            prompts: Vec::new(),
+            quality: Vec::new(),
+            cost: Vec::new(),
+            latency: Vec::new(),
+            in_tok: Vec::new(),
+            out_tok: Vec::new(),
+        };
+        let mut seen: HashMap<String, u64> = HashMap::new();
+        let mut rec = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut rec) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => return Err(csv_error(path, e)),
+            }
+            let line = line_of(&rec);
+
+            let label = match (label_col, bench_col, subject_col) {
+                (Some(c), _, _) => rec[c].to_owned(),
+                (None, Some(bc), Some(sc)) if !rec[sc].is_empty() => format!("{}/{}", &rec[bc], &rec[sc]),
+                (None, Some(bc), _) => rec[bc].to_owned(),
+                _ => String::new(),
+            };
+            let id = match id_col {
+                Some(c) => rec[c].to_owned(),
+                None => format!("{label}.{}", &rec[row_col.unwrap_or_default()]),
+            };
+            if id.is_empty() {
+                return Err(bad(
+                    path,
+                    line,
+                    id_col.unwrap_or(0),
+                    &headers,
+                    &rec,
+                    "a non-empty prompt id",
+                ));
+            }
+            if let Some(first) = seen.insert(id.clone(), line) {
+                return Err(EvalError::Duplicate {
+                    path: path.to_owned(),
+                    line,
+                    what: format!("prompt id `{id}` (first on line {first})"),
+                });
+            }
+            let chars = match chars_col {
+                Some(c) => Some(num(path, line, c, &headers, &rec)?),
+                None => None,
+            };
+            if let Some(c) = chars
+                && c < 0.0
+            {
+                return Err(bad(
+                    path,
+                    line,
+                    chars_col.unwrap_or(0),
+                    &headers,
+                    &rec,
+                    "a length >= 0",
+                ));
+            }
+            for j in 0..n_models {
+                let q = num(path, line, q_cols[j], &headers, &rec)?;
+                let q = options
+                    .quality(q)
+                    .map_err(|expected| bad(path, line, q_cols[j], &headers, &rec, &expected))?;
+                b.quality.push(q as f32);
+                let in_tok = opt_count(path, line, in_cols[j], &headers, &rec)?;
+                let out_tok = opt_count(path, line, out_cols[j], &headers, &rec)?;
+                let cost = match (cost_cols[j], prices[j]) {
+                    (Some(c), _) => {
+                        let v = num(path, line, c, &headers, &rec)?;
+                        if v < 0.0 {
+                            return Err(bad(path, line, c, &headers, &rec, "a finite cost >= 0 (USD)"));
+                        }
+                        v
+                    }
+                    (None, Some(p)) => {
+                        let input = in_tok.unwrap_or_else(|| options.tokens(chars.unwrap_or(0.0)));
+                        let output = match (out_tok, opt_num(path, line, resp_cols[j], &headers, &rec)?) {
+                            (Some(t), _) => t,
+                            (None, Some(rc)) => options.tokens(rc),
+                            (None, None) => options.default_output_tokens.ok_or_else(|| {
+                                EvalError::parse(
+                                    path,
+                                    line,
+                                    None,
+                                    None,
+                                    format!(
+                                        "the cost of `{}` must be computed from prices but the row records no answer length: set a default output token count",
+                                        b.models[j]
+                                    ),
+                                )
+                            })?,
+                        };
+                        p.cost_usd(input, 0, output)
+                    }
+                    (None, None) => unreachable!("checked above: every model has a cost column or a price"),
+                };
+                b.cost.push(cost as f32);
+                b.latency
+                    .push(match opt_num(path, line, lat_cols[j], &headers, &rec)? {
+                        Some(v) if v < 0.0 => {
+                            return Err(bad(
+                                path,
+                                line,
+                                lat_cols[j].unwrap_or(0),
+                                &headers,
+                                &rec,
+                                "a latency >= 0 ms",
+                            ));
+                        }
+                        v => v.map(|v| v as f32),
+                    });
+                b.in_tok.push(in_tok);
+                b.out_tok.push(out_tok);
+            }
+            b.prompts.push(PromptMeta {
+                id,
+                label,
+                kind: kind_col.map(|c| rec[c].to_owned()).filter(|k| !k.is_empty()),
+                chars,
+                text: text_col.map(|c| rec[c].to_owned()).filter(|t| !t.is_empty()),
+            });
+        }
+        b.finish()
+    }
+}

@@ -1,0 +1,110 @@
+//! The estimator file format: versioned JSON `{"magic", "version", "checksum", "payload"}`.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::LearnError;
+use super::estimator::{LearnedEstimator, Payload};
+
+/// The `magic` field of every estimator file.
+pub const FORMAT_MAGIC: &str = "taskroute-estimator";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 2;
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    magic: String,
+    version: u32,
+    checksum: String,
+    payload: Payload,
+}
+
+impl LearnedEstimator {
+    /// Writes the estimator as versioned JSON: `{"magic", "version", "checksum", "payload"}`.
+    pub fn to_json(&self) -> String {
+        let payload = serde_json::to_string(&self.inner.payload).unwrap_or_default();
+        let file = format!(
+            "{{\"magic\":\"{FORMAT_MAGIC}\",\"version\":{FORMAT_VERSION},\"checksum\":\"{:016x}\",\"payload\":{payload}}}",
+            xxh3_64(payload.as_bytes())
+        );
+        file
+    }
+
+    /// Reads an estimator written by [`to_json`](Self::to_json).
+    ///
+    /// # Errors
+    /// [`LearnError::NotAnEstimatorFile`] without the right `magic`;
+    /// [`LearnError::UnsupportedVersion`] for another format version;
+    /// [`LearnError::Corrupt`] when it does not parse, the checksum does not match the
+    /// payload, or the numbers are inconsistent.
+    pub fn from_json(json: &str) -> Result<Self, LearnError> {
+        let corrupt = |detail: String| LearnError::Corrupt { detail };
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+        match value.get("magic") {
+            Some(serde_json::Value::String(s)) if s == FORMAT_MAGIC => {}
+            Some(other) => {
+                return Err(LearnError::NotAnEstimatorFile {
+                    found: other.to_string(),
+                });
+            }
+            None => {
+                return Err(LearnError::NotAnEstimatorFile {
+                    found: "no \"magic\" field".into(),
+                });
+            }
+        }
+        let version = value.get("version").and_then(serde_json::Value::as_u64);
+        match version {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(LearnError::UnsupportedVersion {
+                    found: v,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            None => return Err(corrupt("\"version\" is missing or not a number".into())),
+        }
+        let file: File = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
+        let again = serde_json::to_string(&file.payload).map_err(|e| corrupt(e.to_string()))?;
+        let sum = format!("{:016x}", xxh3_64(again.as_bytes()));
+        if sum != file.checksum {
+            return Err(corrupt(format!(
+                "checksum {} does not match the payload ({sum}): the file was changed or damaged",
+                file.checksum
+            )));
+        }
+        Self::from_payload(file.payload)
+    }
+
+    /// Saves to `path` (see [`to_json`](Self::to_json)).
+    ///
+    /// # Errors
+    /// [`LearnError::Io`] when the file cannot be written.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
+        let path = path.as_ref();
+        std::fs::write(path, self.to_json()).map_err(|e| LearnError::Io {
+            action: "write",
+            path: path.to_owned(),
+            source: Arc::new(e),
+        })
+    }
+
+    /// Loads from `path` (see [`from_json`](Self::from_json)).
+    ///
+    /// # Errors
+    /// [`LearnError::Io`] when it cannot be read, else as [`from_json`](Self::from_json).
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, LearnError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|e| LearnError::Io {
+            action: "read",
+            path: path.to_owned(),
+            source: Arc::new(e),
+        })?;
+        Self::from_json(&text)
+    }
+}
