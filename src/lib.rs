@@ -81,6 +81,10 @@ pub mod runtime;
 #[cfg_attr(docsrs, doc(cfg(feature = "learn")))]
 pub mod learn;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub mod fleet;
+
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};
 pub use decision::{Candidate, Decision, Explain, Verdict};

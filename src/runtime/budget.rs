@@ -88,7 +88,7 @@ impl BudgetCap {
         }
     }
 
-    fn validate(&self, scope: &BudgetScope) -> Result<(), Error> {
+    pub(crate) fn validate(&self, scope: &BudgetScope) -> Result<(), Error> {
         if !(self.limit_usd.is_finite() && self.limit_usd >= 0.0) || self.limit_usd > MAX_USD {
             return Err(Error::InvalidValue {
                 field: format!("budget[{scope}].limit_usd"),

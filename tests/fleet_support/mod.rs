@@ -1,0 +1,59 @@
+//! What the fleet tests share: the Redis server from scripts/setup-redis.sh, a fresh key
+//! prefix per test, and a budget store on it.
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use taskroute::fleet::{FleetRedis, RedisBudgetStore, RedisBudgetStoreBuilder, RedisOptions};
+
+/// The test server's URL (`TASKROUTE_REDIS_URL`, exported by scripts/test.sh). `None`, after
+/// saying so, when it is not set; under CI a missing server fails the test instead.
+pub fn redis_url() -> Option<String> {
+    match std::env::var("TASKROUTE_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI is set but TASKROUTE_REDIS_URL is not: run scripts/setup-redis.sh (scripts/test.sh does)"
+            );
+            eprintln!(
+                "skipped: TASKROUTE_REDIS_URL is not set (bash scripts/setup-redis.sh starts a server)"
+            );
+            None
+        }
+    }
+}
+
+/// Returns from the test, saying it skipped, when there is no Redis to test against.
+#[macro_export]
+macro_rules! redis_or_skip {
+    () => {
+        match fleet_support::redis_url() {
+            Some(url) => url,
+            None => return,
+        }
+    };
+}
+
+/// A key prefix no other test (or run) uses.
+pub fn fresh_prefix(test: &str) -> String {
+    format!(
+        "taskroute-test:{test}:{}:{:x}",
+        std::process::id(),
+        fastrand::u64(..)
+    )
+}
+
+/// A handle with a generous call timeout (the machine is shared and loaded).
+pub fn redis(url: &str) -> FleetRedis {
+    FleetRedis::open_with(
+        url,
+        RedisOptions::default().with_call_timeout(Duration::from_secs(2)),
+    )
+    .unwrap()
+}
+
+/// A budget store builder on a fresh prefix.
+pub fn store(url: &str, test: &str) -> RedisBudgetStoreBuilder {
+    RedisBudgetStore::builder(redis(url)).key_prefix(fresh_prefix(test), "budget")
+}
