@@ -15,6 +15,10 @@ use futures::{Stream, StreamExt};
 use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usage};
 use crate::model::Prices;
 
+mod retry_after;
+
+pub(crate) use retry_after::retry_after;
+
 /// Default time allowed for a whole non-streamed request, and for a streamed answer to start.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 /// Default cap on a response body (whole or streamed), in bytes.
@@ -49,11 +53,25 @@ pub(crate) struct Transport {
     pub(crate) max_response_bytes: usize,
 }
 
+/// The most redirects followed for one request (all within the base URL's origin).
+const MAX_REDIRECTS: usize = 10;
+
 impl Transport {
-    /// Builds the settings; unless a client is given, makes one with rustls, a connect timeout and
-    /// a read timeout (the longest wait between two chunks) equal to `timeout`.
+    /// Builds the settings for a client that talks to `base`. Unless a client is given, makes
+    /// one with rustls, a connect timeout, a read timeout (the longest wait between two chunks)
+    /// equal to `timeout`, and two rules that keep credentials where they belong:
+    ///
+    /// - redirects are followed only within `base`'s origin (scheme, host and port), so headers
+    ///   such as `x-api-key` and `x-amz-security-token`, which reqwest does not strip, never
+    ///   reach another host or go over a downgraded scheme; any other redirect comes back as the
+    ///   3xx response, which [`send`](Self::send) turns into an error;
+    /// - a loopback `base` never goes through a proxy (`HTTP_PROXY`, `HTTPS_PROXY`,
+    ///   `ALL_PROXY`): a key sent over plain http to 127.0.0.1 would reach the proxy in clear.
+    ///   Other hosts keep the system proxy settings (`NO_PROXY` included); a key goes over plain
+    ///   http only to loopback ([`parse_base_url`]), so through a proxy it is always inside TLS.
     pub(crate) fn new(
         provider: &str,
+        base: &reqwest::Url,
         client: Option<reqwest::Client>,
         timeout: Option<Duration>,
         max_response_bytes: Option<usize>,
@@ -61,15 +79,20 @@ impl Transport {
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let client = match client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(CONNECT_TIMEOUT)
-                .read_timeout(timeout)
-                .build()
-                .map_err(|e| {
+            None => {
+                let mut b = reqwest::Client::builder()
+                    .connect_timeout(CONNECT_TIMEOUT)
+                    .read_timeout(timeout)
+                    .redirect(same_origin_redirects());
+                if is_loopback(base) {
+                    b = b.no_proxy();
+                }
+                b.build().map_err(|e| {
                     ProviderError::new(ErrorKind::Config, "could not build the HTTP client")
                         .with_provider(provider)
                         .with_source(e.without_url())
-                })?,
+                })?
+            }
         };
         Ok(Self {
             client,
@@ -77,6 +100,39 @@ impl Transport {
             max_response_bytes: max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
         })
     }
+}
+
+/// Follows a redirect only to the origin of the first request, at most [`MAX_REDIRECTS`] times.
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_origin = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if same_origin && attempt.previous().len() <= MAX_REDIRECTS {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
+}
+
+/// The error for a redirect that was not followed (to another origin, or too many).
+fn redirect_error(provider: &str, status: u16, headers: &reqwest::header::HeaderMap) -> ProviderError {
+    let to = headers
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|l| reqwest::Url::parse(l).ok())
+        .map_or_else(|| "the same origin".to_owned(), |u| u.origin().ascii_serialization());
+    ProviderError::new(
+        ErrorKind::Config,
+        format!(
+            "the server redirected to {to}; redirects are followed only within the base URL's origin (at \
+             most {MAX_REDIRECTS}), so credentials never go elsewhere: set the base URL to where the service now is"
+        ),
+    )
+    .with_provider(provider)
+    .with_status(status)
 }
 
 impl Transport {
@@ -115,7 +171,10 @@ impl Transport {
             return Ok(resp);
         }
         let headers = resp.headers().clone();
-        let retry_after = retry_after(&headers);
+        if (300..400).contains(&status) {
+            return Err(redirect_error(provider, status, &headers));
+        }
+        let retry_after = retry_after(&headers, std::time::SystemTime::now());
         let body = read_capped(provider, resp, self.max_response_bytes.min(1 << 20)).await?;
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         Err(on_error(ErrorResponse {
@@ -163,9 +222,9 @@ pub(crate) struct HttpOptions {
 }
 
 impl HttpOptions {
-    /// The transport these settings make (see [`Transport::new`]).
-    pub(crate) fn transport(self, provider: &str) -> Result<Transport, ProviderError> {
-        Transport::new(provider, self.client, self.timeout, self.max_response_bytes)
+    /// The transport these settings make for a client of `base` (see [`Transport::new`]).
+    pub(crate) fn transport(self, provider: &str, base: &reqwest::Url) -> Result<Transport, ProviderError> {
+        Transport::new(provider, base, self.client, self.timeout, self.max_response_bytes)
     }
 
     /// Adds `timeout` and `max_response_bytes` to a builder's `Debug`.
@@ -182,6 +241,13 @@ impl HttpOptions {
 macro_rules! http_setters {
     () => {
         /// Uses this HTTP client (connection pool, proxy, TLS settings) instead of a new one.
+        ///
+        /// It keeps its own redirect and proxy policy. The built-in client follows redirects
+        /// only within the base URL's origin and sends nothing to a loopback base URL through a
+        /// proxy; reqwest's default policy instead forwards headers such as `x-api-key` and
+        /// `x-amz-security-token` to any host a redirect names. Give yours
+        /// `.redirect(reqwest::redirect::Policy::none())` (and `.no_proxy()` for a plain-http
+        /// base URL) unless you trust every host the server may redirect to.
         pub fn http_client(mut self, client: reqwest::Client) -> Self {
             self.http.client = Some(client);
             self
@@ -281,18 +347,19 @@ pub(crate) fn sensitive_header(
     Ok(v)
 }
 
+/// The longest part of a non-JSON error body kept in a message, in bytes.
+const UNPARSED_BODY_SHOWN: usize = 300;
+
 /// The message for an error status whose body the provider's error format does not fit: its
-/// first 300 bytes as text, `secrets` redacted.
+/// first 300 bytes as text. `secrets` are redacted from the whole body before it is cut, so
+/// no part of a key that straddles the cut survives.
 pub(crate) fn unparsed_error_message(body: &[u8], secrets: &[&str]) -> String {
-    let text = String::from_utf8_lossy(&body[..body.len().min(300)]);
+    let mut text = super::redact(&String::from_utf8_lossy(body), secrets);
     if text.trim().is_empty() {
-        "the server sent an error status with an empty body".to_owned()
-    } else {
-        format!(
-            "the server sent an error status with a non-JSON body: {}",
-            super::redact(&text, secrets)
-        )
+        return "the server sent an error status with an empty body".to_owned();
     }
+    super::truncate_utf8(&mut text, UNPARSED_BODY_SHOWN);
+    format!("the server sent an error status with a non-JSON body: {text}")
 }
 
 /// A request body as JSON; an [`ErrorKind::InvalidRequest`] error if it cannot be encoded.
@@ -396,19 +463,6 @@ pub(crate) fn transport_error(provider: &str, e: reqwest::Error) -> ProviderErro
     ProviderError::new(kind, msg)
         .with_provider(provider)
         .with_source(e)
-}
-
-/// `Retry-After` (seconds, possibly fractional) or OpenAI's `retry-after-ms`.
-pub(crate) fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
-    if let Some(ms) = get("retry-after-ms").and_then(|v| v.parse::<f64>().ok())
-        && ms.is_finite()
-        && (0.0..=86_400_000.0).contains(&ms)
-    {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
-    }
-    let secs = get("retry-after")?.parse::<f64>().ok()?;
-    (secs.is_finite() && (0.0..=86_400.0).contains(&secs)).then(|| Duration::from_secs_f64(secs))
 }
 
 /// The error kind an HTTP status suggests when the body says nothing more specific.
@@ -731,17 +785,13 @@ mod tests {
     }
 
     #[test]
-    fn retry_after_reads_seconds_and_ms() {
-        let mut h = reqwest::header::HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert("retry-after", "1.5".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
-        h.insert("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after-ms", "250".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(250)));
+    fn a_key_across_the_cut_is_redacted_before_the_cut() {
+        let key = "sk-straddling-the-cut-0123456789";
+        for pad in 270..=300 {
+            let body = format!("{}{key} is wrong", "x".repeat(pad));
+            let msg = unparsed_error_message(body.as_bytes(), &[key]);
+            assert!(!msg.contains(&key[..6]), "{pad}: {msg}");
+        }
     }
 
     #[test]

@@ -51,17 +51,25 @@ pub enum Reply {
     Delayed(Duration, Vec<u8>),
     /// Writes these bytes, then holds the connection open this long without sending more.
     Stall(Vec<u8>, Duration),
+    /// Writes the n-th bytes to the n-th connection (the last to every later one), and closes.
+    Sequence(Vec<Vec<u8>>),
 }
 
 /// Serves `reply` to every connection on a fresh 127.0.0.1 port; returns the base URL and the
 /// requests seen (headers and body, as text).
 pub async fn raw_server(reply: Reply) -> (String, Arc<Mutex<Vec<String>>>) {
+    raw_server_for(|_| reply).await
+}
+
+/// [`raw_server`] with the reply made from the server's own base URL (`http://127.0.0.1:port`).
+pub async fn raw_server_for(reply: impl FnOnce(&str) -> Reply) -> (String, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let reply = reply(&format!("http://{addr}"));
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
     tokio::spawn(async move {
-        for _ in 0..16 {
+        for n in 0..16 {
             let Ok((mut sock, _)) = listener.accept().await else {
                 return;
             };
@@ -72,6 +80,10 @@ pub async fn raw_server(reply: Reply) -> (String, Arc<Mutex<Vec<String>>>) {
                 seen.lock().unwrap().push(req);
                 let bytes = match reply {
                     Reply::Bytes(b) => b,
+                    Reply::Sequence(mut all) => {
+                        let last = all.len().saturating_sub(1);
+                        all.swap_remove(n.min(last))
+                    }
                     Reply::Delayed(d, b) => {
                         tokio::time::sleep(d).await;
                         b
@@ -120,11 +132,17 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
 
 /// An HTTP/1.1 response with a body and a correct Content-Length.
 pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
+    response_with(status, &[("content-type", content_type)], body)
+}
+
+/// An HTTP/1.1 response with these headers, a body and a correct Content-Length.
+pub fn response_with(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut r = format!("HTTP/1.1 {status}\r\n");
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    let mut r = r.into_bytes();
     r.extend_from_slice(body);
     r
 }

@@ -75,7 +75,7 @@ fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
     };
     let mut err = ProviderError::new(kind, message).with_provider(PROVIDER);
     if let Some(t) = b.kind {
-        err = err.with_code(t);
+        err = err.with_code(redact(&t, secrets));
     }
     err
 }

@@ -104,7 +104,7 @@ impl AnthropicBuilder {
             DEFAULT_BASE_URL,
             "no API key: set ANTHROPIC_API_KEY or call AnthropicBuilder::api_key",
         )?;
-        let transport = self.http.transport(PROVIDER)?;
+        let transport = self.http.transport(PROVIDER, &base)?;
         Ok(Anthropic { base, key, transport })
     }
 }

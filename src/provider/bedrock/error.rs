@@ -116,7 +116,7 @@ pub(crate) fn from_status(
     };
     let mut err = ProviderError::new(kind, redact(&message, secrets)).with_provider(PROVIDER);
     if let Some(n) = name {
-        err = err.with_code(n);
+        err = err.with_code(redact(&n, secrets));
     }
     with_status(err, status, retry_after)
 }
@@ -128,7 +128,7 @@ pub(crate) fn from_exception(name: &str, payload: &[u8], secrets: &[&str]) -> Pr
     let kind = exception_kind(name, &message).unwrap_or(ErrorKind::Server);
     ProviderError::new(kind, redact(&message, secrets))
         .with_provider(PROVIDER)
-        .with_code(name)
+        .with_code(redact(name, secrets))
 }
 
 #[cfg(test)]

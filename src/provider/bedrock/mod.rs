@@ -208,7 +208,7 @@ impl BedrockBuilder {
             .endpoint
             .unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
         let endpoint = http::parse_base_url(PROVIDER, &raw, true)?;
-        let transport = self.http.transport(PROVIDER)?;
+        let transport = self.http.transport(PROVIDER, &endpoint)?;
         Ok(Bedrock {
             endpoint,
             region,

@@ -86,7 +86,7 @@ fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
     };
     let mut err = ProviderError::new(kind, message).with_provider(PROVIDER);
     if let Some(c) = code.or_else(|| b.kind.clone()) {
-        err = err.with_code(c);
+        err = err.with_code(redact(&c, secrets));
     }
     err
 }

@@ -112,7 +112,7 @@ impl OpenAiBuilder {
             DEFAULT_BASE_URL,
             "no API key: set OPENAI_API_KEY or call OpenAiBuilder::api_key (a key-less server needs OPENAI_BASE_URL)",
         )?;
-        let transport = self.http.transport(PROVIDER)?;
+        let transport = self.http.transport(PROVIDER, &base)?;
         Ok(OpenAi {
             base,
             key,
