@@ -113,7 +113,10 @@ async fn retry_after_in_every_form_reaches_the_error_faithfully() {
     let cases: Vec<(Vec<(&str, String)>, Duration)> = vec![
         (vec![("retry-after", "120".into())], Duration::from_secs(120)),
         (vec![("retry-after", "86401".into())], Duration::from_secs(86_401)),
-        (vec![("retry-after", "999999".into())], Duration::from_secs(999_999)),
+        (
+            vec![("retry-after", "999999".into())],
+            Duration::from_secs(999_999),
+        ),
         (
             vec![("retry-after", "99999999999999999999999".into())],
             Duration::MAX,
@@ -139,7 +142,10 @@ async fn retry_after_in_every_form_reaches_the_error_faithfully() {
             ],
             Duration::from_secs(3_600),
         ),
-        (vec![("retry-after-ms", "1500".into())], Duration::from_millis(1_500)),
+        (
+            vec![("retry-after-ms", "1500".into())],
+            Duration::from_millis(1_500),
+        ),
         (
             vec![("retry-after-ms", "90000000".into()), ("retry-after", "1".into())],
             Duration::from_secs(90_000),
@@ -211,7 +217,11 @@ async fn redirects_to_another_host_or_scheme_are_not_followed() {
 async fn redirects_within_the_origin_are_followed_a_bounded_number_of_times() {
     let ok = br#"{"choices":[{"message":{"content":"moved ok"},"finish_reason":"stop"}]}"#;
     let (base, seen) = raw_server(Reply::Sequence(vec![
-        response_with("307 Temporary Redirect", &[("location", "/v2/chat/completions")], b""),
+        response_with(
+            "307 Temporary Redirect",
+            &[("location", "/v2/chat/completions")],
+            b"",
+        ),
         http_response("200 OK", "application/json", ok),
     ]))
     .await;
@@ -254,7 +264,12 @@ async fn error_bodies_that_echo_a_credential_never_show_any_of_it() {
     // Non-JSON bodies with the credentials at every offset around the 300-byte cut.
     let mut bodies: Vec<(String, String)> = [0, 250, 270, 280, 290, 295, 299, 300, 1_000, 5_000]
         .iter()
-        .map(|pad| ("text/plain".to_owned(), format!("{}{echo} were rejected", "x".repeat(*pad))))
+        .map(|pad| {
+            (
+                "text/plain".to_owned(),
+                format!("{}{echo} were rejected", "x".repeat(*pad)),
+            )
+        })
         .collect();
     // JSON bodies in each provider's error shape, echoing them in the message and in the code.
     for body in [

@@ -46,11 +46,25 @@ async fn child_sends_one_request_per_client() {
     let bedrock = || Bedrock::builder().region("us-east-1").endpoint(&base).timeout(t);
     let clients: Vec<(Box<dyn Provider>, &str)> = vec![
         (
-            Box::new(OpenAi::builder().base_url(&base).api_key(KEY).timeout(t).build().unwrap()),
+            Box::new(
+                OpenAi::builder()
+                    .base_url(&base)
+                    .api_key(KEY)
+                    .timeout(t)
+                    .build()
+                    .unwrap(),
+            ),
             "openai",
         ),
         (
-            Box::new(Anthropic::builder().base_url(&base).api_key(KEY).timeout(t).build().unwrap()),
+            Box::new(
+                Anthropic::builder()
+                    .base_url(&base)
+                    .api_key(KEY)
+                    .timeout(t)
+                    .build()
+                    .unwrap(),
+            ),
             "anthropic",
         ),
         (
@@ -63,10 +77,15 @@ async fn child_sends_one_request_per_client() {
             ),
             "bedrock",
         ),
-        (Box::new(bedrock().bearer_token(BEDROCK_KEY).build().unwrap()), "bedrock"),
+        (
+            Box::new(bedrock().bearer_token(BEDROCK_KEY).build().unwrap()),
+            "bedrock",
+        ),
     ];
     for (p, provider) in clients {
-        let r = p.complete(&model(provider, "m"), &ChatRequest::new().user("hi")).await;
+        let r = p
+            .complete(&model(provider, "m"), &ChatRequest::new().user("hi"))
+            .await;
         println!("{provider}: {:?}", r.map(|r| r.text).map_err(|e| e.to_string()));
     }
 }
@@ -146,7 +165,10 @@ fn proxies_never_see_a_credential() {
     run_child(&target, &all_proxies);
     let direct = take(&target_seen, 4);
     let proxied = take(&proxy_seen, 0);
-    assert!(proxied.is_empty(), "a loopback request went through the proxy: {proxied:?}");
+    assert!(
+        proxied.is_empty(),
+        "a loopback request went through the proxy: {proxied:?}"
+    );
     assert_eq!(direct.len(), 4, "{direct:?}");
     assert!(direct[0].contains(KEY), "the target itself gets the key");
 
@@ -154,7 +176,10 @@ fn proxies_never_see_a_credential() {
     run_child(&format!("https://127.0.0.1:{target_port}"), &all_proxies);
     let direct = take(&target_seen, 4);
     let proxied = take(&proxy_seen, 0);
-    assert!(proxied.is_empty(), "a loopback request went through the proxy: {proxied:?}");
+    assert!(
+        proxied.is_empty(),
+        "a loopback request went through the proxy: {proxied:?}"
+    );
     assert_eq!(direct.len(), 4, "{direct:?}");
     no_credential(&direct);
 

@@ -123,7 +123,10 @@ fn redirect_error(provider: &str, status: u16, headers: &reqwest::header::Header
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|l| reqwest::Url::parse(l).ok())
-        .map_or_else(|| "the same origin".to_owned(), |u| u.origin().ascii_serialization());
+        .map_or_else(
+            || "the same origin".to_owned(),
+            |u| u.origin().ascii_serialization(),
+        );
     ProviderError::new(
         ErrorKind::Config,
         format!(

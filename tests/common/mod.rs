@@ -141,7 +141,10 @@ pub fn response_with(status: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec
     for (k, v) in headers {
         r.push_str(&format!("{k}: {v}\r\n"));
     }
-    r.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    r.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
     let mut r = r.into_bytes();
     r.extend_from_slice(body);
     r

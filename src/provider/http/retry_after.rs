@@ -17,12 +17,7 @@ use reqwest::header::HeaderMap;
 /// Values too large for a [`Duration`] saturate to [`Duration::MAX`]. Anything else (negative,
 /// not a number, not a date) is no wait: `None`.
 pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
-    let get = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim);
     if let Some(d) = get("retry-after-ms").and_then(|v| parse_number(v, 1_000)) {
         return Some(d);
     }
@@ -119,7 +114,10 @@ mod tests {
         // In the past: retry now.
         let later = at(EXAMPLE + 5);
         assert_eq!(
-            retry_after(&headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]), later),
+            retry_after(
+                &headers(&[("retry-after", "Wed, 21 Oct 2015 07:28:00 GMT")]),
+                later
+            ),
             Some(Duration::ZERO)
         );
         assert_eq!(
