@@ -41,6 +41,10 @@ pub enum ErrorKind {
     ResponseTooLarge,
     /// The client is misconfigured: missing key, bad base URL, a key over plain HTTP.
     Config,
+    /// The provider cannot honour a request setting (a response format, reasoning, tool choice
+    /// or cache breakpoints; see [`RequestOptionError`](super::RequestOptionError)). Found before
+    /// sending; another provider may honour it.
+    Unsupported,
 }
 
 impl ErrorKind {
@@ -60,6 +64,7 @@ impl ErrorKind {
             ErrorKind::MalformedResponse => "malformed response",
             ErrorKind::ResponseTooLarge => "response too large",
             ErrorKind::Config => "configuration error",
+            ErrorKind::Unsupported => "unsupported request setting",
         }
     }
 

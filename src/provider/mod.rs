@@ -21,6 +21,7 @@ use crate::model::ModelSpec;
 mod error;
 #[cfg(any(feature = "openai", feature = "anthropic", feature = "bedrock"))]
 mod http;
+mod options;
 mod request;
 mod response;
 
@@ -35,6 +36,10 @@ pub mod bedrock;
 pub mod openai;
 
 pub use error::{ErrorKind, ProviderError};
+pub use options::{
+    CacheBreakpoint, JsonSchemaFormat, Reasoning, ReasoningEffort, RequestOptionError, RequestSetting,
+    ResponseFormat, ToolChoice,
+};
 pub use request::{ChatRequest, ContentPart, Image, Message, Role, ToolCall, ToolDefinition, ToolResult};
 pub use response::{ChatResponse, Collector, FinishReason, StreamEvent, Usage};
 

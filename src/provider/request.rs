@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::options::{CacheBreakpoint, Reasoning, RequestOptionError, ResponseFormat, ToolChoice};
+
 /// Who wrote a message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -263,6 +265,18 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     /// Sequences that stop generation.
     pub stop: Vec<String>,
+    /// The shape the answer must take; `None` is free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<ResponseFormat>,
+    /// Reasoning asked of the model; `None` leaves it to the model's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Reasoning>,
+    /// Whether and which tool the model must call; `None` leaves it to the provider's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    /// Prompt-cache breakpoints, in any order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cache_breakpoints: Vec<CacheBreakpoint>,
 }
 
 impl ChatRequest {
@@ -315,6 +329,66 @@ impl ChatRequest {
     pub fn stop(mut self, s: impl Into<String>) -> Self {
         self.stop.push(s.into());
         self
+    }
+
+    /// Sets the response format.
+    pub fn response_format(mut self, format: ResponseFormat) -> Self {
+        self.response_format = Some(format);
+        self
+    }
+
+    /// Sets the reasoning.
+    pub fn reasoning(mut self, reasoning: Reasoning) -> Self {
+        self.reasoning = Some(reasoning);
+        self
+    }
+
+    /// Sets the tool choice.
+    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
+        self.tool_choice = Some(choice);
+        self
+    }
+
+    /// Adds a prompt-cache breakpoint.
+    pub fn cache_breakpoint(mut self, at: CacheBreakpoint) -> Self {
+        self.cache_breakpoints.push(at);
+        self
+    }
+
+    /// Checks the settings every provider needs to be consistent: a tool choice that requires a
+    /// call needs tools (and a named tool must be one of them); a breakpoint must follow an
+    /// existing message. Clients call it before sending.
+    ///
+    /// # Errors
+    ///
+    /// The first inconsistency found.
+    pub fn check_options(&self) -> Result<(), RequestOptionError> {
+        match &self.tool_choice {
+            Some(ToolChoice::Required | ToolChoice::Tool(_)) if self.tools.is_empty() => {
+                return Err(RequestOptionError::NoTools);
+            }
+            Some(ToolChoice::Tool(name)) if !self.tools.iter().any(|t| &t.name == name) => {
+                return Err(RequestOptionError::UnknownTool { name: name.clone() });
+            }
+            _ => {}
+        }
+        for b in &self.cache_breakpoints {
+            if let CacheBreakpoint::Message(index) = *b
+                && index >= self.messages.len()
+            {
+                return Err(RequestOptionError::BreakpointOutOfRange {
+                    index,
+                    len: self.messages.len(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a cache breakpoint follows `at`.
+    #[cfg(any(feature = "anthropic", feature = "bedrock"))]
+    pub(crate) fn cache_after(&self, at: CacheBreakpoint) -> bool {
+        self.cache_breakpoints.contains(&at)
     }
 
     /// `max_tokens`, or the smaller of the model's limit and 4096 where unset.

@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::http;
+use super::super::options::thinking_budget;
 use super::super::{
-    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
+    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
+    RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -14,22 +16,70 @@ struct Body<'a> {
     model: &'a str,
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
-    system: Option<&'a str>,
+    system: Option<System<'a>>,
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<WireTool<'a>>,
+    tools: Vec<Cached<WireTool<'a>>>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    thinking: Option<Thinking>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output_config: Option<serde_json::Value>,
+}
+
+/// The system prompt: a plain string, or one text block when it ends a cached prefix.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum System<'a> {
+    Text(&'a str),
+    Blocks([Cached<Block<'a>>; 1]),
+}
+
+/// `cache_control: {"type": "ephemeral"}`, Anthropic's cache breakpoint on a block or tool.
+#[derive(Serialize)]
+struct CacheControl {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+const EPHEMERAL: CacheControl = CacheControl { kind: "ephemeral" };
+
+/// A block or tool that may end a cached prefix.
+#[derive(Serialize)]
+struct Cached<T> {
+    #[serde(flatten)]
+    inner: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache_control: Option<CacheControl>,
+}
+
+impl<T> Cached<T> {
+    fn plain(inner: T) -> Self {
+        Cached {
+            inner,
+            cache_control: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Thinking {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    budget_tokens: u32,
 }
 
 #[derive(Serialize)]
 struct WireMessage<'a> {
     role: &'static str,
-    content: Vec<Block<'a>>,
+    content: Vec<Cached<Block<'a>>>,
 }
 
 #[derive(Serialize)]
@@ -71,32 +121,35 @@ struct WireTool<'a> {
 }
 
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
+    let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
-    for m in &req.messages {
+    for (i, m) in req.messages.iter().enumerate() {
         // Tool results travel in user turns; consecutive turns of one role are merged.
         let role = match m.role {
             Role::Assistant => "assistant",
             Role::User | Role::Tool => "user",
         };
-        let blocks = m.content.iter().map(|p| match p {
-            ContentPart::Text { text } => Block::Text { text },
-            ContentPart::Image(img) => Block::Image {
-                source: ImageSource {
-                    kind: "base64",
-                    media_type: &img.media_type,
-                    data: &img.data_base64,
+        let blocks = m.content.iter().map(|p| {
+            Cached::plain(match p {
+                ContentPart::Text { text } => Block::Text { text },
+                ContentPart::Image(img) => Block::Image {
+                    source: ImageSource {
+                        kind: "base64",
+                        media_type: &img.media_type,
+                        data: &img.data_base64,
+                    },
                 },
-            },
-            ContentPart::ToolCall(c) => Block::ToolUse {
-                id: &c.id,
-                name: &c.name,
-                input: http::object_or_empty(&c.arguments),
-            },
-            ContentPart::ToolResult(r) => Block::ToolResult {
-                tool_use_id: &r.call_id,
-                content: &r.content,
-                is_error: r.is_error,
-            },
+                ContentPart::ToolCall(c) => Block::ToolUse {
+                    id: &c.id,
+                    name: &c.name,
+                    input: http::object_or_empty(&c.arguments),
+                },
+                ContentPart::ToolResult(r) => Block::ToolResult {
+                    tool_use_id: &r.call_id,
+                    content: &r.content,
+                    is_error: r.is_error,
+                },
+            })
         });
         match messages.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
@@ -105,26 +158,105 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Resu
                 content: blocks.collect(),
             }),
         }
+        if req.cache_after(CacheBreakpoint::Message(i)) {
+            // The last block so far ends the prefix through message `i`, even when `i` itself
+            // was empty.
+            if let Some(block) = messages.last_mut().and_then(|m| m.content.last_mut()) {
+                block.cache_control = Some(EPHEMERAL);
+            }
+        }
     }
+    let system = req.system.as_deref().map(|text| {
+        if req.cache_after(CacheBreakpoint::System) {
+            System::Blocks([Cached {
+                inner: Block::Text { text },
+                cache_control: Some(EPHEMERAL),
+            }])
+        } else {
+            System::Text(text)
+        }
+    });
+    let cache_tools = req.cache_after(CacheBreakpoint::Tools);
     let body = Body {
         model: model.api_name(),
-        max_tokens: req.max_tokens_or_default(model),
-        system: req.system.as_deref(),
+        max_tokens: options.max_tokens,
+        system,
         messages,
         temperature: req.temperature,
         stop_sequences: &req.stop,
         tools: req
             .tools
             .iter()
-            .map(|t| WireTool {
-                name: &t.name,
-                description: &t.description,
-                input_schema: &t.parameters,
+            .enumerate()
+            .map(|(i, t)| Cached {
+                inner: WireTool {
+                    name: &t.name,
+                    description: &t.description,
+                    input_schema: &t.parameters,
+                },
+                cache_control: (cache_tools && i + 1 == req.tools.len()).then_some(EPHEMERAL),
             })
             .collect(),
         stream,
+        tool_choice: options.tool_choice,
+        thinking: options.thinking,
+        output_config: options.output_config,
     };
     http::encode_json(PROVIDER, &body)
+}
+
+/// Anthropic's limit on cache breakpoints per request.
+const MAX_BREAKPOINTS: usize = 4;
+
+/// The request's settings on the wire.
+struct Options {
+    max_tokens: u32,
+    tool_choice: Option<serde_json::Value>,
+    thinking: Option<Thinking>,
+    output_config: Option<serde_json::Value>,
+}
+
+impl Options {
+    fn of(model: &ModelSpec, req: &ChatRequest) -> Result<Self, RequestOptionError> {
+        req.check_options()?;
+        if req.cache_breakpoints.len() > MAX_BREAKPOINTS {
+            return Err(RequestOptionError::TooManyBreakpoints {
+                provider: PROVIDER,
+                max: MAX_BREAKPOINTS,
+                got: req.cache_breakpoints.len(),
+            });
+        }
+        let output_config = match &req.response_format {
+            None => None,
+            Some(ResponseFormat::JsonSchema(s)) => Some(serde_json::json!({
+                "format": {"type": "json_schema", "schema": s.schema}
+            })),
+            Some(ResponseFormat::JsonObject) => {
+                return Err(RequestOptionError::unsupported(
+                    PROVIDER,
+                    RequestSetting::JsonObject,
+                    "structured output needs a JSON schema",
+                ));
+            }
+        };
+        let (max_tokens, budget) = thinking_budget(PROVIDER, model, req)?;
+        let thinking = budget.map(|b| Thinking {
+            kind: "enabled",
+            budget_tokens: b,
+        });
+        let tool_choice = req.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => serde_json::json!({"type": "auto"}),
+            ToolChoice::None => serde_json::json!({"type": "none"}),
+            ToolChoice::Required => serde_json::json!({"type": "any"}),
+            ToolChoice::Tool(name) => serde_json::json!({"type": "tool", "name": name}),
+        });
+        Ok(Options {
+            max_tokens,
+            tool_choice,
+            thinking,
+            output_config,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -234,6 +366,7 @@ mod tests {
 
     use super::*;
     use crate::model::Prices;
+    use crate::provider::Reasoning;
     use crate::provider::{Image, Message, ToolDefinition, ToolResult};
 
     fn model() -> ModelSpec {
@@ -290,6 +423,146 @@ mod tests {
                 "tools": [{"name": "get_weather", "description": "weather", "input_schema": {"type": "object"}}],
                 "stream": true
             })
+        );
+    }
+
+    fn body(req: &ChatRequest) -> Result<serde_json::Value, ProviderError> {
+        encode(&model(), req, false).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    fn tool(name: &str) -> ToolDefinition {
+        ToolDefinition::new(name, "", json!({"type": "object"}))
+    }
+
+    #[test]
+    fn encodes_structured_output_thinking_tool_choice_and_cache_control() {
+        use crate::provider::{CacheBreakpoint, ReasoningEffort};
+        let schema =
+            json!({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": false});
+        let req = ChatRequest::new()
+            .system("sys")
+            .user("one")
+            .message(Message::new(Role::User, vec![]))
+            .assistant("two")
+            .user("three")
+            .tool(tool("a"))
+            .tool(tool("b"))
+            .response_format(ResponseFormat::json_schema("answer", schema.clone()))
+            .reasoning(Reasoning::Effort(ReasoningEffort::Low))
+            .tool_choice(ToolChoice::Auto)
+            .cache_breakpoint(CacheBreakpoint::Tools)
+            .cache_breakpoint(CacheBreakpoint::System)
+            .cache_breakpoint(CacheBreakpoint::Message(1));
+        let v = body(&req).unwrap();
+        let eph = json!({"type": "ephemeral"});
+        assert_eq!(
+            v["output_config"],
+            json!({"format": {"type": "json_schema", "schema": schema}})
+        );
+        assert_eq!(v["thinking"], json!({"type": "enabled", "budget_tokens": 4096}));
+        assert_eq!(
+            v["max_tokens"],
+            4096 + 4096,
+            "room for the answer beside the budget"
+        );
+        assert_eq!(v["tool_choice"], json!({"type": "auto"}));
+        assert_eq!(
+            v["system"],
+            json!([{"type": "text", "text": "sys", "cache_control": eph}])
+        );
+        assert!(v["tools"][0].get("cache_control").is_none());
+        assert_eq!(v["tools"][1]["cache_control"], eph);
+        // Message 1 is empty and merged into the first user turn: its prefix ends at "one".
+        assert_eq!(v["messages"][0]["content"][0]["cache_control"], eph);
+        assert!(v["messages"][1]["content"][0].get("cache_control").is_none());
+        assert!(v["messages"][2]["content"][0].get("cache_control").is_none());
+        for (choice, wire) in [
+            (ToolChoice::None, json!({"type": "none"})),
+            (ToolChoice::Required, json!({"type": "any"})),
+            (ToolChoice::Tool("b".into()), json!({"type": "tool", "name": "b"})),
+        ] {
+            let v = body(&ChatRequest::new().user("x").tool(tool("b")).tool_choice(choice)).unwrap();
+            assert_eq!(v["tool_choice"], wire);
+        }
+        let v = body(
+            &ChatRequest::new()
+                .user("x")
+                .max_tokens(3000)
+                .reasoning(Reasoning::BudgetTokens(2000)),
+        )
+        .unwrap();
+        assert_eq!(
+            (v["max_tokens"].clone(), v["thinking"]["budget_tokens"].clone()),
+            (json!(3000), json!(2000))
+        );
+        let v = body(&ChatRequest::new().system("s").user("x")).unwrap();
+        assert_eq!(v["system"], "s");
+        for absent in ["thinking", "tool_choice", "output_config"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn unhonourable_or_inconsistent_options_are_typed_errors() {
+        use crate::provider::{CacheBreakpoint, RequestOptionError};
+        use std::error::Error as _;
+        let source = |e: &ProviderError| {
+            e.source()
+                .and_then(|s| s.downcast_ref::<RequestOptionError>())
+                .cloned()
+                .unwrap()
+        };
+        let e = body(
+            &ChatRequest::new()
+                .user("x")
+                .response_format(ResponseFormat::JsonObject),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(matches!(
+            source(&e),
+            RequestOptionError::Unsupported {
+                setting: RequestSetting::JsonObject,
+                ..
+            }
+        ));
+        for req in [
+            ChatRequest::new()
+                .user("x")
+                .reasoning(Reasoning::BudgetTokens(512)),
+            ChatRequest::new()
+                .user("x")
+                .max_tokens(2000)
+                .reasoning(Reasoning::BudgetTokens(2000)),
+        ] {
+            let e = body(&req).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+            assert!(
+                matches!(source(&e), RequestOptionError::ThinkingBudget { .. }),
+                "{e}"
+            );
+        }
+        let thinking = ChatRequest::new()
+            .user("x")
+            .tool(tool("a"))
+            .reasoning(Reasoning::BudgetTokens(2000));
+        for req in [
+            thinking.clone().temperature(0.3),
+            thinking.clone().tool_choice(ToolChoice::Required),
+        ] {
+            assert_eq!(body(&req).unwrap_err().kind(), ErrorKind::Unsupported);
+        }
+        let mut five = ChatRequest::new().user("x");
+        for _ in 0..5 {
+            five = five.cache_breakpoint(CacheBreakpoint::Message(0));
+        }
+        let e = body(&five).unwrap_err();
+        assert!(
+            matches!(
+                source(&e),
+                RequestOptionError::TooManyBreakpoints { max: 4, got: 5, .. }
+            ),
+            "{e}"
         );
     }
 

@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::super::http;
+use super::super::options::thinking_budget;
 use super::super::{
-    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
+    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
+    Reasoning, RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -14,11 +16,22 @@ use crate::model::ModelSpec;
 struct Body<'a> {
     messages: Vec<WireMessage<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    system: Vec<TextBlock<'a>>,
+    system: Vec<Block<'a>>,
     inference_config: InferenceConfig<'a>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_config: Option<ToolConfig<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    additional_model_request_fields: Option<serde_json::Value>,
 }
+
+/// `{"type": "default"}`: Converse's cache point, a block of its own after the cached prefix.
+#[derive(Serialize)]
+struct CachePoint {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+const CACHE_POINT: CachePoint = CachePoint { kind: "default" };
 
 #[derive(Serialize)]
 struct TextBlock<'a> {
@@ -37,14 +50,18 @@ struct InferenceConfig<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ToolConfig<'a> {
     tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct Tool<'a> {
-    tool_spec: ToolSpec<'a>,
+enum Tool<'a> {
+    ToolSpec(ToolSpec<'a>),
+    CachePoint(CachePoint),
 }
 
 #[derive(Serialize)]
@@ -87,6 +104,7 @@ enum Block<'a> {
         content: [TextBlock<'a>; 1],
         status: &'static str,
     },
+    CachePoint(CachePoint),
 }
 
 #[derive(Serialize)]
@@ -95,8 +113,9 @@ struct ImageSource<'a> {
 }
 
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
+    let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
     let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
-    for m in &req.messages {
+    for (i, m) in req.messages.iter().enumerate() {
         let role = match m.role {
             Role::Assistant => "assistant",
             Role::User | Role::Tool => "user",
@@ -120,6 +139,10 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, Pr
                 status: if r.is_error { "error" } else { "success" },
             },
         });
+        let cache = req
+            .cache_after(CacheBreakpoint::Message(i))
+            .then_some(Block::CachePoint(CACHE_POINT));
+        let blocks = blocks.chain(cache);
         match messages.last_mut() {
             Some(last) if last.role == role => last.content.extend(blocks),
             _ => messages.push(WireMessage {
@@ -133,11 +156,15 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, Pr
         system: req
             .system
             .as_deref()
-            .map(|text| TextBlock { text })
+            .map(Block::Text)
             .into_iter()
+            .chain(
+                req.cache_after(CacheBreakpoint::System)
+                    .then_some(Block::CachePoint(CACHE_POINT)),
+            )
             .collect(),
         inference_config: InferenceConfig {
-            max_tokens: req.max_tokens,
+            max_tokens: options.max_tokens,
             temperature: req.temperature,
             stop_sequences: &req.stop,
         },
@@ -145,18 +172,92 @@ pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, Pr
             tools: req
                 .tools
                 .iter()
-                .map(|t| Tool {
-                    tool_spec: ToolSpec {
+                .map(|t| {
+                    Tool::ToolSpec(ToolSpec {
                         name: &t.name,
                         description: &t.description,
                         input_schema: JsonSchema { json: &t.parameters },
-                    },
+                    })
                 })
+                .chain(
+                    req.cache_after(CacheBreakpoint::Tools)
+                        .then_some(Tool::CachePoint(CACHE_POINT)),
+                )
                 .collect(),
+            tool_choice: options.tool_choice,
         }),
+        additional_model_request_fields: options.additional_fields,
     };
-    let _ = model;
     http::encode_json(PROVIDER, &body)
+}
+
+/// The request's settings on the wire.
+struct Options {
+    max_tokens: Option<u32>,
+    tool_choice: Option<serde_json::Value>,
+    additional_fields: Option<serde_json::Value>,
+}
+
+impl Options {
+    fn of(model: &ModelSpec, req: &ChatRequest) -> Result<Self, RequestOptionError> {
+        req.check_options()?;
+        if let Some(format) = &req.response_format {
+            let setting = match format {
+                ResponseFormat::JsonObject => RequestSetting::JsonObject,
+                _ => RequestSetting::JsonSchema,
+            };
+            return Err(RequestOptionError::unsupported(
+                PROVIDER,
+                setting,
+                "Converse has no response format; ask for JSON in the prompt or use a forced tool",
+            ));
+        }
+        let tool_choice = match &req.tool_choice {
+            // Without tools nothing can be called: every choice check_options lets through holds.
+            _ if req.tools.is_empty() => None,
+            None => None,
+            Some(ToolChoice::Auto) => Some(serde_json::json!({"auto": {}})),
+            Some(ToolChoice::Required) => Some(serde_json::json!({"any": {}})),
+            Some(ToolChoice::Tool(name)) => Some(serde_json::json!({"tool": {"name": name}})),
+            Some(_) => {
+                return Err(RequestOptionError::unsupported(
+                    PROVIDER,
+                    RequestSetting::ToolChoice,
+                    "Converse's toolChoice has no `none`; send the request without tools",
+                ));
+            }
+        };
+        let (max_tokens, additional_fields) = match req.reasoning {
+            None => (req.max_tokens, None),
+            Some(_) if is_claude(model) => {
+                let (max_tokens, budget) = thinking_budget(PROVIDER, model, req)?;
+                let thinking =
+                    budget.map(|b| serde_json::json!({"thinking": {"type": "enabled", "budget_tokens": b}}));
+                (Some(max_tokens), thinking)
+            }
+            Some(r) => {
+                let setting = match r {
+                    Reasoning::BudgetTokens(_) => RequestSetting::ThinkingBudget,
+                    _ => RequestSetting::ReasoningEffort,
+                };
+                return Err(RequestOptionError::unsupported(
+                    PROVIDER,
+                    setting,
+                    "reasoning is mapped for Claude models only (additionalModelRequestFields.thinking)",
+                ));
+            }
+        };
+        Ok(Options {
+            max_tokens,
+            tool_choice,
+            additional_fields,
+        })
+    }
+}
+
+/// Whether the model is Claude (`anthropic.claude-…`, `us.anthropic.claude-…`, or an ARN).
+fn is_claude(model: &ModelSpec) -> bool {
+    model.api_name().contains("anthropic.claude")
 }
 
 #[derive(Deserialize)]
@@ -314,6 +415,83 @@ mod tests {
     }
 
     // Response shape from https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+    fn body(model: &ModelSpec, req: &ChatRequest) -> Result<serde_json::Value, ProviderError> {
+        encode(model, req).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn encodes_tool_choice_thinking_and_cache_points() {
+        use crate::provider::{CacheBreakpoint, ReasoningEffort};
+        let req = ChatRequest::new()
+            .system("sys")
+            .user("one")
+            .assistant("two")
+            .tool(ToolDefinition::new("a", "", json!({"type": "object"})))
+            .reasoning(Reasoning::Effort(ReasoningEffort::Minimal))
+            .tool_choice(ToolChoice::Auto)
+            .cache_breakpoint(CacheBreakpoint::Tools)
+            .cache_breakpoint(CacheBreakpoint::System)
+            .cache_breakpoint(CacheBreakpoint::Message(0));
+        let v = body(&model(), &req).unwrap();
+        let cp = json!({"cachePoint": {"type": "default"}});
+        assert_eq!(v["system"], json!([{"text": "sys"}, cp]));
+        assert_eq!(v["messages"][0]["content"], json!([{"text": "one"}, cp]));
+        assert_eq!(v["messages"][1]["content"], json!([{"text": "two"}]));
+        assert_eq!(v["toolConfig"]["tools"][1], cp);
+        assert_eq!(v["toolConfig"]["toolChoice"], json!({"auto": {}}));
+        assert_eq!(
+            v["additionalModelRequestFields"],
+            json!({"thinking": {"type": "enabled", "budget_tokens": 1024}})
+        );
+        assert_eq!(v["inferenceConfig"]["maxTokens"], 1024 + 4096);
+        let tools =
+            ChatRequest::new()
+                .user("x")
+                .tool(ToolDefinition::new("a", "", json!({"type": "object"})));
+        for (choice, wire) in [
+            (ToolChoice::Required, json!({"any": {}})),
+            (ToolChoice::Tool("a".into()), json!({"tool": {"name": "a"}})),
+        ] {
+            let v = body(&model(), &tools.clone().tool_choice(choice)).unwrap();
+            assert_eq!(v["toolConfig"]["toolChoice"], wire);
+        }
+        let v = body(
+            &model(),
+            &ChatRequest::new().user("x").tool_choice(ToolChoice::None),
+        )
+        .unwrap();
+        assert!(v.get("toolConfig").is_none());
+    }
+
+    #[test]
+    fn unhonourable_options_are_typed_errors() {
+        let tools =
+            ChatRequest::new()
+                .user("x")
+                .tool(ToolDefinition::new("a", "", json!({"type": "object"})));
+        let nova = ModelSpec::new("nova", "bedrock", Prices::new(1.0, 1.0), 300_000)
+            .with_api_name("amazon.nova-pro-v1:0");
+        for (m, req) in [
+            (model(), tools.clone().tool_choice(ToolChoice::None)),
+            (
+                model(),
+                tools
+                    .clone()
+                    .response_format(crate::provider::ResponseFormat::JsonObject),
+            ),
+            (nova, tools.clone().reasoning(Reasoning::BudgetTokens(2048))),
+        ] {
+            let e = body(&m, &req).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        }
+        let e = body(
+            &model(),
+            &tools.max_tokens(1500).reasoning(Reasoning::BudgetTokens(2048)),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+    }
+
     #[test]
     fn decodes_documented_response() {
         let body = br#"{"output":{"message":{"role":"assistant","content":[{"text":"Let me check."},

@@ -4,7 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::http;
 use super::super::{
-    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Role, ToolCall, Usage,
+    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Reasoning,
+    RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -27,6 +28,12 @@ struct Body<'a> {
     stream: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    response_format: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reasoning_effort: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tool_choice: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -101,6 +108,7 @@ pub(crate) fn encode(
     stream: bool,
     max_completion_tokens: bool,
 ) -> Result<Vec<u8>, ProviderError> {
+    let options = Options::of(req).map_err(|e| e.into_provider_error(PROVIDER))?;
     let mut messages = Vec::with_capacity(req.messages.len() + 1);
     if let Some(system) = &req.system {
         messages.push(WireMessage {
@@ -208,8 +216,54 @@ pub(crate) fn encode(
             .collect(),
         stream,
         stream_options: stream.then_some(StreamOptions { include_usage: true }),
+        response_format: options.response_format,
+        reasoning_effort: options.reasoning_effort,
+        tool_choice: options.tool_choice,
     };
     http::encode_json(PROVIDER, &body)
+}
+
+/// The request's response format, reasoning and tool choice on the wire. Cache breakpoints need
+/// nothing: OpenAI caches prompt prefixes automatically.
+struct Options {
+    response_format: Option<serde_json::Value>,
+    reasoning_effort: Option<&'static str>,
+    tool_choice: Option<serde_json::Value>,
+}
+
+impl Options {
+    fn of(req: &ChatRequest) -> Result<Self, RequestOptionError> {
+        req.check_options()?;
+        let response_format = req.response_format.as_ref().map(|f| match f {
+            ResponseFormat::JsonObject => serde_json::json!({"type": "json_object"}),
+            ResponseFormat::JsonSchema(s) => serde_json::json!({
+                "type": "json_schema",
+                "json_schema": {"name": s.name, "schema": s.schema, "strict": s.strict},
+            }),
+        });
+        let reasoning_effort = match req.reasoning {
+            None => None,
+            Some(Reasoning::Effort(e)) => Some(e.name()),
+            Some(Reasoning::BudgetTokens(_)) => {
+                return Err(RequestOptionError::unsupported(
+                    PROVIDER,
+                    RequestSetting::ThinkingBudget,
+                    "Chat Completions takes a reasoning effort, not a token budget",
+                ));
+            }
+        };
+        let tool_choice = req.tool_choice.as_ref().map(|c| match c {
+            ToolChoice::Auto => serde_json::json!("auto"),
+            ToolChoice::None => serde_json::json!("none"),
+            ToolChoice::Required => serde_json::json!("required"),
+            ToolChoice::Tool(name) => serde_json::json!({"type": "function", "function": {"name": name}}),
+        });
+        Ok(Options {
+            response_format,
+            reasoning_effort,
+            tool_choice,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -416,6 +470,82 @@ mod tests {
             serde_json::from_slice(&encode(&model(), &req, false, true).unwrap()).unwrap();
         assert_eq!(v["max_completion_tokens"], 50);
         assert!(v.get("max_tokens").is_none() && v.get("stream").is_none());
+    }
+
+    fn tool() -> ToolDefinition {
+        ToolDefinition::new("get_weather", "weather", json!({"type": "object"}))
+    }
+
+    fn body(req: &ChatRequest) -> Result<serde_json::Value, ProviderError> {
+        encode(&model(), req, false, false).map(|b| serde_json::from_slice(&b).unwrap())
+    }
+
+    #[test]
+    fn encodes_response_format_reasoning_and_tool_choice() {
+        let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        let req = ChatRequest::new()
+            .user("hi")
+            .tool(tool())
+            .response_format(ResponseFormat::json_schema("answer", schema.clone()))
+            .reasoning(Reasoning::Effort(crate::provider::ReasoningEffort::High))
+            .tool_choice(ToolChoice::Tool("get_weather".into()))
+            .cache_breakpoint(crate::provider::CacheBreakpoint::Message(0));
+        let v = body(&req).unwrap();
+        assert_eq!(
+            v["response_format"],
+            json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": true}})
+        );
+        assert_eq!(v["reasoning_effort"], "high");
+        assert_eq!(
+            v["tool_choice"],
+            json!({"type": "function", "function": {"name": "get_weather"}})
+        );
+        let plain = ChatRequest::new().user("hi").tool(tool());
+        for (choice, wire) in [
+            (ToolChoice::Auto, json!("auto")),
+            (ToolChoice::None, json!("none")),
+            (ToolChoice::Required, json!("required")),
+        ] {
+            assert_eq!(
+                body(&plain.clone().tool_choice(choice)).unwrap()["tool_choice"],
+                wire
+            );
+        }
+        let v = body(&plain.clone().response_format(ResponseFormat::JsonObject)).unwrap();
+        assert_eq!(v["response_format"], json!({"type": "json_object"}));
+        let v = body(&plain).unwrap();
+        for absent in ["response_format", "reasoning_effort", "tool_choice"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+    }
+
+    #[test]
+    fn unhonourable_or_inconsistent_options_are_typed_errors() {
+        let e = body(
+            &ChatRequest::new()
+                .user("hi")
+                .reasoning(Reasoning::BudgetTokens(2048)),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.can_fallback() && !e.is_retryable());
+        let e = body(&ChatRequest::new().user("hi").tool_choice(ToolChoice::Required)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+        let e = body(
+            &ChatRequest::new()
+                .user("hi")
+                .tool(tool())
+                .tool_choice(ToolChoice::Tool("other".into())),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
+        let e = body(
+            &ChatRequest::new()
+                .user("hi")
+                .cache_breakpoint(crate::provider::CacheBreakpoint::Message(1)),
+        )
+        .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidRequest, "{e}");
     }
 
     #[test]
