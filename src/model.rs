@@ -582,20 +582,26 @@ impl ModelSpec {
                 expected: "a non-empty id",
             });
         }
-        check(
-            "prices.input",
-            self.prices.input,
-            self.prices.input >= 0.0,
-            "a finite price >= 0",
-        )?;
-        check(
-            "prices.output",
-            self.prices.output,
-            self.prices.output >= 0.0,
-            "a finite price >= 0",
-        )?;
-        if let Some(c) = self.prices.cached_input {
-            check("prices.cached_input", c, c >= 0.0, "a finite price >= 0")?;
+        for (list, rates) in self.prices.lists() {
+            for (name, v) in rates.named() {
+                if let Some(v) = v {
+                    check(
+                        &format!("prices.{list}{name}"),
+                        v,
+                        v >= 0.0,
+                        "a finite price >= 0",
+                    )?;
+                }
+            }
+        }
+        if let Some(t) = self.prices.long_context()
+            && t.above_input_tokens == 0
+        {
+            return Err(crate::Error::InvalidValue {
+                field: field("prices.long_context.above_input_tokens"),
+                value: "0".into(),
+                expected: "a positive number of tokens",
+            });
         }
         if self.context_window == 0 {
             return Err(crate::Error::InvalidValue {
@@ -643,7 +649,7 @@ impl Model for ModelSpec {
         &self.id
     }
     fn prices(&self) -> Prices {
-        self.prices
+        self.prices.clone()
     }
     fn context_window(&self) -> u32 {
         self.context_window

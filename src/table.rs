@@ -26,7 +26,7 @@ pub(crate) enum Listed {
 }
 
 /// What the filter and estimate stages read of one model.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct ModelRow {
     /// The model's prices, as in its spec.
     pub(crate) prices: Prices,
@@ -61,7 +61,7 @@ impl ModelTable {
         let rows = models
             .iter()
             .map(|m| ModelRow {
-                prices: m.prices,
+                prices: m.prices.clone(),
                 latency: match latency {
                     Some(p) => p.profile_of(m),
                     None => LatencyProfile::new(0.0, 1.0),
@@ -122,6 +122,6 @@ mod tests {
             assert_eq!(t.priors(&k).unwrap(), &expected[..], "{k:?}");
         }
         assert_eq!(t.priors(&TaskKind::Custom("x".into())), None);
-        assert_eq!(std::mem::size_of::<ModelRow>(), 64);
+        assert!(std::mem::size_of::<ModelRow>() <= 64, "{}", std::mem::size_of::<ModelRow>());
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::error::{ErrorKind, ProviderError};
 use super::request::ToolCall;
 use crate::model::{ModelId, ModelSpec, Prices};
+use crate::prices::TokenCounts;
 
 /// Why the model stopped.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct Usage {
     pub output_tokens: u32,
     /// The part of `input_tokens` read from the provider's prompt cache.
     pub cached_input_tokens: u32,
+    /// The part of `input_tokens` written to the provider's prompt cache (5-minute time to
+    /// live, Anthropic's default), billed at the model's cache-write price.
+    #[serde(default)]
+    pub cache_write_tokens: u32,
 }
 
 impl Usage {
@@ -42,12 +47,26 @@ impl Usage {
             input_tokens,
             output_tokens,
             cached_input_tokens,
+            cache_write_tokens: 0,
         }
     }
 
-    /// The cost in USD of these tokens at `prices` (see [`Prices::cost_usd`]).
+    /// Sets the part of the input written to the prompt cache.
+    pub const fn with_cache_write_tokens(mut self, n: u32) -> Self {
+        self.cache_write_tokens = n;
+        self
+    }
+
+    /// The counts as [`Prices::cost`] bills them.
+    pub const fn tokens(&self) -> TokenCounts {
+        TokenCounts::new(self.input_tokens, self.output_tokens)
+            .with_cache_read(self.cached_input_tokens)
+            .with_cache_writes(self.cache_write_tokens, 0)
+    }
+
+    /// The cost in USD of these tokens at `prices` (see [`Prices::cost`]).
     pub fn cost_usd(&self, prices: &Prices) -> f64 {
-        prices.cost_usd(self.input_tokens, self.cached_input_tokens, self.output_tokens)
+        prices.cost(&self.tokens())
     }
 }
 

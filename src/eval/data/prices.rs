@@ -26,7 +26,7 @@ impl PriceTable {
 
     /// A model's prices.
     pub fn get(&self, model: &str) -> Option<Prices> {
-        self.prices.get(model).copied()
+        self.prices.get(model).cloned()
     }
 
     /// Number of models priced.

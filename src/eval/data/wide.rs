@@ -175,7 +175,7 @@ impl Outcomes {
                 b.quality.push(q as f32);
                 let in_tok = opt_count(path, line, in_cols[j], &headers, &rec)?;
                 let out_tok = opt_count(path, line, out_cols[j], &headers, &rec)?;
-                let cost = match (cost_cols[j], prices[j]) {
+                let cost = match (cost_cols[j], &prices[j]) {
                     (Some(c), _) => {
                         let v = num(path, line, c, &headers, &rec)?;
                         if v < 0.0 {

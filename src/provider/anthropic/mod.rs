@@ -180,7 +180,7 @@ impl Provider for Anthropic {
         let body = wire::encode(model, req, true)?;
         let resp = self.send(body, true).await?;
         let bytes = self.transport.body_stream(PROVIDER, resp);
-        Ok(stream::parse(bytes, model.prices, self.secrets()))
+        Ok(stream::parse(bytes, model.prices.clone(), self.secrets()))
     }
 }
 
@@ -221,6 +221,6 @@ pub mod codec {
         S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
     {
         let bytes = http::cap_stream(PROVIDER, chunks.map(|r| r.map(bytes::Bytes::from)), usize::MAX);
-        stream::parse(bytes, model.prices, Vec::new())
+        stream::parse(bytes, model.prices.clone(), Vec::new())
     }
 }

@@ -318,6 +318,7 @@ impl WireUsage {
             .saturating_add(self.cache_creation_input_tokens.unwrap_or(0))
             .saturating_add(read);
         Usage::new(input, self.output_tokens.unwrap_or(0), read)
+            .with_cache_write_tokens(self.cache_creation_input_tokens.unwrap_or(0))
     }
 }
 
@@ -373,7 +374,9 @@ mod tests {
         ModelSpec::new(
             "claude",
             "anthropic",
-            Prices::new(3.0, 15.0).with_cached_input(0.3),
+            Prices::new(3.0, 15.0)
+                .with_cached_input(0.3)
+                .with_cache_writes(Some(3.75), Some(6.0)),
             200_000,
         )
         .with_max_output_tokens(64_000)
@@ -575,8 +578,9 @@ mod tests {
         let r = decode(&model(), body).unwrap();
         assert_eq!(r.text, "Hi! My name is Claude.");
         assert_eq!(r.finish_reason, FinishReason::Stop);
-        assert_eq!(r.usage, Usage::new(3195, 503, 1000));
-        let expected = (2195.0 * 3.0 + 1000.0 * 0.3 + 503.0 * 15.0) / 1e6;
+        assert_eq!(r.usage, Usage::new(3195, 503, 1000).with_cache_write_tokens(100));
+        // The 100 cache-write tokens are billed at the 5-minute write price, not as input.
+        let expected = (2095.0 * 3.0 + 1000.0 * 0.3 + 100.0 * 3.75 + 503.0 * 15.0) / 1e6;
         assert!((r.cost_usd - expected).abs() < 1e-12);
     }
 

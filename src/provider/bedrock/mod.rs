@@ -378,7 +378,7 @@ impl Provider for Bedrock {
         let body = wire::encode(model, req)?;
         let resp = self.send(model, body, true).await?;
         let bytes = self.transport.body_stream(PROVIDER, resp);
-        Ok(stream::parse(bytes, model.prices, self.secrets()))
+        Ok(stream::parse(bytes, model.prices.clone(), self.secrets()))
     }
 }
 
@@ -415,7 +415,7 @@ pub mod codec {
         S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
     {
         let bytes = http::cap_stream(PROVIDER, chunks.map(|r| r.map(bytes::Bytes::from)), usize::MAX);
-        stream::parse(bytes, model.prices, Vec::new())
+        stream::parse(bytes, model.prices.clone(), Vec::new())
     }
 
     /// One event-stream frame: an `event` with its `:event-type`, or an `exception` with its
