@@ -122,6 +122,10 @@ mod tests {
             assert_eq!(t.priors(&k).unwrap(), &expected[..], "{k:?}");
         }
         assert_eq!(t.priors(&TaskKind::Custom("x".into())), None);
-        assert!(std::mem::size_of::<ModelRow>() <= 64, "{}", std::mem::size_of::<ModelRow>());
+        assert!(
+            std::mem::size_of::<ModelRow>() <= 64,
+            "{}",
+            std::mem::size_of::<ModelRow>()
+        );
     }
 }
