@@ -46,6 +46,7 @@
 //! | `cli` | the `taskroute` command-line tool (`taskroute eval`, `taskroute route`); implies `eval` |
 //! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
 //! | `learn` | [`learn`]: per-prompt quality estimators trained from outcomes, saved and loaded; online learning from feedback |
+//! | `experiment` | [`experiment`]: A/B experiments between policies with sticky assignment and a sequential stopping rule |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![forbid(unsafe_code)]
@@ -84,6 +85,10 @@ pub mod learn;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub mod fleet;
+
+#[cfg(feature = "experiment")]
+#[cfg_attr(docsrs, doc(cfg(feature = "experiment")))]
+pub mod experiment;
 
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};

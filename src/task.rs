@@ -214,6 +214,12 @@ pub trait Task {
     fn features(&self) -> Option<&[f32]> {
         None
     }
+    /// Who is asking (a user, tenant or session id), for policies that must treat one caller
+    /// the same way every time: an A/B experiment hashes it into a sticky variant. Never used
+    /// as a metric label.
+    fn caller_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// The ready-made, serde-loadable [`Task`].
@@ -254,6 +260,9 @@ pub struct TaskSpec {
     /// A feature vector, for learned estimators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub features: Option<Vec<f32>>,
+    /// Who is asking, for sticky experiments (see [`Task::caller_key`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caller_key: Option<String>,
 }
 
 impl TaskSpec {
@@ -269,6 +278,7 @@ impl TaskSpec {
             limits: Limits::NONE,
             text: None,
             features: None,
+            caller_key: None,
         }
     }
 
@@ -313,6 +323,12 @@ impl TaskSpec {
         self.features = Some(features);
         self
     }
+
+    /// Sets the caller key (see [`Task::caller_key`]).
+    pub fn with_caller_key(mut self, key: impl Into<String>) -> Self {
+        self.caller_key = Some(key.into());
+        self
+    }
 }
 
 impl Task for TaskSpec {
@@ -344,6 +360,9 @@ impl Task for TaskSpec {
     fn features(&self) -> Option<&[f32]> {
         self.features.as_deref()
     }
+    fn caller_key(&self) -> Option<&str> {
+        self.caller_key.as_deref()
+    }
 }
 
 impl<T: Task + ?Sized> Task for &T {
@@ -373,6 +392,9 @@ impl<T: Task + ?Sized> Task for &T {
     }
     fn features(&self) -> Option<&[f32]> {
         (**self).features()
+    }
+    fn caller_key(&self) -> Option<&str> {
+        (**self).caller_key()
     }
 }
 

@@ -302,6 +302,9 @@ impl<T: Task + ?Sized> Task for LimitedTask<'_, T> {
     fn features(&self) -> Option<&[f32]> {
         self.inner.features()
     }
+    fn caller_key(&self) -> Option<&str> {
+        self.inner.caller_key()
+    }
 }
 
 pub(crate) struct Budget {

@@ -13,7 +13,7 @@ use taskroute::eval::{
     Summary, Target,
 };
 
-use crate::{CliError, estimator, plot};
+use crate::{CliError, estimator, experiment, plot};
 
 /// Replay routing policies on recorded outcomes.
 #[derive(Debug, clap::Args)]
@@ -100,6 +100,8 @@ pub(crate) struct Args {
     /// No progress bar (it is off anyway when stderr is not a terminal).
     #[arg(long)]
     no_progress: bool,
+    #[command(flatten)]
+    experiment: experiment::ExperimentArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,37 +194,19 @@ fn ms(t: Instant) -> f64 {
 
 pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let start = Instant::now();
-    let prices = args.prices.as_ref().map(PriceTable::read_csv).transpose()?;
-    let mut options = LoadOptions::new();
-    if let Some(p) = &prices {
-        options = options.prices(p.clone());
-    }
-    if let Some(n) = args.output_tokens {
-        options = options.default_output_tokens(n);
-    }
-    if let Some(n) = args.input_tokens {
-        options = options.default_input_tokens(n);
-    }
-    if let Some(range) = &args.quality_range {
-        let bad = || {
-            CliError::msg(format!(
-                "--quality-range `{range}`: expected WORST,BEST (e.g. 1,10)"
-            ))
+    let (data, prices) = load_all(args)?;
+    if args.experiment.is_set() {
+        let (splits, split_desc) = splits(args, &data)?;
+        let setup = experiment::Setup {
+            data: &data,
+            splits: &splits,
+            split: &split_desc,
+            estimator: &args.estimator,
+            prices: prices.as_ref(),
+            seed: args.seed,
+            json: args.json.as_deref(),
         };
-        let (w, b) = range.split_once(',').ok_or_else(bad)?;
-        let w: f64 = w.trim().parse().map_err(|_| bad())?;
-        let b: f64 = b.trim().parse().map_err(|_| bad())?;
-        options = options.quality_range(w, b);
-    }
-    let mut data = load(&args.outcomes, args.layout, &options)?;
-    if let Some(path) = &args.prompts {
-        let join = prompt_join(
-            path,
-            args.prompt_key.as_deref(),
-            args.prompt_text.as_deref(),
-            args.prompt_key_prefix.as_deref(),
-        )?;
-        data = data.with_prompts_jsonl(&join)?;
+        return experiment::run(&args.experiment, &setup);
     }
     let load_ms = ms(start);
 
@@ -420,6 +404,43 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
 
 /// Reads an outcome table; [`Layout::Auto`] picks wide for CSV files whose header has a
 /// `score|`, `correct|` or `quality|` column. `taskroute train` reads its tables through this too.
+/// Reads --outcomes (and --prompts, --prices) as the flags say.
+fn load_all(args: &Args) -> Result<(Outcomes, Option<PriceTable>), CliError> {
+    let prices = args.prices.as_ref().map(PriceTable::read_csv).transpose()?;
+    let mut options = LoadOptions::new();
+    if let Some(p) = &prices {
+        options = options.prices(p.clone());
+    }
+    if let Some(n) = args.output_tokens {
+        options = options.default_output_tokens(n);
+    }
+    if let Some(n) = args.input_tokens {
+        options = options.default_input_tokens(n);
+    }
+    if let Some(range) = &args.quality_range {
+        let bad = || {
+            CliError::msg(format!(
+                "--quality-range `{range}`: expected WORST,BEST (e.g. 1,10)"
+            ))
+        };
+        let (w, b) = range.split_once(',').ok_or_else(bad)?;
+        let w: f64 = w.trim().parse().map_err(|_| bad())?;
+        let b: f64 = b.trim().parse().map_err(|_| bad())?;
+        options = options.quality_range(w, b);
+    }
+    let mut data = load(&args.outcomes, args.layout, &options)?;
+    if let Some(path) = &args.prompts {
+        let join = prompt_join(
+            path,
+            args.prompt_key.as_deref(),
+            args.prompt_text.as_deref(),
+            args.prompt_key_prefix.as_deref(),
+        )?;
+        data = data.with_prompts_jsonl(&join)?;
+    }
+    Ok((data, prices))
+}
+
 pub(crate) fn load(path: &Path, layout: Layout, options: &LoadOptions) -> Result<Outcomes, CliError> {
     let wide = match layout {
         Layout::Wide => true,

@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod estimator;
 mod eval;
+mod experiment;
 mod learn;
 mod plot;
 mod route;
