@@ -12,21 +12,22 @@ fn scratch(name: &str, contents: &str) -> PathBuf {
 }
 
 /// 600 prompts: `good` right on 90 % of them, `poor` on 60 %, spread so no prefix is lopsided.
-fn table() -> PathBuf {
+fn table(name: &str) -> PathBuf {
     let mut s = String::from("sample_id,eval_name,score|good,score|poor,cost_usd|good,cost_usd|poor\n");
     for i in 0..600 {
         let good = u8::from(i % 10 != 3);
         let poor = u8::from(i % 5 < 3);
         s.push_str(&format!("p{i},mbpp,{good},{poor},0.01,0.001\n"));
     }
-    scratch("ab.csv", &s)
+    scratch(name, &s)
 }
 
-fn eval(args: &[&str]) -> (Output, String, String) {
+/// Runs `taskroute eval` on a fresh copy of the table (tests run in parallel).
+fn eval(table_name: &str, args: &[&str]) -> (Output, String, String) {
     let o = Command::new(env!("CARGO_BIN_EXE_taskroute"))
         .arg("eval")
         .arg("--outcomes")
-        .arg(table())
+        .arg(table(table_name))
         .args(args)
         .output()
         .unwrap();
@@ -38,16 +39,19 @@ fn eval(args: &[&str]) -> (Output, String, String) {
 #[test]
 fn replay_names_the_better_variant_and_how_many_prompts_it_took() {
     let json = scratch("ab.json", "");
-    let (o, out, err) = eval(&[
-        "--split",
-        "none",
-        "--experiment",
-        "model:poor,model:good",
-        "--replays",
-        "20",
-        "--json",
-        json.to_str().unwrap(),
-    ]);
+    let (o, out, err) = eval(
+        "ab.csv",
+        &[
+            "--split",
+            "none",
+            "--experiment",
+            "model:poor,model:good",
+            "--replays",
+            "20",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(r["best"], "model:good", "{out}");
@@ -68,33 +72,27 @@ fn replay_names_the_better_variant_and_how_many_prompts_it_took() {
 
 #[test]
 fn bad_experiments_are_clear_errors() {
-    let (o, _, err) = eval(&["--split", "none", "--experiment", "model:nope,model:good"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("no model `nope`"), "{err}");
-    let (o, _, err) = eval(&["--split", "none", "--experiment", "fastest:1,model:good"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("expected cost-first:FLOOR"), "{err}");
-    let (o, _, err) = eval(&["--split", "none", "--experiment", "model:good"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("at least two variants"), "{err}");
-    let (o, _, err) = eval(&[
-        "--split",
-        "none",
-        "--experiment",
-        "model:poor,model:good",
-        "--shares",
-        "1",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("1 shares for 2 variants"), "{err}");
-    let (o, _, err) = eval(&[
-        "--split",
-        "none",
-        "--experiment",
-        "model:poor,model:good",
-        "--confidence",
-        "1",
-    ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("strictly between 0 and 1"), "{err}");
+    let cases: [(&[&str], &str); 5] = [
+        (&["--experiment", "model:nope,model:good"], "no model `nope`"),
+        (
+            &["--experiment", "fastest:1,model:good"],
+            "expected cost-first:FLOOR",
+        ),
+        (&["--experiment", "model:good"], "at least two variants"),
+        (
+            &["--experiment", "model:poor,model:good", "--shares", "1"],
+            "1 shares for 2 variants",
+        ),
+        (
+            &["--experiment", "model:poor,model:good", "--confidence", "1"],
+            "strictly between 0 and 1",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["--split", "none"];
+        all.extend_from_slice(args);
+        let (o, _, err) = eval("bad.csv", &all);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(message), "{args:?}: {err}");
+    }
 }
