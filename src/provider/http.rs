@@ -16,8 +16,12 @@ use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usa
 use crate::model::Prices;
 
 mod retry_after;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+mod sse;
 
 pub(crate) use retry_after::retry_after;
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub(crate) use sse::{SseFrame, sse_frames};
 
 /// Default time allowed for a whole non-streamed request, and for a streamed answer to start.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -663,82 +667,6 @@ where
         }
     })
     .boxed()
-}
-
-#[cfg(any(feature = "openai", feature = "anthropic"))]
-pub(crate) use sse::{SseFrame, sse_frames};
-
-#[cfg(any(feature = "openai", feature = "anthropic"))]
-mod sse {
-    use super::*;
-    use eventsource_stream::{EventStreamError, Eventsource};
-
-    /// One server-sent event: its `event:` name (empty if none) and `data:`.
-    #[derive(Debug)]
-    pub(crate) struct SseFrame {
-        #[cfg_attr(not(feature = "anthropic"), allow(dead_code))]
-        pub(crate) event: String,
-        pub(crate) data: String,
-    }
-
-    /// Cuts chunks after each blank line (`\n\n` or `\n\r\n`), so that `eventsource-stream`
-    /// sees about one event at a time.
-    ///
-    /// `eventsource-stream` 0.2 moves the rest of its buffer after every line it parses
-    /// (`String::split_off`), which is quadratic in the chunk size: a 16 KiB network chunk of small
-    /// events costs it ~80 copies of the remainder. Fed event by event, the remainder is a line or
-    /// two. `\n` never occurs inside a UTF-8 sequence, so no character is split; `Bytes::slice`
-    /// copies nothing. Streams with `\r`-only line ends are passed through uncut (correct, slower).
-    fn events(bytes: ByteStream) -> impl Stream<Item = Result<Bytes, ProviderError>> + Send {
-        bytes.flat_map(|r| {
-            let pieces: Vec<Result<Bytes, ProviderError>> = match r {
-                Ok(chunk) => {
-                    let mut out = Vec::new();
-                    let mut start = 0;
-                    for i in 1..chunk.len() {
-                        if chunk[i] == b'\n'
-                            && (chunk[i - 1] == b'\n'
-                                || (i >= 2 && chunk[i - 1] == b'\r' && chunk[i - 2] == b'\n'))
-                        {
-                            out.push(Ok(chunk.slice(start..=i)));
-                            start = i + 1;
-                        }
-                    }
-                    if start < chunk.len() {
-                        out.push(Ok(chunk.slice(start..)));
-                    }
-                    out
-                }
-                Err(e) => vec![Err(e)],
-            };
-            futures::stream::iter(pieces)
-        })
-    }
-
-    /// Parses a byte stream as server-sent events (`eventsource-stream`).
-    pub(crate) fn sse_frames(
-        provider: &'static str,
-        bytes: ByteStream,
-    ) -> impl Stream<Item = Result<SseFrame, ProviderError>> + Send + Unpin + 'static {
-        Box::pin(events(bytes)).eventsource().map(move |r| match r {
-            Ok(ev) => Ok(SseFrame {
-                event: ev.event,
-                data: ev.data,
-            }),
-            Err(EventStreamError::Transport(e)) => Err(e),
-            Err(EventStreamError::Utf8(e)) => Err(ProviderError::new(
-                ErrorKind::MalformedResponse,
-                "the event stream is not valid UTF-8",
-            )
-            .with_provider(provider)
-            .with_source(e)),
-            Err(EventStreamError::Parser(e)) => Err(ProviderError::new(
-                ErrorKind::MalformedResponse,
-                format!("the event stream is not valid server-sent events: {e}"),
-            )
-            .with_provider(provider)),
-        })
-    }
 }
 
 #[cfg(test)]
