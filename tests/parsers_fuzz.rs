@@ -336,6 +336,17 @@ fn a_stray_invalid_byte_is_an_error_not_the_end_of_the_stream() {
     }
 }
 
+#[test]
+fn a_frame_claiming_megabytes_allocates_nothing_up_front() {
+    // A valid prelude (CRC and all) announcing a 4 MiB frame, then the body ends.
+    let frame = bedrock::codec::encode_frame("event", "contentBlockDelta", &vec![b'x'; MIB_4]);
+    for cut in [12, 100, 64 << 10] {
+        let ((_, err), peak) = peak_heap(|| decode(bedrock::codec::decode_stream, &frame[..cut], 16 << 10));
+        assert_eq!(err, Some(ErrorKind::MalformedResponse), "{cut}");
+        assert!(peak <= heap_bound(cut), "{cut} bytes in: {peak} bytes of heap");
+    }
+}
+
 /// A future that completes after `d` (a thread sleeps; no runtime needed).
 fn futures_timeout(d: Duration) -> impl std::future::Future<Output = ()> {
     let (tx, rx) = futures::channel::oneshot::channel::<()>();
