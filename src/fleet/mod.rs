@@ -5,6 +5,10 @@
 //!   fleet-wide. Reserve is all or nothing across a request's scopes in one Lua script;
 //!   reservations are leases, so a crashed replica's money comes back; settle and release are
 //!   idempotent; amounts are whole micro-dollars.
+//! - [`FleetBreakers`]: circuit breakers that count failures and opens fleet-wide, with one
+//!   half-open probe per model for the whole fleet; routing reads only the local
+//!   [`BreakerRegistry`](crate::runtime::BreakerRegistry), which a background task keeps in
+//!   step with Redis.
 //! - [`FleetRedis`]: the connection the parts share (redis-rs's self-reconnecting
 //!   `ConnectionManager`, a timeout on every call).
 //! - [`RedisUnavailable`]: what a budget does when Redis is away (fail closed by default, or
@@ -28,11 +32,13 @@
 //! # Ok(()) }
 //! ```
 
+mod breakers;
 mod budget;
 mod conn;
 mod error;
 mod keys;
 
+pub use breakers::{FleetBreakerState, FleetBreakers, FleetBreakersBuilder};
 pub use budget::{RedisBudgetStore, RedisBudgetStoreBuilder, RedisUnavailable};
 pub use conn::{FleetRedis, RedisOptions};
 pub use error::FleetError;

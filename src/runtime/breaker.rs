@@ -173,12 +173,25 @@ struct Inner {
     buckets: Vec<Bucket>,
 }
 
+/// Told what a breaker saw, e.g. to share it with other processes (the `redis` feature's
+/// `fleet::FleetBreakers`). Called with the breaker's lock held: do little, never block.
+pub trait BreakerObserver: fmt::Debug + Send + Sync {
+    /// A call's outcome was recorded.
+    fn outcome(&self, model: &ModelId, outcome: CallOutcome);
+    /// The breaker opened by its own thresholds or a failed probe (not by
+    /// [`force_open`](CircuitBreaker::force_open)).
+    fn opened(&self, model: &ModelId);
+    /// The breaker closed after its probes succeeded.
+    fn closed(&self, model: &ModelId);
+}
+
 /// A circuit breaker for one model. Time is passed in (`now`), so it is deterministic.
 pub struct CircuitBreaker {
     model: ModelId,
     config: BreakerConfig,
     epoch: Instant,
     inner: Mutex<Inner>,
+    observer: Option<Arc<dyn BreakerObserver>>,
 }
 
 impl fmt::Debug for CircuitBreaker {
@@ -204,6 +217,34 @@ impl CircuitBreaker {
                 consecutive: 0,
                 buckets: vec![Bucket::default(); n],
             }),
+            observer: None,
+        }
+    }
+
+    /// Tells `observer` every outcome, open and close from now on.
+    pub fn with_observer(mut self, observer: Arc<dyn BreakerObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Opens the breaker until `until` (half-open from then on), as another process decided;
+    /// calls in flight no longer count. The observer is not told.
+    pub fn force_open(&self, until: Instant) {
+        let mut g = self.lock();
+        g.state = State::Open { until };
+        g.generation += 1;
+        g.consecutive = 0;
+        g.buckets.fill(Bucket::default());
+    }
+
+    /// Closes the breaker, as another process decided. The observer is not told.
+    pub fn force_close(&self) {
+        let mut g = self.lock();
+        if g.state != State::Closed {
+            g.state = State::Closed;
+            g.generation += 1;
+            g.consecutive = 0;
+            g.buckets.fill(Bucket::default());
         }
     }
 
@@ -288,6 +329,9 @@ impl CircuitBreaker {
 
     fn record(&self, generation: u64, probe: bool, outcome: CallOutcome, now: Instant) {
         let mut g = self.lock();
+        if let Some(o) = &self.observer {
+            o.outcome(&self.model, outcome);
+        }
         let current = g.generation == generation;
         if probe {
             let State::HalfOpen { in_flight, successes } = &mut g.state else {
@@ -370,6 +414,9 @@ impl CircuitBreaker {
         g.consecutive = 0;
         g.buckets.fill(Bucket::default());
         tracing::warn!(model = %self.model, reason = why, open_for = ?self.config.open_for, "circuit opened");
+        if let Some(o) = &self.observer {
+            o.opened(&self.model);
+        }
     }
 
     fn close(&self, g: &mut Inner) {
@@ -378,6 +425,9 @@ impl CircuitBreaker {
         g.consecutive = 0;
         g.buckets.fill(Bucket::default());
         tracing::info!(model = %self.model, "circuit closed");
+        if let Some(o) = &self.observer {
+            o.closed(&self.model);
+        }
     }
 }
 
@@ -427,6 +477,7 @@ pub struct BreakerRegistry {
     overrides: HashMap<ModelId, BreakerConfig>,
     clock: Arc<dyn Clock>,
     breakers: RwLock<HashMap<ModelId, Arc<CircuitBreaker>>>,
+    observer: Option<Arc<dyn BreakerObserver>>,
 }
 
 impl fmt::Debug for BreakerRegistry {
@@ -451,7 +502,14 @@ impl BreakerRegistry {
             overrides: HashMap::new(),
             clock,
             breakers: RwLock::new(HashMap::new()),
+            observer: None,
         })
+    }
+
+    /// Gives every breaker made from now on `observer` (set it before the first call).
+    pub fn with_observer(mut self, observer: Arc<dyn BreakerObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Gives `model` its own configuration (before its breaker is first used).
@@ -485,10 +543,13 @@ impl BreakerRegistry {
         let mut w = self.breakers.write().unwrap_or_else(|p| p.into_inner());
         let config = self.overrides.get(model).copied().unwrap_or(self.config);
         let now = self.clock.now();
-        Arc::clone(
-            w.entry(model.clone())
-                .or_insert_with(|| Arc::new(CircuitBreaker::new(model.clone(), config, now))),
-        )
+        Arc::clone(w.entry(model.clone()).or_insert_with(|| {
+            let b = CircuitBreaker::new(model.clone(), config, now);
+            Arc::new(match &self.observer {
+                Some(o) => b.with_observer(Arc::clone(o)),
+                None => b,
+            })
+        }))
     }
 
     /// The state of `model`'s breaker now (closed for a model never called).

@@ -30,7 +30,8 @@ pub mod stream;
 
 pub use backoff::{Jitter, JitterRng, RetryPolicy};
 pub use breaker::{
-    BreakerConfig, BreakerOpen, BreakerPermit, BreakerRegistry, BreakerState, CallOutcome, CircuitBreaker,
+    BreakerConfig, BreakerObserver, BreakerOpen, BreakerPermit, BreakerRegistry, BreakerState, CallOutcome,
+    CircuitBreaker,
 };
 pub use budget::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, Reservation,
