@@ -140,10 +140,7 @@ impl Replay {
         F: Fn(f64) -> Result<P, crate::Error>,
     {
         if grid.is_empty() {
-            return Err(EvalError::invalid(
-                "grid",
-                "it is empty: give at least one knob value",
-            ));
+            return Err(EvalError::invalid("grid", "[]", "at least one knob value"));
         }
         let mut name = None;
         let mut points = Vec::with_capacity(grid.len());
@@ -261,7 +258,11 @@ impl Replay {
         F: Fn(f64) -> Result<P, crate::Error>,
     {
         if !(lo.is_finite() && hi.is_finite() && lo <= hi) {
-            return Err(EvalError::invalid("calibration range", format!("[{lo}, {hi}]")));
+            return Err(EvalError::invalid(
+                "calibration range",
+                format!("[{lo}, {hi}]"),
+                "finite bounds with lo <= hi",
+            ));
         }
         type Metric = Box<dyn Fn(&Summary) -> f64>;
         let (goal, metric): (f64, Metric) = match target {
@@ -283,19 +284,15 @@ impl Replay {
             s.knob = Some(k);
             Ok((metric(&s), s))
         };
-        let mut best: Option<(f64, f64, Summary)> = None;
-        let mut keep = |k: f64, v: f64, s: Summary| {
-            if best
-                .as_ref()
-                .is_none_or(|b| (v - goal).abs() < (b.1 - goal).abs())
-            {
-                best = Some((k, v, s));
-            }
-        };
         let (vlo, slo) = eval(lo)?;
         let (vhi, shi) = eval(hi)?;
         let rising = vhi >= vlo;
-        keep(lo, vlo, slo);
+        let mut best = (lo, vlo, slo);
+        let mut keep = |k: f64, v: f64, s: Summary| {
+            if (v - goal).abs() < (best.1 - goal).abs() {
+                best = (k, v, s);
+            }
+        };
         keep(hi, vhi, shi);
         let (mut a, mut b) = (lo, hi);
         for _ in 0..40 {
@@ -308,7 +305,7 @@ impl Replay {
                 b = mid;
             }
         }
-        let (knob, achieved, summary) = best.expect("two endpoints were evaluated");
+        let (knob, achieved, summary) = best;
         Ok(Calibration {
             knob,
             summary,

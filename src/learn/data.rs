@@ -26,7 +26,7 @@ impl TrainingSet {
     /// An empty set over these models (at least one, each once).
     ///
     /// # Errors
-    /// [`LearnError::BadModels`] for no model, an empty id or a repeated id.
+    /// [`LearnError::NoModels`], [`LearnError::EmptyModelId`] or [`LearnError::DuplicateModel`].
     pub fn new<I, M>(models: I) -> Result<Self, LearnError>
     where
         I: IntoIterator<Item = M>,
@@ -34,21 +34,15 @@ impl TrainingSet {
     {
         let models: Vec<ModelId> = models.into_iter().map(Into::into).collect();
         if models.is_empty() {
-            return Err(LearnError::BadModels {
-                detail: "no models: name at least one".into(),
-            });
+            return Err(LearnError::NoModels);
         }
         let mut seen = BTreeSet::new();
-        for m in &models {
+        for (index, m) in models.iter().enumerate() {
             if m.as_str().is_empty() {
-                return Err(LearnError::BadModels {
-                    detail: "an id is empty".into(),
-                });
+                return Err(LearnError::EmptyModelId { index });
             }
             if !seen.insert(m.clone()) {
-                return Err(LearnError::BadModels {
-                    detail: format!("`{m}` is named twice"),
-                });
+                return Err(LearnError::DuplicateModel { model: m.clone() });
             }
         }
         Ok(Self {
@@ -62,8 +56,9 @@ impl TrainingSet {
     /// as its characters / 4 (see [`push_with_tokens`](Self::push_with_tokens)).
     ///
     /// # Errors
-    /// [`LearnError::BadExample`] when a list has the wrong length, an outcome is outside
-    /// `[0, 1]` or NaN, or a cost is negative or not finite. Nothing is added then.
+    /// [`LearnError::WrongLength`] when a list has the wrong length,
+    /// [`LearnError::OutcomeOutOfRange`] when an outcome is outside `[0, 1]` or NaN,
+    /// [`LearnError::InvalidCost`] when a cost is negative or not finite. Nothing is added then.
     pub fn push(
         &mut self,
         text: impl Into<String>,
@@ -90,31 +85,38 @@ impl TrainingSet {
     ) -> Result<(), LearnError> {
         let m = self.models.len();
         let example = self.texts.len();
-        let bad = |detail: String| Err(LearnError::BadExample { example, detail });
+        let wrong = |list: &'static str, found: usize| LearnError::WrongLength {
+            example,
+            list,
+            found,
+            expected: m,
+        };
         if outcomes.len() != m {
-            return bad(format!("{} outcomes for {m} models", outcomes.len()));
+            return Err(wrong("outcomes", outcomes.len()));
         }
         if !costs.is_empty() && costs.len() != m {
-            return bad(format!("{} costs for {m} models", costs.len()));
+            return Err(wrong("costs", costs.len()));
         }
         for (j, o) in outcomes.iter().enumerate() {
             if let Some(q) = o
                 && !(0.0..=1.0).contains(q)
             {
-                return bad(format!(
-                    "outcome {q} for model `{}`: expected a quality in [0, 1]",
-                    self.models[j]
-                ));
+                return Err(LearnError::OutcomeOutOfRange {
+                    example: Some(example),
+                    model: self.models[j].clone(),
+                    value: *q,
+                });
             }
         }
         for (j, c) in costs.iter().enumerate() {
             if let Some(c) = c
                 && !(c.is_finite() && *c >= 0.0)
             {
-                return bad(format!(
-                    "cost {c} for model `{}`: expected a finite cost >= 0",
-                    self.models[j]
-                ));
+                return Err(LearnError::InvalidCost {
+                    example: Some(example),
+                    model: self.models[j].clone(),
+                    value: *c,
+                });
             }
         }
         self.texts.push(text.into());

@@ -8,11 +8,11 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::LearnError;
 use super::config::{Learner, TrainConfig};
 use super::data::TrainingSet;
 use super::features::{Features, Featurizer};
 use super::learners::{Irt, KindPriors, Knn, LogReg, Model, Scratch};
+use super::{Corruption, LearnError};
 use crate::estimate::QualityEstimator;
 use crate::model::{ModelId, ModelSpec};
 use crate::task::{Task, TaskKind};
@@ -189,26 +189,23 @@ impl LearnedEstimator {
         })
     }
 
-    pub(super) fn from_payload(payload: Payload) -> Result<Self, LearnError> {
-        let corrupt = |detail: String| LearnError::Corrupt { detail };
+    pub(super) fn from_payload(mut payload: Payload) -> Result<Self, LearnError> {
         payload
             .config
             .validate()
-            .map_err(|e| corrupt(format!("bad settings: {e}")))?;
+            .map_err(|e| Corruption::Settings(Box::new(e)))?;
         let featurizer = Featurizer::new(payload.config.features.clone())?;
         let m = payload.models.len();
         if m == 0 {
-            return Err(corrupt("no models".into()));
+            return Err(Corruption::NoModels.into());
         }
-        payload.priors.validate(m).map_err(corrupt)?;
-        payload
-            .model
-            .validate(featurizer.dim(), m, payload.priors.kinds.len())
-            .map_err(corrupt)?;
+        payload.priors.validate(m)?;
+        let kinds = payload.priors.kinds.len();
+        payload.model.validate(featurizer.dim(), m, kinds)?;
         let mut index = HashMap::with_capacity(m);
         for (j, id) in payload.models.iter().enumerate() {
             if index.insert(id.clone(), j).is_some() {
-                return Err(corrupt(format!("model `{id}` listed twice")));
+                return Err(Corruption::DuplicateModel { model: id.clone() }.into());
             }
         }
         let name = format!("learned ({})", payload.config.learner);
@@ -253,15 +250,21 @@ impl LearnedEstimator {
     /// (length [`models().len()`](Self::models)), with input tokens estimated as characters / 4.
     /// `text = None` gives the per-kind priors (unless the estimator was trained without texts).
     ///
-    /// # Panics
-    /// When `out` has the wrong length.
-    pub fn predict_into(&self, text: Option<&str>, kind: &TaskKind, out: &mut [f64]) {
+    /// # Errors
+    /// [`LearnError::OutputLength`] when `out` has the wrong length (nothing is written then).
+    pub fn predict_into(
+        &self,
+        text: Option<&str>,
+        kind: &TaskKind,
+        out: &mut [f64],
+    ) -> Result<(), LearnError> {
         let m = self.inner.payload.models.len();
-        assert_eq!(
-            out.len(),
-            m,
-            "predict_into: out must have one slot per trained model"
-        );
+        if out.len() != m {
+            return Err(LearnError::OutputLength {
+                found: out.len(),
+                expected: m,
+            });
+        }
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             let tokens = text.map_or(0, |t| {
@@ -272,6 +275,7 @@ impl LearnedEstimator {
                 *o = f64::from(*v);
             }
         });
+        Ok(())
     }
 
     /// Fills `s.logits` with final probabilities for every trained model.
@@ -381,7 +385,8 @@ mod tests {
         let (mut hard, mut easy) = (Vec::new(), Vec::new());
         let mut out = [0.0; 2];
         for i in 0..test.len() {
-            est.predict_into(Some(test.text(i)), test.kind(i), &mut out);
+            est.predict_into(Some(test.text(i)), test.kind(i), &mut out)
+                .unwrap();
             assert!(out.iter().all(|q| (0.0..=1.0).contains(q)));
             if test.outcome(i, 0) == Some(0.0) {
                 hard.push(out[0]);
@@ -428,21 +433,25 @@ mod tests {
             .with_knn_by_kind(true);
         let est = LearnedEstimator::train(&t, &cfg).unwrap();
         let mut out = [0.0; 2];
-        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Chat, &mut out);
+        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Chat, &mut out)
+            .unwrap();
         assert!(out[0] > 0.9, "chat: {out:?}");
         est.predict_into(
             Some("tell me a fact about topic 3"),
             &TaskKind::Reasoning,
             &mut out,
-        );
+        )
+        .unwrap();
         assert!(out[0] < 0.1, "reasoning: {out:?}");
         // A kind it never saw searches every prompt: about half right.
-        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut out);
+        est.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut out)
+            .unwrap();
         assert!((0.2..0.8).contains(&out[0]), "unseen kind: {out:?}");
         // The index survives a save and load.
-        let back = LearnedEstimator::from_json(&est.to_json()).unwrap();
+        let back = LearnedEstimator::from_json(&est.to_json().unwrap()).unwrap();
         let mut again = [0.0; 2];
-        back.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut again);
+        back.predict_into(Some("tell me a fact about topic 3"), &TaskKind::Math, &mut again)
+            .unwrap();
         assert_eq!(out, again);
         assert!(back.config().knn_by_kind);
     }
@@ -453,9 +462,9 @@ mod tests {
         let cfg = TrainConfig::new(Learner::Irt).with_epochs(2);
         let a = LearnedEstimator::train(&train, &cfg).unwrap();
         let b = LearnedEstimator::train(&train, &cfg).unwrap();
-        assert_eq!(a.to_json(), b.to_json());
+        assert_eq!(a.to_json().unwrap(), b.to_json().unwrap());
         let c = LearnedEstimator::train(&train, &cfg.clone().with_seed(7)).unwrap();
-        assert_ne!(a.to_json(), c.to_json());
+        assert_ne!(a.to_json().unwrap(), c.to_json().unwrap());
     }
 
     #[test]
@@ -463,17 +472,20 @@ mod tests {
         let train = synthetic(90, 0);
         for learner in Learner::ALL {
             let est = LearnedEstimator::train(&train, &TrainConfig::new(learner).with_epochs(2)).unwrap();
-            let json = est.to_json();
+            let json = est.to_json().unwrap();
             let back = LearnedEstimator::from_json(&json).unwrap();
-            assert_eq!(back.to_json(), json, "{learner}");
+            assert_eq!(back.to_json().unwrap(), json, "{learner}");
             let (mut a, mut b) = ([0.0; 2], [0.0; 2]);
-            est.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut a);
-            back.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut b);
+            est.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut a)
+                .unwrap();
+            back.predict_into(Some("tell me a cat fact"), &TaskKind::Chat, &mut b)
+                .unwrap();
             assert_eq!(a, b);
         }
         let json = LearnedEstimator::train(&train, &TrainConfig::new(Learner::LogReg).with_epochs(1))
             .unwrap()
-            .to_json();
+            .to_json()
+            .unwrap();
         let here = format!("\"version\":{FORMAT_VERSION}");
         let other = json.replacen(&here, "\"version\":99", 1);
         assert!(matches!(
@@ -509,7 +521,7 @@ mod tests {
         let path = dir.join("est.json");
         let est = LearnedEstimator::from_json(&json).unwrap();
         est.save(&path).unwrap();
-        assert_eq!(LearnedEstimator::load(&path).unwrap().to_json(), json);
+        assert_eq!(LearnedEstimator::load(&path).unwrap().to_json().unwrap(), json);
         assert!(matches!(
             LearnedEstimator::load(dir.join("missing.json")),
             Err(LearnError::Io { action: "read", .. })
@@ -532,9 +544,28 @@ mod tests {
         }
         let est = LearnedEstimator::train(&t, &TrainConfig::new(Learner::Ensemble).with_epochs(3)).unwrap();
         let mut out = [0.0; 3];
-        est.predict_into(Some("q 99"), &TaskKind::Chat, &mut out);
+        est.predict_into(Some("q 99"), &TaskKind::Chat, &mut out).unwrap();
         assert!(out[0] > 0.8 && out[1] < 0.2, "{out:?}");
         assert!(out[2] > 0.5, "{out:?}");
+        // Missing outcomes survive a save and load.
+        let back = LearnedEstimator::from_json(&est.to_json().unwrap()).unwrap();
+        let mut again = [0.0; 3];
+        back.predict_into(Some("q 99"), &TaskKind::Chat, &mut again)
+            .unwrap();
+        assert_eq!(out, again);
+    }
+
+    #[test]
+    fn predict_into_refuses_a_buffer_of_the_wrong_length() {
+        let est = LearnedEstimator::train(&synthetic(40, 0), &TrainConfig::new(Learner::Prior)).unwrap();
+        for len in [0, 1, 3] {
+            let mut out = vec![-1.0; len];
+            assert!(matches!(
+                est.predict_into(Some("x"), &TaskKind::Chat, &mut out),
+                Err(LearnError::OutputLength { found, expected: 2 }) if found == len
+            ));
+            assert!(out.iter().all(|&v| v == -1.0), "nothing written");
+        }
     }
 
     #[test]

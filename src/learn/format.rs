@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::LearnError;
 use super::estimator::{LearnedEstimator, Payload};
+use super::{Corruption, LearnError};
 
 /// The `magic` field of every estimator file.
 pub const FORMAT_MAGIC: &str = "taskroute-estimator";
@@ -25,16 +25,23 @@ struct File {
 
 impl LearnedEstimator {
     /// Writes the estimator as versioned JSON: `{"magic", "version", "checksum", "payload"}`.
-    pub fn to_json(&self) -> String {
-        let payload = serde_json::to_string(&self.inner.payload).unwrap_or_default();
-        let file = format!(
+    ///
+    /// # Errors
+    /// [`Corruption::Json`] when the payload cannot be serialized (a number JSON cannot
+    /// represent); training and loading never produce one, so this is not expected in practice.
+    pub fn to_json(&self) -> Result<String, LearnError> {
+        let payload = serde_json::to_string(&self.inner.payload).map_err(json_error)?;
+        Ok(format!(
             "{{\"magic\":\"{FORMAT_MAGIC}\",\"version\":{FORMAT_VERSION},\"checksum\":\"{:016x}\",\"payload\":{payload}}}",
             xxh3_64(payload.as_bytes())
-        );
-        file
+        ))
     }
 
     /// Reads an estimator written by [`to_json`](Self::to_json).
+    ///
+    /// Memory stays in proportion to `json`'s length until every table's shape has been checked
+    /// against the saved settings and model list: weights are kept sparse as read and expanded
+    /// only then, and a dense weight matrix above 2^28 values (1 GiB) is refused.
     ///
     /// # Errors
     /// [`LearnError::NotAnEstimatorFile`] without the right `magic`;
@@ -42,9 +49,7 @@ impl LearnedEstimator {
     /// [`LearnError::Corrupt`] when it does not parse, the checksum does not match the
     /// payload, or the numbers are inconsistent.
     pub fn from_json(json: &str) -> Result<Self, LearnError> {
-        let corrupt = |detail: String| LearnError::Corrupt { detail };
-        let value: serde_json::Value =
-            serde_json::from_str(json).map_err(|e| corrupt(format!("not valid JSON ({e})")))?;
+        let value: serde_json::Value = serde_json::from_str(json).map_err(json_error)?;
         match value.get("magic") {
             Some(serde_json::Value::String(s)) if s == FORMAT_MAGIC => {}
             Some(other) => {
@@ -67,16 +72,17 @@ impl LearnedEstimator {
                     supported: FORMAT_VERSION,
                 });
             }
-            None => return Err(corrupt("\"version\" is missing or not a number".into())),
+            None => return Err(Corruption::MissingVersion.into()),
         }
-        let file: File = serde_json::from_value(value).map_err(|e| corrupt(e.to_string()))?;
-        let again = serde_json::to_string(&file.payload).map_err(|e| corrupt(e.to_string()))?;
-        let sum = format!("{:016x}", xxh3_64(again.as_bytes()));
-        if sum != file.checksum {
-            return Err(corrupt(format!(
-                "checksum {} does not match the payload ({sum}): the file was changed or damaged",
-                file.checksum
-            )));
+        let file: File = serde_json::from_value(value).map_err(json_error)?;
+        let again = serde_json::to_string(&file.payload).map_err(json_error)?;
+        let computed = format!("{:016x}", xxh3_64(again.as_bytes()));
+        if computed != file.checksum {
+            return Err(Corruption::Checksum {
+                recorded: file.checksum,
+                computed,
+            }
+            .into());
         }
         Self::from_payload(file.payload)
     }
@@ -84,10 +90,10 @@ impl LearnedEstimator {
     /// Saves to `path` (see [`to_json`](Self::to_json)).
     ///
     /// # Errors
-    /// [`LearnError::Io`] when the file cannot be written.
+    /// [`LearnError::Io`] when the file cannot be written; as [`to_json`](Self::to_json).
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), LearnError> {
         let path = path.as_ref();
-        std::fs::write(path, self.to_json()).map_err(|e| LearnError::Io {
+        std::fs::write(path, self.to_json()?).map_err(|e| LearnError::Io {
             action: "write",
             path: path.to_owned(),
             source: Arc::new(e),
@@ -107,4 +113,8 @@ impl LearnedEstimator {
         })?;
         Self::from_json(&text)
     }
+}
+
+fn json_error(e: serde_json::Error) -> LearnError {
+    Corruption::Json { source: Arc::new(e) }.into()
 }

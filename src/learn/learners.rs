@@ -9,6 +9,7 @@ use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
+use super::Corruption;
 use super::data::TrainingSet;
 use super::features::{DENSE_FEATURES, Features};
 use crate::task::TaskKind;
@@ -90,9 +91,9 @@ impl KindPriors {
         }
     }
 
-    pub(crate) fn validate(&self, m: usize) -> Result<(), String> {
-        if self.global.len() != m || self.table.len() != self.kinds.len() * m {
-            return Err("prior table does not match the model list".into());
+    pub(crate) fn validate(&self, m: usize) -> Result<(), Corruption> {
+        if self.global.len() != m || Some(self.table.len()) != self.kinds.len().checked_mul(m) {
+            return Err(Corruption::Shape { part: "prior table" });
         }
         if self
             .global
@@ -100,7 +101,7 @@ impl KindPriors {
             .chain(&self.table)
             .any(|p| !(0.0..=1.0).contains(p))
         {
-            return Err("a prior is outside [0, 1]".into());
+            return Err(Corruption::PriorOutOfRange);
         }
         Ok(())
     }
@@ -115,13 +116,23 @@ pub(crate) struct Hyper {
     pub(crate) seed: u64,
 }
 
+/// Most values a dense weight matrix may hold when loaded from a file (2^28 `f32`s, 1 GiB): a
+/// file may claim any shape, and a claim is checked against the features and models, and this
+/// limit, before anything of that size is allocated.
+pub(crate) const MAX_LOADED_WEIGHTS: u64 = 1 << 28;
+
 /// A dense weight matrix stored feature-major (`dim × m`), serialized sparsely: only rows with
 /// a non-zero weight are written.
+///
+/// Read from a file it stays sparse (memory in proportion to the file) until
+/// [`densify`](Self::densify) has checked its shape against the estimator's features and models.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Weights {
     pub(crate) dim: usize,
     pub(crate) m: usize,
     pub(crate) w: Vec<f32>,
+    /// Rows as read, before `densify`; empty once dense.
+    pending: Vec<(u32, Vec<f32>)>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -133,12 +144,16 @@ struct SparseWeights {
 
 impl Serialize for Weights {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let rows = (0..self.dim)
-            .filter_map(|i| {
-                let r = &self.w[i * self.m..(i + 1) * self.m];
-                r.iter().any(|v| *v != 0.0).then(|| (i as u32, r.to_vec()))
-            })
-            .collect();
+        let rows = if self.w.is_empty() {
+            self.pending.clone()
+        } else {
+            (0..self.dim)
+                .filter_map(|i| {
+                    let r = &self.w[i * self.m..(i + 1) * self.m];
+                    r.iter().any(|v| *v != 0.0).then(|| (i as u32, r.to_vec()))
+                })
+                .collect()
+        };
         SparseWeights {
             dim: self.dim,
             m: self.m,
@@ -150,26 +165,12 @@ impl Serialize for Weights {
 
 impl<'de> Deserialize<'de> for Weights {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use serde::de::Error;
         let s = SparseWeights::deserialize(d)?;
-        if s.dim == 0 || s.m == 0 || s.dim > (1 << 25) || s.m > 4096 {
-            return Err(D::Error::custom(format_args!(
-                "weights of shape {} x {}",
-                s.dim, s.m
-            )));
-        }
-        let mut w = vec![0.0f32; s.dim * s.m];
-        for (i, row) in s.rows {
-            let i = i as usize;
-            if i >= s.dim || row.len() != s.m {
-                return Err(D::Error::custom(format_args!("weight row {i} out of shape")));
-            }
-            w[i * s.m..(i + 1) * s.m].copy_from_slice(&row);
-        }
         Ok(Weights {
             dim: s.dim,
             m: s.m,
-            w,
+            w: Vec::new(),
+            pending: s.rows,
         })
     }
 }
@@ -180,7 +181,41 @@ impl Weights {
             dim,
             m,
             w: vec![0.0; dim * m],
+            pending: Vec::new(),
         }
+    }
+
+    /// Checks the shape read from a file against `dim × m` and [`MAX_LOADED_WEIGHTS`], then
+    /// expands the rows into the dense matrix.
+    fn densify(&mut self, dim: usize, m: usize, part: &'static str) -> Result<(), Corruption> {
+        if self.dim != dim || self.m != m {
+            return Err(Corruption::Shape { part });
+        }
+        if self.pending.is_empty() && self.w.len() == dim * m {
+            return Ok(()); // trained here, or already expanded
+        }
+        let elements = (dim as u64).saturating_mul(m as u64);
+        if elements > MAX_LOADED_WEIGHTS {
+            return Err(Corruption::TooLarge {
+                part,
+                elements,
+                limit: MAX_LOADED_WEIGHTS,
+            });
+        }
+        if self
+            .pending
+            .iter()
+            .any(|(i, row)| *i as usize >= dim || row.len() != m)
+        {
+            return Err(Corruption::Shape { part });
+        }
+        let mut w = vec![0.0f32; dim * m];
+        for (i, row) in std::mem::take(&mut self.pending) {
+            let i = i as usize;
+            w[i * m..(i + 1) * m].copy_from_slice(&row);
+        }
+        self.w = w;
+        Ok(())
     }
 
     /// `out[j] += x · W[:, j]`.
@@ -255,11 +290,8 @@ impl LogReg {
         self.weights.add_dot(x, out);
     }
 
-    fn validate(&self, dim: usize, m: usize) -> Result<(), String> {
-        if self.weights.dim != dim || self.weights.m != m {
-            return Err("logistic-regression weights do not match the features or models".into());
-        }
-        Ok(())
+    fn validate(&mut self, dim: usize, m: usize) -> Result<(), Corruption> {
+        self.weights.densify(dim, m, "logistic-regression weights")
     }
 }
 
@@ -368,13 +400,15 @@ impl Irt {
         }
     }
 
-    fn validate(&self, dim: usize, m: usize, kinds: usize) -> Result<(), String> {
-        if self.theta.len() != (kinds + 1) * m
+    fn validate(&self, dim: usize, m: usize, kinds: usize) -> Result<(), Corruption> {
+        if Some(self.theta.len()) != kinds.checked_add(1).and_then(|k| k.checked_mul(m))
             || self.a.len() != m
             || self.easiness.len() != dim
             || self.residual.len() != DENSE_FEATURES * m
         {
-            return Err("item-response parameters do not match the features or models".into());
+            return Err(Corruption::Shape {
+                part: "item-response parameters",
+            });
         }
         Ok(())
     }
@@ -391,7 +425,8 @@ pub(crate) struct Knn {
     pub(crate) prior_weight: f32,
     /// `n × width` unit vectors.
     pub(crate) vectors: Vec<f32>,
-    /// `n × m` outcomes, NaN where missing.
+    /// `n × m` outcomes, NaN where missing (`null` in a file).
+    #[serde(with = "nan_as_null")]
     pub(crate) outcomes: Vec<f32>,
     /// Per-kind index: rows are grouped by kind and kind `c` holds rows
     /// `kind_offsets[c]..kind_offsets[c + 1]`. Empty: every query scans every row.
@@ -400,6 +435,21 @@ pub(crate) struct Knn {
 }
 
 const KNN_DENSE_WEIGHT: f32 = 0.5;
+
+/// Missing outcomes (NaN) as JSON `null`: serde_json writes a NaN as `null` but cannot read it
+/// back as a number, so a kNN estimator trained with missing outcomes saved but did not load.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|x| (!x.is_nan()).then_some(*x)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+        let v: Vec<Option<f32>> = Vec::deserialize(d)?;
+        Ok(v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
+    }
+}
 
 /// Dot product in eight independent lanes, so the compiler can keep it in SIMD registers
 /// (a plain `sum()` over `f32` must add in order and cannot be vectorised).
@@ -510,7 +560,7 @@ impl Knn {
         let rows = self.rows(kind, width);
         let first = rows.start;
         // Top-k by similarity: a small sorted buffer (k is small).
-        let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.k + 1);
+        let mut best: Vec<(f32, usize)> = Vec::with_capacity(self.k.min(rows.len()) + 1);
         for (n, row) in self.vectors[rows.start * width..rows.end * width]
             .chunks_exact(width)
             .enumerate()
@@ -537,19 +587,25 @@ impl Knn {
         }
     }
 
-    fn validate(&self, m: usize) -> Result<(), String> {
+    fn validate(&self, m: usize) -> Result<(), Corruption> {
+        if self.fold_bits > 20 {
+            return Err(Corruption::Shape {
+                part: "nearest-neighbour fold bits",
+            });
+        }
         let width = Self::width(self.fold_bits);
-        if self.fold_bits > 20
-            || self.k == 0
+        if self.k == 0
             || !self.vectors.len().is_multiple_of(width)
-            || self.outcomes.len() != self.vectors.len() / width * m
+            || Some(self.outcomes.len()) != (self.vectors.len() / width).checked_mul(m)
             || self.kind_offsets.windows(2).any(|w| w[0] > w[1])
             || self
                 .kind_offsets
                 .last()
                 .is_some_and(|&l| l as usize > self.vectors.len() / width)
         {
-            return Err("nearest-neighbour tables do not match the models".into());
+            return Err(Corruption::Shape {
+                part: "nearest-neighbour tables",
+            });
         }
         Ok(())
     }
@@ -620,7 +676,9 @@ impl Model {
         }
     }
 
-    pub(crate) fn validate(&self, dim: usize, m: usize, kinds: usize) -> Result<(), String> {
+    /// Checks every table's shape against `dim` features, `m` models and `kinds` kinds, and
+    /// expands weights read from a file (see [`Weights::densify`]).
+    pub(crate) fn validate(&mut self, dim: usize, m: usize, kinds: usize) -> Result<(), Corruption> {
         match self {
             Model::Prior => Ok(()),
             Model::LogReg(l) => l.validate(dim, m),
@@ -628,9 +686,11 @@ impl Model {
             Model::Knn(k) => k.validate(m),
             Model::Ensemble { members } => {
                 if members.is_empty() || members.iter().any(|(w, _)| !(w.is_finite() && *w > 0.0)) {
-                    return Err("an ensemble needs members with positive weights".into());
+                    return Err(Corruption::EnsembleWeights);
                 }
-                members.iter().try_for_each(|(_, mm)| mm.validate(dim, m, kinds))
+                members
+                    .iter_mut()
+                    .try_for_each(|(_, mm)| mm.validate(dim, m, kinds))
             }
         }
     }

@@ -42,17 +42,16 @@
 
 mod config;
 mod data;
+mod error;
 mod estimator;
 mod features;
 mod format;
 mod learners;
 mod online;
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 pub use config::{Learner, TrainConfig};
 pub use data::TrainingSet;
+pub use error::{Corruption, LearnError};
 pub use estimator::LearnedEstimator;
 pub use features::{
     DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES,
@@ -60,85 +59,3 @@ pub use features::{
 };
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
-
-use crate::model::ModelId;
-
-/// What went wrong while training, saving, loading or feeding back to a learned estimator.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum LearnError {
-    /// A setting is out of range.
-    #[error("invalid setting `{field}` = {value}: expected {expected}")]
-    InvalidConfig {
-        /// The setting.
-        field: &'static str,
-        /// The value given.
-        value: String,
-        /// What is accepted.
-        expected: &'static str,
-    },
-    /// The training set has no examples.
-    #[error("the training set is empty: add examples with outcomes before training")]
-    EmptyTrainingSet,
-    /// A training set needs at least one model, each named once.
-    #[error("bad model list: {detail}")]
-    BadModels {
-        /// What is wrong.
-        detail: String,
-    },
-    /// An example's outcome or cost list does not match the models.
-    #[error("example {example}: {detail}")]
-    BadExample {
-        /// 0-based index of the example.
-        example: usize,
-        /// What is wrong.
-        detail: String,
-    },
-    /// A model has no outcome at all in the training set.
-    #[error("model `{model}` has no outcomes in the training set: drop it or add data for it")]
-    NoObservations {
-        /// The model.
-        model: ModelId,
-    },
-    /// Feedback given to an online estimator is not usable.
-    #[error("invalid feedback for model `{model}`: {detail}")]
-    BadFeedback {
-        /// The model.
-        model: ModelId,
-        /// What is wrong.
-        detail: String,
-    },
-    /// The file could not be read or written.
-    #[error("cannot {action} estimator file {}: {source}", .path.display())]
-    Io {
-        /// `"read"` or `"write"`.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: Arc<std::io::Error>,
-    },
-    /// The file is not a taskroute estimator file.
-    #[error("not a taskroute estimator file: expected \"magic\": \"{FORMAT_MAGIC}\", found {found}")]
-    NotAnEstimatorFile {
-        /// What the file has instead.
-        found: String,
-    },
-    /// The file was written by another version of the format.
-    #[error(
-        "estimator file format version {found} is not supported (this build reads version {supported}): retrain with `taskroute train`"
-    )]
-    UnsupportedVersion {
-        /// The file's version.
-        found: u64,
-        /// The version this build reads.
-        supported: u32,
-    },
-    /// The file is damaged: it does not parse, its checksum does not match, or its numbers are
-    /// inconsistent.
-    #[error("corrupted estimator file: {detail}")]
-    Corrupt {
-        /// What is wrong.
-        detail: String,
-    },
-}

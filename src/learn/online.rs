@@ -156,8 +156,9 @@ impl OnlineEstimator {
     /// failure, or a normalised judge score, counted fractionally) at `cost_usd`.
     ///
     /// # Errors
-    /// [`LearnError::BadFeedback`] when `outcome` is outside `[0, 1]` or NaN, or the cost is
-    /// negative or not finite. Nothing is recorded then.
+    /// [`LearnError::OutcomeOutOfRange`] when `outcome` is outside `[0, 1]` or NaN,
+    /// [`LearnError::InvalidCost`] when the cost is negative or not finite. Nothing is
+    /// recorded then.
     pub fn observe(
         &self,
         task: &dyn Task,
@@ -166,15 +167,17 @@ impl OnlineEstimator {
         cost_usd: f64,
     ) -> Result<(), LearnError> {
         if !(0.0..=1.0).contains(&outcome) {
-            return Err(LearnError::BadFeedback {
+            return Err(LearnError::OutcomeOutOfRange {
+                example: None,
                 model: model.clone(),
-                detail: format!("outcome {outcome}: expected a quality in [0, 1]"),
+                value: outcome,
             });
         }
         if !(cost_usd.is_finite() && cost_usd >= 0.0) {
-            return Err(LearnError::BadFeedback {
+            return Err(LearnError::InvalidCost {
+                example: None,
                 model: model.clone(),
-                detail: format!("cost {cost_usd}: expected a finite cost >= 0"),
+                value: cost_usd,
             });
         }
         let mut arms = self.arms.write().unwrap_or_else(PoisonError::into_inner);

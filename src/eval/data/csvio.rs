@@ -14,9 +14,8 @@ pub(super) fn csv_reader(path: &Path) -> Result<csv::Reader<File>, EvalError> {
 pub(super) fn headers(rdr: &mut csv::Reader<File>, path: &Path) -> Result<Vec<String>, EvalError> {
     let h = rdr.headers().map_err(|e| csv_error(path, e))?;
     if h.is_empty() || (h.len() == 1 && h[0].is_empty()) {
-        return Err(EvalError::Empty {
+        return Err(EvalError::EmptyFile {
             path: path.to_owned(),
-            what: "the file is empty: expected a header line".into(),
         });
     }
     Ok(h.iter().map(str::to_owned).collect())
@@ -36,21 +35,25 @@ pub(super) fn csv_error(path: &Path, e: csv::Error) -> EvalError {
         csv::ErrorKind::Io(io) => EvalError::io(path, io),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
-        } => EvalError::parse(
+        } => EvalError::FieldCount {
+            path: path.to_owned(),
+            line,
+            expected: expected_len,
+            found: len,
+        },
+        csv::ErrorKind::Utf8 { err, .. } => EvalError::NotUtf8 {
+            path: path.to_owned(),
+            line,
+            column: Some(err.field() as u64 + 1),
+        },
+        other => EvalError::parse(
             path,
             line,
             None,
             None,
-            format!("expected {expected_len} fields like the header, found {len}"),
+            "a well-formed CSV record",
+            Some(format!("{other:?}")),
         ),
-        csv::ErrorKind::Utf8 { err, .. } => EvalError::parse(
-            path,
-            line,
-            Some(err.field() as u64 + 1),
-            None,
-            "expected UTF-8 text",
-        ),
-        other => EvalError::parse(path, line, None, None, format!("{other:?}")),
     }
 }
 
@@ -60,14 +63,15 @@ pub(super) fn bad(
     col: usize,
     headers: &[String],
     rec: &csv::StringRecord,
-    expected: &str,
+    expected: impl Into<std::borrow::Cow<'static, str>>,
 ) -> EvalError {
     EvalError::parse(
         path,
         line,
         Some(col as u64 + 1),
         headers.get(col).map(String::as_str),
-        format!("expected {expected}, got `{}`", rec.get(col).unwrap_or("")),
+        expected,
+        Some(rec.get(col).unwrap_or("").to_owned()),
     )
 }
 

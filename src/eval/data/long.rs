@@ -1,6 +1,7 @@
 //! The long reader: one row per observation, CSV or JSON Lines.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -60,7 +61,7 @@ fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
         find(&headers, names).ok_or_else(|| EvalError::MissingColumn {
             path: path.to_owned(),
             column: names[0].to_owned(),
-            hint: "a long table needs columns prompt_id, model, quality, cost_usd".into(),
+            hint: "a long table needs columns prompt_id, model, quality, cost_usd",
         })
     };
     // MT-Bench judgments (`question_id`, `turn`, `score`, `category`, `answer_chars`) load too:
@@ -141,12 +142,11 @@ fn long_rows_jsonl(path: &Path) -> Result<Vec<LongRow>, EvalError> {
             continue;
         }
         let r: Row = serde_json::from_str(&line).map_err(|e| {
-            EvalError::parse(
+            EvalError::json(
                 path,
                 lineno,
-                Some(e.column() as u64),
-                None,
-                format!("expected an observation {{prompt_id, model, quality, cost_usd, ...}}: {e}"),
+                "an observation {prompt_id, model, quality, cost_usd, ...}",
+                e,
             )
         })?;
         let prompt = match r.prompt_id {
@@ -158,7 +158,8 @@ fn long_rows_jsonl(path: &Path) -> Result<Vec<LongRow>, EvalError> {
                     lineno,
                     None,
                     Some("prompt_id"),
-                    "expected a string or number",
+                    "a string or number",
+                    None,
                 ));
             }
         };
@@ -182,21 +183,19 @@ fn long_rows_jsonl(path: &Path) -> Result<Vec<LongRow>, EvalError> {
 }
 
 fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<Outcomes, EvalError> {
-    let row_err = |line: u64, field: &str, msg: String| EvalError::parse(path, line, None, Some(field), msg);
+    let row_err = |line: u64, field: &str, expected: Cow<'static, str>, found: Option<String>| {
+        EvalError::parse(path, line, None, Some(field), expected, found)
+    };
     let mut prompt_ix: HashMap<String, usize> = HashMap::new();
     let mut model_ix: HashMap<String, usize> = HashMap::new();
     let mut models: Vec<ModelId> = Vec::new();
     let mut metas: Vec<PromptMeta> = Vec::new();
     for r in &rows {
         if r.prompt.is_empty() {
-            return Err(row_err(
-                r.line,
-                "prompt_id",
-                "expected a non-empty prompt id".into(),
-            ));
+            return Err(row_err(r.line, "prompt_id", "a non-empty prompt id".into(), None));
         }
         if r.model.is_empty() {
-            return Err(row_err(r.line, "model", "expected a non-empty model id".into()));
+            return Err(row_err(r.line, "model", "a non-empty model id".into(), None));
         }
         if !model_ix.contains_key(&r.model) {
             model_ix.insert(r.model.clone(), models.len());
@@ -215,6 +214,12 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
     }
     let m = models.len();
     let n = metas.len();
+    // A complete table has exactly one row per (prompt, model) pair. Checking the count first
+    // keeps memory in proportion to the file: the dense columns below hold `rows.len()` cells,
+    // never the `prompts × models` a sparse file could claim.
+    if (n as u64).checked_mul(m as u64) != Some(rows.len() as u64) {
+        return Err(incomplete(path, &rows, &prompt_ix, &model_ix, &metas, &models));
+    }
     let mut filled = vec![false; n * m];
     let mut b = Builder {
         source: path.to_owned(),
@@ -232,20 +237,12 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
         let j = model_ix[&r.model];
         let i = p * m + j;
         if filled[i] {
-            return Err(EvalError::Duplicate {
-                path: path.to_owned(),
-                line: r.line,
-                what: format!("observation of model `{}` on prompt `{}`", r.model, r.prompt),
-            });
+            return Err(duplicate(path, &r));
         }
         filled[i] = true;
-        let quality = options.quality(r.quality).map_err(|expected| {
-            row_err(
-                r.line,
-                "quality",
-                format!("expected {expected}, got {}", r.quality),
-            )
-        })?;
+        let quality = options
+            .quality(r.quality)
+            .map_err(|expected| row_err(r.line, "quality", expected, Some(r.quality.to_string())))?;
         let meta = &mut metas[p];
         for (slot, v, field) in [
             (&mut meta.label, r.label, "label"),
@@ -255,14 +252,14 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
                 if slot.is_empty() {
                     *slot = v;
                 } else if *slot != v {
-                    return Err(row_err(
-                        r.line,
+                    return Err(EvalError::Conflict {
+                        path: path.to_owned(),
+                        line: r.line,
+                        prompt: r.prompt,
                         field,
-                        format!(
-                            "prompt `{}` has {field} `{slot}` on an earlier row and `{v}` here",
-                            r.prompt
-                        ),
-                    ));
+                        earlier: std::mem::take(slot).into_boxed_str(),
+                        here: v.into_boxed_str(),
+                    });
                 }
             }
         }
@@ -278,7 +275,8 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
                 return Err(row_err(
                     r.line,
                     "cost_usd",
-                    format!("expected a finite cost >= 0 (USD), got {c}"),
+                    "a finite cost >= 0 (USD)".into(),
+                    Some(c.to_string()),
                 ));
             }
             None => {
@@ -299,26 +297,22 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
                             .map(|t| options.tokens(t.chars().count() as f64))
                     })
                     .or(options.default_input_tokens)
-                    .ok_or_else(|| {
-                        row_err(
-                            r.line,
-                            "input_tokens",
-                            "the cost must be computed from prices: give input_tokens, prompt_chars, text or a default input token count"
-                                .into(),
-                        )
+                    .ok_or_else(|| EvalError::NoTokenCount {
+                        path: path.to_owned(),
+                        line: r.line,
+                        model: r.model.clone(),
+                        side: "input",
                     })?;
                 let output = r
                     .output_tokens
                     .or_else(|| r.output_chars.map(|c| options.tokens(c)))
                     .or(options.default_output_tokens)
-                    .ok_or_else(|| {
-                    row_err(
-                        r.line,
-                        "output_tokens",
-                        "the cost must be computed from prices: give output_tokens or a default output token count"
-                            .into(),
-                    )
-                })?;
+                    .ok_or_else(|| EvalError::NoTokenCount {
+                        path: path.to_owned(),
+                        line: r.line,
+                        model: r.model.clone(),
+                        side: "output",
+                    })?;
                 prices.cost_usd(input, 0, output)
             }
         };
@@ -328,7 +322,8 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
             return Err(row_err(
                 r.line,
                 "latency_ms",
-                format!("expected a latency >= 0 ms, got {l}"),
+                "a latency >= 0 ms".into(),
+                Some(l.to_string()),
             ));
         }
         b.quality[i] = quality as f32;
@@ -337,13 +332,8 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
         b.in_tok[i] = r.input_tokens;
         b.out_tok[i] = r.output_tokens;
     }
-    if let Some(i) = filled.iter().position(|f| !f) {
-        return Err(EvalError::MissingObservation {
-            path: path.to_owned(),
-            prompt: metas[i / m].id.clone(),
-            model: b.models[i % m].to_string(),
-        });
-    }
+    // Every row filled a distinct cell (a second one is refused above) and there are as many
+    // rows as cells: the table is complete.
     for meta in &mut metas {
         if meta.kind.as_deref() == Some("") {
             meta.kind = None;
@@ -352,4 +342,47 @@ fn long_build(path: &Path, rows: Vec<LongRow>, options: &LoadOptions) -> Result<
     b.prompts = metas;
     // Latency and token columns are kept only when every observation has them.
     b.finish()
+}
+
+fn duplicate(path: &Path, r: &LongRow) -> EvalError {
+    EvalError::DuplicateObservation {
+        path: path.to_owned(),
+        line: r.line,
+        prompt: r.prompt.clone(),
+        model: r.model.clone(),
+    }
+}
+
+/// Why a long table's row count is not `prompts × models`: the first duplicate row, else the
+/// first (prompt, model) pair without a row. Memory in proportion to the rows.
+fn incomplete(
+    path: &Path,
+    rows: &[LongRow],
+    prompt_ix: &HashMap<String, usize>,
+    model_ix: &HashMap<String, usize>,
+    metas: &[PromptMeta],
+    models: &[ModelId],
+) -> EvalError {
+    let mut seen: HashSet<(usize, usize)> = HashSet::with_capacity(rows.len());
+    let mut per_prompt = vec![0usize; metas.len()];
+    for r in rows {
+        let (p, j) = (prompt_ix[&r.prompt], model_ix[&r.model]);
+        if !seen.insert((p, j)) {
+            return duplicate(path, r);
+        }
+        per_prompt[p] += 1;
+    }
+    // No duplicate, so some prompt has fewer rows than there are models.
+    let p = per_prompt
+        .iter()
+        .position(|&c| c < models.len())
+        .unwrap_or_default();
+    let j = (0..models.len())
+        .find(|&j| !seen.contains(&(p, j)))
+        .unwrap_or_default();
+    EvalError::MissingObservation {
+        path: path.to_owned(),
+        prompt: metas[p].id.clone(),
+        model: models[j].to_string(),
+    }
 }

@@ -1,5 +1,7 @@
 //! Loader options: where costs come from when the data has none, and how scores are scaled.
 
+use std::borrow::Cow;
+
 use super::PriceTable;
 
 /// Options for the loaders: where costs come from when the data has none.
@@ -69,7 +71,7 @@ impl LoadOptions {
     }
 
     /// The recorded score `v` as a quality in `[0, 1]`, or what was expected.
-    pub(super) fn quality(&self, v: f64) -> Result<f64, String> {
+    pub(super) fn quality(&self, v: f64) -> Result<f64, Cow<'static, str>> {
         match self.quality_range {
             None if (0.0..=1.0).contains(&v) => Ok(v),
             None => Err("a quality in [0, 1] (rescale other scores with a quality range)".into()),
@@ -77,12 +79,12 @@ impl LoadOptions {
                 if (lo..=hi).contains(&v) {
                     Ok((v - lo) / (hi - lo))
                 } else {
-                    Err(format!("a score in [{lo}, {hi}]"))
+                    Err(format!("a score in [{lo}, {hi}]").into())
                 }
             }
-            Some((lo, hi)) => Err(format!(
-                "a valid quality range, not [{lo}, {hi}] (needs worst < best)"
-            )),
+            Some((lo, hi)) => {
+                Err(format!("a valid quality range, not [{lo}, {hi}] (needs worst < best)").into())
+            }
         }
     }
 

@@ -52,7 +52,7 @@ impl PriceTable {
             find(&headers, &[name]).ok_or_else(|| EvalError::MissingColumn {
                 path: path.to_owned(),
                 column: name.to_owned(),
-                hint: "a price table has columns model, input_usd_per_mtok, output_usd_per_mtok".into(),
+                hint: "a price table has columns model, input_usd_per_mtok, output_usd_per_mtok",
             })
         };
         let (m, i, o) = (

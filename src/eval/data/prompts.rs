@@ -86,9 +86,10 @@ impl Outcomes {
     /// (or none).
     ///
     /// # Errors
-    /// [`EvalError::Io`]; [`EvalError::Parse`] for a line that is not a JSON object with the key
-    /// and text fields, a label without a few-shot prefix; [`EvalError::Duplicate`] for a key
-    /// seen twice.
+    /// [`EvalError::Io`]; [`EvalError::Json`] for a line that is not a JSON object;
+    /// [`EvalError::Parse`] for a key or text field of the wrong type;
+    /// [`EvalError::MissingPrefix`] for a label without a few-shot prefix;
+    /// [`EvalError::DuplicatePrompt`] for a key seen twice.
     pub fn with_prompts_jsonl(mut self, join: &PromptJoin) -> Result<Outcomes, EvalError> {
         let path = join.path.as_path();
         let prefixes: Option<(HashMap<String, String>, &str, &str)> = match &join.fewshot {
@@ -96,13 +97,7 @@ impl Outcomes {
             Some((ppath, label_field, flag_field)) => {
                 let text = std::fs::read_to_string(ppath).map_err(|e| EvalError::io(ppath, e))?;
                 let map: HashMap<String, String> = serde_json::from_str(&text).map_err(|e| {
-                    EvalError::parse(
-                        ppath,
-                        e.line() as u64,
-                        Some(e.column() as u64),
-                        None,
-                        format!("expected a JSON object of label -> prefix text: {e}"),
-                    )
+                    EvalError::json(ppath, e.line() as u64, "a JSON object of label -> prefix text", e)
                 })?;
                 Some((map, label_field.as_str(), flag_field.as_str()))
             }
@@ -118,15 +113,7 @@ impl Outcomes {
                 continue;
             }
             let obj: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(&line).map_err(|e| {
-                    EvalError::parse(
-                        path,
-                        lineno,
-                        Some(e.column() as u64),
-                        None,
-                        format!("expected a JSON object: {e}"),
-                    )
-                })?;
+                serde_json::from_str(&line).map_err(|e| EvalError::json(path, lineno, "a JSON object", e))?;
             let key = match obj.get(&join.key_field) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
@@ -136,16 +123,18 @@ impl Outcomes {
                         lineno,
                         None,
                         Some(&join.key_field),
-                        "expected a string or number key",
+                        "a string or number key",
+                        None,
                     ));
                 }
             };
             let id = format!("{}{key}", join.key_prefix);
             if let Some(first) = seen.insert(id.clone(), lineno) {
-                return Err(EvalError::Duplicate {
+                return Err(EvalError::DuplicatePrompt {
                     path: path.to_owned(),
                     line: lineno,
-                    what: format!("prompt key `{key}` (first on line {first})"),
+                    prompt: key,
+                    first_line: first,
                 });
             }
             let Some(&p) = index.get(id.as_str()) else {
@@ -157,7 +146,8 @@ impl Outcomes {
                     lineno,
                     None,
                     Some(&join.text_field),
-                    "expected a string",
+                    "a string",
+                    None,
                 ));
             };
             let text = match &prefixes {
@@ -168,14 +158,10 @@ impl Outcomes {
                         .get(*label_field)
                         .and_then(|v| v.as_str())
                         .unwrap_or(self.label(p));
-                    let prefix = map.get(label).ok_or_else(|| {
-                        EvalError::parse(
-                            path,
-                            lineno,
-                            None,
-                            Some(flag_field),
-                            format!("the prompt has a few-shot prefix but the prefix file has none for label `{label}`"),
-                        )
+                    let prefix = map.get(label).ok_or_else(|| EvalError::MissingPrefix {
+                        path: path.to_owned(),
+                        line: lineno,
+                        label: label.to_owned(),
                     })?;
                     format!("{prefix}{query}")
                 }

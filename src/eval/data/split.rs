@@ -29,14 +29,16 @@ impl Split {
         if !(test_fraction > 0.0 && test_fraction < 1.0) {
             return Err(EvalError::invalid(
                 "test fraction",
-                format!("{test_fraction} is not in (0, 1)"),
+                test_fraction,
+                "a number in (0, 1)",
             ));
         }
         let n_test = (n as f64 * test_fraction).round() as usize;
         if n_test == 0 || n_test >= n {
             return Err(EvalError::invalid(
                 "test fraction",
-                format!("{test_fraction} of {n} prompts leaves a part empty"),
+                format!("{test_fraction} of {n} prompts"),
+                "a fraction that leaves both parts non-empty",
             ));
         }
         let perm = permutation(n, seed);
@@ -67,7 +69,8 @@ impl Split {
         if k < 2 || k > n {
             return Err(EvalError::invalid(
                 "fold count",
-                format!("k = {k} for {n} prompts: need 2 <= k <= prompts"),
+                format!("{k} for {n} prompts"),
+                "2 <= k <= prompts",
             ));
         }
         let perm = permutation(n, seed);

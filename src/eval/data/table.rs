@@ -61,7 +61,7 @@ pub struct Outcomes {
     label_names: Vec<Arc<str>>,
     labels: Vec<u32>,
     kind_table: Vec<TaskKind>,
-    kinds: Vec<u16>,
+    kinds: Vec<u32>,
     input_tokens: Vec<u32>,
     pub(super) texts: Vec<Option<Box<str>>>,
     quality: QualityColumn,
@@ -96,21 +96,15 @@ pub(super) struct Builder {
 impl Builder {
     pub(super) fn finish(self) -> Result<Outcomes, EvalError> {
         if self.models.is_empty() {
-            return Err(EvalError::Empty {
-                path: self.source,
-                what: "no models: expected `score|<model>` (or `correct|`, `quality|`) columns, or `model` values".into(),
-            });
+            return Err(EvalError::NoModels { path: self.source });
         }
         if self.prompts.is_empty() {
-            return Err(EvalError::Empty {
-                path: self.source,
-                what: "no prompts: the table has a header but no rows".into(),
-            });
+            return Err(EvalError::NoPrompts { path: self.source });
         }
         let n_models = self.models.len();
         let mut label_ix: HashMap<String, u32> = HashMap::new();
         let mut label_names = Vec::new();
-        let mut kind_ix: HashMap<TaskKind, u16> = HashMap::new();
+        let mut kind_ix: HashMap<TaskKind, u32> = HashMap::new();
         let mut kind_table = Vec::new();
         let mut labels = Vec::with_capacity(self.prompts.len());
         let mut kinds = Vec::with_capacity(self.prompts.len());
@@ -118,18 +112,28 @@ impl Builder {
         let mut texts = Vec::with_capacity(self.prompts.len());
         let mut input_tokens = Vec::with_capacity(self.prompts.len());
         for (p, meta) in self.prompts.into_iter().enumerate() {
-            let l = *label_ix.entry(meta.label.clone()).or_insert_with(|| {
-                label_names.push(Arc::from(meta.label.as_str()));
-                (label_names.len() - 1) as u32
-            });
+            let l = match label_ix.get(&meta.label) {
+                Some(&l) => l,
+                None => {
+                    let l = index_u32(&self.source, "distinct labels", label_names.len())?;
+                    label_names.push(Arc::from(meta.label.as_str()));
+                    label_ix.insert(meta.label.clone(), l);
+                    l
+                }
+            };
             let kind = match &meta.kind {
                 Some(k) => TaskKind::from_name(k),
                 None => kind_for_label(&meta.label),
             };
-            let k = *kind_ix.entry(kind.clone()).or_insert_with(|| {
-                kind_table.push(kind);
-                (kind_table.len() - 1) as u16
-            });
+            let k = match kind_ix.get(&kind) {
+                Some(&k) => k,
+                None => {
+                    let k = index_u32(&self.source, "distinct task kinds", kind_table.len())?;
+                    kind_ix.insert(kind.clone(), k);
+                    kind_table.push(kind);
+                    k
+                }
+            };
             // Prompt tokens: the mean recorded input tokens, else from the length in characters.
             let recorded: Vec<u32> = self.in_tok[p * n_models..(p + 1) * n_models]
                 .iter()
@@ -199,8 +203,13 @@ impl Outcomes {
 
     #[inline]
     fn at(&self, prompt: usize, model: usize) -> usize {
-        debug_assert!(model < self.models.len());
-        prompt * self.models.len() + model
+        let m = self.models.len();
+        assert!(
+            prompt < self.ids.len() && model < m,
+            "observation (prompt {prompt}, model {model}) out of range: the table has {} prompts and {m} models",
+            self.ids.len()
+        );
+        prompt * m + model
     }
 
     /// The quality `model` achieved on `prompt`, in `[0, 1]`.
@@ -315,7 +324,7 @@ impl Outcomes {
                 .iter()
                 .map(|t| t.as_ref().map_or(0, |s| s.len()) + 16)
                 .sum::<usize>()
-            + self.prompts() * (4 + 2 + 4)
+            + self.prompts() * (4 + 4 + 4)
     }
 
     /// A table of the prompts at `idx` (in that order), with every model.
@@ -357,4 +366,14 @@ impl Outcomes {
             obs_output_tokens: self.obs_output_tokens.as_deref().map(gather_u32),
         }
     }
+}
+
+/// `len` as the next index of an interned table, or [`EvalError::TooLarge`] past `u32::MAX`.
+fn index_u32(path: &Path, what: &'static str, len: usize) -> Result<u32, EvalError> {
+    u32::try_from(len).map_err(|_| EvalError::TooLarge {
+        path: path.to_owned(),
+        what,
+        count: len as u64 + 1,
+        limit: u64::from(u32::MAX) + 1,
+    })
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::*;
+use crate::eval::EvalError;
 use crate::model::{ModelId, Prices};
 use crate::task::TaskKind;
 
@@ -150,7 +151,17 @@ fn costs_from_prices_use_token_estimates() {
     prices.insert("w", Prices::new(1.0, 2.0));
     prices.insert("s", Prices::new(10.0, 30.0));
     let no_default = Outcomes::read_wide_csv_with(&p, &LoadOptions::new().prices(prices.clone()));
-    assert!(no_default.unwrap_err().to_string().contains("no answer length"));
+    assert!(
+        matches!(
+            no_default,
+            Err(EvalError::NoTokenCount {
+                side: "output",
+                line: 2,
+                ..
+            })
+        ),
+        "{no_default:?}"
+    );
     let d = Outcomes::read_wide_csv_with(&p, &LoadOptions::new().prices(prices).default_output_tokens(1))
         .unwrap();
     assert_eq!((d.id(0), d.id(1)), ("mmlu/anatomy.0", "gsm8k.0"));
@@ -222,7 +233,7 @@ fn bad_long_input_is_refused_with_position() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("neg.jsonl:1: column `cost_usd`: expected a finite cost >= 0 (USD), got -1"),
+        e.contains("neg.jsonl:1: column `cost_usd`: expected a finite cost >= 0 (USD), got `-1`"),
         "{e}"
     );
     let e = Outcomes::read_long(scratch("empty.jsonl", "\n"))
@@ -301,8 +312,7 @@ fn prompt_texts_join_by_id_with_fewshot_prefix() {
         .with_prompts_jsonl(&join)
         .unwrap_err();
     assert!(
-        e.to_string()
-            .contains("join.jsonl:1: column `has_fewshot_prefix`"),
+        matches!(&e, EvalError::MissingPrefix { line: 1, label, .. } if label == "winogrande"),
         "{e}"
     );
 }
@@ -413,4 +423,40 @@ fn shared_routellm_accuracies_match_readme() {
             assert!((0..s.prompts()).all(|p| s.text(p).is_some()));
         }
     }
+}
+
+#[test]
+#[should_panic(expected = "out of range")]
+fn observation_indices_are_checked_in_every_build() {
+    // 3 prompts x 2 models: 6 quality bits in one word. Prompt 3 would read bit 6 (a 0)
+    // without the check, and model 2 of prompt 0 would read prompt 1's first model.
+    let d = Outcomes::read_wide_csv(scratch("bounds.csv", WIDE)).unwrap();
+    let _ = d.quality(3, 0);
+}
+
+#[test]
+#[should_panic(expected = "out of range")]
+fn a_model_index_past_the_last_model_is_refused() {
+    let d = Outcomes::read_wide_csv(scratch("bounds-model.csv", WIDE)).unwrap();
+    let _ = d.cost(0, 2);
+}
+
+#[test]
+fn more_than_65536_kinds_each_keep_their_own() {
+    // The kind index was a u16: kind 65,536 wrapped to kind 0.
+    let n = 70_000;
+    let mut csv = String::from("sample_id,eval_name,kind,score|a,cost_usd|a\n");
+    for i in 0..n {
+        csv.push_str(&format!("p{i},l,kind-{i},1,0.001\n"));
+    }
+    let d = Outcomes::read_wide_csv(scratch("many-kinds.csv", &csv)).unwrap();
+    for p in [0, 65_535, 65_536, 65_537, n - 1] {
+        assert_eq!(
+            d.kind(p),
+            &TaskKind::from_name(&format!("kind-{p}")),
+            "prompt {p}"
+        );
+    }
+    let sub = d.subset(&[65_536, 1]);
+    assert_eq!(sub.kind(0), &TaskKind::from_name("kind-65536"));
 }

@@ -7,7 +7,7 @@ use super::csvio::{bad, csv_error, csv_reader, find, headers, line_of, num, opt_
 use super::table::{Builder, PromptMeta};
 use super::{LoadOptions, Outcomes};
 use crate::eval::EvalError;
-use crate::model::ModelId;
+use crate::model::{ModelId, Prices};
 
 impl Outcomes {
     /// Reads a wide CSV table (see the [module docs](super)); costs must be recorded.
@@ -33,7 +33,7 @@ impl Outcomes {
             return Err(EvalError::MissingColumn {
                 path: path.to_owned(),
                 column: "sample_id".into(),
-                hint: "a wide table needs a prompt id column (`sample_id`, `prompt_id`, `id`, or `benchmark` with `row_index`)".into(),
+                hint: "a wide table needs a prompt id column (`sample_id`, `prompt_id`, `id`, or `benchmark` with `row_index`)",
             });
         }
         let label_col = find(&headers, &["eval_name", "label"]);
@@ -42,17 +42,23 @@ impl Outcomes {
         let chars_col = find(&headers, &["full_prompt_chars", "prompt_chars"]);
         let text_col = find(&headers, &["text"]);
 
-        // Model columns, in order of their quality columns.
+        // Model columns, in order of their quality columns. Column lookups go through a map so
+        // that a header with many models is read in linear time.
+        let mut column: HashMap<&str, usize> = HashMap::with_capacity(headers.len());
+        for (i, h) in headers.iter().enumerate() {
+            column.entry(h.as_str()).or_insert(i);
+        }
         let mut models: Vec<ModelId> = Vec::new();
         let mut q_cols = Vec::new();
+        let mut model_seen: HashMap<&str, ()> = HashMap::new();
         for (i, h) in headers.iter().enumerate() {
             for prefix in ["score|", "correct|", "quality|"] {
                 if let Some(m) = h.strip_prefix(prefix) {
-                    if models.iter().any(|x| x.as_str() == m) {
-                        return Err(EvalError::Duplicate {
+                    if model_seen.insert(m, ()).is_some() {
+                        return Err(EvalError::DuplicateModelColumn {
                             path: path.to_owned(),
-                            line: 1,
-                            what: format!("quality column for model `{m}` (column {})", i + 1),
+                            model: m.to_owned(),
+                            column: i as u64 + 1,
                         });
                     }
                     models.push(ModelId::new(m));
@@ -61,16 +67,14 @@ impl Outcomes {
             }
         }
         if models.is_empty() {
-            return Err(EvalError::Empty {
+            return Err(EvalError::NoModels {
                 path: path.to_owned(),
-                what: "no models: expected `score|<model>` (or `correct|<model>`, `quality|<model>`) columns"
-                    .into(),
             });
         }
         let per_model = |prefix: &str| -> Vec<Option<usize>> {
             models
                 .iter()
-                .map(|m| headers.iter().position(|h| *h == format!("{prefix}{m}")))
+                .map(|m| column.get(format!("{prefix}{m}").as_str()).copied())
                 .collect()
         };
         let cost_cols = per_model("cost_usd|");
@@ -79,12 +83,12 @@ impl Outcomes {
         let out_cols = per_model("output_tokens|");
         let resp_cols = per_model("response_chars|");
         // Models without a cost column need a price.
-        let mut prices = Vec::with_capacity(models.len());
+        let mut costs = Vec::with_capacity(models.len());
         for (j, m) in models.iter().enumerate() {
-            prices.push(match cost_cols[j] {
-                Some(_) => None,
+            costs.push(match cost_cols[j] {
+                Some(c) => CostSource::Column(c),
                 None => match options.prices.as_ref().and_then(|t| t.get(m.as_str())) {
-                    Some(p) => Some(p),
+                    Some(p) => CostSource::Prices(p),
                     None => {
                         return Err(EvalError::NoCost {
                             path: path.to_owned(),
@@ -94,11 +98,14 @@ impl Outcomes {
                 },
             });
         }
-        if prices.iter().any(Option::is_some) && chars_col.is_none() && in_cols.iter().any(Option::is_none) {
+        if costs.iter().any(|c| matches!(c, CostSource::Prices(_)))
+            && chars_col.is_none()
+            && in_cols.iter().any(Option::is_none)
+        {
             return Err(EvalError::MissingColumn {
                 path: path.to_owned(),
                 column: "prompt_chars".into(),
-                hint: "costs computed from prices need the prompt length (`prompt_chars` or `full_prompt_chars`) or `input_tokens|<model>`".into(),
+                hint: "costs computed from prices need the prompt length (`prompt_chars` or `full_prompt_chars`) or `input_tokens|<model>`",
             });
         }
 
@@ -145,10 +152,11 @@ impl Outcomes {
                 ));
             }
             if let Some(first) = seen.insert(id.clone(), line) {
-                return Err(EvalError::Duplicate {
+                return Err(EvalError::DuplicatePrompt {
                     path: path.to_owned(),
                     line,
-                    what: format!("prompt id `{id}` (first on line {first})"),
+                    prompt: id,
+                    first_line: first,
                 });
             }
             let chars = match chars_col {
@@ -171,39 +179,36 @@ impl Outcomes {
                 let q = num(path, line, q_cols[j], &headers, &rec)?;
                 let q = options
                     .quality(q)
-                    .map_err(|expected| bad(path, line, q_cols[j], &headers, &rec, &expected))?;
+                    .map_err(|expected| bad(path, line, q_cols[j], &headers, &rec, expected))?;
                 b.quality.push(q as f32);
                 let in_tok = opt_count(path, line, in_cols[j], &headers, &rec)?;
                 let out_tok = opt_count(path, line, out_cols[j], &headers, &rec)?;
-                let cost = match (cost_cols[j], &prices[j]) {
-                    (Some(c), _) => {
+                let cost = match &costs[j] {
+                    &CostSource::Column(c) => {
                         let v = num(path, line, c, &headers, &rec)?;
                         if v < 0.0 {
                             return Err(bad(path, line, c, &headers, &rec, "a finite cost >= 0 (USD)"));
                         }
                         v
                     }
-                    (None, Some(p)) => {
+                    CostSource::Prices(p) => {
                         let input = in_tok.unwrap_or_else(|| options.tokens(chars.unwrap_or(0.0)));
                         let output = match (out_tok, opt_num(path, line, resp_cols[j], &headers, &rec)?) {
                             (Some(t), _) => t,
                             (None, Some(rc)) => options.tokens(rc),
-                            (None, None) => options.default_output_tokens.ok_or_else(|| {
-                                EvalError::parse(
-                                    path,
-                                    line,
-                                    None,
-                                    None,
-                                    format!(
-                                        "the cost of `{}` must be computed from prices but the row records no answer length: set a default output token count",
-                                        b.models[j]
-                                    ),
-                                )
-                            })?,
+                            (None, None) => {
+                                options
+                                    .default_output_tokens
+                                    .ok_or_else(|| EvalError::NoTokenCount {
+                                        path: path.to_owned(),
+                                        line,
+                                        model: b.models[j].to_string(),
+                                        side: "output",
+                                    })?
+                            }
                         };
                         p.cost_usd(input, 0, output)
                     }
-                    (None, None) => unreachable!("checked above: every model has a cost column or a price"),
                 };
                 b.cost.push(cost as f32);
                 b.latency
@@ -233,4 +238,12 @@ impl Outcomes {
         }
         b.finish()
     }
+}
+
+/// Where a model's cost on a row comes from.
+enum CostSource {
+    /// The `cost_usd|<model>` column at this index.
+    Column(usize),
+    /// Token estimates times these prices.
+    Prices(Prices),
 }
