@@ -218,47 +218,39 @@ fn bad_estimator_files_are_typed_errors() {
         ),
         ("half a file", good[..good.len() / 2].to_owned()),
         ("payload not an object", with_payload("[]")),
-        (
-            "no models",
-            with_payload(&payload.replacen("[\"weak\",\"strong\"]", "[]", 1)),
-        ),
-        (
-            "a model twice",
-            with_payload(&payload.replacen("[\"weak\",\"strong\"]", "[\"weak\",\"weak\"]", 1)),
-        ),
-        (
-            "hash bits out of range",
-            with_payload(&payload.replacen("\"hash_bits\":8", "\"hash_bits\":64", 1)),
-        ),
-        (
-            "k of zero",
-            with_payload(&payload.replacen("\"k\":40", "\"k\":0", 1)),
-        ),
-        (
-            "fold bits out of range",
-            with_payload(&payload.replace("\"fold_bits\":8", "\"fold_bits\":63")),
-        ),
-        (
-            "a prior above 1",
-            with_payload(&payload.replacen("\"global\":[", "\"global\":[7.0,", 1)),
-        ),
-        (
-            "kNN outcomes cut short",
-            with_payload(&payload.replacen("\"outcomes\":[", "\"outcomes\":[1.0,", 1)),
-        ),
+    ];
+    // One edit of the payload each, with the checksum recomputed so that the edit is what the
+    // loader must catch.
+    let edits: [(&str, &str, &str); 11] = [
+        ("no models", "[\"weak\",\"strong\"]", "[]"),
+        ("a model twice", "[\"weak\",\"strong\"]", "[\"weak\",\"weak\"]"),
+        ("hash bits out of range", "\"hash_bits\":8", "\"hash_bits\":64"),
+        ("k of zero", "\"k\":40", "\"k\":0"),
+        ("fold bits out of range", "\"fold_bits\":8", "\"fold_bits\":63"),
+        ("a prior above 1", "\"global\":[", "\"global\":[7.0,"),
+        ("kNN outcomes cut short", "\"outcomes\":[", "\"outcomes\":[1.0,"),
         (
             "an ensemble weight of 0",
-            with_payload(&payload.replacen("\"members\":[[1.0", "\"members\":[[0.0", 1)),
+            "\"members\":[[1.0",
+            "\"members\":[[0.0",
         ),
         (
             "weight row out of range",
-            with_payload(&payload.replacen("\"rows\":[[", "\"rows\":[[4000000000,[1.0]],[", 1)),
+            "\"rows\":[[",
+            "\"rows\":[[4000000000,[1.0]],[",
         ),
         (
             "kind offsets decreasing",
-            with_payload(&payload.replacen("\"kind_offsets\":[]", "\"kind_offsets\":[5,1]", 1)),
+            "\"kind_offsets\":[]",
+            "\"kind_offsets\":[5,1]",
         ),
+        ("a negative trained_on", "\"trained_on\":", "\"trained_on\":-"),
     ];
+    let mut cases = cases;
+    for (what, from, to) in edits {
+        assert!(payload.contains(from), "{what}: the good file has no `{from}`");
+        cases.push((what, with_payload(&payload.replace(from, to))));
+    }
     for (what, file) in &cases {
         let result = std::panic::catch_unwind(|| LearnedEstimator::from_json(file));
         match result {
