@@ -4,9 +4,11 @@
 //! Run: `cargo run --example quickstart`
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use taskroute::{
-    Capability, Catalog, CostFirst, Error, Limits, Policy, QualityFirst, Router, TaskKind, TaskSpec, Weighted,
+    Capability, Catalog, CostFirst, Date, Error, Limits, Policy, QualityFirst, Router, TaskKind, TaskSpec,
+    Weighted,
 };
 
 fn main() -> Result<(), Error> {
@@ -16,7 +18,15 @@ fn main() -> Result<(), Error> {
         catalog.models.len(),
         catalog.as_of.as_deref().unwrap_or("?")
     );
-    let router = Router::builder().models(catalog.into_models()).build()?;
+    // Warn about models retired or retiring within 30 days, and route only to those still served.
+    let today = Date::from_system_time(SystemTime::now());
+    for warning in catalog.retirement_warnings(today, 30) {
+        println!("{warning}");
+    }
+    let router = Router::builder()
+        .models(catalog.into_models())
+        .exclude_retired(today)
+        .build()?;
 
     let tasks = [
         (

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::date::Date;
 use crate::model::{Capabilities, ModelId, ModelSpec, Tag};
 use crate::table::{Listed, ModelRow};
 use crate::task::{Limits, Task};
@@ -25,6 +26,12 @@ pub enum Rejection {
     NotAllowed,
     /// The router's deny list names the model.
     Denied,
+    /// The model is retired on the date the router was given
+    /// ([`RouterBuilder::exclude_retired`](crate::RouterBuilder::exclude_retired)).
+    Retired {
+        /// The model's retirement date.
+        on: Date,
+    },
     /// The health hook reports the model unavailable (e.g. its circuit breaker is open).
     Unhealthy,
     /// The model lacks capabilities the task requires.
@@ -109,6 +116,7 @@ impl fmt::Display for Rejection {
         match self {
             Rejection::NotAllowed => f.write_str("not in the allow list"),
             Rejection::Denied => f.write_str("in the deny list"),
+            Rejection::Retired { on } => write!(f, "retired on {on}"),
             Rejection::Unhealthy => f.write_str("unavailable (health check / circuit open)"),
             Rejection::MissingCapabilities { missing } => write!(f, "lacks capabilities: {missing}"),
             Rejection::ContextWindow { needed, window } => {
@@ -255,7 +263,7 @@ macro_rules! forward_filter_traits {
 }
 forward_filter_traits!(&T, Box<T>, Arc<T>);
 
-/// The router-wide constraints: allow/deny lists and price caps.
+/// The router-wide constraints: allow/deny lists, price caps and retirement.
 #[derive(Clone, Debug, Default, PartialEq)]
 #[non_exhaustive]
 pub struct Constraints {
@@ -267,6 +275,9 @@ pub struct Constraints {
     pub max_input_price: Option<f64>,
     /// Largest output price, USD per million tokens.
     pub max_output_price: Option<f64>,
+    /// Today's date, when retired models are excluded: models whose retirement date is on or
+    /// before it are rejected.
+    pub retired_by: Option<Date>,
 }
 
 /// The numbers of a task the filters and the cost estimate need, read once per decision
@@ -317,6 +328,7 @@ pub(crate) fn check_static(
         Listed::Ok => {}
         Listed::NotAllowed => return Err(Rejection::NotAllowed),
         Listed::Denied => return Err(Rejection::Denied),
+        Listed::Retired(on) => return Err(Rejection::Retired { on }),
     }
     if let Some(h) = health
         && !h.is_available(&model.id)

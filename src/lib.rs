@@ -51,6 +51,7 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![forbid(unsafe_code)]
 
+pub mod date;
 pub mod decision;
 pub mod error;
 pub mod estimate;
@@ -92,6 +93,7 @@ pub mod experiment;
 
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};
+pub use date::{Date, DateError};
 pub use decision::{Candidate, Decision, Explain, Verdict};
 pub use error::Error;
 pub use estimate::{

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::date::Date;
 pub use crate::prices::Prices;
 use crate::task::TaskKind;
 
@@ -460,6 +461,9 @@ pub struct ModelSpec {
     /// The date (`YYYY-MM-DD`) the entry was checked against its source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
+    /// The date the provider retires the model (stops serving it), where announced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retires: Option<Date>,
 }
 
 impl ModelSpec {
@@ -484,6 +488,7 @@ impl ModelSpec {
             quality: QualityPriors::new(),
             source: None,
             as_of: None,
+            retires: None,
         }
     }
 
@@ -502,6 +507,7 @@ impl ModelSpec {
             quality: m.quality_priors(),
             source: None,
             as_of: None,
+            retires: None,
         }
     }
 
@@ -539,6 +545,17 @@ impl ModelSpec {
     pub fn with_default_quality(mut self, quality: f64) -> Self {
         self.quality.set_default(quality);
         self
+    }
+
+    /// Sets the date the provider retires the model.
+    pub fn with_retirement(mut self, date: Date) -> Self {
+        self.retires = Some(date);
+        self
+    }
+
+    /// Whether the model is retired on `today` (its retirement date is on or before it).
+    pub fn is_retired(&self, today: Date) -> bool {
+        self.retires.is_some_and(|r| r <= today)
     }
 
     /// Sets the provider's name for the model.

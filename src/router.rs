@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::Error;
+use crate::date::Date;
 use crate::decision::{Candidate, Decision, Verdict};
 use crate::estimate::{LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator};
 use crate::filter::{self, Constraints, Filter, Health, Rejection, TaskView};
@@ -333,6 +334,14 @@ impl RouterBuilder {
     /// Caps the output price (USD per million tokens).
     pub fn max_output_price(mut self, usd_per_mtok: f64) -> Self {
         self.constraints.max_output_price = Some(usd_per_mtok);
+        self
+    }
+
+    /// Rejects models retired on or before `today` ([`Rejection::Retired`](crate::Rejection::Retired)).
+    /// The router reads no clock: pass today's date
+    /// (`Date::from_system_time(SystemTime::now())`), and rebuild the router to move it on.
+    pub fn exclude_retired(mut self, today: Date) -> Self {
+        self.constraints.retired_by = Some(today);
         self
     }
 

@@ -9,6 +9,7 @@
 //! built-in task kind, one column per kind. The values are copies, computed by the same
 //! functions the per-model path uses, so decisions are bit-for-bit the same.
 
+use crate::date::Date;
 use crate::estimate::ProfileLatency;
 use crate::filter::Constraints;
 use crate::model::{Capabilities, LatencyProfile, ModelId, ModelSpec, Prices};
@@ -23,6 +24,8 @@ pub(crate) enum Listed {
     NotAllowed,
     /// The deny list names the model.
     Denied,
+    /// The model is retired by the router's date (`Constraints::retired_by`).
+    Retired(Date),
 }
 
 /// What the filter and estimate stages read of one model.
@@ -73,6 +76,10 @@ impl ModelTable {
                     Listed::NotAllowed
                 } else if constraints.deny.contains(&m.id) {
                     Listed::Denied
+                } else if let Some(on) = m.retires
+                    && constraints.retired_by.is_some_and(|today| on <= today)
+                {
+                    Listed::Retired(on)
                 } else {
                     Listed::Ok
                 },

@@ -20,6 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::date::Date;
 use crate::model::{Capabilities, LatencyProfile, ModelSpec, Prices, QualityPriors, Tag};
 
 const BUILTIN_JSON: &str = include_str!("builtin.json");
@@ -132,6 +133,9 @@ pub struct ModelPatch {
     /// New date.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub as_of: Option<String>,
+    /// New retirement date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retires: Option<Date>,
 }
 
 impl ModelPatch {
@@ -170,6 +174,9 @@ impl ModelPatch {
         }
         if let Some(v) = self.as_of {
             m.as_of = Some(v);
+        }
+        if let Some(v) = self.retires {
+            m.retires = Some(v);
         }
     }
 }
@@ -258,6 +265,31 @@ impl Catalog {
     /// The model with this id.
     pub fn get(&self, id: &str) -> Option<&ModelSpec> {
         self.models.iter().find(|m| m.id.as_str() == id)
+    }
+
+    /// The models retired by `today` or retiring within `days` days of it, soonest first, each
+    /// with its retirement date and the days left (0 or less: retired).
+    pub fn retiring_within(&self, today: Date, days: i64) -> Vec<(&ModelSpec, Date, i64)> {
+        let mut out: Vec<_> = self
+            .models
+            .iter()
+            .filter_map(|m| m.retires.map(|r| (m, r, today.days_until(r))))
+            .filter(|&(_, _, left)| left <= days)
+            .collect();
+        out.sort_by(|a, b| (a.2, &a.0.id).cmp(&(b.2, &b.0.id)));
+        out
+    }
+
+    /// One warning line per model of [`retiring_within`](Self::retiring_within).
+    pub fn retirement_warnings(&self, today: Date, days: i64) -> Vec<String> {
+        self.retiring_within(today, days)
+            .into_iter()
+            .map(|(m, on, left)| match left {
+                ..=0 => format!("warning: {} was retired on {on}", m.id),
+                1 => format!("warning: {} retires tomorrow ({on})", m.id),
+                _ => format!("warning: {} retires in {left} days ({on})", m.id),
+            })
+            .collect()
     }
 
     /// The models.

@@ -6,6 +6,9 @@ use taskroute::{Catalog, CostFirst, Policy, QualityFirst, Router, TaskSpec, Weig
 
 use crate::CliError;
 
+/// Models retiring within this many days are warned about.
+const RETIREMENT_WARNING_DAYS: i64 = 30;
+
 /// Route one task and print the explained decision.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -24,6 +27,12 @@ pub(crate) struct Args {
     /// Print the decision as JSON instead of the explanation.
     #[arg(long)]
     json: bool,
+    /// Reject models retired by today (see --today).
+    #[arg(long)]
+    exclude_retired: bool,
+    /// Today's date for retirement warnings and --exclude-retired (default: the UTC date now).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    today: Option<taskroute::Date>,
 }
 
 /// Parses `name[:knob]`.
@@ -68,7 +77,17 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let task: TaskSpec =
         serde_json::from_str(&text).map_err(|e| CliError::msg(format!("--task: not a valid task: {e}")))?;
     let policy = parse_policy(&args.policy)?;
-    let router = Router::builder().models(catalog.into_models()).build()?;
+    let today = args
+        .today
+        .unwrap_or_else(|| taskroute::Date::from_system_time(std::time::SystemTime::now()));
+    for w in catalog.retirement_warnings(today, RETIREMENT_WARNING_DAYS) {
+        eprintln!("{w}");
+    }
+    let mut builder = Router::builder().models(catalog.into_models());
+    if args.exclude_retired {
+        builder = builder.exclude_retired(today);
+    }
+    let router = builder.build()?;
     let mut decision = taskroute::Decision::new();
     let routed = router.route_with(&task, &*policy, &mut decision);
     if args.json {
