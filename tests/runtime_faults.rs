@@ -14,8 +14,8 @@ use runtime_support::{Act, Fake, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetPolicy,
-    BudgetScope, Clock, FailureAwareQuality, InMemoryBudgetStore, Jitter, ManualClock, RequestOptions,
-    RetryPolicy, RoutedClient, RoutedError, RuntimeStats, StatsConfig, TokioClock,
+    BudgetScope, Clock, CostBasis, FailureAwareQuality, InMemoryBudgetStore, Jitter, ManualClock,
+    RequestOptions, RetryPolicy, RoutedClient, RoutedError, RuntimeStats, StatsConfig, TokioClock,
 };
 use taskroute::{CostFirst, ModelId, PriorQuality, QualityFirst, Rejection, Router, TaskKind, TaskSpec};
 
@@ -114,12 +114,27 @@ async fn rate_limit_waits_out_retry_after() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_longer_than_allowed_falls_back_at_once() {
-    let (c, fake) = client(Fake::new("fake").script("cheap", [Act::rate_limited(secs(120))]));
-    let t0 = tokio::time::Instant::now();
+    // 86401 s and 999999 s are what a provider sends as seconds or an HTTP date a day away;
+    // Duration::MAX stands for "later than can be represented".
+    for ra in [secs(120), secs(86_401), secs(999_999), Duration::MAX] {
+        let (c, fake) = client(Fake::new("fake").script("cheap", [Act::rate_limited(ra)]));
+        let t0 = tokio::time::Instant::now();
+        let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
+        assert_eq!(r.model().as_str(), "dear", "{ra:?}");
+        assert_eq!(fake.calls_to("cheap"), 1, "{ra:?}: the primary is not retried");
+        assert_eq!(tokio::time::Instant::now() - t0, Duration::ZERO, "no waiting");
+        assert_eq!(r.attempts[0].backoff, Duration::ZERO);
+    }
+    // also with a policy that would wait out anything: the deadline decides
+    let fake = Arc::new(Fake::new("fake").script("cheap", [Act::rate_limited(secs(86_401))]));
+    let c = RoutedClient::builder(router())
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .retry(retry().with_max_retry_after(Duration::MAX))
+        .build()
+        .unwrap();
     let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
     assert_eq!(r.model().as_str(), "dear");
     assert_eq!(fake.calls_to("cheap"), 1);
-    assert_eq!(tokio::time::Instant::now() - t0, Duration::ZERO, "no waiting");
 }
 
 #[tokio::test(start_paused = true)]
@@ -606,4 +621,119 @@ async fn logs_carry_no_prompt_text() {
         !logs.contains("secret prompt"),
         "prompt text leaked into logs: {logs}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_callers_short_deadline_does_not_open_a_healthy_models_breaker() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let breakers = Arc::new(BreakerRegistry::new(BreakerConfig::default(), clock).unwrap());
+    let router = Router::builder()
+        .model_spec(
+            model("only", "fake", 1.0, 0.9).with_latency(taskroute::LatencyProfile::new(150.0, 1000.0)),
+        )
+        .build()
+        .unwrap();
+    let c = RoutedClient::builder(router)
+        .provider(Arc::new(Fake::new("fake").always("only", Act::slow(200, "fine"))) as Arc<dyn Provider>)
+        .breakers(breakers.clone())
+        .build()
+        .unwrap();
+    for _ in 0..5 {
+        let e = c.complete(&task(), &req(), within(ms(10))).await.unwrap_err();
+        assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
+    }
+    assert_eq!(breakers.state(&ModelId::new("only")), BreakerState::Closed);
+    let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
+    assert_eq!(r.response.text, "fine");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unbounded_deadline_does_not_panic() {
+    let (c, _fake) = client(Fake::new("fake"));
+    let r = c.complete(&task(), &req(), within(Duration::MAX)).await.unwrap();
+    assert_eq!(r.model().as_str(), "cheap");
+    let mut s = c.stream(&task(), &req(), within(Duration::MAX)).await.unwrap();
+    while let Some(ev) = s.next().await {
+        ev.unwrap();
+    }
+    let check = BasicCheck::default();
+    let r = c
+        .cascade(&task(), &req(), &check, within(Duration::MAX))
+        .await
+        .unwrap();
+    assert!(r.accepted);
+    // the manual clock too
+    let clock = ManualClock::new();
+    let c = RoutedClient::builder(router())
+        .provider(Arc::new(Fake::new("fake")) as Arc<dyn Provider>)
+        .clock(Arc::new(clock))
+        .build()
+        .unwrap();
+    c.complete(&task(), &req(), within(Duration::MAX)).await.unwrap();
+}
+
+/// A client over `fake` with a $1 global budget; returns the store.
+fn budgeted(fake: Fake) -> (RoutedClient, Arc<InMemoryBudgetStore>) {
+    let store = Arc::new(
+        InMemoryBudgetStore::new(Arc::new(TokioClock))
+            .with_cap(BudgetScope::Global, BudgetCap::total(1.0))
+            .unwrap(),
+    );
+    let c = RoutedClient::builder(router())
+        .provider(Arc::new(fake) as Arc<dyn Provider>)
+        .budget(store.clone(), BudgetPolicy::default())
+        .retry(retry())
+        .build()
+        .unwrap();
+    (c, store)
+}
+
+/// What the client reserves for `cheap`: the estimate (100 in, 50 out at $0.1/$0.4 per Mtok)
+/// or the cost at `max_tokens` (200), whichever is more.
+const CHEAP_RESERVED: f64 = 100.0 * 0.1e-6 + 200.0 * 0.4e-6;
+
+fn capped_req() -> ChatRequest {
+    req().max_tokens(200)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_answer_without_usage_is_charged_its_reservation_and_says_so() {
+    let (c, store) = budgeted(Fake::new("fake").script("cheap", [Act::NoUsage("hi".into())]));
+    let r = c.complete(&task(), &capped_req(), within(secs(5))).await.unwrap();
+    let spent = store.usage(&BudgetScope::Global).unwrap().spent_usd;
+    assert!((spent - CHEAP_RESERVED).abs() < 1e-9, "spent {spent}");
+    assert_eq!(r.attempts[0].cost_basis, CostBasis::Reserved);
+    assert!((r.attempts[0].cost_usd - CHEAP_RESERVED).abs() < 1e-9);
+    // streams too
+    let (c, store) = budgeted(Fake::new("fake").script("cheap", [Act::NoUsage("hi".into())]));
+    let mut s = c.stream(&task(), &capped_req(), within(secs(5))).await.unwrap();
+    while let Some(ev) = s.next().await {
+        ev.unwrap();
+    }
+    let spent = store.usage(&BudgetScope::Global).unwrap().spent_usd;
+    assert!((spent - CHEAP_RESERVED).abs() < 1e-9, "spent {spent}");
+    assert_eq!(s.attempts()[0].cost_basis, CostBasis::Reserved);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_after_sending_is_charged_before_the_retry() {
+    let (c, store) =
+        budgeted(Fake::new("fake").script("cheap", [Act::err(ErrorKind::Timeout, 504), Act::ok("fine")]));
+    let r = c.complete(&task(), &capped_req(), within(secs(5))).await.unwrap();
+    assert_eq!(r.attempts.len(), 2);
+    assert_eq!(r.attempts[0].cost_basis, CostBasis::Reserved);
+    let answered = r.attempts[1].cost_usd;
+    let spent = store.usage(&BudgetScope::Global).unwrap().spent_usd;
+    assert!(
+        (spent - (CHEAP_RESERVED + answered)).abs() < 1e-9,
+        "spent {spent}: the timed-out call may have been billed"
+    );
+    assert_eq!(store.held(), 0);
+    // a 500 is not billed
+    let (c, store) =
+        budgeted(Fake::new("fake").script("cheap", [Act::err(ErrorKind::Server, 500), Act::ok("fine")]));
+    let r = c.complete(&task(), &capped_req(), within(secs(5))).await.unwrap();
+    let spent = store.usage(&BudgetScope::Global).unwrap().spent_usd;
+    assert!((spent - r.attempts[1].cost_usd).abs() < 1e-9);
+    assert_eq!(r.attempts[0].cost_basis, CostBasis::NotCharged);
 }

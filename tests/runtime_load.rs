@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
 use taskroute::provider::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
 };
@@ -34,7 +36,7 @@ const PRIMARY: &str = "small";
 /// 1–20 ms; seeded.
 #[derive(Debug)]
 struct LoadFake {
-    rng: Mutex<fastrand::Rng>,
+    rng: Mutex<Pcg64Mcg>,
     primary_calls: AtomicU64,
     primary_failures: AtomicU64,
     other_calls: AtomicU64,
@@ -50,7 +52,7 @@ enum Plan {
 impl LoadFake {
     fn new(seed: u64) -> Self {
         Self {
-            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            rng: Mutex::new(Pcg64Mcg::seed_from_u64(seed)),
             primary_calls: AtomicU64::new(0),
             primary_failures: AtomicU64::new(0),
             other_calls: AtomicU64::new(0),
@@ -60,7 +62,7 @@ impl LoadFake {
 
     fn plan(&self, primary: bool) -> Plan {
         let mut rng = self.rng.lock().unwrap();
-        let delay = rng.u64(1..=20);
+        let delay = rng.random_range(1..=20u64);
         let fail_rate = if primary { 0.30 } else { 0.05 };
         let (calls, failures) = if primary {
             (&self.primary_calls, &self.primary_failures)
@@ -68,11 +70,11 @@ impl LoadFake {
             (&self.other_calls, &self.other_failures)
         };
         calls.fetch_add(1, Ordering::Relaxed);
-        if rng.f64() >= fail_rate {
-            return Plan::Answer(delay, rng.u32(1..=50));
+        if rng.random::<f64>() >= fail_rate {
+            return Plan::Answer(delay, rng.random_range(1..=50u32));
         }
         failures.fetch_add(1, Ordering::Relaxed);
-        match rng.u32(0..10) {
+        match rng.random_range(0..10u32) {
             0..=3 => Plan::Fail(delay, ErrorKind::Server, None),
             4..=6 => Plan::Fail(delay, ErrorKind::RateLimited, Some(Duration::from_millis(50))),
             7..=8 => Plan::Fail(delay, ErrorKind::Overloaded, None),

@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
+
 use crate::Error;
 
 /// How jitter spreads the delays of clients retrying at once.
@@ -64,19 +67,20 @@ impl Default for RetryPolicy {
     }
 }
 
-/// The random source of jitter: seeded explicitly so runs are reproducible.
+/// The random source of jitter (PCG, `rand_pcg::Pcg64Mcg`): seeded explicitly so runs are
+/// reproducible.
 #[derive(Clone, Debug)]
-pub struct JitterRng(fastrand::Rng);
+pub struct JitterRng(Pcg64Mcg);
 
 impl JitterRng {
     /// A generator with this seed.
     pub fn with_seed(seed: u64) -> Self {
-        Self(fastrand::Rng::with_seed(seed))
+        Self(Pcg64Mcg::seed_from_u64(seed))
     }
 
     /// A uniform number in `[0, 1)`.
     pub fn unit(&mut self) -> f64 {
-        self.0.f64()
+        self.0.random::<f64>()
     }
 }
 

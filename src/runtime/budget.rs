@@ -664,6 +664,8 @@ mod tests {
     use super::*;
     use crate::runtime::clock::ManualClock;
     use proptest::prelude::*;
+    use rand::{RngExt, SeedableRng};
+    use rand_pcg::Pcg64Mcg;
 
     fn store(clock: &ManualClock) -> InMemoryBudgetStore {
         InMemoryBudgetStore::new(Arc::new(clock.clone()))
@@ -788,12 +790,12 @@ mod tests {
             .map(|t| {
                 let s = Arc::clone(&s);
                 std::thread::spawn(move || {
-                    let mut rng = fastrand::Rng::with_seed(t);
+                    let mut rng = Pcg64Mcg::seed_from_u64(t);
                     for _ in 0..2_000 {
-                        let want = rng.f64() * 0.01;
+                        let want = rng.random::<f64>() * 0.01;
                         if let Ok(r) = s.reserve_now(&[BudgetScope::Global], want) {
-                            if rng.bool() {
-                                s.settle_now(&r, want * rng.f64());
+                            if rng.random_bool(0.5) {
+                                s.settle_now(&r, want * rng.random::<f64>());
                             } else {
                                 s.release_now(&r);
                             }

@@ -13,8 +13,10 @@ use std::time::Duration;
 use crate::decision::Decision;
 use crate::model::ModelId;
 use crate::provider::{ChatRequest, ChatResponse, FinishReason};
-use crate::runtime::client::Attempt;
-use crate::runtime::client::{AttemptOutcome, RequestOptions, RoutedClient, RoutedError, Turn};
+use crate::runtime::attempt::{Attempt, AttemptOutcome};
+use crate::runtime::client::RoutedClient;
+use crate::runtime::error::RoutedError;
+use crate::runtime::request::{RequestOptions, Turn};
 use crate::task::Task;
 
 /// Decides whether a cascade step's answer is good enough to stop.
@@ -197,35 +199,33 @@ impl RoutedClient {
                 .map_or(f64::INFINITY, |e| e.cost_usd)
         };
         order.sort_by(|a, b| cost(a.0).total_cmp(&cost(b.0)).then(a.1.cmp(&b.1)));
-        let input_tokens = task.input_tokens();
-        let expected_output = task.output_tokens();
         let mut steps = Vec::with_capacity(order.len());
         let mut last: Option<ChatResponse> = None;
         for (i, rank) in order {
             let cand = &decision.candidates[i];
             let first_attempt = ctx.attempts.len();
-            let turn = self
-                .run_model(&mut ctx, cand, rank, request, input_tokens, expected_output)
-                .await;
+            let turn = self.complete_turn(&mut ctx, cand, rank, request).await;
             let mine = &mut ctx.attempts[first_attempt..];
-            let step_cost: f64 = mine.iter().map(|a| a.cost_usd).sum();
+            let cost_usd: f64 = mine.iter().map(|a| a.cost_usd).sum();
             let elapsed = mine.iter().map(|a| a.latency + a.backoff).sum();
-            match turn {
+            let mut step = CascadeStep {
+                model: cand.model.clone(),
+                cost_usd,
+                accepted: false,
+                reason: None,
+                elapsed,
+            };
+            let stop = match turn {
                 Turn::Done(response) => {
                     let verdict = check.check(&response);
-                    tracing::info!(model = %cand.model, cost_usd = step_cost, accepted = verdict.is_ok(), "cascade step");
-                    let accepted = verdict.is_ok();
-                    let reason = verdict.err().map(Cow::into_owned);
-                    if let (Some(r), Some(a)) = (&reason, mine.last_mut()) {
+                    tracing::info!(model = %cand.model, cost_usd, accepted = verdict.is_ok(), "cascade step");
+                    step.accepted = verdict.is_ok();
+                    step.reason = verdict.err().map(Cow::into_owned);
+                    if let (Some(r), Some(a)) = (&step.reason, mine.last_mut()) {
                         a.outcome = AttemptOutcome::NotAccepted { reason: r.clone() };
                     }
-                    steps.push(CascadeStep {
-                        model: cand.model.clone(),
-                        cost_usd: step_cost,
-                        accepted,
-                        reason,
-                        elapsed,
-                    });
+                    let accepted = step.accepted;
+                    steps.push(step);
                     if accepted {
                         return Ok(CascadeResponse {
                             response,
@@ -236,31 +236,27 @@ impl RoutedClient {
                         });
                     }
                     last = Some(response);
+                    continue;
                 }
-                Turn::Next => {
-                    let reason = mine.last().map(|a| a.outcome.to_string());
-                    steps.push(CascadeStep {
-                        model: cand.model.clone(),
-                        cost_usd: step_cost,
+                Turn::Next => None,
+                Turn::Stop(stop) => Some(stop),
+            };
+            step.reason = mine.last().map(|a| a.outcome.to_string());
+            tracing::info!(model = %cand.model, cost_usd, reason = step.reason.as_deref(), "cascade step failed");
+            steps.push(step);
+            if let Some(stop) = stop {
+                // The deadline, a request no model can serve, or the budget: the best answer
+                // so far, if there is one.
+                return match last {
+                    Some(response) => Ok(CascadeResponse {
+                        response,
                         accepted: false,
-                        reason,
-                        elapsed,
-                    });
-                }
-                Turn::Stop(e) => {
-                    // Deadline or a request no model can serve: return the best answer we
-                    // have, if any.
-                    if let Some(response) = last {
-                        return Ok(CascadeResponse {
-                            response,
-                            accepted: false,
-                            steps,
-                            attempts: e.attempts().to_vec(),
-                            decision,
-                        });
-                    }
-                    return Err(e);
-                }
+                        steps,
+                        attempts: ctx.attempts,
+                        decision,
+                    }),
+                    None => Err(ctx.fail(stop)),
+                };
             }
         }
         match last {

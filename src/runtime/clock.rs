@@ -118,11 +118,12 @@ impl Clock for ManualClock {
     }
     fn sleep(&self, duration: Duration) -> Sleep {
         let clock = self.clone();
-        let end = self.now() + duration;
+        // Too far away to be an instant: never.
+        let end = self.now().checked_add(duration);
         Box::pin(async move {
             loop {
                 let moved = clock.inner.moved.notified();
-                if clock.now() >= end {
+                if end.is_some_and(|end| clock.now() >= end) {
                     return;
                 }
                 moved.await;

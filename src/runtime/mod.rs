@@ -13,21 +13,32 @@
 //!   and settling after each call ([`BudgetStore`], [`InMemoryBudgetStore`]); as money runs
 //!   low the task's cost limit is lowered so the router steps down to cheaper models;
 //! - [`client`]: the [`RoutedClient`] that puts them together: route, call, retry with backoff,
-//!   fall back down the ranking, all within a per-request deadline, every attempt recorded;
+//!   fall back down the ranking, all within a per-request deadline, every attempt recorded
+//!   ([`attempt`]); built by [`builder`], per-request settings in [`request`], failures in
+//!   [`error`]. One model's turn (reserve, permit, call, settle, back off) is one function
+//!   shared by `complete`, `stream` and `cascade`, and the budget is settled by a guard that
+//!   also runs when the caller drops the request;
 //! - [`stream`]: routed streaming that falls back only before the first token;
 //! - [`cascade`]: FrugalGPT cascades with an [`AcceptanceCheck`];
 //! - [`stats`]: observed latency and errors ([`RuntimeStats`]) fed back to the router through
 //!   [`ObservedLatency`] and [`FailureAwareQuality`].
 
+pub mod attempt;
 pub mod backoff;
 pub mod breaker;
 pub mod budget;
+pub mod builder;
 pub mod cascade;
+mod charge;
 pub mod client;
 pub mod clock;
+pub mod error;
+pub mod request;
 pub mod stats;
 pub mod stream;
+mod turn;
 
+pub use attempt::{Attempt, AttemptOutcome, CostBasis};
 pub use backoff::{Jitter, JitterRng, RetryPolicy};
 pub use breaker::{
     BreakerConfig, BreakerObserver, BreakerOpen, BreakerPermit, BreakerRegistry, BreakerState, CallOutcome,
@@ -37,10 +48,11 @@ pub use budget::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, Reservation,
     ScopeUsage, nanos_to_usd, usd_to_nanos,
 };
+pub use builder::RoutedClientBuilder;
 pub use cascade::{AcceptanceCheck, BasicCheck, CascadeResponse, CascadeStep};
-pub use client::{
-    Attempt, AttemptOutcome, RequestOptions, RoutedClient, RoutedClientBuilder, RoutedError, RoutedResponse,
-};
+pub use client::{RoutedClient, RoutedResponse};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
+pub use error::RoutedError;
+pub use request::RequestOptions;
 pub use stats::{FailureAwareQuality, ModelStats, ObservedLatency, RuntimeStats, StatsConfig};
 pub use stream::{RoutedStream, StreamInterrupted};

@@ -14,19 +14,21 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
-use futures::future::{BoxFuture, Either, select};
+use futures::future::BoxFuture;
 use futures::{Stream, StreamExt};
 use tracing::Instrument;
 
 use crate::model::{ModelId, ModelSpec};
-use crate::provider::{ChatRequest, ChatStream, ErrorKind, ProviderError, StreamEvent};
+use crate::provider::{ChatRequest, ChatStream, ErrorKind, Provider, ProviderError, StreamEvent};
+use crate::runtime::attempt::{Attempt, AttemptOutcome, CostBasis};
 use crate::runtime::breaker::{BreakerPermit, CallOutcome};
-use crate::runtime::budget::{BudgetStore, Reservation};
-use crate::runtime::client::{
-    Attempt, AttemptOutcome, RequestOptions, RoutedClient, RoutedError, Turn, health_outcome, ms,
-};
+use crate::runtime::charge::Charge;
+use crate::runtime::client::RoutedClient;
 use crate::runtime::clock::{Clock, Sleep};
+use crate::runtime::error::RoutedError;
+use crate::runtime::request::{RequestOptions, Turn};
 use crate::runtime::stats::RuntimeStats;
+use crate::runtime::turn::{ModelCall, deadline_outcome, health_outcome, ms};
 use crate::task::Task;
 
 /// A stream failed after its first event reached the caller. Not replayed: what was delivered
@@ -57,18 +59,22 @@ struct Live {
     rank: u32,
     retry: u32,
     start: Instant,
+    expected_ms: f64,
     permit: Option<BreakerPermit>,
-    reservation: Option<Reservation>,
-    store: Option<Arc<dyn BudgetStore>>,
+    /// Settled when the stream ends; charged whole when it is dropped early.
+    charge: Option<Charge>,
     stats: Option<Arc<RuntimeStats>>,
     clock: Arc<dyn Clock>,
 }
 
 /// A routed stream of [`StreamEvent`]s; see the [module docs](self).
 ///
-/// Read it to the end: the budget is settled before the [`Finish`](StreamEvent::Finish) event is
-/// handed over. Dropped early, the breaker slot is freed at once and the budget reservation
-/// expires after the store's time-to-live.
+/// The budget is settled before the [`Finish`](StreamEvent::Finish) event is handed over (with
+/// a store that answers without waiting, such as [`InMemoryBudgetStore`]; others finish on the
+/// tokio runtime). Dropped early, the breaker slot is freed at once and the whole reservation
+/// is charged: the tokens produced so far were billed.
+///
+/// [`InMemoryBudgetStore`]: crate::runtime::InMemoryBudgetStore
 pub struct RoutedStream {
     inner: ChatStream,
     first: Option<StreamEvent>,
@@ -80,8 +86,6 @@ pub struct RoutedStream {
     delivered_events: usize,
     finished: bool,
     done: bool,
-    settling: Option<BoxFuture<'static, ()>>,
-    pending: Option<Result<StreamEvent, StreamInterrupted>>,
 }
 
 impl fmt::Debug for RoutedStream {
@@ -106,17 +110,21 @@ impl RoutedStream {
         &self.attempts
     }
 
-    fn settle_future(&mut self, cost: f64) -> Option<BoxFuture<'static, ()>> {
-        let store = self.live.store.clone()?;
-        let r = self.live.reservation.take()?;
-        Some(Box::pin(async move {
-            if let Err(e) = store.settle(&r, cost).await {
-                tracing::error!(error = %e, "budget store failed to settle a stream");
-            }
-        }))
+    /// Settles the budget with `cost`, or with the whole reservation when `cost` is `None`
+    /// (unknown); returns what was charged.
+    fn settle(&mut self, cost: Option<f64>) -> (f64, CostBasis) {
+        let Some(charge) = self.live.charge.take() else {
+            return (0.0, CostBasis::NotCharged);
+        };
+        let (usd, basis) = match cost {
+            Some(c) => (c, CostBasis::Reported),
+            None => (charge.amount_usd(), CostBasis::Reserved),
+        };
+        charge.settle_now(usd);
+        (usd, basis)
     }
 
-    fn on_event(&mut self, ev: StreamEvent) -> Option<Result<StreamEvent, StreamInterrupted>> {
+    fn on_event(&mut self, ev: StreamEvent) -> Result<StreamEvent, StreamInterrupted> {
         self.delivered_events += 1;
         match &ev {
             StreamEvent::TextDelta(t) => self.delivered_text.push_str(t),
@@ -131,39 +139,40 @@ impl RoutedStream {
                 if let Some(s) = &self.live.stats {
                     s.record_success(&self.live.model, latency, usage.output_tokens);
                 }
-                tracing::debug!(model = %self.live.model.id, latency_ms = ms(latency), cost_usd, "stream finished");
-                self.attempts.push(Attempt {
-                    model: self.live.model.id.clone(),
-                    rank: self.live.rank,
-                    retry: self.live.retry,
-                    outcome: AttemptOutcome::Success,
-                    latency,
-                    cost_usd: *cost_usd,
-                    backoff: Duration::ZERO,
-                });
-                if let Some(f) = self.settle_future(*cost_usd) {
-                    self.settling = Some(f);
-                    self.pending = Some(Ok(ev));
-                    return None;
+                let reported = usage.input_tokens > 0 || usage.output_tokens > 0;
+                if !reported {
+                    tracing::warn!(model = %self.live.model.id, "the stream reported no usage: charged the whole reservation");
                 }
+                let (cost, basis) = self.settle(reported.then_some(*cost_usd));
+                tracing::debug!(model = %self.live.model.id, latency_ms = ms(latency), cost_usd = cost, "stream finished");
+                self.attempts.push(
+                    Attempt::new(
+                        &self.live.model.id,
+                        self.live.rank,
+                        self.live.retry,
+                        AttemptOutcome::Success,
+                    )
+                    .took(latency)
+                    .charged(cost, basis),
+                );
             }
             StreamEvent::ToolCallDelta { .. } => {}
             // `StreamEvent` may grow; a new kind of event is passed on as it is.
             #[allow(unreachable_patterns)]
             _ => {}
         }
-        Some(Ok(ev))
+        Ok(ev)
     }
 
-    fn on_failure(
-        &mut self,
-        error: ProviderError,
-        deadline_exceeded: bool,
-    ) -> Option<Result<StreamEvent, StreamInterrupted>> {
+    fn on_failure(&mut self, error: ProviderError, deadline_exceeded: bool) -> StreamInterrupted {
         self.done = true;
         let now = self.live.clock.now();
         let latency = now.saturating_duration_since(self.live.start);
-        let outcome = health_outcome(&error);
+        let outcome = if deadline_exceeded {
+            deadline_outcome(self.live.expected_ms, latency)
+        } else {
+            health_outcome(&error)
+        };
         if let Some(p) = self.live.permit.take() {
             p.record(outcome, now);
         }
@@ -172,36 +181,27 @@ impl RoutedStream {
         {
             s.record_failure(&self.live.model.id);
         }
-        tracing::warn!(model = %self.live.model.id, kind = %error.kind(), delivered_events = self.delivered_events, "stream interrupted after the first token; not replayed");
-        self.attempts.push(Attempt {
-            model: self.live.model.id.clone(),
-            rank: self.live.rank,
-            retry: self.live.retry,
-            outcome: AttemptOutcome::StreamInterrupted { kind: error.kind() },
-            latency,
-            cost_usd: 0.0,
-            backoff: Duration::ZERO,
-        });
-        let err = StreamInterrupted {
+        // Tokens were delivered, so they were probably billed: charge the whole reservation.
+        let (cost, basis) = self.settle(None);
+        tracing::warn!(model = %self.live.model.id, kind = %error.kind(), delivered_events = self.delivered_events, charged_usd = cost, "stream interrupted after the first token; not replayed");
+        self.attempts.push(
+            Attempt::new(
+                &self.live.model.id,
+                self.live.rank,
+                self.live.retry,
+                AttemptOutcome::StreamInterrupted { kind: error.kind() },
+            )
+            .took(latency)
+            .charged(cost, basis),
+        );
+        StreamInterrupted {
             model: self.live.model.id.clone(),
             error,
             deadline_exceeded,
             delivered_text: std::mem::take(&mut self.delivered_text),
             delivered_events: self.delivered_events,
             attempts: self.attempts.clone(),
-        };
-        // Tokens were delivered, so they were probably billed: charge the whole reservation.
-        let full = self
-            .live
-            .reservation
-            .as_ref()
-            .map_or(0.0, Reservation::amount_usd);
-        if let Some(f) = self.settle_future(full) {
-            self.settling = Some(f);
-            self.pending = Some(Err(err));
-            return None;
         }
-        Some(Err(err))
     }
 }
 
@@ -210,16 +210,8 @@ impl Stream for RoutedStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        if let Some(f) = this.settling.as_mut() {
-            ready!(f.as_mut().poll(cx));
-            this.settling = None;
-            return Poll::Ready(this.pending.take());
-        }
         if let Some(ev) = this.first.take() {
-            if let Some(out) = this.on_event(ev) {
-                return Poll::Ready(Some(out));
-            }
-            return self.poll_next(cx);
+            return Poll::Ready(Some(this.on_event(ev)));
         }
         if this.done {
             return Poll::Ready(None);
@@ -232,38 +224,52 @@ impl Stream for RoutedStream {
                     this.deadline_len
                 ),
             );
-            return match this.on_failure(e, true) {
-                Some(out) => Poll::Ready(Some(out)),
-                None => self.poll_next(cx),
-            };
+            return Poll::Ready(Some(Err(this.on_failure(e, true))));
         }
         let item = ready!(this.inner.poll_next_unpin(cx));
-        let out = match item {
-            Some(Ok(ev)) => this.on_event(ev),
-            Some(Err(e)) => this.on_failure(e, false),
+        Poll::Ready(match item {
+            Some(Ok(ev)) => Some(this.on_event(ev)),
+            Some(Err(e)) => Some(Err(this.on_failure(e, false))),
             None if this.finished => {
                 this.done = true;
-                return Poll::Ready(None);
+                None
             }
-            None => this.on_failure(
+            None => Some(Err(this.on_failure(
                 ProviderError::new(
                     ErrorKind::MalformedResponse,
                     "the stream ended before its finish event",
                 ),
                 false,
-            ),
-        };
-        match out {
-            Some(out) => Poll::Ready(Some(out)),
-            None => self.poll_next(cx),
-        }
+            ))),
+        })
     }
 }
 
-enum First {
-    Event(ChatStream, StreamEvent),
-    Failed(ProviderError),
-    Deadline,
+/// The first event of a stream: what a streaming turn waits for before committing.
+struct FirstEvent<'r>(&'r ChatRequest);
+
+impl ModelCall for FirstEvent<'_> {
+    type Output = (ChatStream, StreamEvent);
+    fn request(&self) -> &ChatRequest {
+        self.0
+    }
+    fn call<'a>(
+        &'a self,
+        provider: &'a dyn Provider,
+        model: &'a ModelSpec,
+    ) -> BoxFuture<'a, Result<Self::Output, ProviderError>> {
+        Box::pin(async move {
+            let mut s = provider.stream(model, self.0).await?;
+            match s.next().await {
+                Some(Ok(ev)) => Ok((s, ev)),
+                Some(Err(e)) => Err(e),
+                None => Err(ProviderError::new(
+                    ErrorKind::MalformedResponse,
+                    "the stream ended before its first event",
+                )),
+            }
+        })
+    }
 }
 
 impl RoutedClient {
@@ -279,7 +285,11 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: RequestOptions,
     ) -> Result<RoutedStream, RoutedError> {
-        let span = tracing::info_span!("taskroute.stream", kind = %task.kind(), deadline_ms = opts.deadline.as_millis() as u64);
+        let span = tracing::info_span!(
+            "taskroute.stream",
+            kind = %task.kind(),
+            deadline_ms = u64::try_from(opts.deadline.as_millis()).unwrap_or(u64::MAX)
+        );
         self.stream_inner(task, request, &opts).instrument(span).await
     }
 
@@ -290,124 +300,40 @@ impl RoutedClient {
         opts: &RequestOptions,
     ) -> Result<RoutedStream, RoutedError> {
         let (mut ctx, decision) = self.begin(task, opts).await?;
-        let input_tokens = task.input_tokens();
         for (rank, cand) in decision.ranked().enumerate() {
-            let rank = rank as u32;
-            let Some(model) = self.router.model(cand.model.as_str()) else {
-                continue;
-            };
-            let Some(provider) = self.providers.get(&model.provider) else {
-                continue;
-            };
-            if self.clock.now() >= ctx.deadline_at {
-                return Err(ctx.deadline_error());
-            }
-            let reservation = match self
-                .reserve(&mut ctx, cand, rank, model, request, input_tokens)
+            let won = match self
+                .run_model(&mut ctx, cand, rank as u32, &FirstEvent(request))
                 .await
             {
-                Ok(r) => r,
-                Err(Turn::Stop(e)) => return Err(e),
-                Err(_) => continue,
+                Turn::Done(won) => won,
+                Turn::Next => continue,
+                Turn::Stop(stop) => return Err(ctx.fail(stop)),
             };
-            let mut retry = 0;
-            loop {
-                let Some(permit) = self.permit(&mut ctx, &model.id, rank, retry) else {
-                    self.settle(reservation, None).await;
-                    break;
-                };
-                let start = self.clock.now();
-                let remaining = ctx.remaining(start);
-                let mut deadline = self.clock.sleep(remaining);
-                let first = async {
-                    let mut s = provider.stream(model, request).await?;
-                    match s.next().await {
-                        Some(Ok(ev)) => Ok((s, ev)),
-                        Some(Err(e)) => Err(e),
-                        None => Err(ProviderError::new(
-                            ErrorKind::MalformedResponse,
-                            "the stream ended before its first event",
-                        )),
-                    }
-                };
-                let first = match select(Box::pin(first), &mut deadline).await {
-                    Either::Left((Ok((s, ev)), _)) => First::Event(s, ev),
-                    Either::Left((Err(e), _)) => First::Failed(e),
-                    Either::Right(((), _)) => First::Deadline,
-                };
-                match first {
-                    First::Event(inner, ev) => {
-                        tracing::debug!(model = %model.id, rank, retry, "first event: committed to this model");
-                        return Ok(RoutedStream {
-                            inner,
-                            first: Some(ev),
-                            deadline,
-                            deadline_len: ctx.deadline,
-                            live: Live {
-                                model: model.clone(),
-                                rank,
-                                retry,
-                                start,
-                                permit,
-                                reservation,
-                                store: self.budget.as_ref().map(|b| Arc::clone(&b.store)),
-                                stats: self.stats.clone(),
-                                clock: Arc::clone(&self.clock),
-                            },
-                            attempts: ctx.attempts,
-                            delivered_text: String::new(),
-                            delivered_events: 0,
-                            finished: false,
-                            done: false,
-                            settling: None,
-                            pending: None,
-                        });
-                    }
-                    First::Deadline => {
-                        self.note_failure(permit, &model.id, CallOutcome::Failure);
-                        self.settle(reservation, None).await;
-                        ctx.attempts.push(Attempt {
-                            model: model.id.clone(),
-                            rank,
-                            retry,
-                            outcome: AttemptOutcome::DeadlineExceeded,
-                            latency: self.clock.now().saturating_duration_since(start),
-                            cost_usd: 0.0,
-                            backoff: Duration::ZERO,
-                        });
-                        return Err(ctx.deadline_error());
-                    }
-                    First::Failed(e) => {
-                        let latency = self.clock.now().saturating_duration_since(start);
-                        self.note_failure(permit, &model.id, health_outcome(&e));
-                        tracing::info!(model = %model.id, rank, retry, kind = %e.kind(), "stream failed before its first event");
-                        ctx.attempts.push(Attempt {
-                            model: model.id.clone(),
-                            rank,
-                            retry,
-                            outcome: AttemptOutcome::Failed {
-                                kind: e.kind(),
-                                status: e.status(),
-                                message: e.message().to_owned(),
-                            },
-                            latency,
-                            cost_usd: 0.0,
-                            backoff: Duration::ZERO,
-                        });
-                        if self.backoff(&mut ctx, &e, &model.id, retry).await {
-                            retry += 1;
-                            continue;
-                        }
-                        self.settle(reservation, None).await;
-                        if !e.can_fallback() {
-                            return Err(RoutedError::Rejected {
-                                attempts: ctx.attempts,
-                            });
-                        }
-                        break;
-                    }
-                }
-            }
+            let (inner, first) = won.output;
+            tracing::debug!(model = %won.model.id, rank, retry = won.retry, "first event: committed to this model");
+            let deadline = self.clock.sleep(ctx.remaining(self.clock.now()));
+            return Ok(RoutedStream {
+                inner,
+                first: Some(first),
+                deadline,
+                deadline_len: ctx.deadline,
+                live: Live {
+                    model: won.model.clone(),
+                    rank: won.rank,
+                    retry: won.retry,
+                    start: won.start,
+                    expected_ms: won.expected_ms,
+                    permit: won.permit,
+                    charge: Some(won.charge),
+                    stats: self.stats.clone(),
+                    clock: Arc::clone(&self.clock),
+                },
+                attempts: ctx.attempts,
+                delivered_text: String::new(),
+                delivered_events: 0,
+                finished: false,
+                done: false,
+            });
         }
         Err(ctx.exhausted())
     }

@@ -25,6 +25,8 @@ pub enum Act {
         status: Option<u16>,
         retry_after: Option<Duration>,
     },
+    /// Answer `text` at once, with no usage (all token counts zero).
+    NoUsage(String),
     /// Never answer.
     Hang,
     /// Stream: fail before any event.
@@ -201,6 +203,13 @@ impl Provider for Fake {
                 status,
                 retry_after,
             } => Err(fail(delay, kind, status, retry_after).await),
+            Act::NoUsage(text) => Ok(ChatResponse::new(
+                model,
+                text,
+                Vec::new(),
+                FinishReason::Stop,
+                Usage::default(),
+            )),
             Act::Hang => futures::future::pending().await,
             Act::StreamCutBefore(kind) | Act::StreamCutAfter(_, kind) => Err(error(kind, None, None)),
         }
@@ -231,6 +240,15 @@ impl Provider for Fake {
                 status,
                 retry_after,
             } => Err(fail(delay, kind, status, retry_after).await),
+            Act::NoUsage(text) => Ok(futures::stream::iter(vec![
+                Ok(StreamEvent::TextDelta(text)),
+                Ok(StreamEvent::Finish {
+                    finish_reason: FinishReason::Stop,
+                    usage: Usage::default(),
+                    cost_usd: 0.0,
+                }),
+            ])
+            .boxed()),
             Act::Hang => Ok(futures::stream::pending().boxed()),
             Act::StreamCutBefore(kind) => {
                 Ok(futures::stream::iter(vec![Err(error(kind, None, None))]).boxed())

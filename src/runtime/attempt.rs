@@ -1,0 +1,177 @@
+//! The record of one call (or refused call) of one model: [`Attempt`], how it ended
+//! ([`AttemptOutcome`]) and where its cost comes from ([`CostBasis`]).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::model::ModelId;
+use crate::provider::{ErrorKind, ProviderError};
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum AttemptOutcome {
+    /// The model answered (and, in a cascade, the answer was accepted).
+    Success,
+    /// The provider returned an error.
+    Failed {
+        /// What kind.
+        kind: ErrorKind,
+        /// The HTTP status, where there was one.
+        status: Option<u16>,
+        /// The provider's message (never a key; no prompt text is added by the runtime).
+        message: String,
+    },
+    /// The request's deadline ran out during the attempt.
+    DeadlineExceeded,
+    /// The model's circuit breaker refused the call.
+    CircuitOpen,
+    /// The budget refused the reservation.
+    BudgetRefused {
+        /// What the budget said.
+        reason: String,
+    },
+    /// No provider is registered under the model's provider name.
+    NoProvider,
+    /// A cascade's acceptance check turned the answer down.
+    NotAccepted {
+        /// The check's reason.
+        reason: String,
+    },
+    /// A stream failed after its first token reached the caller.
+    StreamInterrupted {
+        /// The error's kind.
+        kind: ErrorKind,
+    },
+}
+
+impl AttemptOutcome {
+    pub(crate) fn from_error(e: &ProviderError) -> Self {
+        AttemptOutcome::Failed {
+            kind: e.kind(),
+            status: e.status(),
+            message: e.message().to_owned(),
+        }
+    }
+
+    /// A short label (`"success"`, `"rate limited"`, `"circuit open"`), as logged.
+    pub fn label(&self) -> &str {
+        match self {
+            AttemptOutcome::Success => "success",
+            AttemptOutcome::Failed { kind, .. } | AttemptOutcome::StreamInterrupted { kind } => {
+                kind.description()
+            }
+            AttemptOutcome::DeadlineExceeded => "deadline exceeded",
+            AttemptOutcome::CircuitOpen => "circuit open",
+            AttemptOutcome::BudgetRefused { .. } => "budget refused",
+            AttemptOutcome::NoProvider => "no provider",
+            AttemptOutcome::NotAccepted { .. } => "not accepted",
+        }
+    }
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AttemptOutcome::Failed { kind, status, .. } => match status {
+                Some(s) => write!(f, "{kind} ({s})"),
+                None => write!(f, "{kind}"),
+            },
+            AttemptOutcome::BudgetRefused { reason } => write!(f, "budget refused: {reason}"),
+            AttemptOutcome::NotAccepted { reason } => write!(f, "not accepted: {reason}"),
+            AttemptOutcome::StreamInterrupted { kind } => {
+                write!(f, "stream cut after the first token: {kind}")
+            }
+            other => f.write_str(other.label()),
+        }
+    }
+}
+
+/// One call (or refused call) of one model during a request.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Attempt {
+    /// The model.
+    pub model: ModelId,
+    /// Its place in the ranking (0 = primary).
+    pub rank: u32,
+    /// 0 for the first call of this model, then 1, 2, ... for retries.
+    pub retry: u32,
+    /// How it ended.
+    pub outcome: AttemptOutcome,
+    /// Wall time of the call (zero when no call was made).
+    pub latency: Duration,
+    /// What the call was charged in USD: its reported cost, or (see `cost_basis`) its whole
+    /// reservation when the real cost is unknown; 0 when nothing was billed.
+    pub cost_usd: f64,
+    /// Where `cost_usd` comes from.
+    pub cost_basis: CostBasis,
+    /// The backoff waited after this attempt before the next one.
+    pub backoff: Duration,
+}
+
+/// Where an [`Attempt`]'s cost comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CostBasis {
+    /// Nothing was billed: the call was not made, or failed before the provider did any work
+    /// (providers bill no usage for errors).
+    #[default]
+    NotCharged,
+    /// The provider reported the usage; the cost is computed from it.
+    Reported,
+    /// The real cost is unknown, so the whole reservation (the cost at `max_tokens`, or the
+    /// estimate) was charged: the response carried no usage, or the call was cut (timeout,
+    /// deadline, the caller dropped it) after it was sent and may have been billed.
+    Reserved,
+}
+
+impl Attempt {
+    /// An attempt that made no call (latency and cost zero).
+    pub(crate) fn new(model: &ModelId, rank: u32, retry: u32, outcome: AttemptOutcome) -> Self {
+        Self {
+            model: model.clone(),
+            rank,
+            retry,
+            outcome,
+            latency: Duration::ZERO,
+            cost_usd: 0.0,
+            cost_basis: CostBasis::NotCharged,
+            backoff: Duration::ZERO,
+        }
+    }
+
+    /// With the call's wall time.
+    pub(crate) fn took(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
+    }
+
+    /// With what the call was charged.
+    pub(crate) fn charged(mut self, cost_usd: f64, basis: CostBasis) -> Self {
+        self.cost_usd = cost_usd;
+        self.cost_basis = basis;
+        self
+    }
+}
+
+impl fmt::Display for Attempt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.model)?;
+        if self.retry > 0 {
+            write!(f, " (retry {})", self.retry)?;
+        }
+        write!(f, ": {} after {:?}", self.outcome, self.latency)
+    }
+}
+
+pub(crate) fn list(attempts: &[Attempt]) -> String {
+    if attempts.is_empty() {
+        return "no attempt was made".to_owned();
+    }
+    attempts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,199 @@
+//! [`RoutedClientBuilder`]: providers, breakers, budget, statistics, retry policy, clock and
+//! jitter seed, checked in [`build`](RoutedClientBuilder::build).
+
+use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use crate::Error;
+use crate::filter::Health;
+use crate::model::ModelId;
+use crate::provider::Provider;
+use crate::router::Router;
+use crate::runtime::backoff::RetryPolicy;
+use crate::runtime::breaker::BreakerRegistry;
+use crate::runtime::budget::{BudgetPolicy, BudgetStore};
+use crate::runtime::client::RoutedClient;
+use crate::runtime::clock::{Clock, TokioClock};
+use crate::runtime::stats::RuntimeStats;
+
+/// The router's health hook as the client sees it: the model has a provider, and its breaker
+/// (if any) lets calls through.
+pub(crate) struct ClientHealth {
+    served: HashSet<ModelId>,
+    breakers: Option<Arc<BreakerRegistry>>,
+}
+
+impl Health for ClientHealth {
+    fn is_available(&self, model: &ModelId) -> bool {
+        self.served.contains(model) && self.breakers.as_ref().is_none_or(|b| b.is_available(model))
+    }
+}
+
+pub(crate) struct Budget {
+    pub(crate) store: Arc<dyn BudgetStore>,
+    pub(crate) policy: BudgetPolicy,
+}
+
+/// Builds a [`RoutedClient`].
+pub struct RoutedClientBuilder {
+    router: Router,
+    providers: HashMap<String, Arc<dyn Provider>>,
+    breakers: Option<Arc<BreakerRegistry>>,
+    budget: Option<Budget>,
+    stats: Option<Arc<RuntimeStats>>,
+    retry: RetryPolicy,
+    clock: Option<Arc<dyn Clock>>,
+    seed: Option<u64>,
+}
+
+impl fmt::Debug for RoutedClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RoutedClientBuilder")
+            .field("providers", &self.providers.len())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RoutedClientBuilder {
+    /// Registers a provider under its [`name`](Provider::name); models whose
+    /// [`provider`](crate::ModelSpec::provider) is that name are sent to it.
+    pub fn provider(self, provider: Arc<dyn Provider>) -> Self {
+        let name = provider.name().to_owned();
+        self.provider_named(name, provider)
+    }
+
+    /// Registers providers from a map of provider name to provider.
+    pub fn providers<I, S>(mut self, providers: I) -> Self
+    where
+        I: IntoIterator<Item = (S, Arc<dyn Provider>)>,
+        S: Into<String>,
+    {
+        self.providers
+            .extend(providers.into_iter().map(|(name, p)| (name.into(), p)));
+        self
+    }
+
+    /// Registers a provider under another name.
+    pub fn provider_named(mut self, name: impl Into<String>, provider: Arc<dyn Provider>) -> Self {
+        self.providers.insert(name.into(), provider);
+        self
+    }
+
+    /// Keeps circuit breakers; models with open breakers leave the ranking.
+    pub fn breakers(mut self, breakers: Arc<BreakerRegistry>) -> Self {
+        self.breakers = Some(breakers);
+        self
+    }
+
+    /// Keeps a budget.
+    pub fn budget(mut self, store: Arc<dyn BudgetStore>, policy: BudgetPolicy) -> Self {
+        self.budget = Some(Budget { store, policy });
+        self
+    }
+
+    /// Records observed latency and errors (give the same [`RuntimeStats`] to the router's
+    /// [`ObservedLatency`](crate::runtime::ObservedLatency) or
+    /// [`FailureAwareQuality`](crate::runtime::FailureAwareQuality) to close the loop).
+    pub fn stats(mut self, stats: Arc<RuntimeStats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+
+    /// Sets the retry policy (default: [`RetryPolicy::default`]).
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets the clock (default: [`TokioClock`]).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Sets the seed of the backoff jitter: request `n` jitters from `seed` and `n`, so a run
+    /// is reproducible. Without it, the seed is drawn once per client from the process's
+    /// random hash keys, so separate processes do not retry in lockstep.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Checks the settings and builds the client. The router gets a health hook that keeps out
+    /// models without a registered provider and models whose breaker is open (it replaces any
+    /// health hook the router had).
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for an invalid retry or budget policy, or when no router model
+    /// has a registered provider.
+    pub fn build(self) -> Result<RoutedClient, Error> {
+        self.retry.validate()?;
+        if let Some(b) = &self.budget {
+            b.policy.validate()?;
+        }
+        let served: HashSet<ModelId> = self
+            .router
+            .models()
+            .iter()
+            .filter(|m| self.providers.contains_key(&m.provider))
+            .map(|m| m.id.clone())
+            .collect();
+        if served.is_empty() {
+            return Err(Error::InvalidValue {
+                field: "providers".to_owned(),
+                value: format!("{:?}", self.providers.keys().collect::<Vec<_>>()),
+                expected: "a provider for at least one of the router's models (register one named as ModelSpec::provider)",
+            });
+        }
+        let health = ClientHealth {
+            served,
+            breakers: self.breakers.clone(),
+        };
+        Ok(RoutedClient {
+            router: self.router.with_health(health),
+            providers: self.providers,
+            breakers: self.breakers,
+            budget: self.budget,
+            stats: self.stats,
+            retry: self.retry,
+            clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock)),
+            seed: self.seed.unwrap_or_else(process_seed),
+            requests: AtomicU64::new(0),
+        })
+    }
+}
+
+/// splitmix64: spreads consecutive request numbers into unrelated seeds.
+pub(crate) fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A seed that differs between processes (and between clients): the standard library's
+/// per-process random hash keys.
+fn process_seed() -> u64 {
+    RandomState::new().hash_one(std::process::id())
+}
+
+impl RoutedClient {
+    /// A builder over `router`.
+    pub fn builder(router: Router) -> RoutedClientBuilder {
+        RoutedClientBuilder {
+            router,
+            providers: HashMap::new(),
+            breakers: None,
+            budget: None,
+            stats: None,
+            retry: RetryPolicy::default(),
+            clock: None,
+            seed: None,
+        }
+    }
+}
