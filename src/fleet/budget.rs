@@ -326,7 +326,9 @@ impl RedisBudgetStore {
         let scopes: Arc<[BudgetScope]> = capped.iter().map(|(s, _)| s.clone()).collect();
         // A fresh id is taken only if a live reservation holds this one (odds 2^-63).
         for _ in 0..4 {
-            let id = fastrand::u64(..) & !LOCAL_BIT;
+            // A fresh random u64: std's per-process random SipHash keys, new for each `RandomState`.
+            let id = std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
+                & !LOCAL_BIT;
             let mut inv = i.reserve.key(&i.leases);
             inv.key(&i.records);
             for (s, _) in capped {

@@ -40,7 +40,7 @@ pub fn fresh_prefix(test: &str) -> String {
     format!(
         "taskroute-test:{test}:{}:{:x}",
         std::process::id(),
-        fastrand::u64(..)
+        std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
     )
 }
 
