@@ -76,6 +76,7 @@ pub(crate) fn health_outcome(e: &ProviderError) -> CallOutcome {
         ErrorKind::InvalidRequest
         | ErrorKind::ContextTooLong
         | ErrorKind::ResponseTooLarge
+        | ErrorKind::Unsupported
         | ErrorKind::Config => CallOutcome::Neutral,
         _ => CallOutcome::Failure,
     }
