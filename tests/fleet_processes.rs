@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
 use taskroute::fleet::{FleetError, FleetRedis, RedisBudgetStore, RedisOptions};
 use taskroute::provider::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
@@ -35,7 +37,7 @@ const G: [BudgetScope; 1] = [BudgetScope::Global];
 /// runtime reserved for it.
 #[derive(Debug)]
 struct Faulty {
-    rng: Mutex<fastrand::Rng>,
+    rng: Mutex<Pcg64Mcg>,
     calls: AtomicU64,
     faults: AtomicU64,
 }
@@ -50,9 +52,9 @@ impl Provider for Faulty {
         let (delay, fault, out) = {
             let mut rng = self.rng.lock().unwrap();
             (
-                rng.u64(1..=20),
-                (rng.f64() < 0.3).then(|| rng.u32(0..3)),
-                rng.u32(1..=50),
+                rng.random_range(1..=20u64),
+                (rng.random::<f64>() < 0.3).then(|| rng.random_range(0..3u32)),
+                rng.random_range(1..=50u32),
             )
         };
         self.calls.fetch_add(1, Ordering::Relaxed);
@@ -111,7 +113,7 @@ async fn work() {
         )
     };
     let provider = Arc::new(Faulty {
-        rng: Mutex::new(fastrand::Rng::with_seed(
+        rng: Mutex::new(Pcg64Mcg::seed_from_u64(
             env("TASKROUTE_FLEET_SEED").parse().unwrap(),
         )),
         calls: AtomicU64::new(0),

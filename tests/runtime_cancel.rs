@@ -77,7 +77,7 @@ impl Billing {
     fn meter(&self, model: &ModelSpec) -> Meter {
         Meter {
             bill: Arc::clone(&self.bill),
-            prices: model.prices,
+            prices: model.prices.clone(),
             produced: 0,
         }
     }
@@ -118,23 +118,26 @@ impl Provider for Billing {
             return Err(unavailable());
         };
         let meter = self.meter(model);
-        let prices = model.prices;
-        let s = futures::stream::unfold(Some(meter), move |state| async move {
-            let mut meter = state?;
-            if meter.produced == tokens {
-                let usage = Usage::new(INPUT, tokens, 0);
-                // billed by the meter's drop, here
-                drop(meter);
-                let finish = StreamEvent::Finish {
-                    finish_reason: FinishReason::Stop,
-                    usage,
-                    cost_usd: usage.cost_usd(&prices),
-                };
-                return Some((Ok(finish), None));
+        let prices = model.prices.clone();
+        let s = futures::stream::unfold(Some(meter), move |state| {
+            let prices = prices.clone();
+            async move {
+                let mut meter = state?;
+                if meter.produced == tokens {
+                    let usage = Usage::new(INPUT, tokens, 0);
+                    // billed by the meter's drop, here
+                    drop(meter);
+                    let finish = StreamEvent::Finish {
+                        finish_reason: FinishReason::Stop,
+                        usage,
+                        cost_usd: usage.cost_usd(&prices),
+                    };
+                    return Some((Ok(finish), None));
+                }
+                tokio::time::sleep(TOKEN_EVERY).await;
+                meter.produced += 1;
+                Some((Ok(StreamEvent::TextDelta("word ".to_owned())), Some(meter)))
             }
-            tokio::time::sleep(TOKEN_EVERY).await;
-            meter.produced += 1;
-            Some((Ok(StreamEvent::TextDelta("word ".to_owned())), Some(meter)))
         });
         Ok(s.boxed())
     }
