@@ -80,5 +80,8 @@ fn retirement_warnings_cover_retired_and_the_next_30_days_soonest_first() {
     );
     let bad = r#"{"models": [{"id": "x", "provider": "p", "prices": {"input": 1, "output": 1}, "context_window": 10, "max_output_tokens": 5, "retires": "2026-02-30"}]}"#;
     let e = taskroute::Catalog::from_json_str(bad).unwrap_err().to_string();
-    assert!(e.contains("models[0].retires") && e.contains("not a day of the calendar"), "{e}");
+    assert!(
+        e.contains("models[0].retires") && e.contains("not a day of the calendar"),
+        "{e}"
+    );
 }

@@ -161,6 +161,10 @@ fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
     );
     let file = with_payload(&huge);
     let (result, peak) = metered(|| LearnedEstimator::from_json(&file));
+    eprintln!(
+        "2^25 x 4096 claim: {} bytes, peak {peak} bytes: {result:?}",
+        file.len()
+    );
     assert!(
         matches!(result, Err(LearnError::Corrupt(Corruption::Shape { .. }))),
         "{result:?}"
@@ -187,6 +191,10 @@ fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
         .replacen("\"dim\":33554432", &format!("\"dim\":{}", 21 + (1 << 24)), 1);
     let file = with_payload(&big);
     let (result, peak) = metered(|| LearnedEstimator::from_json(&file));
+    eprintln!(
+        "consistent 2^24 x 4096 claim: {} bytes, peak {peak} bytes: {result:?}",
+        file.len()
+    );
     assert!(
         matches!(
             result,
@@ -342,6 +350,7 @@ fn a_long_table_claiming_many_prompts_and_models_is_refused_in_proportion_to_its
     }
     let path = scratch("sparse.jsonl", jsonl.as_bytes());
     let (result, peak) = metered(|| Outcomes::read_long(&path));
+    eprintln!("20k x 20k long table: {} bytes, peak {peak} bytes", jsonl.len());
     assert!(
         matches!(&result, Err(EvalError::MissingObservation { prompt, model, .. }) if prompt == "p0" && model == "m1"),
         "{result:?}"
