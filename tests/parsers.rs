@@ -2,7 +2,8 @@
 //! (`LearnedEstimator::from_json`) and outcome tables (wide CSV, long CSV and JSON Lines).
 //!
 //! - **Bad input is an error, never a panic**: hand-made bad files, and proptest with arbitrary
-//!   bytes and with random damage to valid files.
+//!   bytes and with random damage to valid files; the side files (price tables, prompt texts)
+//!   under the same bytes.
 //! - **Memory in proportion to the input**: a per-thread counting allocator records the peak of
 //!   live heap bytes during each parse; files that *claim* huge shapes (an estimator's weight
 //!   matrix, a long table's prompts × models) must be refused before that claim is allocated.
@@ -337,6 +338,22 @@ fn read_all(name: &str, bytes: &[u8]) -> Vec<(Result<Outcomes, EvalError>, u64)>
         .collect()
 }
 
+/// The side files a table is read with, on `bytes`: a price table (CSV) and a prompts file
+/// (JSONL, joined onto a two-prompt table). Each parse's peak memory.
+fn read_side_files(name: &str, bytes: &[u8]) -> Vec<u64> {
+    let table = scratch(
+        &format!("{name}-table.csv"),
+        b"sample_id,eval_name,score|a,cost_usd|a\np1,mbpp,1,0.001\n2,gsm8k,0,0.001\n",
+    );
+    let data = Outcomes::read_wide_csv(table).unwrap();
+    let prices = scratch(&format!("{name}-prices.csv"), bytes);
+    let prompts = scratch(&format!("{name}-prompts.jsonl"), bytes);
+    let (_, p1) = metered(|| taskroute::eval::PriceTable::read_csv(&prices));
+    let join = taskroute::eval::PromptJoin::new(&prompts, "sample_id", "text");
+    let (_, p2) = metered(move || data.with_prompts_jsonl(&join));
+    vec![p1, p2]
+}
+
 #[test]
 fn a_long_table_claiming_many_prompts_and_models_is_refused_in_proportion_to_its_size() {
     // Issue 10 item 7: 20,000 prompts each with a different one of 20,000 models (1.3 MB)
@@ -400,6 +417,9 @@ fn bad_outcome_tables_are_typed_errors() {
             assert!(result.is_err(), "{what}: loaded {result:?}");
             assert!(peak <= memory_bound(bytes.len()), "{what}: peak {peak}");
         }
+        for peak in read_side_files(&format!("bad-{what}"), bytes) {
+            assert!(peak <= memory_bound(bytes.len()), "{what}: peak {peak}");
+        }
     }
 }
 
@@ -409,8 +429,8 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic_an_outcome_reader(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
         let name = format!("fuzz-{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes));
-        for (result, peak) in read_all(&name, &bytes) {
-            let _ = result;
+        let tables = read_all(&name, &bytes).into_iter().map(|(_, peak)| peak);
+        for peak in tables.chain(read_side_files(&name, &bytes)) {
             prop_assert!(peak <= memory_bound(bytes.len()), "peak {}", peak);
         }
     }
