@@ -45,6 +45,7 @@
 //! | `eval` | offline evaluation: outcome tables, replay of any policy, sweeps, baselines, metrics |
 //! | `cli` | the `taskroute` command-line tool (`taskroute eval`, `taskroute route`); implies `eval` |
 //! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
+//! | `request` | [`request`]: [`TaskSpec::from_request`] and `Router::route_request` (capabilities, exact OpenAI token counts, the task kind from a `KindClassifier`) |
 //! | `learn` | [`learn`]: per-prompt quality estimators trained from outcomes, saved and loaded; online learning from feedback |
 //! | `experiment` | [`experiment`]: A/B experiments between policies with sticky assignment and a sequential stopping rule |
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -82,6 +83,10 @@ pub mod runtime;
 #[cfg(feature = "learn")]
 #[cfg_attr(docsrs, doc(cfg(feature = "learn")))]
 pub mod learn;
+
+#[cfg(feature = "request")]
+#[cfg_attr(docsrs, doc(cfg(feature = "request")))]
+pub mod request;
 
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]

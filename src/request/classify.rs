@@ -1,0 +1,368 @@
+//! [`KindClassifier`]: names the [`TaskKind`] of a prompt, with a confidence; [`RuleClassifier`]
+//! is the built-in, rule-based one.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::task::TaskKind;
+
+/// What a classifier sees of a request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClassifyInput<'a> {
+    /// The instruction: the last user message's text.
+    pub text: &'a str,
+    /// The system prompt, if any.
+    pub system: Option<&'a str>,
+    /// All input text, in characters (long inputs lean towards summarisation).
+    pub input_chars: usize,
+    /// Whether the request asks for structured (JSON) output.
+    pub structured_output: bool,
+    /// Whether the request carries a code suffix (fill-in-the-middle).
+    pub code_suffix: bool,
+}
+
+impl<'a> ClassifyInput<'a> {
+    /// An input of just this text.
+    pub fn text(text: &'a str) -> Self {
+        Self {
+            text,
+            input_chars: text.chars().count(),
+            ..Self::default()
+        }
+    }
+}
+
+/// A kind and how sure the classifier is of it, in `[0, 1]`.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Classified {
+    /// The kind.
+    pub kind: TaskKind,
+    /// The confidence, in `[0, 1]`.
+    pub confidence: f32,
+}
+
+impl Classified {
+    /// A kind with a confidence (clamped into `[0, 1]`; NaN becomes 0).
+    pub fn new(kind: TaskKind, confidence: f32) -> Self {
+        let confidence = if confidence.is_nan() {
+            0.0
+        } else {
+            confidence.clamp(0.0, 1.0)
+        };
+        Self { kind, confidence }
+    }
+}
+
+/// Names the kind of task a prompt asks for.
+///
+/// [`classifier_fn`] makes one of a closure.
+pub trait KindClassifier: Send + Sync {
+    /// The kind of `input`, with a confidence.
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified;
+}
+
+/// A [`KindClassifier`] made of a closure by [`classifier_fn`].
+#[derive(Clone, Copy)]
+pub struct ClassifierFn<F>(F);
+
+impl<F> fmt::Debug for ClassifierFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ClassifierFn")
+    }
+}
+
+/// A classifier from a closure `Fn(&ClassifyInput) -> Classified`.
+pub fn classifier_fn<F>(f: F) -> ClassifierFn<F>
+where
+    F: Fn(&ClassifyInput<'_>) -> Classified + Send + Sync,
+{
+    ClassifierFn(f)
+}
+
+impl<F> KindClassifier for ClassifierFn<F>
+where
+    F: Fn(&ClassifyInput<'_>) -> Classified + Send + Sync,
+{
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
+        (self.0)(input)
+    }
+}
+
+impl<T: KindClassifier + ?Sized> KindClassifier for &T {
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
+        (**self).classify(input)
+    }
+}
+
+impl<T: KindClassifier + ?Sized> KindClassifier for Box<T> {
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
+        (**self).classify(input)
+    }
+}
+
+impl<T: KindClassifier + ?Sized> KindClassifier for Arc<T> {
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
+        (**self).classify(input)
+    }
+}
+
+/// The rule-based classifier: cue words and shapes scored per kind.
+///
+/// - fill-in-the-middle markers or a code suffix: code completion;
+/// - code fences, code words (`function`, `python`, `implement`, ...): code generation;
+/// - plans, steps, itineraries: planning;
+/// - arithmetic, equations and word problems (numbers with "how many/much"): math;
+/// - "summarise", or a long input with a short instruction: summarisation;
+/// - "classify", "categorise", sentiment, labels: classification;
+/// - a JSON schema, "extract", "identify the ... entities", JSON/CSV output: extraction;
+/// - riddles, "why", "explain", logic: reasoning; else chat.
+///
+/// The confidence is the winning score's share of the winning and runner-up scores plus one
+/// (so a lone weak cue is not a sure answer).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RuleClassifier;
+
+impl RuleClassifier {
+    /// The rule-based classifier.
+    pub const fn new() -> Self {
+        RuleClassifier
+    }
+}
+
+/// Index of each scored kind in [`Scores`].
+#[derive(Clone, Copy)]
+enum K {
+    Planning,
+    Reasoning,
+    // Decided before scoring (a marker or a suffix is enough); keeps the indices in line.
+    #[allow(dead_code)]
+    CodeCompletion,
+    CodeGeneration,
+    Chat,
+    Summarization,
+    Extraction,
+    Classification,
+    Math,
+}
+
+const KINDS: [TaskKind; 9] = TaskKind::BUILTIN;
+
+#[derive(Default)]
+struct Scores([f32; 9]);
+
+impl Scores {
+    fn add(&mut self, k: K, w: f32) {
+        self.0[k as usize] += w;
+    }
+}
+
+impl fmt::Debug for Scores {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(KINDS.iter().zip(self.0.iter())).finish()
+    }
+}
+
+/// The cue weight of one lower-cased word.
+fn word_cue(w: &str) -> Option<(K, f32)> {
+    Some(match w {
+        // code
+        "python" | "javascript" | "typescript" | "java" | "c++" | "rust" | "golang" | "sql" | "html"
+        | "css" | "bash" | "regex" | "json_schema" => (K::CodeGeneration, 2.0),
+        "function" | "functions" | "program" | "implement" | "code" | "script" | "algorithm" | "compile"
+        | "debug" | "bug" | "def" | "class" | "return" | "returns" | "assert" | "array" | "arrays"
+        | "string" | "strings" | "list" | "lists" | "tuple" | "tuples" | "integer" | "integers"
+        | "dictionary" | "recursion" | "complexity" | "binary" | "tree" | "node" | "nodes" | "sorted"
+        | "substring" | "api" | "website" => (K::CodeGeneration, 1.0),
+        // math
+        "calculate" | "compute" | "solve" | "equation" | "equations" | "probability" | "area"
+        | "remainder" | "sum" | "total" | "percent" | "percentage" | "average" | "divided" | "multiply"
+        | "times" | "cost" | "costs" | "pay" | "paid" | "earn" | "earns" | "profit" | "dollars" | "cents"
+        | "each" | "per" | "half" | "twice" | "triple" | "hours" | "minutes" | "miles" | "inequality"
+        | "dice" | "triangle" | "square" | "value" => (K::Math, 1.0),
+        // extraction
+        "extract" | "extraction" | "entities" | "named" | "json" | "csv" | "fields" | "records" | "parse"
+        | "retrieve" => (K::Extraction, 2.0),
+        "identify" | "format" | "present" | "output" => (K::Extraction, 0.8),
+        // summarisation
+        "summarize" | "summarise" | "summary" | "summarization" | "summarisation" | "tl;dr" | "tldr"
+        | "condense" | "gist" | "recap" => (K::Summarization, 3.0),
+        // classification
+        "classify" | "categorize" | "categorise" | "category" | "categories" | "label" | "labels"
+        | "sentiment" | "scale" | "rate" | "evaluate" => (K::Classification, 1.5),
+        // planning
+        "plan" | "plans" | "planning" | "itinerary" | "roadmap" | "schedule" | "milestones" | "steps"
+        | "strategy" | "outline" | "agenda" => (K::Planning, 2.0),
+        // reasoning
+        "why" | "explain" | "reason" | "reasons" | "riddle" | "puzzle" | "logic" | "logical" | "deduce"
+        | "true" | "false" | "uncertain" | "relationship" | "position" | "overtaken" | "brothers"
+        | "sisters" | "father" | "direction" => (K::Reasoning, 1.0),
+        // chat and writing
+        "write" | "compose" | "draft" | "story" | "poem" | "essay" | "email" | "blog" | "imagine"
+        | "pretend" | "character" | "describe" | "discuss" => (K::Chat, 1.0),
+        _ => return None,
+    })
+}
+
+impl KindClassifier for RuleClassifier {
+    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
+        let text = input.text;
+        let mut s = Scores::default();
+        if input.code_suffix || has_fim_marker(text) {
+            return Classified::new(TaskKind::CodeCompletion, 0.95);
+        }
+        if input.structured_output {
+            s.add(K::Extraction, 3.0);
+        }
+        if text.contains("```") {
+            s.add(K::CodeGeneration, 3.0);
+        }
+        let mut numbers = 0u32;
+        let mut words = 0u32;
+        let mut prev_how = false;
+        let mut write_a = false;
+        for raw in text.split(|c: char| {
+            c.is_whitespace() || matches!(c, ',' | '.' | '?' | '!' | ':' | ';' | '(' | ')' | '"' | '\'')
+        }) {
+            if raw.is_empty() {
+                continue;
+            }
+            words += 1;
+            if raw.bytes().any(|b| b.is_ascii_digit()) {
+                numbers += 1;
+                if raw.contains(['+', '*', '^', '=', '/', '%', '$']) {
+                    s.add(K::Math, 1.0);
+                }
+                continue;
+            }
+            let lower;
+            let w = if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+                lower = raw.to_ascii_lowercase();
+                lower.as_str()
+            } else {
+                raw
+            };
+            if prev_how && matches!(w, "many" | "much" | "long" | "far" | "old") {
+                s.add(K::Math, 2.0);
+            }
+            if write_a && matches!(w, "function" | "program" | "script" | "python" | "sql" | "query") {
+                s.add(K::CodeGeneration, 3.0);
+            }
+            prev_how = w == "how";
+            write_a = matches!(w, "write" | "a" | "an") && (write_a || w == "write");
+            if let Some((k, weight)) = word_cue(w) {
+                s.add(k, weight);
+            }
+        }
+        // Word problems: several numbers in a question.
+        if numbers >= 2 {
+            s.add(K::Math, (numbers.min(6) as f32) * 0.5);
+        }
+        // A long input with a short instruction: summarise it.
+        if input.input_chars > 6_000 && words < 60 {
+            s.add(K::Summarization, 2.0);
+        }
+        s.add(K::Chat, 0.5);
+        let (best, second) = top_two(&s);
+        let confidence = s.0[best] / (s.0[best] + s.0[second] + 1.0);
+        Classified::new(KINDS[best].clone(), confidence)
+    }
+}
+
+fn top_two(s: &Scores) -> (usize, usize) {
+    let mut best = K::Chat as usize;
+    for (i, v) in s.0.iter().enumerate() {
+        if *v > s.0[best] {
+            best = i;
+        }
+    }
+    let mut second = if best == 0 { 1 } else { 0 };
+    for (i, v) in s.0.iter().enumerate() {
+        if i != best && *v > s.0[second] {
+            second = i;
+        }
+    }
+    (best, second)
+}
+
+/// Fill-in-the-middle markers of the common code models.
+fn has_fim_marker(text: &str) -> bool {
+    [
+        "<|fim_prefix|>",
+        "<|fim_suffix|>",
+        "<fim_prefix>",
+        "<fim_suffix>",
+        "<PRE>",
+        "<SUF>",
+        "<|fim▁begin|>",
+    ]
+    .iter()
+    .any(|m| text.contains(m))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(text: &str) -> TaskKind {
+        RuleClassifier.classify(&ClassifyInput::text(text)).kind
+    }
+
+    #[test]
+    fn names_the_obvious_kinds() {
+        assert_eq!(
+            kind("Write a python function to reverse a string."),
+            TaskKind::CodeGeneration
+        );
+        assert_eq!(
+            kind("<|fim_prefix|>def f(x):\n<|fim_suffix|>\n<|fim_middle|>"),
+            TaskKind::CodeCompletion
+        );
+        assert_eq!(
+            kind("Tom has 3 apples and buys 5 more at $2 each. How many apples does he have?"),
+            TaskKind::Math
+        );
+        assert_eq!(
+            kind("Summarize this article in three bullet points."),
+            TaskKind::Summarization
+        );
+        assert_eq!(
+            kind("Extract the names and dates from the text below and output JSON."),
+            TaskKind::Extraction
+        );
+        assert_eq!(
+            kind("Classify the sentiment of this review as positive or negative."),
+            TaskKind::Classification
+        );
+        assert_eq!(
+            kind("Make a plan with milestones for launching the product."),
+            TaskKind::Planning
+        );
+        assert_eq!(kind("hello there"), TaskKind::Chat);
+    }
+
+    #[test]
+    fn structured_output_and_code_suffix_are_strong_cues() {
+        let mut input = ClassifyInput::text("Tell me about the people in this story.");
+        input.structured_output = true;
+        assert_eq!(RuleClassifier.classify(&input).kind, TaskKind::Extraction);
+        input.code_suffix = true;
+        let c = RuleClassifier.classify(&input);
+        assert_eq!(c.kind, TaskKind::CodeCompletion);
+        assert!(c.confidence > 0.9);
+    }
+
+    #[test]
+    fn confidence_is_in_range_and_closures_classify() {
+        for t in ["", "a", "why why why", "1 2 3 4 5 6 7 8"] {
+            let c = RuleClassifier.classify(&ClassifyInput::text(t));
+            assert!((0.0..=1.0).contains(&c.confidence), "{t}: {c:?}");
+        }
+        let f = classifier_fn(|_: &ClassifyInput<'_>| Classified::new(TaskKind::Math, 7.0));
+        assert_eq!(f.classify(&ClassifyInput::text("x")).confidence, 1.0);
+        let boxed: Box<dyn KindClassifier> = Box::new(RuleClassifier);
+        assert_eq!(boxed.classify(&ClassifyInput::text("hello")).kind, TaskKind::Chat);
+    }
+}
