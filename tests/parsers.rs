@@ -7,15 +7,12 @@
 //! - **Memory in proportion to the input**: a per-thread counting allocator records the peak of
 //!   live heap bytes during each parse; files that *claim* huge shapes (an estimator's weight
 //!   matrix, a long table's prompts × models) must be refused before that claim is allocated.
-//!   The allocator also refuses any single allocation above 2 GiB, so a regression aborts the
-//!   test binary at once instead of eating a shared machine's memory.
+//!   The allocator (`tests/peak_heap`) also refuses any single allocation above 2 GiB, so a
+//!   regression aborts the test binary at once instead of eating a shared machine's memory.
 //! - **Linear time**: each parser reads a 4 MiB input within a fixed time bound (generous for a
 //!   debug build on a loaded 2-core machine; the quadratic wide-header lookup this replaced took
 //!   minutes on such an input).
-#![allow(unsafe_code)] // the `unsafe impl GlobalAlloc` below; the library itself forbids unsafe code
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -24,82 +21,17 @@ use taskroute::TaskKind;
 use taskroute::eval::{EvalError, Outcomes};
 use taskroute::learn::{Corruption, LearnError, LearnedEstimator, Learner, TrainConfig, TrainingSet};
 
-// ---- a per-thread peak-memory meter -------------------------------------------------------------
-
-struct Metered;
-
-/// Largest single allocation allowed in this test binary.
-const HARD_CAP: usize = 2 << 30;
-
-thread_local! {
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static LIVE: Cell<i64> = const { Cell::new(0) };
-    static PEAK: Cell<i64> = const { Cell::new(0) };
-}
-
-fn track(delta: i64) {
-    if ARMED.with(Cell::get) {
-        let live = LIVE.with(|l| {
-            l.set(l.get() + delta);
-            l.get()
-        });
-        PEAK.with(|p| p.set(p.get().max(live)));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged (or returns
-// null, which callers must handle, for a request above the cap); the meter touches only const
-// thread-locals.
-unsafe impl GlobalAlloc for Metered {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > HARD_CAP {
-            return std::ptr::null_mut();
-        }
-        track(layout.size() as i64);
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > HARD_CAP {
-            return std::ptr::null_mut();
-        }
-        track(layout.size() as i64);
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if new_size > HARD_CAP {
-            return std::ptr::null_mut();
-        }
-        track(new_size as i64 - layout.size() as i64);
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        track(-(layout.size() as i64));
-        // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod peak_heap;
+use peak_heap::peak_heap as metered;
 
 #[global_allocator]
-static GLOBAL: Metered = Metered;
-
-/// Runs `f` and returns its result and the peak of heap bytes it held at once.
-fn metered<T>(f: impl FnOnce() -> T) -> (T, u64) {
-    LIVE.with(|l| l.set(0));
-    PEAK.with(|p| p.set(0));
-    ARMED.with(|a| a.set(true));
-    let out = f();
-    ARMED.with(|a| a.set(false));
-    (out, PEAK.with(Cell::get).max(0) as u64)
-}
+static ALLOC: peak_heap::Counting = peak_heap::Counting;
 
 /// The memory a parse of `len` input bytes may hold: 64 bytes per input byte plus 4 MiB.
 /// (The densest legal table, a wide CSV of one-character scores, costs 33 bytes per observation
 /// while it is built from 2 bytes of text.)
-fn memory_bound(len: usize) -> u64 {
-    64 * len as u64 + (4 << 20)
+fn memory_bound(len: usize) -> usize {
+    64 * len + (4 << 20)
 }
 
 fn scratch(name: &str, contents: &[u8]) -> PathBuf {
@@ -322,7 +254,7 @@ thread_local! {
 // ---- outcome tables ------------------------------------------------------------------------------
 
 /// Every outcome-table reader on `bytes`: wide CSV, long CSV, long JSONL.
-fn read_all(name: &str, bytes: &[u8]) -> Vec<(Result<Outcomes, EvalError>, u64)> {
+fn read_all(name: &str, bytes: &[u8]) -> Vec<(Result<Outcomes, EvalError>, usize)> {
     ["wide.csv", "long.csv", "long.jsonl"]
         .iter()
         .map(|suffix| {
@@ -340,7 +272,7 @@ fn read_all(name: &str, bytes: &[u8]) -> Vec<(Result<Outcomes, EvalError>, u64)>
 
 /// The side files a table is read with, on `bytes`: a price table (CSV) and a prompts file
 /// (JSONL, joined onto a two-prompt table). Each parse's peak memory.
-fn read_side_files(name: &str, bytes: &[u8]) -> Vec<u64> {
+fn read_side_files(name: &str, bytes: &[u8]) -> Vec<usize> {
     let table = scratch(
         &format!("{name}-table.csv"),
         b"sample_id,eval_name,score|a,cost_usd|a\np1,mbpp,1,0.001\n2,gsm8k,0,0.001\n",

@@ -15,10 +15,7 @@
     feature = "bedrock",
     feature = "catalog"
 ))]
-#![allow(unsafe_code)] // the `unsafe impl GlobalAlloc` below; the library itself forbids unsafe code
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -26,65 +23,11 @@ use proptest::prelude::*;
 use taskroute::provider::{ChatStream, ErrorKind, ProviderError, StreamEvent, anthropic, bedrock, openai};
 use taskroute::{Catalog, ModelSpec, Prices};
 
-// ---- peak heap use, per thread --------------------------------------------------------------
-
-struct Counting;
-
-thread_local! {
-    // Const-initialised and without destructors: touching them never allocates.
-    static ARMED: Cell<bool> = const { Cell::new(false) };
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn track(delta: isize) {
-    if ARMED.with(Cell::get) {
-        let live = LIVE.with(|l| {
-            l.set(l.get() + delta);
-            l.get()
-        });
-        PEAK.with(|p| p.set(p.get().max(live)));
-    }
-}
-
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged; counting
-// touches only const thread-locals.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        track(layout.size() as isize);
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        track(layout.size() as isize);
-        // SAFETY: forwarded as received.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        track(new_size as isize - layout.size() as isize);
-        // SAFETY: forwarded as received.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        track(-(layout.size() as isize));
-        // SAFETY: forwarded as received.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+mod peak_heap;
+use peak_heap::peak_heap;
 
 #[global_allocator]
-static ALLOC: Counting = Counting;
-
-/// Runs `f` and returns its result with the most heap it held at once (bytes allocated during
-/// `f` and not yet freed), on this thread.
-fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
-    LIVE.with(|l| l.set(0));
-    PEAK.with(|p| p.set(0));
-    ARMED.with(|a| a.set(true));
-    let out = f();
-    ARMED.with(|a| a.set(false));
-    (out, PEAK.with(Cell::get).max(0) as usize)
-}
+static ALLOC: peak_heap::Counting = peak_heap::Counting;
 
 /// The heap a parser may hold for `n` bytes of input: 64 KiB, plus 8 bytes per input byte.
 fn heap_bound(n: usize) -> usize {
