@@ -97,6 +97,8 @@ pub mod fleet;
 pub mod experiment;
 
 #[cfg(feature = "catalog")]
+pub use catalog::litellm::{LitellmEntryError, LitellmImport, LitellmOptions};
+#[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};
 pub use date::{Date, DateError};
 pub use decision::{Candidate, Decision, Explain, Verdict};
@@ -110,6 +112,7 @@ pub use model::{
     Capabilities, Capability, LatencyProfile, Model, ModelId, ModelSpec, Prices, QualityPriors, Tag,
 };
 pub use policy::{Policy, PolicyFn, ScorerPolicy, policy_fn, rank_with_scorer};
+pub use prices::{LongContext, Rates, TokenCounts};
 pub use router::{Router, RouterBuilder};
 pub use score::{CostFirst, QualityFirst, Score, Scorer, ScorerFn, Weighted, scorer_fn};
 pub use task::{Limits, Task, TaskKind, TaskSpec};

@@ -15,6 +15,8 @@
 //! ones and applies the patches, so prices can be refreshed without a release. Unknown fields,
 //! bad values and duplicate ids are refused with the file, line, column and field path.
 
+pub mod litellm;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
