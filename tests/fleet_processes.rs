@@ -333,10 +333,12 @@ fn four_processes_with_faults_never_overspend_a_shared_cap() {
     // spend reaches it)
     assert!(total > cap * 0.6, "the cap was approached: {total}");
     assert!(budget > 0, "the budget refused some requests");
-    // settled spend is the real spend (each call rounded up to a micro-dollar)
+    // settled spend covers the answered calls' real cost (each rounded up to a micro-dollar);
+    // it is more when calls that never answered were sent: the runtime charges a call dropped
+    // after sending its whole reservation (it may have been billed)
     assert!(
-        (usage.spent_usd - total).abs() <= 1e-6 * 1_000.0,
-        "{} vs {total}",
+        usage.spent_usd + 1e-6 * 1_000.0 >= total,
+        "{} < {total}",
         usage.spent_usd
     );
     assert_eq!((usage.reserved_usd, usage.overrun_usd, held), (0.0, 0.0, 0));
