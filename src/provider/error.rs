@@ -37,9 +37,12 @@ pub enum ErrorKind {
     /// The response arrived but could not be understood: not JSON, wrong shape, truncated
     /// stream, bad framing.
     MalformedResponse,
-    /// The response was larger than the configured cap.
+    /// The response was larger than the configured cap, or a server-sent event (or one of its
+    /// lines) was longer than 4 MiB.
     ResponseTooLarge,
-    /// The client is misconfigured: missing key, bad base URL, a key over plain HTTP.
+    /// The client is misconfigured: missing key, bad base URL, a key over plain HTTP, or a base
+    /// URL that redirects to another origin (not followed, so credentials stay where they were
+    /// configured to go).
     Config,
     /// The provider cannot honour a request setting (a response format, reasoning, tool choice
     /// or cache breakpoints; see [`RequestOptionError`](super::RequestOptionError)). Found before
@@ -188,7 +191,11 @@ impl ProviderError {
         self.inner.status
     }
 
-    /// How long the provider asked to wait (`Retry-After`), where it said.
+    /// How long the provider asked to wait, where it said: OpenAI's `retry-after-ms`, else
+    /// `Retry-After` as delta-seconds of any size or as an HTTP-date (any of RFC 9110's three
+    /// forms, measured from the response's `Date` header when it has one). Not capped: a value
+    /// too large for a [`Duration`] is [`Duration::MAX`]; whether a wait fits a deadline is the
+    /// caller's decision.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
     }
