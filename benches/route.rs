@@ -17,8 +17,9 @@ use std::sync::Arc;
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
 use taskroute::{
-    Capabilities, Capability, CostFirst, Decision, LatencyProfile, Limits, ModelSpec, Policy, Prices,
-    QualityFirst, Router, TaskKind, TaskSpec, Weighted,
+    Capabilities, Capability, CostFirst, Decision, LatencyProfile, Limits, ModelSpec, Policy,
+    PreparedQuality, Prices, PriorQuality, ProfileLatency, QualityEstimator, QualityFirst, Router, Task,
+    TaskKind, TaskSpec, Weighted,
 };
 
 const SIZES: [usize; 5] = [4, 16, 64, 256, 1024];
@@ -116,9 +117,125 @@ fn route_allocating<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     group.finish();
 }
 
+/// A quality estimator as a downstream crate writes one: per-kind priors read from the model
+/// specs, prepared as one column per built-in kind when the router is built (the batch path),
+/// so each decision copies a column.
+#[derive(Debug)]
+struct CustomPriors;
+
+impl QualityEstimator for CustomPriors {
+    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        model.quality.get(task.kind())
+    }
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+        let columns = TaskKind::BUILTIN
+            .iter()
+            .map(|k| models.iter().map(|m| m.quality.get(k)).collect())
+            .collect();
+        Some(Box::new(CustomColumns(columns)))
+    }
+}
+
+struct CustomColumns(Vec<Vec<Option<f64>>>);
+
+impl PreparedQuality for CustomColumns {
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        match task.kind().builtin_index() {
+            Some(k) => out.copy_from_slice(&self.0[k]),
+            None => {
+                for (m, o) in models.iter().zip(out.iter_mut()) {
+                    *o = m.quality.get(task.kind());
+                }
+            }
+        }
+    }
+}
+
+/// Statistics with some history: every third model has been called (some slower than
+/// published), every fifth has failed once.
+#[cfg(feature = "runtime")]
+fn observed_stats(models: &[ModelSpec]) -> Arc<taskroute::runtime::RuntimeStats> {
+    use taskroute::runtime::{ManualClock, RuntimeStats, StatsConfig};
+    let clock = Arc::new(ManualClock::new());
+    let stats = Arc::new(RuntimeStats::new(StatsConfig::default(), clock.clone()).unwrap());
+    for (i, m) in models.iter().enumerate() {
+        if i % 3 == 0 {
+            for k in 0..4u64 {
+                let ms = 400 + 100 * ((i as u64 + k) % 7);
+                stats.record_success(m, std::time::Duration::from_millis(ms), 200);
+            }
+        }
+        if i % 5 == 0 {
+            stats.record_failure(&m.id);
+        }
+    }
+    clock.advance(std::time::Duration::from_secs(10));
+    stats
+}
+
+/// The router's estimators in the estimator benchmark.
+fn estimator_routers(n: usize) -> Vec<(&'static str, Router)> {
+    let base = || {
+        Router::builder()
+            .models(models(n))
+            .policy(CostFirst::new(0.7).unwrap())
+    };
+    let mut v = vec![
+        ("builtin", base().build().unwrap()),
+        (
+            "custom_batch",
+            base().quality_estimator(CustomPriors).build().unwrap(),
+        ),
+        (
+            "builtin_as_arc_dyn",
+            base()
+                .shared_quality_estimator(Arc::new(PriorQuality))
+                .shared_latency_estimator(Arc::new(ProfileLatency::default()))
+                .build()
+                .unwrap(),
+        ),
+    ];
+    #[cfg(feature = "runtime")]
+    {
+        use taskroute::runtime::{FailureAwareQuality, ObservedLatency};
+        let stats = observed_stats(&models(n));
+        v.push((
+            "runtime_wrappers",
+            base()
+                .quality_estimator(FailureAwareQuality::new(PriorQuality, Arc::clone(&stats), 0.5).unwrap())
+                .latency_estimator(ObservedLatency::new(stats, ProfileLatency::default()))
+                .build()
+                .unwrap(),
+        ));
+    }
+    v
+}
+
+/// `route_into` (cost-first) with each kind of estimator, at 16 and 256 candidates.
+fn estimators<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
+    let task = task();
+    for n in [16, 256] {
+        let mut group = c.benchmark_group(format!("{prefix}estimators/{n}"));
+        group.throughput(Throughput::Elements(n as u64));
+        for (name, router) in estimator_routers(n) {
+            let mut decision = Decision::new();
+            router.route_into(&task, &mut decision).unwrap();
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    black_box(&router)
+                        .route_into(black_box(&task), black_box(&mut decision))
+                        .unwrap();
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
 fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
     route_into(&mut c, prefix);
     route_allocating(&mut c, prefix);
+    estimators(&mut c, prefix);
     c.final_summary();
 }
 

@@ -6,66 +6,11 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::candidate::{Candidate, Verdict};
 use crate::estimate::Estimate;
-use crate::filter::Rejection;
 use crate::model::ModelId;
-use crate::score::Score;
+use crate::rejection::Rejection;
 use crate::task::TaskKind;
-
-/// Where a candidate stands.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Verdict {
-    /// Passed the filters and awaits the policy's score.
-    Pending,
-    /// Scored by the policy.
-    Scored(Score),
-    /// Ruled out, with the reason.
-    Rejected(Rejection),
-}
-
-/// One model considered for a task.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Candidate {
-    /// The model.
-    pub model: ModelId,
-    /// Its estimates; `None` when a filter rejected it before estimation.
-    pub estimate: Option<Estimate>,
-    /// Its score or rejection.
-    pub verdict: Verdict,
-    /// Its place in the ranking (0 is the primary), when ranked.
-    pub rank: Option<u32>,
-}
-
-impl Candidate {
-    /// A pending candidate with estimates (for tests of custom policies).
-    pub fn pending(model: ModelId, estimate: Estimate) -> Self {
-        Self {
-            model,
-            estimate: Some(estimate),
-            verdict: Verdict::Pending,
-            rank: None,
-        }
-    }
-
-    /// The score, when scored.
-    pub fn score(&self) -> Option<Score> {
-        match self.verdict {
-            Verdict::Scored(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// The rejection, when rejected.
-    pub fn rejection(&self) -> Option<&Rejection> {
-        match &self.verdict {
-            Verdict::Rejected(r) => Some(r),
-            _ => None,
-        }
-    }
-}
 
 /// A routing decision: data that can be logged, serialized and replayed.
 ///
@@ -82,7 +27,13 @@ impl Candidate {
 /// println!("{}", decision.explain());
 /// # Ok::<(), taskroute::Error>(())
 /// ```
+///
+/// Reading one back checks it: a ranking that names a candidate the decision does not hold,
+/// names one twice, or disagrees with the candidates' `rank` is a [`DecisionError`] (through
+/// the deserializer's error), so [`primary`](Decision::primary) and
+/// [`explain`](Decision::explain) never index out of bounds.
 #[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(try_from = "DecisionData")]
 #[non_exhaustive]
 pub struct Decision {
     /// The task's kind.
@@ -96,7 +47,90 @@ pub struct Decision {
     #[serde(skip)]
     pub(crate) scratch_quality: Vec<Option<f64>>,
     #[serde(skip)]
+    pub(crate) scratch_latency: Vec<Option<f64>>,
+    #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,
+}
+
+/// A [`Decision`] as read, before it is checked.
+#[derive(Deserialize)]
+struct DecisionData {
+    task_kind: Option<TaskKind>,
+    policy: Cow<'static, str>,
+    candidates: Vec<Candidate>,
+    ranking: Vec<u32>,
+}
+
+/// Why a deserialized [`Decision`] was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DecisionError {
+    /// The ranking names a candidate the decision does not hold.
+    #[error("ranking[{position}] is candidate {index}, but the decision has {candidates} candidates")]
+    RankingOutOfRange {
+        /// Position in the ranking.
+        position: usize,
+        /// The index found there.
+        index: u32,
+        /// How many candidates the decision holds.
+        candidates: usize,
+    },
+    /// The ranking names a candidate twice.
+    #[error("ranking[{position}] names candidate {index} a second time")]
+    RankedTwice {
+        /// Position in the ranking of the second mention.
+        position: usize,
+        /// The candidate's index.
+        index: u32,
+    },
+    /// A candidate's `rank` is not its position in the ranking.
+    #[error("candidate {index} has rank {rank:?}, but its position in the ranking is {position:?}")]
+    RankMismatch {
+        /// The candidate's index.
+        index: usize,
+        /// Its `rank` field.
+        rank: Option<u32>,
+        /// Its position in the ranking, if it is ranked.
+        position: Option<usize>,
+    },
+}
+
+impl TryFrom<DecisionData> for Decision {
+    type Error = DecisionError;
+
+    fn try_from(d: DecisionData) -> Result<Self, DecisionError> {
+        let n = d.candidates.len();
+        let mut position = vec![None; n];
+        for (p, &index) in d.ranking.iter().enumerate() {
+            match position.get_mut(index as usize) {
+                None => {
+                    return Err(DecisionError::RankingOutOfRange {
+                        position: p,
+                        index,
+                        candidates: n,
+                    });
+                }
+                Some(Some(_)) => return Err(DecisionError::RankedTwice { position: p, index }),
+                Some(slot) => *slot = Some(p),
+            }
+        }
+        for (index, (c, position)) in d.candidates.iter().zip(position).enumerate() {
+            if c.rank.map(|r| r as usize) != position {
+                return Err(DecisionError::RankMismatch {
+                    index,
+                    rank: c.rank,
+                    position,
+                });
+            }
+        }
+        Ok(Decision {
+            task_kind: d.task_kind,
+            policy: d.policy,
+            candidates: d.candidates,
+            ranking: d.ranking,
+            ..Decision::default()
+        })
+    }
 }
 
 /// Two decisions are equal when their data is: the router's reusable scratch space is not
@@ -228,57 +262,6 @@ impl fmt::Display for Explain<'_> {
             writeln!(f, "  ... and {more_rejected} more rejected")?;
         }
         Ok(())
-    }
-}
-
-/// Serde for `f64` fields that may hold NaN or an infinity (a candidate without a quality
-/// estimate has a NaN quality; one without a latency estimate an infinite latency). Finite
-/// values are written as numbers; the others as the strings `"NaN"`, `"inf"` and `"-inf"`,
-/// because JSON has no number for them (serde_json would write `null` and refuse to read it
-/// back). Reading accepts both forms.
-pub(crate) mod non_finite {
-    use std::fmt;
-
-    use serde::{Deserializer, Serializer, de};
-
-    pub(crate) fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
-        match *v {
-            v if v.is_finite() => s.serialize_f64(v),
-            v if v.is_nan() => s.serialize_str("NaN"),
-            v if v > 0.0 => s.serialize_str("inf"),
-            _ => s.serialize_str("-inf"),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-        d.deserialize_any(F64OrName)
-    }
-
-    struct F64OrName;
-
-    impl de::Visitor<'_> for F64OrName {
-        type Value = f64;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(r#"a number, "NaN", "inf" or "-inf""#)
-        }
-        fn visit_f64<E: de::Error>(self, v: f64) -> Result<f64, E> {
-            Ok(v)
-        }
-        fn visit_i64<E: de::Error>(self, v: i64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-        fn visit_u64<E: de::Error>(self, v: u64) -> Result<f64, E> {
-            Ok(v as f64)
-        }
-        fn visit_str<E: de::Error>(self, v: &str) -> Result<f64, E> {
-            match v {
-                "NaN" => Ok(f64::NAN),
-                "inf" => Ok(f64::INFINITY),
-                "-inf" => Ok(f64::NEG_INFINITY),
-                _ => Err(E::invalid_value(de::Unexpected::Str(v), &self)),
-            }
-        }
     }
 }
 

@@ -1,8 +1,8 @@
 //! The crate's error type.
 
-use crate::filter::Rejection;
-use crate::model::ModelId;
-use crate::task::TaskKind;
+use crate::id::ModelId;
+use crate::kind::TaskKind;
+use crate::rejection::Rejection;
 
 /// What went wrong while building a router, loading a catalog or routing a task.
 #[derive(Debug, Clone, thiserror::Error)]

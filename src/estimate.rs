@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kind::TaskKind;
 use crate::model::{LatencyProfile, ModelSpec};
 use crate::task::Task;
 
@@ -18,13 +19,13 @@ use crate::task::Task;
 #[non_exhaustive]
 pub struct Estimate {
     /// Expected quality in `[0, 1]` (probability of a good answer, or a normalised score).
-    #[serde(with = "crate::decision::non_finite")]
+    #[serde(with = "crate::non_finite")]
     pub quality: f64,
     /// Expected cost of the call in USD.
-    #[serde(with = "crate::decision::non_finite")]
+    #[serde(with = "crate::non_finite")]
     pub cost_usd: f64,
     /// Expected wall time of the call in milliseconds.
-    #[serde(with = "crate::decision::non_finite")]
+    #[serde(with = "crate::non_finite")]
     pub latency_ms: f64,
 }
 
@@ -44,6 +45,14 @@ impl Estimate {
 /// Static tables, learned models and online learners all implement this. `None` means "no
 /// estimate": the router then rejects the candidate with
 /// [`Rejection::NoQualityEstimate`](crate::Rejection::NoQualityEstimate).
+///
+/// Only [`estimate`](Self::estimate) is required. An estimator that can answer for many models
+/// faster than one by one overrides [`estimate_all`](Self::estimate_all); one that can precompute
+/// something per model (columns of numbers, an index) returns it from
+/// [`prepare`](Self::prepare), which the [`Router`](crate::Router) calls once when it is built
+/// and then asks the [`PreparedQuality`] on every decision instead of the estimator. The
+/// built-in [`PriorQuality`] does exactly that with its per-kind priors; a custom estimator
+/// uses the same path (see `tests/router.rs`).
 pub trait QualityEstimator: Send + Sync {
     /// Expected quality of `model` on `task`.
     fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>;
@@ -51,16 +60,49 @@ pub trait QualityEstimator: Send + Sync {
     /// Expected quality of every model in `models` on `task`, written to `out` (same length).
     ///
     /// Override it when estimating many models at once is cheaper than one by one (a learned
-    /// estimator featurises the task once). The router calls this one.
+    /// estimator featurises the task once). The router calls this one when
+    /// [`prepare`](Self::prepare) returned `None`.
     fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
         for (m, o) in models.iter().zip(out.iter_mut()) {
             *o = self.estimate(task, m);
         }
     }
 
+    /// The build-time hook: called once when a [`Router`](crate::Router) is built over
+    /// `models` (or given this estimator), with the router's models in the order every later
+    /// call passes them. Return a [`PreparedQuality`] to answer the router's decisions from
+    /// then on, or `None` (the default) to be asked through
+    /// [`estimate_all`](Self::estimate_all).
+    ///
+    /// A wrapper forwards to what it wraps and wraps the result.
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+        let _ = models;
+        None
+    }
+
     /// A short name for explanations.
     fn name(&self) -> &str {
         "custom"
+    }
+}
+
+/// A [`QualityEstimator`] prepared for one router's models: what
+/// [`QualityEstimator::prepare`] returns, owned by the router and asked once per decision.
+pub trait PreparedQuality: Send + Sync {
+    /// Expected quality of every model on `task`, written to `out`. `models` and `out` have
+    /// the length and order of the models given to `prepare`.
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]);
+}
+
+impl fmt::Debug for dyn PreparedLatency + '_ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedLatency")
+    }
+}
+
+impl fmt::Debug for dyn PreparedQuality + '_ {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PreparedQuality")
     }
 }
 
@@ -74,15 +116,75 @@ impl QualityEstimator for PriorQuality {
     fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
         model.quality.get(task.kind())
     }
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        let kind = task.kind();
+        for (m, o) in models.iter().zip(out.iter_mut()) {
+            *o = m.quality.get(kind);
+        }
+    }
+    /// The priors of every built-in kind, one column per kind.
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+        let columns = TaskKind::BUILTIN
+            .iter()
+            .flat_map(|k| models.iter().map(move |m| m.quality.get(k)))
+            .collect();
+        Some(Box::new(PriorColumns {
+            n: models.len(),
+            columns,
+        }))
+    }
     fn name(&self) -> &str {
         "catalog priors"
     }
 }
 
+/// [`PriorQuality`] prepared: `columns[k * n + i]` is model `i`'s prior for
+/// `TaskKind::BUILTIN[k]`. A custom kind is looked up model by model.
+#[derive(Debug)]
+struct PriorColumns {
+    n: usize,
+    columns: Box<[Option<f64>]>,
+}
+
+impl PreparedQuality for PriorColumns {
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        match task.kind().builtin_index() {
+            Some(k) => out.copy_from_slice(&self.columns[k * self.n..(k + 1) * self.n]),
+            None => PriorQuality.estimate_all(task, models, out),
+        }
+    }
+}
+
 /// Predicts the wall time of a call in milliseconds.
+///
+/// Shaped as [`QualityEstimator`]: [`latency_ms`](Self::latency_ms) is required,
+/// [`latency_all`](Self::latency_all) answers for many models, and [`prepare`](Self::prepare)
+/// may return a [`PreparedLatency`] the router asks on every decision instead.
 pub trait LatencyEstimator: Send + Sync {
     /// Expected latency of `model` on `task`, `None` when unknown.
     fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>;
+
+    /// Expected latency of every model in `models` on `task`, written to `out` (same length).
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        for (m, o) in models.iter().zip(out.iter_mut()) {
+            *o = self.latency_ms(task, m);
+        }
+    }
+
+    /// The build-time hook, as [`QualityEstimator::prepare`]: `None` (the default) means the
+    /// router asks [`latency_all`](Self::latency_all).
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedLatency>> {
+        let _ = models;
+        None
+    }
+}
+
+/// A [`LatencyEstimator`] prepared for one router's models (see
+/// [`LatencyEstimator::prepare`]).
+pub trait PreparedLatency: Send + Sync {
+    /// Expected latency of every model on `task`, written to `out`. `models` and `out` have
+    /// the length and order of the models given to `prepare`.
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]);
 }
 
 /// The default [`LatencyEstimator`]: time to first token plus output tokens over output speed,
@@ -104,7 +206,7 @@ impl ProfileLatency {
     }
 
     /// The profile used for `model`: its own, else the fallback.
-    pub(crate) fn profile_of(&self, model: &ModelSpec) -> LatencyProfile {
+    fn profile_of(&self, model: &ModelSpec) -> LatencyProfile {
         model.latency.unwrap_or(self.fallback)
     }
 }
@@ -121,6 +223,25 @@ impl Default for ProfileLatency {
 impl LatencyEstimator for ProfileLatency {
     fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
         Some(self.profile_of(model).latency_ms(task.output_tokens()))
+    }
+    /// Every model's profile (its own, else the fallback), as one column.
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedLatency>> {
+        Some(Box::new(ProfileColumn(
+            models.iter().map(|m| self.profile_of(m)).collect(),
+        )))
+    }
+}
+
+/// [`ProfileLatency`] prepared: the profile of each model.
+#[derive(Debug)]
+struct ProfileColumn(Box<[LatencyProfile]>);
+
+impl PreparedLatency for ProfileColumn {
+    fn latency_all(&self, task: &dyn Task, _models: &[ModelSpec], out: &mut [Option<f64>]) {
+        let output = task.output_tokens();
+        for (p, o) in self.0.iter().zip(out.iter_mut()) {
+            *o = Some(p.latency_ms(output));
+        }
     }
 }
 
@@ -160,6 +281,40 @@ where
     }
 }
 
+/// A [`LatencyEstimator`] made from a closure; see [`latency_fn`].
+#[derive(Clone)]
+pub struct LatencyFn<F>(F);
+
+impl<F> fmt::Debug for LatencyFn<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LatencyFn")
+    }
+}
+
+/// Makes a [`LatencyEstimator`] from a closure.
+///
+/// ```
+/// use taskroute::{latency_fn, Router};
+/// // 2 ms per output token, whatever the model.
+/// let latency = latency_fn(|task, _model| Some(2.0 * f64::from(task.output_tokens())));
+/// # let _ = Router::builder().latency_estimator(latency);
+/// ```
+pub fn latency_fn<F>(f: F) -> LatencyFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
+{
+    LatencyFn(f)
+}
+
+impl<F> LatencyEstimator for LatencyFn<F>
+where
+    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
+{
+    fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
+        (self.0)(task, model)
+    }
+}
+
 macro_rules! forward_estimators {
     ($($ptr:ty),*) => {$(
         impl<T: QualityEstimator + ?Sized> QualityEstimator for $ptr {
@@ -169,6 +324,9 @@ macro_rules! forward_estimators {
             fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
                 (**self).estimate_all(task, models, out)
             }
+            fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+                (**self).prepare(models)
+            }
             fn name(&self) -> &str {
                 (**self).name()
             }
@@ -176,6 +334,12 @@ macro_rules! forward_estimators {
         impl<T: LatencyEstimator + ?Sized> LatencyEstimator for $ptr {
             fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
                 (**self).latency_ms(task, model)
+            }
+            fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+                (**self).latency_all(task, models, out)
+            }
+            fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedLatency>> {
+                (**self).prepare(models)
             }
         }
     )*};
@@ -185,7 +349,7 @@ forward_estimators!(&T, Box<T>, Arc<T>);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Prices, TaskKind, TaskSpec};
+    use crate::{Prices, TaskSpec};
 
     #[test]
     fn profile_latency_uses_fallback_when_model_has_none() {

@@ -52,15 +52,21 @@
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
 #![forbid(unsafe_code)]
 
+mod candidate;
+mod capability;
 pub mod date;
 pub mod decision;
 pub mod error;
 pub mod estimate;
 pub mod filter;
+mod id;
+mod kind;
 pub mod model;
+mod non_finite;
 pub mod policy;
 pub mod prices;
 pub mod rank;
+mod rejection;
 pub mod router;
 pub mod score;
 mod table;
@@ -101,11 +107,11 @@ pub use catalog::litellm::{LitellmEntryError, LitellmImport, LitellmOptions};
 #[cfg(feature = "catalog")]
 pub use catalog::{Catalog, CatalogError, ModelPatch};
 pub use date::{Date, DateError};
-pub use decision::{Candidate, Decision, Explain, Verdict};
+pub use decision::{Candidate, Decision, DecisionError, Explain, Verdict};
 pub use error::Error;
 pub use estimate::{
-    Estimate, LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator, QualityFn, expected_cost_usd,
-    quality_fn,
+    Estimate, LatencyEstimator, LatencyFn, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency,
+    QualityEstimator, QualityFn, expected_cost_usd, latency_fn, quality_fn,
 };
 pub use filter::{Constraints, Filter, FilterFn, Health, HealthFn, Rejection, filter_fn, health_fn};
 pub use model::{

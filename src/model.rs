@@ -1,238 +1,16 @@
 //! What the router knows about a model: [`Model`], and the ready-made [`ModelSpec`].
 
-use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+pub use crate::capability::{Capabilities, Capability};
 use crate::date::Date;
+pub use crate::id::{ModelId, Tag};
 pub use crate::prices::Prices;
-use crate::task::TaskKind;
-
-/// A model's identifier, as the catalog and the decisions name it (`"gpt-4o-mini"`).
-///
-/// Cloning is a reference-count increment, so decisions can carry ids without allocating.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct ModelId(Arc<str>);
-
-impl ModelId {
-    /// Makes an id from a string.
-    pub fn new(id: impl AsRef<str>) -> Self {
-        Self(Arc::from(id.as_ref()))
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether both are the same allocation (a clone of one another): a pointer comparison.
-    pub(crate) fn same_arc(&self, other: &ModelId) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
-}
-
-impl fmt::Debug for ModelId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for ModelId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ModelId {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
-
-impl From<String> for ModelId {
-    fn from(s: String) -> Self {
-        Self(Arc::from(s))
-    }
-}
-
-impl Borrow<str> for ModelId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl AsRef<str> for ModelId {
-    fn as_ref(&self) -> &str {
-        &self.0
-    }
-}
-
-/// A free-form label on a model (`"region:eu"`, `"data:no-retention"`, `"open-weights"`).
-///
-/// Tasks can require tags; models without them are filtered out.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Tag(Arc<str>);
-
-impl Tag {
-    /// Makes a tag from a string.
-    pub fn new(tag: impl AsRef<str>) -> Self {
-        Self(Arc::from(tag.as_ref()))
-    }
-
-    /// The tag as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Tag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Tag {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
-
-/// Something a model can do that a task may require.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Capability {
-    /// Function / tool calling.
-    Tools,
-    /// Image input.
-    Vision,
-    /// Guaranteed JSON output (JSON mode or structured outputs).
-    JsonMode,
-    /// Token streaming.
-    Streaming,
-    /// Extended reasoning ("thinking") tokens.
-    Reasoning,
-}
-
-impl Capability {
-    /// Every capability, in a fixed order.
-    pub const ALL: [Capability; 5] = [
-        Capability::Tools,
-        Capability::Vision,
-        Capability::JsonMode,
-        Capability::Streaming,
-        Capability::Reasoning,
-    ];
-
-    const fn bit(self) -> u8 {
-        1 << (self as u8)
-    }
-
-    /// The name used in catalogs and explanations (`"json_mode"`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            Capability::Tools => "tools",
-            Capability::Vision => "vision",
-            Capability::JsonMode => "json_mode",
-            Capability::Streaming => "streaming",
-            Capability::Reasoning => "reasoning",
-        }
-    }
-}
-
-/// A set of [`Capability`] values, stored as a bit set (copying it never allocates).
-///
-/// Serialized as a list of names: `["tools", "vision"]`.
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Capabilities(u8);
-
-impl Capabilities {
-    /// The empty set.
-    pub const NONE: Capabilities = Capabilities(0);
-
-    /// A set of the given capabilities.
-    pub const fn of(caps: &[Capability]) -> Self {
-        let mut bits = 0;
-        let mut i = 0;
-        while i < caps.len() {
-            bits |= caps[i].bit();
-            i += 1;
-        }
-        Capabilities(bits)
-    }
-
-    /// This set with `cap` added.
-    pub const fn with(self, cap: Capability) -> Self {
-        Capabilities(self.0 | cap.bit())
-    }
-
-    /// Whether `cap` is in the set.
-    pub const fn contains(self, cap: Capability) -> bool {
-        self.0 & cap.bit() != 0
-    }
-
-    /// Whether every capability of `other` is in this set.
-    pub const fn contains_all(self, other: Capabilities) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// The capabilities of `required` that this set lacks.
-    pub const fn missing_from(self, required: Capabilities) -> Capabilities {
-        Capabilities(required.0 & !self.0)
-    }
-
-    /// Whether the set is empty.
-    pub const fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    /// The capabilities in the set, in [`Capability::ALL`] order.
-    pub fn iter(self) -> impl Iterator<Item = Capability> {
-        Capability::ALL.into_iter().filter(move |c| self.contains(*c))
-    }
-}
-
-impl FromIterator<Capability> for Capabilities {
-    fn from_iter<I: IntoIterator<Item = Capability>>(iter: I) -> Self {
-        iter.into_iter().fold(Capabilities::NONE, Capabilities::with)
-    }
-}
-
-impl fmt::Debug for Capabilities {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter().map(Capability::name)).finish()
-    }
-}
-
-impl fmt::Display for Capabilities {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, c) in self.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            f.write_str(c.name())?;
-        }
-        Ok(())
-    }
-}
-
-impl Serialize for Capabilities {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(self.iter())
-    }
-}
-
-impl<'de> Deserialize<'de> for Capabilities {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let caps = Vec::<Capability>::deserialize(d)?;
-        Ok(caps.into_iter().collect())
-    }
-}
+use crate::kind::TaskKind;
 
 /// Published or measured latency of a model: time to first token and output speed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -690,6 +468,41 @@ impl Model for ModelSpec {
         self.quality.clone()
     }
 }
+
+macro_rules! forward_model {
+    ($($ptr:ty),*) => {$(
+        impl<T: Model + ?Sized> Model for $ptr {
+            fn id(&self) -> &ModelId {
+                (**self).id()
+            }
+            fn prices(&self) -> Prices {
+                (**self).prices()
+            }
+            fn context_window(&self) -> u32 {
+                (**self).context_window()
+            }
+            fn provider(&self) -> &str {
+                (**self).provider()
+            }
+            fn max_output_tokens(&self) -> u32 {
+                (**self).max_output_tokens()
+            }
+            fn capabilities(&self) -> Capabilities {
+                (**self).capabilities()
+            }
+            fn tags(&self) -> &[Tag] {
+                (**self).tags()
+            }
+            fn latency(&self) -> Option<LatencyProfile> {
+                (**self).latency()
+            }
+            fn quality_priors(&self) -> QualityPriors {
+                (**self).quality_priors()
+            }
+        }
+    )*};
+}
+forward_model!(&T, Box<T>, Arc<T>);
 
 pub(crate) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;

@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::decision::{Candidate, Verdict};
+use crate::candidate::{Candidate, Verdict};
 use crate::score::{CostFirst, QualityFirst, Scorer, Weighted};
 use crate::task::Task;
 

@@ -5,7 +5,7 @@
 
 use std::cmp::Ordering;
 
-use crate::decision::{Candidate, Verdict};
+use crate::candidate::{Candidate, Verdict};
 
 /// A scored candidate's place in the order, as plain integers: computed once per candidate,
 /// so the sort compares numbers instead of re-reading candidates (24 bytes, cheap to move).
@@ -95,7 +95,7 @@ pub(crate) fn rank(candidates: &mut [Candidate], ranking: &mut Vec<u32>, scratch
     order.clear();
     for (i, c) in candidates.iter_mut().enumerate() {
         if let Verdict::Pending = c.verdict {
-            c.verdict = Verdict::Rejected(crate::Rejection::Policy {
+            c.verdict = Verdict::Rejected(crate::rejection::Rejection::Policy {
                 detail: std::borrow::Cow::Borrowed("left unscored by the policy"),
             });
         }

@@ -1,6 +1,5 @@
 //! The [`Router`]: runs filter → estimate → score → rank for one task.
 
-use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +7,10 @@ use std::sync::Arc;
 use crate::Error;
 use crate::date::Date;
 use crate::decision::{Candidate, Decision, Verdict};
-use crate::estimate::{LatencyEstimator, PriorQuality, ProfileLatency, QualityEstimator};
+use crate::estimate::{
+    Estimate, LatencyEstimator, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency,
+    QualityEstimator,
+};
 use crate::filter::{self, Constraints, Filter, Health, Rejection, TaskView};
 use crate::model::{Model, ModelId, ModelSpec};
 use crate::policy::Policy;
@@ -24,22 +26,16 @@ pub struct Router {
     models: Arc<[ModelSpec]>,
     policy: Arc<dyn Policy>,
     quality: Arc<dyn QualityEstimator>,
-    /// `quality` is [`PriorQuality`]: read the priors from `table` instead of calling it.
-    quality_is_priors: bool,
+    /// What `quality.prepare(models)` returned: asked instead of `quality` when present.
+    prepared_quality: Option<Arc<dyn PreparedQuality>>,
     latency: Arc<dyn LatencyEstimator>,
-    /// `latency` is a [`ProfileLatency`]: use `table`'s profiles instead of calling it.
-    latency_is_profile: bool,
+    /// What `latency.prepare(models)` returned: asked instead of `latency` when present.
+    prepared_latency: Option<Arc<dyn PreparedLatency>>,
     constraints: Arc<Constraints>,
     health: Option<Arc<dyn Health>>,
     filters: Arc<[Arc<dyn Filter>]>,
     /// The numbers the filter and estimate stages read, one compact row per model.
     table: Arc<ModelTable>,
-}
-
-/// Whether `value` is a `T` (the router reads the built-in estimators' numbers from its
-/// [`ModelTable`] rather than calling them once per candidate).
-fn is<T: Any>(value: &dyn Any) -> bool {
-    value.is::<T>()
 }
 
 impl fmt::Debug for Router {
@@ -87,7 +83,7 @@ impl Router {
     /// A copy of this router with another quality estimator.
     pub fn with_quality_estimator(&self, quality: impl QualityEstimator + 'static) -> Router {
         Router {
-            quality_is_priors: is::<PriorQuality>(&quality),
+            prepared_quality: quality.prepare(&self.models).map(Arc::from),
             quality: Arc::new(quality),
             ..self.clone()
         }
@@ -148,24 +144,22 @@ impl Router {
         // grows (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n);
         out.scratch_rank.reserve(n);
+        out.task_kind = Some(task.kind().clone());
+        // Both estimators answer for every model at once, from their prepared state if they
+        // have one.
+        let models = &self.models[..];
         out.scratch_quality.clear();
-        out.scratch_quality.reserve(n);
-        let kind = &*out.task_kind.insert(task.kind().clone());
-        // The default estimator's answers are columns of the table; any other is asked.
-        let priors = if self.quality_is_priors {
-            self.table.priors(kind)
-        } else {
-            None
-        };
-        let quality: &[Option<f64>] = match priors {
-            Some(p) => p,
-            None => {
-                out.scratch_quality.resize(n, None);
-                self.quality
-                    .estimate_all(task, &self.models, &mut out.scratch_quality);
-                &out.scratch_quality
-            }
-        };
+        out.scratch_quality.resize(n, None);
+        match &self.prepared_quality {
+            Some(p) => p.estimate_all(task, models, &mut out.scratch_quality),
+            None => self.quality.estimate_all(task, models, &mut out.scratch_quality),
+        }
+        out.scratch_latency.clear();
+        out.scratch_latency.resize(n, None);
+        match &self.prepared_latency {
+            Some(p) => p.latency_all(task, models, &mut out.scratch_latency),
+            None => self.latency.latency_all(task, models, &mut out.scratch_latency),
+        }
         // A decision reused with the same router already holds one entry per model, in order:
         // overwrite them in place (no id clones, no moves). Otherwise start afresh.
         let ids = self.table.ids();
@@ -189,8 +183,9 @@ impl Router {
         let view = TaskView::of(task);
         let health = self.health.as_deref();
         let rows = self.table.rows();
-        let candidates = out.candidates.iter_mut().zip(quality.iter());
-        for (((c, q), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
+        let estimates = out.scratch_quality.iter().zip(out.scratch_latency.iter());
+        let candidates = out.candidates.iter_mut().zip(estimates);
+        for (((c, (q, l)), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
             c.rank = None;
             if let Err(r) =
                 filter::check_static(task, &view, m, row, &self.constraints, health, &self.filters)
@@ -200,14 +195,9 @@ impl Router {
                 continue;
             }
             let cost = row.prices.cost_usd(view.input, view.cached, view.output);
-            let latency = if self.latency_is_profile {
-                // What `ProfileLatency::latency_ms` computes, without the dynamic call.
-                row.latency.latency_ms(view.output)
-            } else {
-                self.latency.latency_ms(task, m).unwrap_or(f64::INFINITY)
-            };
+            let latency = l.unwrap_or(f64::INFINITY);
             let quality = q.unwrap_or(f64::NAN);
-            c.estimate = Some(crate::Estimate::new(quality, cost, latency));
+            c.estimate = Some(Estimate::new(quality, cost, latency));
             c.verdict = match q {
                 None => Verdict::Rejected(Rejection::NoQualityEstimate),
                 Some(v) if !(0.0..=1.0).contains(v) => {
@@ -228,10 +218,7 @@ pub struct RouterBuilder {
     models: Vec<ModelSpec>,
     policy: Option<Arc<dyn Policy>>,
     quality: Option<Arc<dyn QualityEstimator>>,
-    quality_is_priors: bool,
     latency: Option<Arc<dyn LatencyEstimator>>,
-    /// The latency estimator, when it is a [`ProfileLatency`].
-    latency_profile: Option<ProfileLatency>,
     constraints: Constraints,
     health: Option<Arc<dyn Health>>,
     filters: Vec<Arc<dyn Filter>>,
@@ -279,28 +266,24 @@ impl RouterBuilder {
 
     /// Sets the quality estimator (default: [`PriorQuality`]).
     pub fn quality_estimator(mut self, q: impl QualityEstimator + 'static) -> Self {
-        self.quality_is_priors = is::<PriorQuality>(&q);
         self.quality = Some(Arc::new(q));
         self
     }
 
     /// Sets the quality estimator from a shared one.
     pub fn shared_quality_estimator(mut self, q: Arc<dyn QualityEstimator>) -> Self {
-        self.quality_is_priors = false;
         self.quality = Some(q);
         self
     }
 
     /// Sets the latency estimator (default: [`ProfileLatency`]).
     pub fn latency_estimator(mut self, l: impl LatencyEstimator + 'static) -> Self {
-        self.latency_profile = (&l as &dyn Any).downcast_ref::<ProfileLatency>().copied();
         self.latency = Some(Arc::new(l));
         self
     }
 
     /// Sets the latency estimator from a shared one.
     pub fn shared_latency_estimator(mut self, l: Arc<dyn LatencyEstimator>) -> Self {
-        self.latency_profile = None;
         self.latency = Some(l);
         self
     }
@@ -410,21 +393,25 @@ impl RouterBuilder {
             None => Arc::new(CostFirst::new(0.7)?),
         };
         // No estimator set means the built-in ones.
-        let quality_is_priors = self.quality.is_none() || self.quality_is_priors;
-        let latency_profile = match self.latency {
-            None => Some(ProfileLatency::default()),
-            Some(_) => self.latency_profile,
-        };
-        let table = ModelTable::new(&self.models, &self.constraints, latency_profile.as_ref());
+        let quality = self.quality.unwrap_or_else(|| Arc::new(PriorQuality));
+        let latency = self
+            .latency
+            .unwrap_or_else(|| Arc::new(ProfileLatency::default()));
+        let table = ModelTable::new(
+            &self.models,
+            self.constraints.allow.as_ref(),
+            &self.constraints.deny,
+            self.constraints.retired_by,
+        );
+        let prepared_quality = quality.prepare(&self.models).map(Arc::from);
+        let prepared_latency = latency.prepare(&self.models).map(Arc::from);
         Ok(Router {
             models: self.models.into(),
             policy,
-            quality: self.quality.unwrap_or_else(|| Arc::new(PriorQuality)),
-            quality_is_priors,
-            latency: self
-                .latency
-                .unwrap_or_else(|| Arc::new(ProfileLatency::default())),
-            latency_is_profile: latency_profile.is_some(),
+            quality,
+            prepared_quality,
+            latency,
+            prepared_latency,
             constraints: Arc::new(self.constraints),
             health: self.health,
             filters: self.filters.into(),
@@ -438,6 +425,7 @@ mod tests {
     use super::*;
     use crate::{
         Capabilities, Capability, LatencyProfile, Limits, Prices, QualityFirst, TaskKind, TaskSpec, Weighted,
+        latency_fn, quality_fn,
     };
 
     /// Models with and without latency profiles, priors, tags and tools; some listed.
@@ -487,9 +475,10 @@ mod tests {
             Arc::new(QualityFirst::new(0.04).unwrap()),
             Arc::new(Weighted::with_weights(1.0, 10.0, 0.1).unwrap()),
         ];
+        let profile = ProfileLatency::with_fallback(LatencyProfile::new(400.0, 50.0));
         for policy in policies {
-            // Built-in estimators (read from the table) against the same estimators behind
-            // `Arc<dyn ..>` (called per candidate, as before the table).
+            // Built-in estimators (their prepared columns) against the same estimators asked
+            // model by model through closures (which prepare nothing).
             let fast = Router::builder()
                 .models(models())
                 .shared_policy(Arc::clone(&policy))
@@ -499,20 +488,18 @@ mod tests {
                 .latency_estimator(ProfileLatency::with_fallback(LatencyProfile::new(400.0, 50.0)))
                 .build()
                 .unwrap();
-            assert!(fast.quality_is_priors && fast.latency_is_profile);
+            assert!(fast.prepared_quality.is_some() && fast.prepared_latency.is_some());
             let slow = Router::builder()
                 .models(models())
                 .shared_policy(policy)
                 .deny(["m5"])
                 .allow((0..38).map(|i| format!("m{i}")))
                 .max_output_price(25.0)
-                .shared_quality_estimator(Arc::new(PriorQuality))
-                .shared_latency_estimator(Arc::new(ProfileLatency::with_fallback(LatencyProfile::new(
-                    400.0, 50.0,
-                ))))
+                .quality_estimator(quality_fn(|t, m| PriorQuality.estimate(t, m)))
+                .latency_estimator(latency_fn(move |t, m| profile.latency_ms(t, m)))
                 .build()
                 .unwrap();
-            assert!(!slow.quality_is_priors && !slow.latency_is_profile);
+            assert!(slow.prepared_quality.is_none() && slow.prepared_latency.is_none());
             for task in &tasks {
                 let (mut a, mut b) = (Decision::new(), Decision::new());
                 let ra = fast.route_into(task, &mut a).map_err(|e| e.to_string());

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Error;
 use crate::estimate::Estimate;
-use crate::filter::Rejection;
+use crate::rejection::Rejection;
 use crate::task::Task;
 
 /// A candidate's score: higher is better.
@@ -26,7 +26,7 @@ use crate::task::Task;
 #[non_exhaustive]
 pub struct Score {
     /// The score; higher is better.
-    #[serde(with = "crate::decision::non_finite")]
+    #[serde(with = "crate::non_finite")]
     pub value: f64,
     /// Whether the score is in the reserve tier.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -691,3 +691,41 @@ fn a_decision_reused_across_routers_equals_a_fresh_one() {
     a.route_into(&t, &mut d).unwrap();
     assert_eq!(d, a.route(&t).unwrap());
 }
+
+#[test]
+fn bad_decision_json_is_an_error_never_a_panic() {
+    let good = serde_json::to_value(rich_decision()).unwrap();
+    let n = good["candidates"].as_array().unwrap().len();
+    let ranking = good["ranking"].clone();
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = good.clone();
+        f(&mut v);
+        serde_json::from_value::<Decision>(v).map_err(|e| e.to_string())
+    };
+    // An index past the candidates, a candidate ranked twice, ranks that disagree.
+    let err = with(&|v| v["ranking"][0] = serde_json::json!(n)).unwrap_err();
+    assert!(
+        err.contains(&format!("but the decision has {n} candidates")),
+        "{err}"
+    );
+    let err = with(&|v| v["ranking"][1] = ranking[0].clone()).unwrap_err();
+    assert!(err.contains("a second time"), "{err}");
+    let err = with(&|v| v["ranking"].as_array_mut().unwrap().reverse()).unwrap_err();
+    assert!(err.contains("its position in the ranking"), "{err}");
+    let err = with(&|v| v["candidates"].as_array_mut().unwrap().truncate(1)).unwrap_err();
+    assert!(err.contains("candidates"), "{err}");
+    assert!(with(&|_| {}).is_ok());
+    // Every other one-field corruption either parses into a decision that can be explained,
+    // or is refused: none panics.
+    let text = good.to_string();
+    for cut in 0..text.len() {
+        let mut bad = text.clone();
+        bad.replace_range(cut..cut + 1, if bad.as_bytes()[cut] == b'1' { "7" } else { "1" });
+        for json in [&bad, &text[..cut].to_owned()] {
+            if let Ok(d) = serde_json::from_str::<Decision>(json) {
+                let _ = d.explain().to_string();
+                let _ = (d.primary(), d.fallbacks().count(), d.rejected().count());
+            }
+        }
+    }
+}

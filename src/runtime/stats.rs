@@ -11,11 +11,12 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::estimate::{LatencyEstimator, QualityEstimator};
+use crate::estimate::{LatencyEstimator, PreparedLatency, PreparedQuality, QualityEstimator};
 use crate::model::{LatencyProfile, ModelId, ModelSpec};
 use crate::runtime::clock::Clock;
 use crate::task::Task;
@@ -123,6 +124,8 @@ pub struct RuntimeStats {
     config: StatsConfig,
     clock: Arc<dyn Clock>,
     models: RwLock<HashMap<ModelId, Arc<Mutex<Entry>>>>,
+    /// Bumped after every recorded call: prepared estimators refresh their copies when it moves.
+    version: AtomicU64,
 }
 
 impl fmt::Debug for RuntimeStats {
@@ -150,6 +153,7 @@ impl RuntimeStats {
             config,
             clock,
             models: RwLock::new(HashMap::new()),
+            version: AtomicU64::new(0),
         })
     }
 
@@ -202,6 +206,8 @@ impl RuntimeStats {
         }
         e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a);
         e.updated = now;
+        drop(e);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// Records a failed call of `model` (one that says the model is unhealthy or slow).
@@ -213,6 +219,8 @@ impl RuntimeStats {
         e.failures += 1;
         e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a) + a;
         e.updated = now;
+        drop(e);
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     /// What has been seen of `model`, with the error rate decayed to now.
@@ -273,6 +281,107 @@ impl<L: LatencyEstimator> LatencyEstimator for ObservedLatency<L> {
         let base = self.fallback.latency_ms(task, model)?;
         Some(self.stats.slowdown(&model.id).map_or(base, |s| base * s))
     }
+
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        self.fallback.latency_all(task, models, out);
+        for (m, l) in models.iter().zip(out.iter_mut()) {
+            if let (Some(l), Some(s)) = (l.as_mut(), self.stats.slowdown(&m.id)) {
+                *l *= s;
+            }
+        }
+    }
+
+    /// Prepares `fallback` and keeps each model's slowdown in a copy refreshed when the
+    /// statistics change (not once per model per decision); `None` when `fallback` prepares
+    /// nothing.
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedLatency>> {
+        let inner = self.fallback.prepare(models)?;
+        Some(Box::new(PreparedObserved {
+            inner,
+            copy: StatsCopy::new(Arc::clone(&self.stats), models),
+        }))
+    }
+}
+
+/// A per-model copy of figures from [`RuntimeStats`], taken again whenever the statistics'
+/// version has moved since: one atomic load and one uncontended read lock per decision.
+#[derive(Debug)]
+struct StatsCopy {
+    stats: Arc<RuntimeStats>,
+    ids: Box<[ModelId]>,
+    copy: RwLock<Copied>,
+}
+
+/// What [`StatsCopy`] holds.
+#[derive(Debug)]
+struct Copied {
+    /// The statistics' version it was taken at.
+    version: u64,
+    /// Per model: (error rate as of `at`, slowdown or 1).
+    values: Box<[(f64, f64)]>,
+    at: Instant,
+}
+
+impl StatsCopy {
+    fn new(stats: Arc<RuntimeStats>, models: &[ModelSpec]) -> Self {
+        let ids: Box<[ModelId]> = models.iter().map(|m| m.id.clone()).collect();
+        let now = stats.clock.now();
+        // `u64::MAX`: taken before any version, so the first decision takes it.
+        let values = vec![(0.0, 1.0); ids.len()].into();
+        Self {
+            stats,
+            ids,
+            copy: RwLock::new(Copied {
+                version: u64::MAX,
+                values,
+                at: now,
+            }),
+        }
+    }
+
+    /// Calls `f` with each model's (error rate as of `at`, slowdown or 1) and `at`.
+    fn with<R>(&self, f: impl FnOnce(&[(f64, f64)], Instant) -> R) -> R {
+        let version = self.stats.version.load(Ordering::Acquire);
+        {
+            let c = self.copy.read().unwrap_or_else(|p| p.into_inner());
+            if c.version == version {
+                return f(&c.values, c.at);
+            }
+        }
+        let mut c = self.copy.write().unwrap_or_else(|p| p.into_inner());
+        if c.version != version {
+            let now = self.stats.clock.now();
+            for (id, v) in self.ids.iter().zip(c.values.iter_mut()) {
+                *v = match self.stats.get(id) {
+                    None => (0.0, 1.0),
+                    Some(s) => (s.error_rate, self.stats.slowdown(id).unwrap_or(1.0)),
+                };
+            }
+            c.version = version;
+            c.at = now;
+        }
+        f(&c.values, c.at)
+    }
+}
+
+/// [`ObservedLatency`] prepared: the fallback's prepared estimate times each model's slowdown.
+#[derive(Debug)]
+struct PreparedObserved {
+    inner: Box<dyn PreparedLatency>,
+    copy: StatsCopy,
+}
+
+impl PreparedLatency for PreparedObserved {
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        self.inner.latency_all(task, models, out);
+        self.copy.with(|values, _| {
+            for (l, &(_, slowdown)) in out.iter_mut().zip(values) {
+                if let Some(l) = l {
+                    *l *= slowdown;
+                }
+            }
+        });
+    }
 }
 
 /// A [`QualityEstimator`] that multiplies `inner`'s estimate by `1 - penalty × error_rate`, so
@@ -320,8 +429,44 @@ impl<Q: QualityEstimator> QualityEstimator for FailureAwareQuality<Q> {
         }
     }
 
+    /// Prepares `inner` and keeps each model's error rate in a copy refreshed when the
+    /// statistics change, decayed to now with one power per decision; `None` when `inner`
+    /// prepares nothing.
+    fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+        let inner = self.inner.prepare(models)?;
+        Some(Box::new(PreparedFailureAware {
+            inner,
+            penalty: self.penalty,
+            copy: StatsCopy::new(Arc::clone(&self.stats), models),
+        }))
+    }
+
     fn name(&self) -> &str {
         "failure-aware"
+    }
+}
+
+/// [`FailureAwareQuality`] prepared. The error rates are copied as of one instant and decayed
+/// from there, so they can differ from [`RuntimeStats::error_rate`] in the last bits.
+#[derive(Debug)]
+struct PreparedFailureAware {
+    inner: Box<dyn PreparedQuality>,
+    penalty: f64,
+    copy: StatsCopy,
+}
+
+impl PreparedQuality for PreparedFailureAware {
+    fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+        self.inner.estimate_all(task, models, out);
+        let stats = &self.copy.stats;
+        self.copy.with(|values, at| {
+            let decay = stats.decay(1.0, at, stats.clock.now());
+            for (q, &(rate, _)) in out.iter_mut().zip(values) {
+                if let Some(q) = q {
+                    *q *= 1.0 - self.penalty * (rate * decay);
+                }
+            }
+        });
     }
 }
 
