@@ -47,7 +47,7 @@ pub struct Decision {
     #[serde(skip)]
     pub(crate) scratch_quality: Vec<Option<f64>>,
     #[serde(skip)]
-    pub(crate) scratch_latency: Vec<Option<f64>>,
+    pub(crate) scratch_latency: Vec<f64>,
     #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,
 }

@@ -63,6 +63,7 @@ mod id;
 mod kind;
 pub mod model;
 mod non_finite;
+mod non_negative;
 pub mod policy;
 pub mod prices;
 pub mod rank;

@@ -9,8 +9,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 pub use crate::capability::{Capabilities, Capability};
 use crate::date::Date;
 pub use crate::id::{ModelId, Tag};
-pub use crate::prices::Prices;
 use crate::kind::TaskKind;
+use crate::non_negative::non_negative;
+pub use crate::prices::Prices;
 
 /// Published or measured latency of a model: time to first token and output speed.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -503,17 +504,6 @@ macro_rules! forward_model {
     )*};
 }
 forward_model!(&T, Box<T>, Arc<T>);
-
-pub(crate) fn non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(serde::de::Error::custom(format_args!(
-            "{v} is not allowed here; expected a finite number >= 0"
-        )))
-    }
-}
 
 fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
     let v = f64::deserialize(d)?;

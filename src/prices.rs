@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::model::non_negative;
+use crate::non_negative::non_negative;
 
 /// Token counts of one call, as a provider bills them.
 ///

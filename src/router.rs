@@ -155,7 +155,7 @@ impl Router {
             None => self.quality.estimate_all(task, models, &mut out.scratch_quality),
         }
         out.scratch_latency.clear();
-        out.scratch_latency.resize(n, None);
+        out.scratch_latency.resize(n, f64::INFINITY);
         match &self.prepared_latency {
             Some(p) => p.latency_all(task, models, &mut out.scratch_latency),
             None => self.latency.latency_all(task, models, &mut out.scratch_latency),
@@ -195,7 +195,7 @@ impl Router {
                 continue;
             }
             let cost = row.prices.cost_usd(view.input, view.cached, view.output);
-            let latency = l.unwrap_or(f64::INFINITY);
+            let latency = *l;
             let quality = q.unwrap_or(f64::NAN);
             c.estimate = Some(Estimate::new(quality, cost, latency));
             c.verdict = match q {

@@ -282,10 +282,10 @@ impl<L: LatencyEstimator> LatencyEstimator for ObservedLatency<L> {
         Some(self.stats.slowdown(&model.id).map_or(base, |s| base * s))
     }
 
-    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [f64]) {
         self.fallback.latency_all(task, models, out);
         for (m, l) in models.iter().zip(out.iter_mut()) {
-            if let (Some(l), Some(s)) = (l.as_mut(), self.stats.slowdown(&m.id)) {
+            if let Some(s) = self.stats.slowdown(&m.id) {
                 *l *= s;
             }
         }
@@ -372,13 +372,11 @@ struct PreparedObserved {
 }
 
 impl PreparedLatency for PreparedObserved {
-    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
+    fn latency_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [f64]) {
         self.inner.latency_all(task, models, out);
         self.copy.with(|values, _| {
             for (l, &(_, slowdown)) in out.iter_mut().zip(values) {
-                if let Some(l) = l {
-                    *l *= slowdown;
-                }
+                *l *= slowdown;
             }
         });
     }
