@@ -91,7 +91,7 @@ pub enum Rejection {
         /// The ceiling (USD).
         ceiling_usd: f64,
     },
-    /// A user-supplied [`Filter`] rejected the model.
+    /// A user-supplied [`Filter`](crate::Filter) rejected the model.
     Filter {
         /// The filter's name.
         filter: Cow<'static, str>,
