@@ -183,9 +183,9 @@ fn word_cue(w: &str) -> Option<(K, f32)> {
         | "each" | "per" | "half" | "twice" | "triple" | "hours" | "minutes" | "miles" | "inequality"
         | "dice" | "triangle" | "square" | "value" => (K::Math, 1.0),
         // extraction
-        "extract" | "extraction" | "entities" | "named" | "json" | "csv" | "fields" | "records" | "parse"
-        | "retrieve" => (K::Extraction, 2.0),
-        "identify" | "format" | "present" | "output" => (K::Extraction, 0.8),
+        "extract" | "extraction" | "entities" | "json" | "csv" => (K::Extraction, 4.0),
+        "named" | "fields" | "records" | "parse" | "retrieve" => (K::Extraction, 2.0),
+        "identify" | "format" | "present" | "output" => (K::Extraction, 1.5),
         // summarisation
         "summarize" | "summarise" | "summary" | "summarization" | "summarisation" | "tl;dr" | "tldr"
         | "condense" | "gist" | "recap" => (K::Summarization, 3.0),
@@ -258,7 +258,7 @@ impl KindClassifier for RuleClassifier {
         }
         // Word problems: several numbers in a question.
         if numbers >= 2 {
-            s.add(K::Math, (numbers.min(6) as f32) * 0.5);
+            s.add(K::Math, (numbers.min(6) as f32) * 0.4);
         }
         // A long input with a short instruction: summarise it.
         if input.input_chars > 6_000 && words < 60 {

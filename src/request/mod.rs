@@ -15,6 +15,7 @@
 //! ```
 
 pub mod classify;
+mod openai_body;
 pub mod tokens;
 
 use crate::decision::Decision;
@@ -25,6 +26,7 @@ use crate::router::Router;
 use crate::task::{TaskKind, TaskSpec};
 
 pub use classify::{Classified, ClassifierFn, ClassifyInput, KindClassifier, RuleClassifier, classifier_fn};
+pub use openai_body::{RequestBodyError, chat_request_from_openai};
 pub use tokens::{Encoding, TokenCount, TokenCounter};
 
 /// How a request becomes a task: the classifier, the token counter, the confidence below which

@@ -17,11 +17,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod classify;
 mod estimator;
 mod eval;
 mod experiment;
 mod learn;
 mod plot;
+mod request;
 mod route;
 
 /// Task-to-model routing: offline evaluation of policies, and explained routing decisions.
@@ -36,6 +38,8 @@ struct Cli {
 enum Command {
     /// Replay routing policies on recorded outcomes; print AIQ, savings and baselines.
     Eval(Box<eval::Args>),
+    /// Label prompts with their task kind; accuracy and a confusion matrix when labels are given.
+    Classify(classify::Args),
     /// Route one task against a catalog and print the explained decision.
     Route(route::Args),
     /// Train a learned quality estimator on recorded outcomes and prompts; save it to a file.
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Eval(args) => eval::run(&args),
+        Command::Classify(args) => classify::run(&args),
         Command::Route(args) => route::run(&args),
         Command::Train(args) => learn::train(&args),
         Command::Split(args) => learn::split(&args),

@@ -19,8 +19,17 @@ pub(crate) struct Args {
     #[arg(long, requires = "catalog")]
     no_builtin: bool,
     /// The task as JSON (a TaskSpec: {"kind": "planning", "input_tokens": 3000, ...}), or @FILE.
-    #[arg(long, value_name = "JSON")]
-    task: String,
+    #[arg(
+        long,
+        value_name = "JSON",
+        required_unless_present = "request",
+        conflicts_with = "request"
+    )]
+    task: Option<String>,
+    /// An OpenAI Chat Completions request body (JSON file): the task is derived from it
+    /// (`TaskSpec::from_request`: capabilities, tokens, expected output, kind).
+    #[arg(long, value_name = "FILE")]
+    request: Option<PathBuf>,
     /// The policy and its knob: cost-first[:FLOOR], quality-first[:CEILING_USD], weighted[:COST_WEIGHT].
     #[arg(long, default_value = "cost-first:0.7", value_name = "POLICY")]
     policy: String,
@@ -61,21 +70,28 @@ pub(crate) fn parse_policy(spec: &str) -> Result<Box<dyn Policy>, CliError> {
     })
 }
 
+fn parse_task(arg: &str) -> Result<TaskSpec, CliError> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => {
+            let p = PathBuf::from(path);
+            std::fs::read_to_string(&p).map_err(|e| CliError::io("read task file", &p, e))?
+        }
+        None => arg.to_owned(),
+    };
+    serde_json::from_str(&text).map_err(|e| CliError::msg(format!("--task: not a valid task: {e}")))
+}
+
 pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let catalog = match (&args.catalog, args.no_builtin) {
         (Some(p), true) => Catalog::from_path(p)?,
         (Some(p), false) => Catalog::builtin().overlay_path(p)?,
         (None, _) => Catalog::builtin(),
     };
-    let text = match args.task.strip_prefix('@') {
-        Some(path) => {
-            let p = PathBuf::from(path);
-            std::fs::read_to_string(&p).map_err(|e| CliError::io("read task file", &p, e))?
-        }
-        None => args.task.clone(),
+    let task = match (&args.task, &args.request) {
+        (_, Some(path)) => crate::request::task_from_file(path)?,
+        (Some(task), None) => parse_task(task)?,
+        (None, None) => return Err(CliError::msg("give --task or --request")),
     };
-    let task: TaskSpec =
-        serde_json::from_str(&text).map_err(|e| CliError::msg(format!("--task: not a valid task: {e}")))?;
     let policy = parse_policy(&args.policy)?;
     let today = args
         .today

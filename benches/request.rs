@@ -1,0 +1,48 @@
+//! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
+//! capabilities), its parts alone, and the tokenizers' throughput (MB/s) on the same text.
+//!
+//! `cargo bench --bench request --features request`
+
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use taskroute::TaskSpec;
+use taskroute::provider::ChatRequest;
+use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier};
+
+/// A 2 KB prompt: an instruction over a paragraph of prose with numbers and code words.
+fn prompt() -> String {
+    let para = "The quarterly report lists 14 regional offices, their revenue in dollars, and the \
+                names of the managers who run them. Each office also filed a short note about \
+                hiring plans, customer complaints and the state of its software systems. ";
+    let mut p =
+        String::from("Extract every office, its revenue and its manager from the report below as JSON.\n\n");
+    while p.len() < 2048 {
+        p.push_str(para);
+    }
+    p.truncate(2048);
+    p
+}
+
+fn bench(c: &mut Criterion) {
+    let text = prompt();
+    let req = ChatRequest::new()
+        .system("You are a careful analyst.")
+        .user(text.clone());
+    c.bench_function("from_request/2KB", |b| {
+        b.iter(|| TaskSpec::from_request(black_box(&req)))
+    });
+    c.bench_function("classify/rules/2KB", |b| {
+        b.iter(|| RuleClassifier.classify(&ClassifyInput::text(black_box(&text))))
+    });
+    let mut g = c.benchmark_group("tokenize");
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    for e in [Encoding::O200kBase, Encoding::Cl100kBase] {
+        let _ = e.count("warm up");
+        g.bench_function(e.name(), |b| b.iter(|| e.count(black_box(&text))));
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,76 @@
+//! `taskroute classify` and `taskroute route --request`.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("request_cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_taskroute"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn classify_prints_accuracy_and_confusion_with_labels_and_kinds_without() {
+    let labelled = scratch(
+        "labelled.jsonl",
+        concat!(
+            r#"{"text": "Write a python function to reverse a list.", "kind": "code_generation"}"#,
+            "\n",
+            r#"{"text": "Sam has 4 apples and buys 3 more. How many apples does he have?", "kind": "math"}"#,
+            "\n",
+            r#"{"text": "hello there", "kind": "math"}"#,
+            "\n"
+        ),
+    );
+    let (ok, out, err) = run(&["classify", "--input", labelled.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("accuracy 0.667 (2/3)"), "{out}");
+    assert!(out.contains("confusion (rows true, columns predicted)"), "{out}");
+    let unlabelled = scratch("plain.jsonl", "{\"text\": \"Summarize this article.\"}\n");
+    let (ok, out, _) = run(&["classify", "--input", unlabelled.to_str().unwrap()]);
+    assert!(ok && out.starts_with("summarization\t"), "{out}");
+    let bad = scratch("bad.jsonl", "{\"prompt\": \"x\"}\n");
+    let (ok, _, err) = run(&["classify", "--input", bad.to_str().unwrap()]);
+    assert!(
+        !ok && err.contains("bad.jsonl:1: no string field `text`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn route_request_derives_the_task_from_an_openai_body() {
+    let body = scratch(
+        "request.json",
+        r#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "Write a python function that parses ISO dates."}],
+            "tools": [{"type": "function", "function": {"name": "run", "parameters": {"type": "object"}}}],
+            "max_tokens": 700}"#,
+    );
+    let (ok, out, err) = run(&["route", "--request", body.to_str().unwrap(), "--json"]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("kind code_generation") && err.contains("output 700"),
+        "{err}"
+    );
+    let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(decision["primary"].is_string(), "{out}");
+    let bad = scratch(
+        "bad.json",
+        r#"{"messages": [{"role": "wizard", "content": "x"}]}"#,
+    );
+    let (ok, _, err) = run(&["route", "--request", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("unknown role `wizard`"), "{err}");
+}
