@@ -66,7 +66,7 @@ fn route_request_derives_the_task_from_an_openai_body() {
         "{err}"
     );
     let decision: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(decision["primary"].is_string(), "{out}");
+    assert_eq!(decision["task_kind"], "code_generation", "{out}");
     let bad = scratch(
         "bad.json",
         r#"{"messages": [{"role": "wizard", "content": "x"}]}"#,

@@ -315,7 +315,7 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_typed_errors() {
-        for (body, ok) in [
+        let cases: [(&str, fn(&RequestBodyError) -> bool); 4] = [
             ("not json", |e: &RequestBodyError| {
                 matches!(e, RequestBodyError::Json { .. })
             }),
@@ -339,7 +339,8 @@ mod tests {
                     )
                 },
             ),
-        ] {
+        ];
+        for (body, ok) in cases {
             let e = chat_request_from_openai(body).unwrap_err();
             assert!(ok(&e), "{body}: {e}");
         }
