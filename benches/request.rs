@@ -1,3 +1,4 @@
+#![allow(missing_docs)]
 //! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
 //! capabilities), its parts alone, and the tokenizers' throughput (MB/s) on the same text.
 //!
@@ -33,7 +34,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| TaskSpec::from_request(black_box(&req)))
     });
     c.bench_function("classify/rules/2KB", |b| {
-        b.iter(|| RuleClassifier.classify(&ClassifyInput::text(black_box(&text))))
+        b.iter(|| RuleClassifier::new().classify(&ClassifyInput::text(black_box(&text))))
     });
     let mut g = c.benchmark_group("tokenize");
     g.throughput(Throughput::Bytes(text.len() as u64));

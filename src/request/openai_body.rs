@@ -315,7 +315,8 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_typed_errors() {
-        let cases: [(&str, fn(&RequestBodyError) -> bool); 4] = [
+        type Check = fn(&RequestBodyError) -> bool;
+        let cases: [(&str, Check); 4] = [
             ("not json", |e: &RequestBodyError| {
                 matches!(e, RequestBodyError::Json { .. })
             }),
