@@ -320,7 +320,7 @@ impl RouterBuilder {
         self
     }
 
-    /// Rejects models retired on or before `today` ([`Rejection::Retired`](crate::Rejection::Retired)).
+    /// Rejects models retired on or before `today` ([`Rejection::Retired`]).
     /// The router reads no clock: pass today's date
     /// (`Date::from_system_time(SystemTime::now())`), and rebuild the router to move it on.
     pub fn exclude_retired(mut self, today: Date) -> Self {
