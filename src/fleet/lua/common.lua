@@ -15,14 +15,19 @@ local function now_ms()
   return tonumber(ARGV[1])
 end
 
--- The scope's window index, settled spend in that window, and reservations in flight.
+-- The scope's window index, settled spend and overrun in that window (both start again with
+-- a new window, as in the in-memory store), and reservations in flight.
 local function state(key, win, now)
-  local v = redis.call('HMGET', key, 'w', 'spent', 'res')
+  local v = redis.call('HMGET', key, 'w', 'spent', 'res', 'over')
   local w = 0
   if win > 0 then w = math.floor(now / win) end
   local spent = tonumber(v[2]) or 0
-  if tonumber(v[1]) ~= w then spent = 0 end
-  return w, spent, tonumber(v[3]) or 0
+  local over = tonumber(v[4]) or 0
+  if tonumber(v[1]) ~= w then
+    spent = 0
+    over = 0
+  end
+  return w, spent, tonumber(v[3]) or 0, over
 end
 
 -- Keeps a windowed scope's key until its window ends and `until_ms` (a lease end) has passed;
@@ -49,22 +54,38 @@ local function unreserve(key, amount)
   if r then redis.call('HSET', key, 'res', math.max(0, r - amount)) end
 end
 
--- Drops a lease: its amount comes off every scope it was taken in.
+-- How long an ended lease is remembered, so that a late settle is still recorded (as overrun).
+local EXPIRED_KEEP_MS = 3600000
+
+-- Drops a lease record. A live lease's amount comes off every scope it was taken in; an ended
+-- one (marked "x") gave its amount back already. Returns amount, parts, ended.
 local function drop(leases, records, id)
   local rec = redis.call('HGET', records, id)
   redis.call('HDEL', records, id)
   redis.call('ZREM', leases, id)
   if not rec then return nil end
+  if string.sub(rec, 1, 2) == 'x\n' then
+    local amount, parts = record(string.sub(rec, 3))
+    return amount, parts, true
+  end
   local amount, parts = record(rec)
   for i = 2, #parts do
     local key = string.match(parts[i], '^%d+:(.*)$')
     if key then unreserve(key, amount) end
   end
-  return amount, parts
+  return amount, parts, false
 end
 
--- Gives back the leases that ended (at most 1000 per call; the rest on the next calls).
+-- Gives back the leases that ended (at most 1000 per call; the rest on the next calls), and
+-- keeps each one's record, marked ended, for EXPIRED_KEEP_MS; forgets records older than that.
 local function purge(leases, records, now)
   local ids = redis.call('ZRANGEBYSCORE', leases, '-inf', now, 'LIMIT', 0, 1000)
-  for _, id in ipairs(ids) do drop(leases, records, id) end
+  for _, id in ipairs(ids) do
+    local rec = redis.call('HGET', records, id)
+    local amount, _, ended = drop(leases, records, id)
+    if amount and not ended then
+      redis.call('HSET', records, id, 'x\n' .. rec)
+      redis.call('ZADD', leases, now + EXPIRED_KEEP_MS, id)
+    end
+  end
 end

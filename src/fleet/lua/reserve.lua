@@ -11,15 +11,15 @@ local states = {}
 for i = 3, #KEYS do
   local limit = tonumber(ARGV[5 + 2 * (i - 3)])
   local win = tonumber(ARGV[6 + 2 * (i - 3)])
-  local w, spent, res = state(KEYS[i], win, now)
+  local w, spent, res, over = state(KEYS[i], win, now)
   if spent + res + amount > limit then return {0, i - 3, limit, spent, res} end
-  states[i] = {w, spent, res, win}
+  states[i] = {w, spent, res, win, over}
   rec[#rec + 1] = string.format('%d:%s', win, KEYS[i])
 end
 local lease_end = now + lease
 for i = 3, #KEYS do
   local s = states[i]
-  redis.call('HSET', KEYS[i], 'w', s[1], 'spent', s[2], 'res', s[3] + amount)
+  redis.call('HSET', KEYS[i], 'w', s[1], 'spent', s[2], 'res', s[3] + amount, 'over', s[5])
   keep(KEYS[i], s[4], now, lease_end)
 end
 redis.call('HSET', KEYS[2], id, table.concat(rec, '\n'))

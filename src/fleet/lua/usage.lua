@@ -5,7 +5,7 @@ local now = now_ms()
 purge(KEYS[1], KEYS[2], now)
 local out = {}
 for i = 3, #KEYS do
-  local _, spent, res = state(KEYS[i], tonumber(ARGV[i - 1]), now)
-  out[#out + 1] = {spent, res, tonumber(redis.call('HGET', KEYS[i], 'over')) or 0}
+  local _, spent, res, over = state(KEYS[i], tonumber(ARGV[i - 1]), now)
+  out[#out + 1] = {spent, res, over}
 end
 return out
