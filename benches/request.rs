@@ -2,11 +2,13 @@
 //! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
 //! capabilities), its parts alone, and the tokenizers' throughput (MB/s) on the same text.
 //!
-//! `cargo bench --bench request --features request`
+//! `cargo bench --bench request --features request`; `TASKROUTE_BENCH_CLOCK=thread-cpu` measures
+//! CPU time (benches/support/clock.rs).
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{Criterion, Throughput};
 use taskroute::TaskSpec;
 use taskroute::provider::ChatRequest;
 use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier};
@@ -25,25 +27,28 @@ fn prompt() -> String {
     p
 }
 
-fn bench(c: &mut Criterion) {
+fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     let text = prompt();
     let req = ChatRequest::new()
         .system("You are a careful analyst.")
         .user(text.clone());
-    c.bench_function("from_request/2KB", |b| {
+    c.bench_function(&format!("{prefix}from_request/2KB"), |b| {
         b.iter(|| TaskSpec::from_request(black_box(&req)))
     });
-    c.bench_function("classify/rules/2KB", |b| {
+    c.bench_function(&format!("{prefix}classify/rules/2KB"), |b| {
         b.iter(|| RuleClassifier::new().classify(&ClassifyInput::text(black_box(&text))))
     });
-    let mut g = c.benchmark_group("tokenize");
+    let mut g = c.benchmark_group(format!("{prefix}tokenize"));
     g.throughput(Throughput::Bytes(text.len() as u64));
     for e in [Encoding::O200kBase, Encoding::Cl100kBase] {
         let _ = e.count("warm up");
         g.bench_function(e.name(), |b| b.iter(|| e.count(black_box(&text))));
     }
     g.finish();
+    c.final_summary();
 }
 
-criterion_group!(benches, bench);
-criterion_main!(benches);
+clock::clock_main!(run);
+
+#[path = "support/clock.rs"]
+mod clock;

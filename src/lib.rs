@@ -106,7 +106,7 @@ pub mod experiment;
 #[cfg(feature = "catalog")]
 pub use catalog::litellm::{LitellmEntryError, LitellmImport, LitellmOptions};
 #[cfg(feature = "catalog")]
-pub use catalog::{Catalog, CatalogError, ModelPatch};
+pub use catalog::{Catalog, CatalogDiff, CatalogError, FieldChange, ModelChange, ModelPatch};
 pub use date::{Date, DateError};
 pub use decision::{Candidate, Decision, DecisionError, Explain, Verdict};
 pub use error::Error;

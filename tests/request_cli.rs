@@ -1,26 +1,12 @@
 //! `taskroute classify` and `taskroute route --request`.
 
 use std::path::PathBuf;
-use std::process::Command;
+
+mod cli_support;
+use cli_support::taskroute as run;
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("request_cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p
-}
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_taskroute"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.success(),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    cli_support::scratch("request_cli", name, contents)
 }
 
 #[test]

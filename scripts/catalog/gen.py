@@ -17,6 +17,11 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from data import *  # noqa: E402,F401,F403
 
+# Cache-write, batch and long-context prices and retirement dates, from `taskroute catalog import`
+# (scripts/catalog/fresh.py writes this file).
+_fresh = json.load(open(os.path.join(HERE, "fresh.json")))
+FRESH, FRESH_SRC = _fresh["models"], _fresh["source"]
+
 def r3(x): return round(x + 1e-12, 3)
 
 def priors(bench):
@@ -45,6 +50,8 @@ for m in M:
     srcs = sorted({v[1] for v in m["bench"].values()})
     prices = {"input": m["prices"][0], "output": m["prices"][1]}
     if m["prices"][2] is not None: prices["cached_input"] = m["prices"][2]
+    extra = FRESH.get(m["id"], {})
+    prices.update(extra.get("prices", {}))
     src = "prices: " + price_src(m) + "; limits: " + m["limits_src"] + "; quality priors (docs/catalog.md mapping): " + " | ".join(SRC[s] for s in srcs)
     if m.get("same_as"):
         src += " (benchmarks of the same model as served by Anthropic)"
@@ -60,7 +67,11 @@ for m in M:
         src += "; latency: " + SRC[ls]
     e["quality"] = q
     e["source"] = src
+    if extra:
+        src += "; cache-write, batch and long-context prices, retirement: " + FRESH_SRC
+        e["source"] = src
     e["as_of"] = AS_OF
+    if extra.get("retires"): e["retires"] = extra["retires"]
     out_models.append(e)
 
 ids = [e["id"] for e in out_models]

@@ -15,7 +15,10 @@
 //! ones and applies the patches, so prices can be refreshed without a release. Unknown fields,
 //! bad values and duplicate ids are refused with the file, line, column and field path.
 
+mod diff;
 pub mod litellm;
+
+pub use diff::{CatalogDiff, FieldChange, ModelChange};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

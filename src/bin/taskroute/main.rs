@@ -17,6 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod catalog;
 mod classify;
 mod estimator;
 mod eval;
@@ -40,6 +41,8 @@ enum Command {
     Eval(Box<eval::Args>),
     /// Label prompts with their task kind; accuracy and a confusion matrix when labels are given.
     Classify(classify::Args),
+    /// Import LiteLLM's price map into a catalog file, or diff two catalogs.
+    Catalog(catalog::Args),
     /// Route one task against a catalog and print the explained decision.
     Route(route::Args),
     /// Train a learned quality estimator on recorded outcomes and prompts; save it to a file.
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Eval(args) => eval::run(&args),
         Command::Classify(args) => classify::run(&args),
+        Command::Catalog(args) => catalog::run(&args),
         Command::Route(args) => route::run(&args),
         Command::Train(args) => learn::train(&args),
         Command::Split(args) => learn::split(&args),

@@ -1,0 +1,26 @@
+//! Running the `taskroute` binary from the CLI tests (`mod cli_support;`).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// Runs `taskroute` with `args`: whether it succeeded, its stdout and its stderr.
+pub(crate) fn taskroute(args: &[&str]) -> (bool, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_taskroute"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Writes `contents` to `name` in the test's scratch directory `dir` and returns its path.
+pub(crate) fn scratch(dir: &str, name: &str, contents: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, contents).unwrap();
+    p
+}
