@@ -1,6 +1,7 @@
 //! From request to task: [`TaskSpec::from_request`] derives from a [`ChatRequest`] the
 //! capabilities it needs, its input tokens ([`tokens`]), its expected output and its kind
-//! ([`classify`]); [`Router::route_request`] routes it in one call.
+//! ([`classify`]); [`Router::route_request`] routes it in one call, and (with the `runtime`
+//! feature) `RoutedClient::complete_request` sends it along that route.
 //!
 //! ```
 //! use taskroute::provider::{ChatRequest, ResponseFormat};
@@ -16,6 +17,8 @@
 
 pub mod classify;
 mod openai_body;
+#[cfg(feature = "runtime")]
+mod routed;
 pub mod tokens;
 
 use crate::decision::Decision;
