@@ -481,3 +481,45 @@ fn a_custom_scorer_policy_allocates_nothing_either() {
     let mut d = Decision::new();
     assert_eq!(count_route(&router, &t, &t, &mut d), 0);
 }
+
+/// The in-process deployment limiter's admission check, its correction and its capacity
+/// report allocate nothing, through the `Limiter` trait too (its answer is `Acquire::Ready`,
+/// not a boxed future).
+#[cfg(feature = "runtime")]
+#[test]
+fn the_in_process_limiter_allocates_nothing() {
+    use std::time::{Duration, Instant};
+    use taskroute::provider::{LimitWindow, RateLimits};
+    use taskroute::runtime::{Acquire, DeploymentLimits, Limiter, LocalLimiter};
+
+    let limiter = LocalLimiter::new(
+        DeploymentLimits::none()
+            .rpm(1_000)
+            .tpm(1_000_000)
+            .max_concurrency(8),
+    );
+    let t0 = Instant::now();
+    // Warm: the first call sets the limiter's origin.
+    limiter.try_acquire(1, t0).unwrap();
+    limiter.settle(1, Some(1), t0);
+    let seen = RateLimits::new(Some(LimitWindow::new(1_000, 900)), None);
+    let (n, granted) = allocations(|| {
+        let mut granted = 0;
+        for i in 0..200u32 {
+            let now = t0 + Duration::from_millis(u64::from(i) * 10);
+            if limiter.try_acquire(300, now).is_ok() {
+                limiter.settle(300, Some(120), now);
+                granted += 1;
+            }
+            if let Acquire::Ready(Ok(())) = limiter.acquire(300, now) {
+                limiter.settle(300, None, now);
+                granted += 1;
+            }
+            std::hint::black_box(limiter.capacity(now));
+            limiter.learn(&seen, now);
+        }
+        granted
+    });
+    assert_eq!(n, 0, "{n} allocations");
+    assert!(granted > 100, "{granted}");
+}

@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use std::fmt;
 use std::time::Duration;
 
+use super::ratelimit::RateLimits;
+
 /// The longest message kept from a provider's error body, in bytes; the rest is cut.
 const MAX_MESSAGE_LEN: usize = 1_000;
 
@@ -120,6 +122,7 @@ struct Inner {
     provider: String,
     status: Option<u16>,
     retry_after: Option<Duration>,
+    rate_limits: Option<RateLimits>,
     code: Option<String>,
     message: String,
     source: Option<Box<dyn StdError + Send + Sync + 'static>>,
@@ -138,6 +141,7 @@ impl ProviderError {
                 provider: String::new(),
                 status: None,
                 retry_after: None,
+                rate_limits: None,
                 code: None,
                 message,
                 source: None,
@@ -160,6 +164,12 @@ impl ProviderError {
     /// Sets how long the provider asked to wait before retrying.
     pub fn with_retry_after(mut self, after: Duration) -> Self {
         self.inner.retry_after = Some(after);
+        self
+    }
+
+    /// Sets what the provider's rate-limit headers said.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.inner.rate_limits = Some(limits);
         self
     }
 
@@ -198,6 +208,11 @@ impl ProviderError {
     /// caller's decision.
     pub fn retry_after(&self) -> Option<Duration> {
         self.inner.retry_after
+    }
+
+    /// What the provider's rate-limit headers said, where it sent them.
+    pub fn rate_limits(&self) -> Option<&RateLimits> {
+        self.inner.rate_limits.as_ref()
     }
 
     /// The provider's own error code or type, where it gave one.

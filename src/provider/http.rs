@@ -15,10 +15,12 @@ use futures::{Stream, StreamExt};
 use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usage};
 use crate::model::Prices;
 
+mod ratelimit;
 mod retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod sse;
 
+pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use sse::{SseFrame, sse_frames};
@@ -181,16 +183,21 @@ impl Transport {
         if (300..400).contains(&status) {
             return Err(redirect_error(provider, status, &headers));
         }
-        let retry_after = retry_after(&headers, std::time::SystemTime::now());
+        let now = std::time::SystemTime::now();
+        let retry_after = retry_after(&headers, now);
         let body = read_capped(provider, resp, self.max_response_bytes.min(1 << 20)).await?;
         let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
-        Err(on_error(ErrorResponse {
+        let err = on_error(ErrorResponse {
             status,
             headers: &headers,
             retry_after,
             body: &body,
             secrets: &secrets,
-        }))
+        });
+        Err(match rate_limits(&headers, now) {
+            Some(limits) => err.with_rate_limits(limits),
+            None => err,
+        })
     }
 
     /// A whole (non-streamed) response body, capped at `max_response_bytes`.

@@ -22,6 +22,7 @@ mod error;
 #[cfg(any(feature = "openai", feature = "anthropic", feature = "bedrock"))]
 mod http;
 mod options;
+mod ratelimit;
 mod request;
 mod response;
 
@@ -40,6 +41,7 @@ pub use options::{
     CacheBreakpoint, JsonSchemaFormat, Reasoning, ReasoningEffort, RequestOptionError, RequestSetting,
     ResponseFormat, ToolChoice,
 };
+pub use ratelimit::{LimitWindow, RateLimits};
 pub use request::{ChatRequest, ContentPart, Image, Message, Role, ToolCall, ToolDefinition, ToolResult};
 pub use response::{ChatResponse, Collector, FinishReason, StreamEvent, Usage};
 

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::{ErrorKind, ProviderError};
+use super::ratelimit::RateLimits;
 use super::request::ToolCall;
 use crate::model::{ModelId, ModelSpec, Prices};
 use crate::prices::TokenCounts;
@@ -86,6 +87,9 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Cost in USD from the model's catalog prices.
     pub cost_usd: f64,
+    /// What the provider's rate-limit headers said, where it sent them (not kept for streams).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<RateLimits>,
 }
 
 impl ChatResponse {
@@ -104,7 +108,14 @@ impl ChatResponse {
             finish_reason,
             usage,
             cost_usd: usage.cost_usd(&model.prices),
+            rate_limits: None,
         }
+    }
+
+    /// With what the provider's rate-limit headers said.
+    pub fn with_rate_limits(mut self, limits: Option<RateLimits>) -> Self {
+        self.rate_limits = limits;
+        self
     }
 }
 

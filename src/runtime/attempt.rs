@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::model::ModelId;
 use crate::provider::{ErrorKind, ProviderError};
+use crate::runtime::deploy::DeploymentId;
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -33,6 +34,12 @@ pub enum AttemptOutcome {
     },
     /// No provider is registered under the model's provider name.
     NoProvider,
+    /// None of the model's deployments could admit the call (their rate or concurrency limits
+    /// are used up, or the provider asked to wait).
+    NoCapacity {
+        /// When capacity returns on the first deployment to have some, where known.
+        retry_after: Option<Duration>,
+    },
     /// A cascade's acceptance check turned the answer down.
     NotAccepted {
         /// The check's reason.
@@ -65,6 +72,7 @@ impl AttemptOutcome {
             AttemptOutcome::CircuitOpen => "circuit open",
             AttemptOutcome::BudgetRefused { .. } => "budget refused",
             AttemptOutcome::NoProvider => "no provider",
+            AttemptOutcome::NoCapacity { .. } => "no capacity",
             AttemptOutcome::NotAccepted { .. } => "not accepted",
         }
     }
@@ -79,6 +87,9 @@ impl fmt::Display for AttemptOutcome {
             },
             AttemptOutcome::BudgetRefused { reason } => write!(f, "budget refused: {reason}"),
             AttemptOutcome::NotAccepted { reason } => write!(f, "not accepted: {reason}"),
+            AttemptOutcome::NoCapacity { retry_after: Some(d) } => {
+                write!(f, "no capacity for {:.3}s", d.as_secs_f64())
+            }
             AttemptOutcome::StreamInterrupted { kind } => {
                 write!(f, "stream cut after the first token: {kind}")
             }
@@ -93,6 +104,9 @@ impl fmt::Display for AttemptOutcome {
 pub struct Attempt {
     /// The model.
     pub model: ModelId,
+    /// The deployment that served (or refused) the call, for a model with
+    /// [deployments](crate::runtime::Deployment).
+    pub deployment: Option<DeploymentId>,
     /// Its place in the ranking (0 = primary).
     pub rank: u32,
     /// 0 for the first call of this model, then 1, 2, ... for retries.
@@ -131,6 +145,7 @@ impl Attempt {
     pub(crate) fn new(model: &ModelId, rank: u32, retry: u32, outcome: AttemptOutcome) -> Self {
         Self {
             model: model.clone(),
+            deployment: None,
             rank,
             retry,
             outcome,
@@ -139,6 +154,12 @@ impl Attempt {
             cost_basis: CostBasis::NotCharged,
             backoff: Duration::ZERO,
         }
+    }
+
+    /// With the deployment that took the call.
+    pub(crate) fn via(mut self, deployment: Option<&DeploymentId>) -> Self {
+        self.deployment = deployment.cloned();
+        self
     }
 
     /// With the call's wall time.
@@ -158,6 +179,9 @@ impl Attempt {
 impl fmt::Display for Attempt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.model)?;
+        if let Some(d) = &self.deployment {
+            write!(f, "@{d}")?;
+        }
         if self.retry > 0 {
             write!(f, " (retry {})", self.retry)?;
         }

@@ -18,6 +18,8 @@ use crate::runtime::breaker::BreakerRegistry;
 use crate::runtime::budget::{BudgetPolicy, BudgetStore};
 use crate::runtime::client::RoutedClient;
 use crate::runtime::clock::{Clock, TokioClock};
+use crate::runtime::deploy::{Balancer, Deployment, Deployments, Live, WeightedRandom};
+use crate::runtime::limit::Limiter;
 use crate::runtime::stats::RuntimeStats;
 
 /// The router's health hook as the client sees it: the model has a provider, and its breaker
@@ -32,6 +34,9 @@ impl Health for ClientHealth {
         self.served.contains(model) && self.breakers.as_ref().is_none_or(|b| b.is_available(model))
     }
 }
+
+/// A deployment given to the builder: its model, settings and own limiter, if any.
+type PendingDeployment = (ModelId, Deployment, Option<Arc<dyn Limiter>>);
 
 pub(crate) struct Budget {
     pub(crate) store: Arc<dyn BudgetStore>,
@@ -48,6 +53,8 @@ pub struct RoutedClientBuilder {
     retry: RetryPolicy,
     clock: Option<Arc<dyn Clock>>,
     seed: Option<u64>,
+    deployments: Vec<PendingDeployment>,
+    balancer: Option<Arc<dyn Balancer>>,
 }
 
 impl fmt::Debug for RoutedClientBuilder {
@@ -55,11 +62,46 @@ impl fmt::Debug for RoutedClientBuilder {
         f.debug_struct("RoutedClientBuilder")
             .field("providers", &self.providers.len())
             .field("retry", &self.retry)
+            .field("deployments", &self.deployments.len())
             .finish_non_exhaustive()
     }
 }
 
 impl RoutedClientBuilder {
+    /// Adds deployments of `model`: calls to it go to these (through the providers they name,
+    /// each with an in-process [`LocalLimiter`](crate::runtime::LocalLimiter) over its
+    /// limits) instead of the provider its [`ModelSpec::provider`](crate::ModelSpec::provider)
+    /// names. A model with no deployment is called as before.
+    pub fn deployments(
+        mut self,
+        model: impl Into<ModelId>,
+        deployments: impl IntoIterator<Item = Deployment>,
+    ) -> Self {
+        let model = model.into();
+        self.deployments
+            .extend(deployments.into_iter().map(|d| (model.clone(), d, None)));
+        self
+    }
+
+    /// Adds one deployment of `model` with its own [`Limiter`] (a shared one for fleets; its
+    /// limits come from the limiter, not from [`Deployment::limits`]).
+    pub fn deployment_with_limiter(
+        mut self,
+        model: impl Into<ModelId>,
+        deployment: Deployment,
+        limiter: Arc<dyn Limiter>,
+    ) -> Self {
+        self.deployments.push((model.into(), deployment, Some(limiter)));
+        self
+    }
+
+    /// Sets how calls are spread over a model's deployments (default:
+    /// [`WeightedRandom`](crate::runtime::WeightedRandom)).
+    pub fn balancer(mut self, balancer: impl Balancer + 'static) -> Self {
+        self.balancer = Some(Arc::new(balancer));
+        self
+    }
+
     /// Registers a provider under its [`name`](Provider::name); models whose
     /// [`provider`](crate::ModelSpec::provider) is that name are sent to it.
     pub fn provider(self, provider: Arc<dyn Provider>) -> Self {
@@ -136,11 +178,12 @@ impl RoutedClientBuilder {
         if let Some(b) = &self.budget {
             b.policy.validate()?;
         }
+        let deployments = self.build_deployments()?;
         let served: HashSet<ModelId> = self
             .router
             .models()
             .iter()
-            .filter(|m| self.providers.contains_key(&m.provider))
+            .filter(|m| self.providers.contains_key(&m.provider) || deployments.contains_key(&m.id))
             .map(|m| m.id.clone())
             .collect();
         if served.is_empty() {
@@ -164,7 +207,57 @@ impl RoutedClientBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(TokioClock)),
             seed: self.seed.unwrap_or_else(process_seed),
             requests: AtomicU64::new(0),
+            deployments,
+            balancer: self.balancer.unwrap_or_else(|| Arc::new(WeightedRandom)),
         })
+    }
+
+    /// Checks the deployments (a known model, a registered provider, a positive finite
+    /// weight, ids unique per model, at most 64 per model) and groups them by model.
+    fn build_deployments(&self) -> Result<HashMap<ModelId, Deployments>, Error> {
+        let invalid = |field: &str, value: String, expected: &'static str| Error::InvalidValue {
+            field: field.to_owned(),
+            value,
+            expected,
+        };
+        let mut by_model: HashMap<ModelId, Vec<Live>> = HashMap::new();
+        for (model_id, d, limiter) in &self.deployments {
+            let Some(model) = self.router.model(model_id.as_str()) else {
+                return Err(invalid(
+                    "deployments",
+                    model_id.to_string(),
+                    "a model of the router",
+                ));
+            };
+            let field = format!("deployments[{model_id}/{}]", d.id);
+            if !self.providers.contains_key(&d.provider) {
+                return Err(invalid(
+                    &format!("{field}.provider"),
+                    d.provider.clone(),
+                    "the name of a registered provider (RoutedClientBuilder::provider_named)",
+                ));
+            }
+            if !(d.weight.is_finite() && d.weight > 0.0) {
+                return Err(invalid(
+                    &format!("{field}.weight"),
+                    d.weight.to_string(),
+                    "a positive finite number",
+                ));
+            }
+            let list = by_model.entry(model_id.clone()).or_default();
+            if list.iter().any(|l| l.deployment.id == d.id) || list.len() >= 64 {
+                return Err(invalid(
+                    &field,
+                    d.id.to_string(),
+                    "an id unique among the model's deployments, at most 64 of them",
+                ));
+            }
+            list.push(Live::new(d.clone(), model, limiter.clone()));
+        }
+        Ok(by_model
+            .into_iter()
+            .map(|(m, list)| (m, Deployments::new(list)))
+            .collect())
     }
 }
 
@@ -194,6 +287,8 @@ impl RoutedClient {
             retry: RetryPolicy::default(),
             clock: None,
             seed: None,
+            deployments: Vec::new(),
+            balancer: None,
         }
     }
 }

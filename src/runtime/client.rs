@@ -22,6 +22,7 @@ use crate::runtime::breaker::BreakerRegistry;
 use crate::runtime::budget::BudgetScope;
 use crate::runtime::builder::{Budget, mix};
 use crate::runtime::clock::Clock;
+use crate::runtime::deploy::{Balancer, Deployments};
 use crate::runtime::error::short;
 use crate::runtime::request::{LimitedTask, RequestCtx, Turn};
 use crate::runtime::stats::RuntimeStats;
@@ -88,6 +89,8 @@ pub struct RoutedClient {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) seed: u64,
     pub(crate) requests: AtomicU64,
+    pub(crate) deployments: HashMap<ModelId, Deployments>,
+    pub(crate) balancer: Arc<dyn Balancer>,
 }
 
 impl fmt::Debug for RoutedClient {
@@ -252,8 +255,19 @@ impl RoutedClient {
             latency,
             permit,
             charge,
+            slot,
+            live,
             ..
         } = won;
+        let deployment = slot.as_ref().map(|s| s.id.clone());
+        if let Some(slot) = slot {
+            let used = reported_usage(&response)
+                .then(|| u64::from(response.usage.input_tokens) + u64::from(response.usage.output_tokens));
+            slot.finish(used, response.rate_limits.as_ref());
+        }
+        if let Some(live) = live {
+            live.record_latency(latency);
+        }
         let out = match response.usage.output_tokens {
             0 => ctx.expected_output,
             n => n,
@@ -270,6 +284,7 @@ impl RoutedClient {
         tracing::debug!(model = %model.id, rank, retry, latency_ms = ms(latency), cost_usd = cost, "attempt succeeded");
         ctx.attempts.push(
             Attempt::new(&model.id, rank, retry, AttemptOutcome::Success)
+                .via(deployment.as_ref())
                 .took(latency)
                 .charged(cost, basis),
         );

@@ -18,6 +18,9 @@
 //!   [`error`]. One model's turn (reserve, permit, call, settle, back off) is one function
 //!   shared by `complete`, `stream` and `cascade`, and the budget is settled by a guard that
 //!   also runs when the caller drops the request;
+//! - [`deploy`]: several [`Deployment`]s per model (keys, regions, provisioned and on-demand
+//!   tiers), spread by a [`Balancer`], each admitting calls through a [`Limiter`] ([`limit`]:
+//!   rpm, tpm, concurrency, learned from the provider's rate-limit headers) before sending;
 //! - [`stream`]: routed streaming that falls back only before the first token;
 //! - [`cascade`]: FrugalGPT cascades with an [`AcceptanceCheck`];
 //! - [`stats`]: observed latency and errors ([`RuntimeStats`]) fed back to the router through
@@ -32,7 +35,9 @@ pub mod cascade;
 mod charge;
 pub mod client;
 pub mod clock;
+pub mod deploy;
 pub mod error;
+pub mod limit;
 pub mod request;
 pub mod stats;
 pub mod stream;
@@ -52,7 +57,12 @@ pub use builder::RoutedClientBuilder;
 pub use cascade::{AcceptanceCheck, BasicCheck, CascadeResponse, CascadeStep};
 pub use client::{RoutedClient, RoutedResponse};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
+pub use deploy::{
+    Balancer, Choice, Deployment, DeploymentId, LeastInFlight, LowestLatency, MostRemaining, Pick,
+    StickyByKey, WeightedRandom,
+};
 pub use error::RoutedError;
+pub use limit::{Acquire, Capacity, DeploymentLimits, Limiter, LocalLimiter, Refusal};
 pub use request::RequestOptions;
 pub use stats::{FailureAwareQuality, ModelStats, ObservedLatency, RuntimeStats, StatsConfig};
 pub use stream::{RoutedStream, StreamInterrupted};

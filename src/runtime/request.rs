@@ -19,6 +19,9 @@ pub struct RequestOptions {
     pub deadline: Duration,
     /// Budget scopes charged (the global scope is always charged when a budget is set).
     pub scopes: Vec<BudgetScope>,
+    /// When no deployment of a model can admit the call: wait in line for capacity (first
+    /// come, first served, within the deadline) instead of moving on to the next model.
+    pub wait_for_capacity: bool,
 }
 
 impl RequestOptions {
@@ -27,7 +30,15 @@ impl RequestOptions {
         Self {
             deadline,
             scopes: vec![BudgetScope::Global],
+            wait_for_capacity: false,
         }
+    }
+
+    /// Waits for a deployment's capacity (within the deadline) rather than moving on to the
+    /// next model when none can take the call now.
+    pub fn wait_for_capacity(mut self, wait: bool) -> Self {
+        self.wait_for_capacity = wait;
+        self
     }
 
     /// Charges the request to a tenant.
@@ -77,6 +88,9 @@ pub(crate) struct RequestCtx {
     pub(crate) input_tokens: u32,
     /// The task's expected output tokens (for latency statistics when a response has none).
     pub(crate) expected_output: u32,
+    /// The task's caller key (sticky deployments).
+    pub(crate) caller_key: Option<String>,
+    pub(crate) wait_for_capacity: bool,
 }
 
 impl RequestCtx {
@@ -89,6 +103,8 @@ impl RequestCtx {
         Self {
             input_tokens: task.input_tokens(),
             expected_output: task.output_tokens(),
+            caller_key: task.caller_key().map(str::to_owned),
+            wait_for_capacity: opts.wait_for_capacity,
             deadline_at: now.checked_add(opts.deadline),
             deadline: opts.deadline,
             scopes: opts.scopes.clone(),

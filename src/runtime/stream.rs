@@ -25,6 +25,7 @@ use crate::runtime::breaker::{BreakerPermit, CallOutcome};
 use crate::runtime::charge::Charge;
 use crate::runtime::client::RoutedClient;
 use crate::runtime::clock::{Clock, Sleep};
+use crate::runtime::deploy::{DeploymentId, Slot};
 use crate::runtime::error::RoutedError;
 use crate::runtime::request::{RequestOptions, Turn};
 use crate::runtime::stats::RuntimeStats;
@@ -65,6 +66,10 @@ struct Live {
     charge: Option<Charge>,
     stats: Option<Arc<RuntimeStats>>,
     clock: Arc<dyn Clock>,
+    /// The deployment's admission (for a model with deployments): closed with the usage at
+    /// the end, or on drop with the whole reservation.
+    slot: Option<Slot>,
+    deployment: Option<DeploymentId>,
 }
 
 /// A routed stream of [`StreamEvent`]s; see the [module docs](self).
@@ -144,6 +149,10 @@ impl RoutedStream {
                     tracing::warn!(model = %self.live.model.id, "the stream reported no usage: charged the whole reservation");
                 }
                 let (cost, basis) = self.settle(reported.then_some(*cost_usd));
+                if let Some(slot) = self.live.slot.take() {
+                    let used = u64::from(usage.input_tokens) + u64::from(usage.output_tokens);
+                    slot.finish(reported.then_some(used), None);
+                }
                 tracing::debug!(model = %self.live.model.id, latency_ms = ms(latency), cost_usd = cost, "stream finished");
                 self.attempts.push(
                     Attempt::new(
@@ -152,6 +161,7 @@ impl RoutedStream {
                         self.live.retry,
                         AttemptOutcome::Success,
                     )
+                    .via(self.live.deployment.as_ref())
                     .took(latency)
                     .charged(cost, basis),
                 );
@@ -191,6 +201,7 @@ impl RoutedStream {
                 self.live.retry,
                 AttemptOutcome::StreamInterrupted { kind: error.kind() },
             )
+            .via(self.live.deployment.as_ref())
             .took(latency)
             .charged(cost, basis),
         );
@@ -327,6 +338,8 @@ impl RoutedClient {
                     charge: Some(won.charge),
                     stats: self.stats.clone(),
                     clock: Arc::clone(&self.clock),
+                    deployment: won.slot.as_ref().map(|s| s.id.clone()),
+                    slot: won.slot,
                 },
                 attempts: ctx.attempts,
                 delivered_text: String::new(),

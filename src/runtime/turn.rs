@@ -20,6 +20,7 @@ use crate::runtime::breaker::{BreakerPermit, CallOutcome};
 use crate::runtime::budget::BudgetError;
 use crate::runtime::charge::Charge;
 use crate::runtime::client::RoutedClient;
+use crate::runtime::deploy::{Live, Slot};
 use crate::runtime::request::{RequestCtx, Stop, Turn};
 
 /// What a turn calls: one request to one model.
@@ -48,6 +49,10 @@ pub(crate) struct Won<'m, O> {
     pub(crate) charge: Charge,
     /// The router's latency estimate for the call, in ms (for [`deadline_outcome`]).
     pub(crate) expected_ms: f64,
+    /// The deployment's admission, still open (for a model with deployments).
+    pub(crate) slot: Option<Slot>,
+    /// The deployment that answered.
+    pub(crate) live: Option<&'m Live>,
 }
 
 /// Whether to retry after a failed call.
@@ -98,30 +103,66 @@ impl RoutedClient {
         let Some(model) = self.router.model(cand.model.as_str()) else {
             return Turn::Next;
         };
-        let Some(provider) = self.providers.get(&model.provider) else {
+        let deps = self.deployments.get(&model.id);
+        let default_provider = self.providers.get(&model.provider);
+        if deps.is_none() && default_provider.is_none() {
             tracing::info!(model = %model.id, rank, provider = %model.provider, "no provider registered");
             ctx.attempts
                 .push(Attempt::new(&model.id, rank, 0, AttemptOutcome::NoProvider));
             return Turn::Next;
-        };
+        }
         let expected_ms = cand.estimate.map_or(f64::NAN, |e| e.latency_ms);
         let mut retry = 0;
+        // The deployments that failed during this turn (a bit per index), tried last.
+        let mut avoid = 0_u64;
         loop {
             if ctx.expired(self.clock.now()) {
                 return Turn::Stop(Stop::Deadline);
             }
+            let slot = match deps {
+                None => None,
+                Some(d) => match self
+                    .take_slot(ctx, d, model, rank, retry, call.request(), avoid)
+                    .await
+                {
+                    Ok(s) => Some(s),
+                    Err(turn) => return turn,
+                },
+            };
+            let live = slot.as_ref().zip(deps).map(|(s, d)| &d.list[s.index]);
+            let (provider, sent_model) = match (live, default_provider) {
+                (Some(l), _) => match self.providers.get(&l.deployment.provider) {
+                    Some(p) => (p, &l.model),
+                    None => return Turn::Next,
+                },
+                (None, Some(p)) => (p, model),
+                (None, None) => return Turn::Next,
+            };
+            let deployment = slot.as_ref().map(|s| s.id.clone());
             let mut charge = match self.reserve(ctx, cand, rank, retry, model, call.request()).await {
                 Ok(c) => c,
-                Err(turn) => return turn,
+                Err(turn) => {
+                    if let Some(s) = slot {
+                        s.cancel();
+                    }
+                    return turn;
+                }
             };
             let Some(permit) = self.permit(ctx, &model.id, rank, retry) else {
+                if let Some(s) = slot {
+                    s.cancel();
+                }
                 charge.release().await;
                 return Turn::Next;
             };
             let start = self.clock.now();
             let remaining = ctx.remaining(start);
             charge.mark_sent();
-            let result = match select(call.call(provider.as_ref(), model), self.clock.sleep(remaining)).await
+            let result = match select(
+                call.call(provider.as_ref(), sent_model),
+                self.clock.sleep(remaining),
+            )
+            .await
             {
                 Either::Left((r, _)) => Some(r),
                 Either::Right(((), _)) => None,
@@ -139,6 +180,8 @@ impl RoutedClient {
                         permit,
                         charge,
                         expected_ms,
+                        slot,
+                        live,
                     });
                 }
                 None => {
@@ -150,6 +193,7 @@ impl RoutedClient {
                     tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), charged_usd = cost, "attempt cut by the deadline");
                     ctx.attempts.push(
                         Attempt::new(&model.id, rank, retry, AttemptOutcome::DeadlineExceeded)
+                            .via(deployment.as_ref())
                             .took(latency)
                             .charged(cost, CostBasis::Reserved),
                     );
@@ -157,8 +201,27 @@ impl RoutedClient {
                 }
                 Some(Err(e)) => e,
             };
-            self.note_failure(permit, &model.id, health_outcome(&e));
-            let attempt = Attempt::new(&model.id, rank, retry, AttemptOutcome::from_error(&e)).took(latency);
+            // Another deployment of the model may serve the call: try it at once, and leave the
+            // model's breaker out of it (the failure is this deployment's).
+            let switch = match (&slot, deps) {
+                (Some(s), Some(d)) if e.is_retryable() => {
+                    avoid |= 1 << s.index.min(63);
+                    d.untried(avoid) && retry < self.retry.max_retries + d.list.len() as u32
+                }
+                _ => false,
+            };
+            if let Some(s) = slot {
+                s.fail(&e);
+            }
+            let outcome = if switch {
+                CallOutcome::Neutral
+            } else {
+                health_outcome(&e)
+            };
+            self.note_failure(permit, &model.id, outcome);
+            let attempt = Attempt::new(&model.id, rank, retry, AttemptOutcome::from_error(&e))
+                .via(deployment.as_ref())
+                .took(latency);
             let attempt = if e.is_timeout() {
                 // Timed out after it was sent: it may have been billed.
                 let cost = charge.amount_usd();
@@ -170,6 +233,11 @@ impl RoutedClient {
             };
             tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), kind = %e.kind(), status = e.status(), charged_usd = attempt.cost_usd, "attempt failed");
             ctx.attempts.push(attempt);
+            if switch {
+                tracing::debug!(model = %model.id, rank, retry, "trying another deployment");
+                retry += 1;
+                continue;
+            }
             match self.backoff(ctx, &e, &model.id, retry).await {
                 Next::Retry => retry += 1,
                 Next::MoveOn if e.can_fallback() => return Turn::Next,

@@ -172,8 +172,9 @@ impl Provider for Anthropic {
     async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = wire::encode(model, req, false)?;
         let resp = self.send(body, false).await?;
+        let limits = http::rate_limits(resp.headers(), std::time::SystemTime::now());
         let bytes = self.transport.read_body(PROVIDER, resp).await?;
-        wire::decode(model, &bytes)
+        Ok(wire::decode(model, &bytes)?.with_rate_limits(limits))
     }
 
     async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {

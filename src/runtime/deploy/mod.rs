@@ -1,0 +1,368 @@
+//! Deployments: where a model's calls go. A model is what the router chooses; a
+//! [`Deployment`] is one place that serves it (a provider instance with its own key, base URL
+//! or region), with a priority [`tier`](Deployment::tier) (provisioned first, then on-demand),
+//! a [`weight`](Deployment::weight) and optional rpm, tpm and concurrency
+//! [limits](DeploymentLimits).
+//!
+//! For each call the runtime takes the lowest tier that has a deployment able to admit it,
+//! lets the [`Balancer`] pick among that tier's deployments, and asks the picked one's
+//! [`Limiter`] before sending. A refused deployment leaves the choice and the balancer picks
+//! again; when none can admit the call, the model is refused with
+//! [`AttemptOutcome::NoCapacity`](crate::runtime::AttemptOutcome::NoCapacity), which says when
+//! capacity returns, and the ranking moves on (or, with
+//! [`RequestOptions::wait_for_capacity`](crate::runtime::RequestOptions::wait_for_capacity),
+//! the request waits in line, within its deadline).
+//!
+//! A model without deployments is called as before: through the provider its
+//! [`ModelSpec::provider`](crate::ModelSpec::provider) names, with no limiter.
+//!
+//! See `docs/deployments.md`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::ModelSpec;
+use crate::runtime::clock::Clock;
+use crate::runtime::limit::{DeploymentLimits, Limiter, LocalLimiter, Refusal};
+
+mod admit;
+pub mod balancer;
+
+pub use balancer::{
+    Balancer, Choice, LeastInFlight, LowestLatency, MostRemaining, Pick, StickyByKey, WeightedRandom,
+};
+
+/// A deployment's name, unique among one model's deployments (`"openai-key-2"`, `"eu-west-1"`).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeploymentId(Arc<str>);
+
+impl DeploymentId {
+    /// Makes an id from a string.
+    pub fn new(id: impl AsRef<str>) -> Self {
+        Self(Arc::from(id.as_ref()))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DeploymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl fmt::Display for DeploymentId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for DeploymentId {
+    fn from(s: &str) -> Self {
+        Self::new(s)
+    }
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// One place that serves a model. Loadable from JSON or TOML (`id`, `provider`, and optional
+/// `api_name`, `tier`, `weight`, `limits { rpm, tpm, max_concurrency }`).
+///
+/// ```
+/// use taskroute::runtime::{Deployment, DeploymentLimits};
+/// let d = Deployment::new("east", "openai-east")
+///     .tier(0)
+///     .weight(2.0)
+///     .limits(DeploymentLimits::none().rpm(500).tpm(200_000));
+/// assert_eq!(d.provider, "openai-east");
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Deployment {
+    /// Its name (recorded on every attempt it serves).
+    pub id: DeploymentId,
+    /// The name of the registered provider that reaches it (one provider instance per key,
+    /// base URL or region: [`RoutedClientBuilder::provider_named`](crate::runtime::RoutedClientBuilder::provider_named)).
+    pub provider: String,
+    /// The model's name on this deployment, when it differs from the model's
+    /// [`api_name`](ModelSpec::api_name) (an Azure deployment name, a Bedrock inference profile).
+    #[serde(default)]
+    pub api_name: Option<String>,
+    /// Priority: tier 0 is used first (provisioned throughput), higher tiers only when no
+    /// deployment of a lower one can take the call (on-demand).
+    #[serde(default)]
+    pub tier: u8,
+    /// Its share of the traffic within its tier (weighted balancers). Positive and finite.
+    #[serde(default = "one")]
+    pub weight: f64,
+    /// Its configured limits (unset ones are learned from the provider's headers).
+    #[serde(default)]
+    pub limits: DeploymentLimits,
+}
+
+impl Deployment {
+    /// A deployment named `id` reached through the provider registered as `provider`: tier 0,
+    /// weight 1, no configured limits.
+    pub fn new(id: impl AsRef<str>, provider: impl Into<String>) -> Self {
+        Self {
+            id: DeploymentId::new(id),
+            provider: provider.into(),
+            api_name: None,
+            tier: 0,
+            weight: 1.0,
+            limits: DeploymentLimits::none(),
+        }
+    }
+
+    /// Sets the priority tier.
+    pub fn tier(mut self, tier: u8) -> Self {
+        self.tier = tier;
+        self
+    }
+
+    /// Sets the weight.
+    pub fn weight(mut self, weight: f64) -> Self {
+        self.weight = weight;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: DeploymentLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets the model's name on this deployment.
+    pub fn api_name(mut self, name: impl Into<String>) -> Self {
+        self.api_name = Some(name.into());
+        self
+    }
+}
+
+/// A deployment as the runtime keeps it: its settings, the model as sent to it, its limiter
+/// and its observed latency.
+pub(crate) struct Live {
+    pub(crate) deployment: Deployment,
+    pub(crate) model: ModelSpec,
+    pub(crate) limiter: Arc<dyn Limiter>,
+    /// Moving average of successful calls' latency in µs (0: none yet).
+    latency_us: AtomicU64,
+}
+
+impl fmt::Debug for Live {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Deployment")
+            .field("id", &self.deployment.id)
+            .field("provider", &self.deployment.provider)
+            .field("limiter", &self.limiter)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Live {
+    pub(crate) fn new(deployment: Deployment, model: &ModelSpec, limiter: Option<Arc<dyn Limiter>>) -> Self {
+        let mut model = model.clone();
+        if let Some(name) = &deployment.api_name {
+            model.api_name = Some(name.clone());
+        }
+        let limiter = limiter.unwrap_or_else(|| Arc::new(LocalLimiter::new(deployment.limits)));
+        Self {
+            deployment,
+            model,
+            limiter,
+            latency_us: AtomicU64::new(0),
+        }
+    }
+
+    /// Records a successful call's latency (moving average, weight 1/8 for the newest).
+    pub(crate) fn record_latency(&self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self
+            .latency_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+                Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+            });
+    }
+
+    fn latency(&self) -> Option<Duration> {
+        match self.latency_us.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
+}
+
+/// The deployments of one model, lowest tier first, and the line requests that wait for
+/// capacity stand in (first come, first served).
+#[derive(Debug)]
+pub(crate) struct Deployments {
+    pub(crate) list: Vec<Live>,
+    pub(crate) line: tokio::sync::Mutex<()>,
+}
+
+/// Why no deployment took a call: the earliest time capacity returns, if known.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Full {
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl Deployments {
+    pub(crate) fn new(mut list: Vec<Live>) -> Self {
+        list.sort_by_key(|l| l.deployment.tier);
+        Self {
+            list,
+            line: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Admits a call of `tokens` tokens on one deployment: the lowest tier with one that can
+    /// take it, the balancer's pick within the tier; deployments in `avoid` (a bit per index:
+    /// they failed this request) only when no other can. Returns the deployment's index.
+    pub(crate) async fn admit(
+        &self,
+        balancer: &dyn Balancer,
+        pick: &Pick<'_>,
+        tokens: u64,
+        clock: &dyn Clock,
+        avoid: u64,
+    ) -> Result<usize, Full> {
+        let mut earliest: Option<Duration> = None;
+        for pass_avoided in [false, true] {
+            let mut start = 0;
+            while start < self.list.len() {
+                let tier = self.list[start].deployment.tier;
+                let end = start
+                    + self.list[start..]
+                        .iter()
+                        .take_while(|l| l.deployment.tier == tier)
+                        .count();
+                let mut open: Vec<usize> = (start..end)
+                    .filter(|&i| (avoid >> i.min(63) & 1 == 1) == pass_avoided)
+                    .collect();
+                while !open.is_empty() {
+                    let now = clock.now();
+                    let choices: Vec<Choice<'_>> = open.iter().map(|&i| self.choice(i, now)).collect();
+                    let k = balancer.pick(&choices, pick).min(open.len() - 1);
+                    let i = open[k];
+                    match self.list[i].limiter.acquire(tokens, now).decided().await {
+                        Ok(()) => return Ok(i),
+                        Err(refusal) => {
+                            earliest = min_wait(earliest, &refusal);
+                            open.swap_remove(k);
+                        }
+                    }
+                }
+                start = end;
+            }
+            if avoid == 0 {
+                break;
+            }
+        }
+        Err(Full {
+            retry_after: earliest,
+        })
+    }
+
+    fn choice(&self, i: usize, now: Instant) -> Choice<'_> {
+        let l = &self.list[i];
+        let capacity = l.limiter.capacity(now);
+        Choice {
+            deployment: &l.deployment,
+            in_flight: capacity.in_flight,
+            latency: l.latency(),
+            remaining_share: capacity.remaining_share,
+        }
+    }
+
+    /// Whether some deployment not in `avoid` is left to try.
+    pub(crate) fn untried(&self, avoid: u64) -> bool {
+        (0..self.list.len()).any(|i| avoid >> i.min(63) & 1 == 0)
+    }
+}
+
+/// How often a request waiting for a concurrency slot looks again.
+const CONCURRENCY_POLL: Duration = Duration::from_millis(10);
+
+fn min_wait(earliest: Option<Duration>, refusal: &Refusal) -> Option<Duration> {
+    let wait = match refusal {
+        Refusal::Concurrency { .. } => Some(CONCURRENCY_POLL),
+        r => r.retry_after(),
+    };
+    match (earliest, wait) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A call admitted by a deployment's limiter: settled once, on [`finish`](Self::finish) or
+/// [`fail`](Self::fail), or on drop (a call cancelled or streamed: the reservation stands).
+pub(crate) struct Slot {
+    pub(crate) index: usize,
+    pub(crate) id: DeploymentId,
+    limiter: Arc<dyn Limiter>,
+    clock: Arc<dyn Clock>,
+    reserved: u64,
+    open: bool,
+}
+
+impl Slot {
+    pub(crate) fn new(index: usize, live: &Live, clock: Arc<dyn Clock>, reserved: u64) -> Self {
+        Self {
+            index,
+            id: live.deployment.id.clone(),
+            limiter: Arc::clone(&live.limiter),
+            clock,
+            reserved,
+            open: true,
+        }
+    }
+
+    fn settle(&mut self, used: Option<u64>) {
+        if std::mem::take(&mut self.open) {
+            self.limiter.settle(self.reserved, used, self.clock.now());
+        }
+    }
+
+    /// The call was not sent: everything is given back but the request.
+    pub(crate) fn cancel(mut self) {
+        self.settle(Some(0));
+    }
+
+    /// The call answered with `usage` tokens (`None`: not reported) and these headers.
+    pub(crate) fn finish(mut self, used: Option<u64>, seen: Option<&crate::provider::RateLimits>) {
+        if let Some(seen) = seen {
+            self.limiter.learn(seen, self.clock.now());
+        }
+        self.settle(used);
+    }
+
+    /// The call failed: learn from the error; a rate-limit error pauses the deployment. A
+    /// timeout keeps the reservation (it may have been billed), other errors give it back.
+    pub(crate) fn fail(mut self, e: &crate::provider::ProviderError) {
+        let now = self.clock.now();
+        if let Some(seen) = e.rate_limits() {
+            self.limiter.learn(seen, now);
+        }
+        if e.is_rate_limited() {
+            self.limiter.throttled(e.retry_after(), now);
+        }
+        self.settle(if e.is_timeout() { None } else { Some(0) });
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.settle(None);
+    }
+}
