@@ -96,7 +96,7 @@ impl RoutedClientBuilder {
     }
 
     /// Sets how calls are spread over a model's deployments (default:
-    /// [`WeightedRandom`](crate::runtime::WeightedRandom)).
+    /// [`WeightedRandom`]).
     pub fn balancer(mut self, balancer: impl Balancer + 'static) -> Self {
         self.balancer = Some(Arc::new(balancer));
         self

@@ -44,8 +44,18 @@ impl Cell {
         }
     }
 
-    /// The time `n` units take at this cell's rate, in ns.
+    /// The time `n` units take at this cell's rate, in ns, rounded up (so rounding never
+    /// admits more than the limit).
     fn cost(&self, n: u64) -> u64 {
+        if self.limit == 0 {
+            return 0;
+        }
+        let ns = (u128::from(n) * u128::from(PERIOD_NS)).div_ceil(u128::from(self.limit));
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+
+    /// [`cost`](Self::cost) rounded down: what giving `n` units back may return.
+    fn cost_down(&self, n: u64) -> u64 {
         if self.limit == 0 {
             return 0;
         }
@@ -86,7 +96,7 @@ impl Cell {
 
     /// Gives `n` units back (the call used fewer than reserved).
     fn give_back(&mut self, n: u64) {
-        self.tat = self.tat.saturating_sub(self.cost(n));
+        self.tat = self.tat.saturating_sub(self.cost_down(n));
     }
 
     /// Takes `n` more units (the call used more than reserved); may run past the horizon, so
