@@ -76,7 +76,11 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     );
     let mut served = Vec::new();
     for _ in 0..3 {
-        let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        let r = s
+            .client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
         assert_eq!(r.model().as_str(), "big");
         let a = r.attempts.last().unwrap();
         served.push(a.deployment.as_ref().unwrap().to_string());
@@ -86,7 +90,11 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     assert_eq!((s.a.calls_to("big"), s.b.calls_to("big")), (2, 1));
     // Both full: "big" is refused before sending, with when capacity returns (a: 2 per minute,
     // so one more fits in 30 s), and "small" answers.
-    let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+    let r = s
+        .client
+        .complete(&task(), &req(), RequestOptions::within(secs(10)))
+        .await
+        .unwrap();
     assert_eq!(r.model().as_str(), "small");
     assert_eq!(
         r.attempts[0].outcome,
@@ -95,14 +103,21 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
         }
     );
     assert_eq!(r.attempts[0].deployment, None);
-    assert_eq!(r.attempts[1].deployment, None, "a model without deployments: none recorded");
+    assert_eq!(
+        r.attempts[1].deployment, None,
+        "a model without deployments: none recorded"
+    );
     assert_eq!(s.a.calls_to("big") + s.b.calls_to("big"), 3);
     assert_eq!(s.plain.calls_to("small"), 1);
     // Waiting for capacity: served by "big" after 30 s, within the deadline.
     let t0 = tokio::time::Instant::now();
     let r = s
         .client
-        .complete(&task(), &req(), RequestOptions::within(secs(40)).wait_for_capacity(true))
+        .complete(
+            &task(),
+            &req(),
+            RequestOptions::within(secs(40)).wait_for_capacity(true),
+        )
         .await
         .unwrap();
     assert_eq!(r.model().as_str(), "big");
@@ -110,7 +125,11 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     // A deadline shorter than the wait: refused, and the ranking moves on.
     let r = s
         .client
-        .complete(&task(), &req(), RequestOptions::within(secs(5)).wait_for_capacity(true))
+        .complete(
+            &task(),
+            &req(),
+            RequestOptions::within(secs(5)).wait_for_capacity(true),
+        )
         .await
         .unwrap();
     assert_eq!(r.model().as_str(), "small");
@@ -128,10 +147,18 @@ async fn tokens_estimate_is_input_plus_max_tokens_and_is_corrected() {
         DeploymentLimits::none().tpm(1),
     );
     for _ in 0..3 {
-        let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        let r = s
+            .client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
         assert_eq!(r.model().as_str(), "big", "{:?}", r.attempts);
     }
-    let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+    let r = s
+        .client
+        .complete(&task(), &req(), RequestOptions::within(secs(10)))
+        .await
+        .unwrap();
     assert_eq!(r.model().as_str(), "small");
     assert!(matches!(
         r.attempts[0].outcome,
@@ -150,9 +177,16 @@ async fn a_failing_deployment_hands_the_call_over_at_once() {
     );
     let t0 = tokio::time::Instant::now();
     for _ in 0..20 {
-        let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        let r = s
+            .client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
         assert_eq!(r.model().as_str(), "big", "{:?}", r.attempts);
-        assert_eq!(r.attempts.last().unwrap().deployment.as_ref().unwrap().as_str(), "b");
+        assert_eq!(
+            r.attempts.last().unwrap().deployment.as_ref().unwrap().as_str(),
+            "b"
+        );
     }
     // No backoff was slept: the other deployment took over at once.
     assert_eq!(t0.elapsed(), Duration::ZERO);
@@ -171,7 +205,11 @@ async fn a_throttled_deployment_rests_for_its_retry_after() {
     // Until b is picked once, it answers 429; then the call goes to a at once.
     let mut throttled_at = None;
     for _ in 0..50 {
-        let r = s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        let r = s
+            .client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
         assert_eq!(r.model().as_str(), "big");
         if r.attempts.len() == 2 {
             assert_eq!(r.attempts[0].outcome.label(), "rate limited");
@@ -184,12 +222,18 @@ async fn a_throttled_deployment_rests_for_its_retry_after() {
     let calls_b = s.b.calls_to("big");
     for _ in 0..20 {
         tokio::time::advance(Duration::from_millis(900)).await;
-        s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        s.client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
     }
     assert_eq!(s.b.calls_to("big"), calls_b, "b rests for 20 s");
     for _ in 0..20 {
         tokio::time::advance(secs(1)).await;
-        s.client.complete(&task(), &req(), RequestOptions::within(secs(10))).await.unwrap();
+        s.client
+            .complete(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
     }
     assert!(s.b.calls_to("big") > calls_b, "b is back after 20 s");
 }
