@@ -60,3 +60,57 @@ fn route_request_derives_the_task_from_an_openai_body() {
     let (ok, _, err) = run(&["route", "--request", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("unknown role `wizard`"), "{err}");
 }
+
+#[test]
+fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
+    let mut lines = String::new();
+    for i in 0..12 {
+        lines += &format!(
+            "{{\"text\": \"Write a python function {i} that sorts a list of strings.\", \"kind\": \"code_generation\"}}\n\
+             {{\"text\": \"Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?\", \"kind\": \"math\"}}\n"
+        );
+    }
+    let labelled = scratch("learn.jsonl", &lines);
+    let model = scratch("classifier.json", "");
+    let (ok, _, err) = run(&[
+        "classify",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--save",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok && err.contains("trained on 24 prompts (2 kinds)"), "{err}");
+    let probe = scratch(
+        "probe.jsonl",
+        "{\"text\": \"Write a python function that sorts a list of numbers.\"}\n",
+    );
+    let (ok, out, err) = run(&[
+        "classify",
+        "--input",
+        probe.to_str().unwrap(),
+        "--learned",
+        model.to_str().unwrap(),
+    ]);
+    assert!(ok && out.starts_with("code_generation\t"), "{out}{err}");
+    let (ok, out, err) = run(&[
+        "classify",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--cross-validate",
+        "3",
+    ]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("3-fold cross-validation"), "{out}");
+    assert!(
+        out.contains("== learned") && out.contains("accuracy 1.000 (24/24)"),
+        "{out}"
+    );
+    let (ok, _, err) = run(&[
+        "classify",
+        "--input",
+        probe.to_str().unwrap(),
+        "--learned",
+        labelled.to_str().unwrap(),
+    ]);
+    assert!(!ok && err.contains("not a valid classifier file"), "{err}");
+}

@@ -16,6 +16,9 @@
 //! ```
 
 pub mod classify;
+#[cfg(feature = "learn")]
+#[cfg_attr(docsrs, doc(cfg(feature = "learn")))]
+pub mod learned;
 mod openai_body;
 #[cfg(feature = "runtime")]
 mod routed;
@@ -29,6 +32,8 @@ use crate::router::Router;
 use crate::task::{TaskKind, TaskSpec};
 
 pub use classify::{Classified, ClassifierFn, ClassifyInput, KindClassifier, RuleClassifier, classifier_fn};
+#[cfg(feature = "learn")]
+pub use learned::{ClassifierError, ClassifierTraining, LearnedClassifier};
 pub use openai_body::{RequestBodyError, chat_request_from_openai};
 pub use tokens::{Encoding, TokenCount, TokenCounter};
 

@@ -116,6 +116,7 @@ from_error!(
     taskroute::eval::EvalError,
     taskroute::Error,
     taskroute::CatalogError,
+    taskroute::request::ClassifierError,
     serde_json::Error
 );
 
