@@ -114,3 +114,65 @@ fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
     ]);
     assert!(!ok && err.contains("not a valid classifier file"), "{err}");
 }
+
+/// `taskroute eval --infer-kind`: test prompts are routed by the kind inferred from their text.
+/// Here every text looks like the other kind: routed by the data's kinds the static estimator
+/// is perfect, routed by the inferred kinds it is always wrong.
+#[test]
+fn eval_routes_by_inferred_kinds() {
+    let mut csv = String::from("sample_id,eval_name,score|a,score|b,cost_usd|a,cost_usd|b\n");
+    let mut prompts = String::new();
+    for i in 0..20 {
+        let (label, text, a, b) = if i % 2 == 0 {
+            (
+                "mbpp",
+                format!("Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?"),
+                1,
+                0,
+            )
+        } else {
+            (
+                "gsm8k",
+                format!("Write a python function {i} that sorts a list of strings."),
+                0,
+                1,
+            )
+        };
+        csv += &format!("p{i},{label},{a},{b},0.001,0.01\n");
+        prompts += &format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n");
+    }
+    let csv = scratch("infer.csv", &csv);
+    let prompts = scratch("infer.jsonl", &prompts);
+    let best_quality = |extra: &[&str]| {
+        let json = scratch("infer-report.json", "");
+        let mut args = vec![
+            "eval",
+            "--outcomes",
+            csv.to_str().unwrap(),
+            "--prompts",
+            prompts.to_str().unwrap(),
+            "--prompt-key",
+            "id",
+            "--prompt-text",
+            "text",
+            "--kfold",
+            "2",
+            "--policy",
+            "quality-first",
+            "--no-progress",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let (ok, _, err) = run(&args);
+        assert!(ok, "{err}");
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        (report["policies"][0]["best"]["quality"].as_f64().unwrap(), err)
+    };
+    let (truth, _) = best_quality(&[]);
+    assert!(truth > 0.99, "{truth}");
+    let (inferred, err) = best_quality(&["--infer-kind", "rules"]);
+    assert!(err.contains("0 of 20 test prompts"), "{err}");
+    assert!(inferred < 0.51, "{inferred}");
+}

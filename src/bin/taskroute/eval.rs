@@ -13,7 +13,17 @@ use taskroute::eval::{
     Summary, Target,
 };
 
+use taskroute::request::{ClassifyInput, KindClassifier, LearnedClassifier, RuleClassifier};
+
 use crate::{CliError, estimator, experiment, plot};
+
+/// The classifier `--infer-kind` names: `rules`, or a learned classifier file.
+fn classifier(spec: &str) -> Result<Box<dyn KindClassifier>, CliError> {
+    Ok(match spec {
+        "rules" => Box::new(RuleClassifier::new()),
+        path => Box::new(LearnedClassifier::load(path)?),
+    })
+}
 
 /// Replay routing policies on recorded outcomes.
 #[derive(Debug, clap::Args)]
@@ -73,6 +83,11 @@ pub(crate) struct Args {
     /// Quality estimator: `static` (per task kind), `static-label` (per label), or an estimator FILE.
     #[arg(long, default_value = "static", value_name = "SPEC")]
     estimator: String,
+    /// Route the test prompts by the task kind a classifier infers from their text (`rules`, or
+    /// a classifier FILE written by `taskroute classify --save`) instead of the data's kind; the
+    /// estimator is still fitted on the training prompts' own kinds. Needs --prompts.
+    #[arg(long, value_name = "rules|FILE", requires = "prompts")]
+    infer_kind: Option<String>,
     /// Knob values per policy sweep.
     #[arg(long, default_value_t = 101, value_parser = clap::value_parser!(u32).range(2..=100_000))]
     grid: u32,
@@ -222,8 +237,19 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let mut tested: Vec<usize> = Vec::new();
     let mut description = String::new();
     let mut calibrations = Vec::new();
+    let classifier = args.infer_kind.as_deref().map(classifier).transpose()?;
+    let (mut inferred, mut agreed) = (0usize, 0usize);
     for split in &splits {
-        let (train, test) = (data.subset(&split.train), data.subset(&split.test));
+        let (train, mut test) = (data.subset(&split.train), data.subset(&split.test));
+        if let Some(c) = &classifier {
+            let text = |p: usize| ClassifyInput::text(test.text(p).unwrap_or(""));
+            let relabelled = test.with_kinds(|p| c.classify(&text(p)).kind);
+            inferred += test.prompts();
+            agreed += (0..test.prompts())
+                .filter(|&p| relabelled.kind(p) == test.kind(p))
+                .count();
+            test = relabelled;
+        }
         let fitted = estimator::fit(&args.estimator, &train)?;
         description = fitted.description;
         let mut builder = Replay::builder()
@@ -266,6 +292,12 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         tested.extend_from_slice(&split.test);
     }
     bar.finish_and_clear();
+    if let Some(spec) = &args.infer_kind {
+        eprintln!(
+            "kinds inferred by {spec}: {agreed} of {inferred} test prompts ({:.1} %) get their data's kind",
+            100.0 * agreed as f64 / inferred.max(1) as f64
+        );
+    }
     let curves = pool(fold_curves, &fold_sizes);
     let test = data.subset(&tested);
     let baselines = Baselines::compute(&test, args.seed);

@@ -260,6 +260,27 @@ impl Outcomes {
         &self.kind_table[self.kinds[prompt] as usize]
     }
 
+    /// The same table with each prompt's kind replaced by `kind(prompt)`; outcomes, labels and
+    /// texts unchanged. Replaying it routes by those kinds, for example ones a classifier
+    /// inferred from the texts instead of the benchmark's.
+    pub fn with_kinds(&self, mut kind: impl FnMut(usize) -> TaskKind) -> Outcomes {
+        let mut out = self.clone();
+        out.kind_table.clear();
+        for p in 0..self.prompts() {
+            let k = kind(p);
+            let i = match out.kind_table.iter().position(|x| *x == k) {
+                Some(i) => i,
+                None => {
+                    out.kind_table.push(k);
+                    out.kind_table.len() - 1
+                }
+            };
+            // At most one entry per prompt, and prompts are indexed by u32 already.
+            out.kinds[p] = i as u32;
+        }
+        out
+    }
+
     /// The prompt's raw label (`eval_name`, or `benchmark/subject`).
     pub fn label(&self, prompt: usize) -> &str {
         &self.label_names[self.labels[prompt] as usize]
