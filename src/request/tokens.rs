@@ -74,8 +74,9 @@ pub enum TokenCounter {
 }
 
 /// Claude's tokens per `o200k_base` token, used by [`TokenCounter::for_model`]. Not calibrated
-/// against Anthropic's counting endpoint (no published reference corpus was found); docs/requests.md
-/// says how far off it may be.
+/// against Anthropic's counting endpoint; against the one published comparison found (Claude 3.5
+/// Sonnet against GPT-4o: +16 % on English, +21 % on math, +30 % on Python code) it is off by
+/// −1 %, −5 % and −11.5 % (docs/requests.md).
 pub const CLAUDE_PER_O200K: f32 = 1.15;
 
 impl TokenCounter {
