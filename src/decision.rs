@@ -42,12 +42,14 @@ pub struct Decision {
     pub policy: Cow<'static, str>,
     /// Every model considered, in catalog order.
     pub candidates: Vec<Candidate>,
-    /// Indices into `candidates` of the ranked ones, best first.
+    /// Indices into `candidates` of the ranked ones, best first: the best
+    /// [ranking depth](crate::RouterBuilder::ranking_depth) of the scored candidates (all of
+    /// them after [`rank_all`](Decision::rank_all)).
     pub ranking: Vec<u32>,
+    /// The estimators' answers when the router has more than 1,024 models (fewer use the stack).
     #[serde(skip)]
-    pub(crate) scratch_quality: Vec<Option<f64>>,
-    #[serde(skip)]
-    pub(crate) scratch_latency: Vec<f64>,
+    pub(crate) scratch_estimates: (Vec<Option<f64>>, Vec<f64>),
+    /// The rank stage's keys when the ranking is deeper than 16.
     #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,
 }
@@ -181,6 +183,22 @@ impl Decision {
         self.ranking.iter().map(|&i| &self.candidates[i as usize])
     }
 
+    /// The scored candidates beyond the [ranking depth](crate::RouterBuilder::ranking_depth),
+    /// in catalog order: each keeps its estimate and score, without a rank. Every one of them
+    /// ranks below every ranked candidate.
+    pub fn unranked(&self) -> impl Iterator<Item = &Candidate> {
+        self.candidates
+            .iter()
+            .filter(|c| c.rank.is_none() && c.score().is_some())
+    }
+
+    /// Ranks the [unranked](Self::unranked) candidates too, after the ranked ones, in the
+    /// same order: the ranking then holds every scored candidate, as a router with an
+    /// unlimited depth gives. Allocates room for the unranked candidates' keys.
+    pub fn rank_all(&mut self) {
+        crate::rank::rank_rest(&mut self.candidates, &mut self.ranking);
+    }
+
     /// The rejected candidates with their reasons, in catalog order.
     pub fn rejected(&self) -> impl Iterator<Item = (&ModelId, &Rejection)> {
         self.candidates
@@ -239,20 +257,18 @@ impl fmt::Display for Explain<'_> {
         }
         for (r, c) in d.ranked().enumerate().take(self.max_ranked) {
             let label = if r == 0 { "primary " } else { "fallback" };
-            let e = c.estimate.unwrap_or(Estimate::new(f64::NAN, f64::NAN, f64::NAN));
-            let score = c.score().map_or_else(String::new, |s| s.to_string());
-            writeln!(
-                f,
-                "  {label} #{r:<2} {:<34} quality {:.3}  cost ${:.6}  latency {:>6.0} ms  score {score}",
-                c.model.as_str(),
-                e.quality,
-                e.cost_usd,
-                e.latency_ms,
-            )?;
+            write_candidate(f, &format!("{label} #{r:<2}"), c)?;
         }
         let more_ranked = d.ranking.len().saturating_sub(self.max_ranked);
         if more_ranked > 0 {
             writeln!(f, "  ... and {more_ranked} more fallbacks")?;
+        }
+        for c in d.unranked().take(self.max_ranked) {
+            write_candidate(f, "unranked   ", c)?;
+        }
+        let more_unranked = d.unranked().count().saturating_sub(self.max_ranked);
+        if more_unranked > 0 {
+            writeln!(f, "  ... and {more_unranked} more unranked")?;
         }
         for (m, why) in d.rejected().take(self.max_rejected) {
             writeln!(f, "  rejected    {:<34} {why}", m.as_str())?;
@@ -263,6 +279,20 @@ impl fmt::Display for Explain<'_> {
         }
         Ok(())
     }
+}
+
+/// One scored candidate's line of an explanation: `label`, the model, its estimates and score.
+fn write_candidate(f: &mut fmt::Formatter<'_>, label: &str, c: &Candidate) -> fmt::Result {
+    let e = c.estimate.unwrap_or(Estimate::new(f64::NAN, f64::NAN, f64::NAN));
+    let score = c.score().map_or_else(String::new, |s| s.to_string());
+    writeln!(
+        f,
+        "  {label} {:<34} quality {:.3}  cost ${:.6}  latency {:>6.0} ms  score {score}",
+        c.model.as_str(),
+        e.quality,
+        e.cost_usd,
+        e.latency_ms,
+    )
 }
 
 #[cfg(test)]

@@ -1,24 +1,32 @@
 //! Stage 4, **rank**: orders the scored candidates, best first.
 //!
-//! The order is total and deterministic: better [`Score`](crate::Score) first, then lower
-//! expected cost, then catalog order. Sorting is in place and never allocates.
-
-use std::cmp::Ordering;
+//! The order is total and deterministic: normal scores before [reserve](crate::Score::reserve)
+//! ones, then the better [`Score`](crate::Score) (NaN last), then the lower expected cost, then
+//! catalog order. Every scored candidate gets its own integer key holding all four, so no two
+//! candidates ever tie (reserves, whose scores tie often, are told apart by cost and index in
+//! the same comparison).
+//!
+//! Only the best `depth` candidates (the router's [ranking depth]) are put in order: the primary
+//! and the first fallbacks, which is what callers use. The others keep their score and stay
+//! unranked until [`Decision::rank_all`] orders them too. With a depth of at most
+//! [`SMALL_DEPTH`] the stage keeps the best keys in a small array on the stack (one comparison
+//! per candidate that does not make the cut) and allocates nothing; deeper rankings sort.
+//!
+//! [ranking depth]: crate::RouterBuilder::ranking_depth
+//! [`Decision::rank_all`]: crate::Decision::rank_all
 
 use crate::candidate::{Candidate, Verdict};
 
-/// A scored candidate's place in the order, as plain integers: computed once per candidate,
-/// so the sort compares numbers instead of re-reading candidates (24 bytes, cheap to move).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The deepest ranking kept on the stack; deeper ones use [`RankScratch`].
+pub(crate) const SMALL_DEPTH: usize = 16;
+
+/// A scored candidate's place in the order, as integers compared in field order: `hi` holds the
+/// tier (1 bit), the score (64 bits, higher first, NaN last) and the top 63 bits of the cost;
+/// `lo` the cost's last bit above the catalog index. Unique per candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct RankKey {
-    /// Higher score first, NaN last: `!ascending(score)`, or `u64::MAX` for NaN.
-    score: u64,
-    /// Cheaper first (no estimate counts as infinite).
-    cost: u64,
-    /// Catalog order.
-    index: u32,
-    /// Reserve scores after normal ones.
-    reserve: bool,
+    hi: u128,
+    lo: u64,
 }
 
 /// Maps a float to an integer with the same order as [`f64::total_cmp`].
@@ -28,34 +36,41 @@ fn ascending(v: f64) -> u64 {
 }
 
 impl RankKey {
+    const WORST: Self = Self {
+        hi: u128::MAX,
+        lo: u64::MAX,
+    };
+
+    #[inline(always)]
     fn of(index: u32, c: &Candidate) -> Option<Self> {
         let Verdict::Scored(s) = c.verdict else {
             return None;
         };
+        let score = if s.value.is_nan() {
+            u64::MAX
+        } else {
+            !ascending(s.value)
+        };
+        let cost = ascending(c.estimate.map_or(f64::INFINITY, |e| e.cost_usd));
         Some(Self {
-            score: if s.value.is_nan() {
-                u64::MAX
-            } else {
-                !ascending(s.value)
-            },
-            cost: ascending(c.estimate.map_or(f64::INFINITY, |e| e.cost_usd)),
-            index,
-            reserve: s.reserve,
+            hi: u128::from(s.reserve) << 127 | u128::from(score) << 63 | u128::from(cost >> 1),
+            lo: (cost & 1) << 32 | u64::from(index),
         })
     }
 
-    /// Tier, then score, then cost, then catalog order.
-    fn order(&self, other: &Self) -> Ordering {
-        self.reserve
-            .cmp(&other.reserve)
-            .then(self.score.cmp(&other.score))
-            .then(self.cost.cmp(&other.cost))
-            .then(self.index.cmp(&other.index))
+    fn index(&self) -> u32 {
+        self.lo as u32
+    }
+
+    /// The top 64 bits (tier and score): never orders two keys the wrong way round.
+    fn prefix(&self) -> u64 {
+        (self.hi >> 64) as u64
     }
 }
 
-/// Scratch space of the rank stage, kept in the [`Decision`](crate::Decision) so that ranking
-/// never allocates once warm.
+/// Scratch space of a ranking deeper than [`SMALL_DEPTH`], kept in the
+/// [`Decision`](crate::Decision) so that ranking never allocates once warm. Left empty (no
+/// allocation) by shallower rankings.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct RankScratch {
     keys: Vec<RankKey>,
@@ -63,14 +78,6 @@ pub(crate) struct RankScratch {
 }
 
 impl RankScratch {
-    /// Empty scratch space with room for `n` candidates (for the evaluator's replay).
-    #[cfg(feature = "eval")]
-    pub(crate) fn with_capacity(n: usize) -> Self {
-        let mut s = Self::default();
-        s.reserve(n);
-        s
-    }
-
     /// Makes room for `n` candidates.
     pub(crate) fn reserve(&mut self, n: usize) {
         self.keys.clear();
@@ -80,36 +87,110 @@ impl RankScratch {
     }
 }
 
-/// Fills `ranking` with the indices of the scored candidates, best first, and sets each
-/// candidate's `rank`. Pending candidates the policy left alone become rejections.
-///
-/// Sorting: each scored candidate's exact key ([`RankKey`], 24 bytes) is projected to one `u64`:
-/// the tier and the top bits of the score, above the key's position. The projection never puts
-/// two keys in the wrong order (it only merges neighbours), so sorting the `u64`s (which the
-/// standard library does with branchless sorting networks, unlike 24-byte elements) and then
-/// sorting each run of equal projections by the exact key gives the exact order.
-pub(crate) fn rank(candidates: &mut [Candidate], ranking: &mut Vec<u32>, scratch: &mut RankScratch) {
-    let RankScratch { keys, order } = scratch;
+/// Fills `ranking` with the indices of the best `depth` scored candidates, best first, and sets
+/// their `rank`; the other scored candidates keep `rank: None`. Pending candidates the policy
+/// left alone become rejections. A `depth` of 0 counts as 1.
+pub(crate) fn rank(
+    candidates: &mut [Candidate],
+    ranking: &mut Vec<u32>,
+    scratch: &mut RankScratch,
+    depth: usize,
+) {
     ranking.clear();
-    keys.clear();
-    order.clear();
-    for (i, c) in candidates.iter_mut().enumerate() {
-        if let Verdict::Pending = c.verdict {
-            c.verdict = Verdict::Rejected(crate::rejection::Rejection::Policy {
-                detail: std::borrow::Cow::Borrowed("left unscored by the policy"),
-            });
+    let depth = depth.max(1);
+    if depth <= SMALL_DEPTH {
+        let mut top = [RankKey::WORST; SMALL_DEPTH];
+        let mut len = 0;
+        for (i, c) in candidates.iter_mut().enumerate() {
+            let Some(k) = key_of(i, c) else { continue };
+            let mut j = if len < depth {
+                len += 1;
+                len - 1
+            } else if k < top[depth - 1] {
+                depth - 1
+            } else {
+                continue;
+            };
+            while j > 0 && top[j - 1] > k {
+                top[j] = top[j - 1];
+                j -= 1;
+            }
+            top[j] = k;
         }
-        if let Some(k) = RankKey::of(i as u32, c) {
-            keys.push(k);
-        }
+        set_ranks(candidates, ranking, top[..len].iter().map(RankKey::index));
+        return;
     }
+    let RankScratch { keys, order } = scratch;
+    keys.clear();
+    for (i, c) in candidates.iter_mut().enumerate() {
+        keys.extend(key_of(i, c));
+    }
+    if depth < keys.len() {
+        keys.select_nth_unstable(depth - 1);
+        keys.truncate(depth);
+    }
+    sort_keys(keys, order);
+    set_ranks(
+        candidates,
+        ranking,
+        order.iter().map(|&p| keys[p as usize].index()),
+    );
+}
+
+/// Ranks every scored candidate that is not ranked yet, after the ranked ones: with the ranking
+/// [`rank`] left, the result is the full order. Allocates room for the keys of the unranked.
+pub(crate) fn rank_rest(candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
+    let keys: Vec<RankKey> = candidates
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.rank.is_none())
+        .filter_map(|(i, c)| RankKey::of(i as u32, c))
+        .collect();
+    let mut order = Vec::new();
+    sort_keys(&keys, &mut order);
+    set_ranks(
+        candidates,
+        ranking,
+        order.iter().map(|&p| keys[p as usize].index()),
+    );
+}
+
+/// Turns a pending verdict into the policy's rejection and gives the key of a scored candidate.
+#[inline(always)]
+fn key_of(i: usize, c: &mut Candidate) -> Option<RankKey> {
+    if let Verdict::Pending = c.verdict {
+        c.verdict = Verdict::Rejected(crate::rejection::Rejection::Policy {
+            detail: std::borrow::Cow::Borrowed("left unscored by the policy"),
+        });
+    }
+    RankKey::of(i as u32, c)
+}
+
+/// Appends `indices` to `ranking`, each candidate's `rank` its position.
+fn set_ranks(candidates: &mut [Candidate], ranking: &mut Vec<u32>, indices: impl Iterator<Item = u32>) {
+    for index in indices {
+        candidates[index as usize].rank = Some(ranking.len() as u32);
+        ranking.push(index);
+    }
+}
+
+/// Leaves in `order` the positions in `keys` in key order.
+///
+/// Each key is projected to one `u64`: its [prefix](RankKey::prefix) (tier and the top bits of
+/// the score) with its position in the low bits. The projection never puts two keys in the wrong
+/// order (it only merges neighbours), so sorting the `u64`s (which the standard library does
+/// with branchless sorting networks, unlike 24-byte elements) and then each run of equal
+/// projections by the exact key gives the exact order.
+fn sort_keys(keys: &[RankKey], order: &mut Vec<u64>) {
+    order.clear();
     // Bits for a position (at least one), and the mask that extracts it.
     let pos_bits = usize::BITS - (keys.len().max(2) - 1).leading_zeros();
     let mask = (1u64 << pos_bits) - 1;
-    for (p, k) in keys.iter().enumerate() {
-        let prefix = u64::from(k.reserve) << 63 | k.score >> 1;
-        order.push((prefix & !mask) | p as u64);
-    }
+    order.extend(
+        keys.iter()
+            .enumerate()
+            .map(|(p, k)| (k.prefix() & !mask) | p as u64),
+    );
     order.sort_unstable();
     let mut start = 0;
     while start < order.len() {
@@ -119,15 +200,12 @@ pub(crate) fn rank(candidates: &mut [Candidate], ranking: &mut Vec<u32>, scratch
             end += 1;
         }
         if end - start > 1 {
-            order[start..end]
-                .sort_unstable_by(|a, b| keys[(a & mask) as usize].order(&keys[(b & mask) as usize]));
+            order[start..end].sort_unstable_by_key(|p| keys[(p & mask) as usize]);
         }
         start = end;
     }
-    for (r, o) in order.iter().enumerate() {
-        let index = keys[(o & mask) as usize].index;
-        ranking.push(index);
-        candidates[index as usize].rank = Some(r as u32);
+    for o in order.iter_mut() {
+        *o &= mask;
     }
 }
 
@@ -157,63 +235,104 @@ mod tests {
         }
     }
 
-    #[test]
-    fn order_is_score_then_cost_then_index_with_nan_and_reserve_last() {
-        let c = |score: Score, cost: f64| Candidate {
+    fn scored(score: Score, cost: f64) -> Candidate {
+        Candidate {
             verdict: Verdict::Scored(score),
             ..Candidate::pending(ModelId::new("m"), Estimate::new(0.5, cost, 1.0))
-        };
+        }
+    }
+
+    #[test]
+    fn order_is_score_then_cost_then_index_with_nan_and_reserve_last() {
         let mut cands = vec![
-            c(Score::reserve(0.9), 0.0),
-            c(Score::new(f64::NAN), 0.0),
-            c(Score::new(-1.0), 2.0),
-            c(Score::new(-1.0), 1.0),
-            c(Score::new(-0.5), 9.0),
-            c(Score::new(-1.0), 1.0),
+            scored(Score::reserve(0.9), 0.0),
+            scored(Score::new(f64::NAN), 0.0),
+            scored(Score::new(-1.0), 2.0),
+            scored(Score::new(-1.0), 1.0),
+            scored(Score::new(-0.5), 9.0),
+            scored(Score::new(-1.0), 1.0),
         ];
         let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
-        rank(&mut cands, &mut ranking, &mut scratch);
+        rank(&mut cands, &mut ranking, &mut scratch, usize::MAX);
         assert_eq!(ranking, [4, 3, 5, 2, 1, 0]);
         assert_eq!(cands[4].rank, Some(0));
         assert_eq!(cands[0].rank, Some(5));
     }
 
-    #[test]
-    fn projected_sort_equals_exact_sort_with_ties_and_near_ties() {
-        // Scores that tie, differ in their last bits only, or are far apart; costs that tie.
+    /// Scores that tie, differ in their last bits only, or are far apart; reserves that tie on
+    /// their score; costs that tie or differ in their last bit.
+    fn mixed(n: usize) -> Vec<Candidate> {
         let base = [0.5f64, -0.25, 0.7, -1e-9];
+        (0..n)
+            .map(|i| {
+                let b = base[i % base.len()];
+                let value = match i % 5 {
+                    0 => b,
+                    1 => f64::from_bits(b.to_bits() + (i % 7) as u64),
+                    2 => b * (i as f64),
+                    3 => f64::NAN,
+                    _ => -b,
+                };
+                let score = if i % 11 == 0 || i % 13 == 0 {
+                    Score::reserve((i % 3) as f64 / 5.0)
+                } else {
+                    Score::new(value)
+                };
+                let cost = f64::from_bits(((i % 3) as f64).to_bits() + (i % 2) as u64);
+                let mut c = scored(score, cost);
+                if i % 17 == 5 {
+                    c.verdict = Verdict::Pending;
+                }
+                c
+            })
+            .collect()
+    }
+
+    /// The order written out field by field, independently of [`RankKey`].
+    fn expected_order(cands: &[Candidate]) -> Vec<u32> {
+        let mut v: Vec<(usize, Score, f64)> = cands
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.score().map(|s| (i, s, c.estimate.unwrap().cost_usd)))
+            .collect();
+        v.sort_by(|a, b| {
+            a.1.better_first(&b.1)
+                .then(a.2.total_cmp(&b.2))
+                .then(a.0.cmp(&b.0))
+        });
+        v.iter().map(|x| x.0 as u32).collect()
+    }
+
+    #[test]
+    fn every_depth_ranks_the_prefix_of_the_full_order_and_rank_rest_completes_it() {
         for n in [1usize, 2, 3, 17, 64, 300, 1500] {
-            let mut cands: Vec<Candidate> = (0..n)
-                .map(|i| {
-                    let b = base[i % base.len()];
-                    let value = match i % 5 {
-                        0 => b,
-                        1 => f64::from_bits(b.to_bits() + (i % 7) as u64),
-                        2 => b * (i as f64),
-                        3 => f64::NAN,
-                        _ => -b,
-                    };
-                    let score = if i % 11 == 0 {
-                        Score::reserve(value)
-                    } else {
-                        Score::new(value)
-                    };
-                    Candidate {
-                        verdict: Verdict::Scored(score),
-                        ..Candidate::pending(ModelId::new("m"), Estimate::new(0.5, (i % 3) as f64, 1.0))
-                    }
-                })
-                .collect();
-            let mut expected: Vec<RankKey> = cands
-                .iter()
-                .enumerate()
-                .filter_map(|(i, c)| RankKey::of(i as u32, c))
-                .collect();
-            expected.sort_by(RankKey::order);
-            let expected: Vec<u32> = expected.iter().map(|k| k.index).collect();
-            let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
-            rank(&mut cands, &mut ranking, &mut scratch);
-            assert_eq!(ranking, expected, "{n} candidates");
+            let full = expected_order(&mixed(n));
+            for depth in [0, 1, 2, 7, 8, SMALL_DEPTH, SMALL_DEPTH + 1, 40, n, usize::MAX] {
+                let mut cands = mixed(n);
+                let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
+                rank(&mut cands, &mut ranking, &mut scratch, depth);
+                let k = depth.max(1).min(full.len());
+                assert_eq!(ranking, full[..k], "{n} candidates, depth {depth}");
+                for (i, c) in cands.iter().enumerate() {
+                    let ranked = ranking.iter().position(|&r| r as usize == i);
+                    assert_eq!(c.rank, ranked.map(|p| p as u32), "{n}/{depth}: candidate {i}");
+                    assert!(!matches!(c.verdict, Verdict::Pending));
+                }
+                rank_rest(&mut cands, &mut ranking);
+                assert_eq!(ranking, full, "{n} candidates, depth {depth}, completed");
+                for (r, &i) in ranking.iter().enumerate() {
+                    assert_eq!(cands[i as usize].rank, Some(r as u32));
+                }
+            }
         }
+    }
+
+    #[test]
+    fn best_last_in_catalog_order_still_ranks_right() {
+        // Each candidate better than all before it: every one enters the top and shifts it.
+        let mut cands: Vec<Candidate> = (0..100).map(|i| scored(Score::new(f64::from(i)), 1.0)).collect();
+        let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
+        rank(&mut cands, &mut ranking, &mut scratch, 8);
+        assert_eq!(ranking, [99, 98, 97, 96, 95, 94, 93, 92]);
     }
 }

@@ -36,6 +36,8 @@ pub struct Router {
     filters: Arc<[Arc<dyn Filter>]>,
     /// The numbers the filter and estimate stages read, one compact row per model.
     table: Arc<ModelTable>,
+    /// How many scored candidates the rank stage orders (see [`RouterBuilder::ranking_depth`]).
+    depth: usize,
 }
 
 impl fmt::Debug for Router {
@@ -47,11 +49,21 @@ impl fmt::Debug for Router {
             .field("constraints", &self.constraints)
             .field("health", &self.health.is_some())
             .field("filters", &self.filters.len())
+            .field("ranking_depth", &self.depth)
             .finish()
     }
 }
 
 impl Router {
+    /// The default [ranking depth](RouterBuilder::ranking_depth): the primary and 7 fallbacks.
+    pub const DEFAULT_RANKING_DEPTH: usize = 8;
+
+    /// How many scored candidates each decision ranks (see
+    /// [`RouterBuilder::ranking_depth`]).
+    pub fn ranking_depth(&self) -> usize {
+        self.depth
+    }
+
     /// A builder.
     pub fn builder() -> RouterBuilder {
         RouterBuilder::default()
@@ -99,6 +111,10 @@ impl Router {
 
     /// Routes a task.
     ///
+    /// Allocates the [`Decision`]'s two vectors (candidates and ranking) and nothing else, with a
+    /// ranking depth of at most 16 and up to 1,024 models (see
+    /// [`route_into`](Self::route_into) to allocate nothing).
+    ///
     /// # Errors
     /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected.
     pub fn route(&self, task: &dyn Task) -> Result<Decision, Error> {
@@ -125,7 +141,12 @@ impl Router {
         self.evaluate_candidates(task, out);
         policy.rank(task, &mut out.candidates);
         out.policy = policy.name();
-        rank::rank(&mut out.candidates, &mut out.ranking, &mut out.scratch_rank);
+        rank::rank(
+            &mut out.candidates,
+            &mut out.ranking,
+            &mut out.scratch_rank,
+            self.depth,
+        );
         if out.ranking.is_empty() {
             return Err(Error::NoEligibleModel {
                 task_kind: task.kind().clone(),
@@ -140,25 +161,59 @@ impl Router {
     pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
         let n = self.models.len();
         out.ranking.clear();
-        // Room for every candidate in each buffer, so a decision warmed up on any task never
-        // grows (the ranking of a task most models can serve is longer than one few can serve).
-        out.ranking.reserve(n);
-        out.scratch_rank.reserve(n);
+        // Room for the whole ranking up front, so a decision warmed up on any task never grows
+        // (the ranking of a task most models can serve is longer than one few can serve).
+        out.ranking.reserve(n.min(self.depth));
+        if self.depth > rank::SMALL_DEPTH {
+            out.scratch_rank.reserve(n);
+        }
         out.task_kind = Some(task.kind().clone());
+        // The estimators' answers for every model go to buffers on the stack (up to 1,024
+        // models: 24 KiB), else to the decision's own.
+        match n {
+            0..=16 => self.evaluate_on_stack::<16>(task, out),
+            17..=64 => self.evaluate_on_stack::<64>(task, out),
+            65..=256 => self.evaluate_on_stack::<256>(task, out),
+            257..=1024 => self.evaluate_on_stack::<1024>(task, out),
+            _ => {
+                let (mut quality, mut latency) = std::mem::take(&mut out.scratch_estimates);
+                quality.clear();
+                quality.resize(n, None);
+                latency.clear();
+                latency.resize(n, f64::INFINITY);
+                self.evaluate_with(task, out, &mut quality, &mut latency);
+                out.scratch_estimates = (quality, latency);
+            }
+        }
+    }
+
+    fn evaluate_on_stack<const N: usize>(&self, task: &dyn Task, out: &mut Decision) {
+        let n = self.models.len();
+        let mut quality = [None; N];
+        let mut latency = [f64::INFINITY; N];
+        self.evaluate_with(task, out, &mut quality[..n], &mut latency[..n]);
+    }
+
+    /// The filter and estimate stages, with `quality` and `latency` (one entry per model) to
+    /// hold the estimators' answers.
+    fn evaluate_with(
+        &self,
+        task: &dyn Task,
+        out: &mut Decision,
+        quality: &mut [Option<f64>],
+        latency: &mut [f64],
+    ) {
+        let n = self.models.len();
         // Both estimators answer for every model at once, from their prepared state if they
         // have one.
         let models = &self.models[..];
-        out.scratch_quality.clear();
-        out.scratch_quality.resize(n, None);
         match &self.prepared_quality {
-            Some(p) => p.estimate_all(task, models, &mut out.scratch_quality),
-            None => self.quality.estimate_all(task, models, &mut out.scratch_quality),
+            Some(p) => p.estimate_all(task, models, quality),
+            None => self.quality.estimate_all(task, models, quality),
         }
-        out.scratch_latency.clear();
-        out.scratch_latency.resize(n, f64::INFINITY);
         match &self.prepared_latency {
-            Some(p) => p.latency_all(task, models, &mut out.scratch_latency),
-            None => self.latency.latency_all(task, models, &mut out.scratch_latency),
+            Some(p) => p.latency_all(task, models, latency),
+            None => self.latency.latency_all(task, models, latency),
         }
         // A decision reused with the same router already holds one entry per model, in order:
         // overwrite them in place (no id clones, no moves). Otherwise start afresh.
@@ -183,7 +238,7 @@ impl Router {
         let view = TaskView::of(task);
         let health = self.health.as_deref();
         let rows = self.table.rows();
-        let estimates = out.scratch_quality.iter().zip(out.scratch_latency.iter());
+        let estimates = quality.iter().zip(latency.iter());
         let candidates = out.candidates.iter_mut().zip(estimates);
         for (((c, (q, l)), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
             c.rank = None;
@@ -222,6 +277,7 @@ pub struct RouterBuilder {
     constraints: Constraints,
     health: Option<Arc<dyn Health>>,
     filters: Vec<Arc<dyn Filter>>,
+    depth: Option<usize>,
 }
 
 impl fmt::Debug for RouterBuilder {
@@ -340,6 +396,19 @@ impl RouterBuilder {
         self
     }
 
+    /// How many scored candidates each decision ranks: the primary and `depth - 1` fallbacks
+    /// (default [`Router::DEFAULT_RANKING_DEPTH`], 8; `usize::MAX` ranks them all).
+    ///
+    /// The other scored candidates stay in the [`Decision`] with their estimate and score,
+    /// unranked ([`Decision::unranked`]); [`Decision::rank_all`] puts them in order after the
+    /// ranked ones when a caller needs every fallback (the runtime does). Ranking only the
+    /// best few makes a decision over many models cheaper: with a depth of at most 16 the rank
+    /// stage keeps them on the stack and allocates nothing.
+    pub fn ranking_depth(mut self, depth: usize) -> Self {
+        self.depth = Some(depth);
+        self
+    }
+
     /// Adds a filter of your own.
     pub fn filter(mut self, f: impl Filter + 'static) -> Self {
         self.filters.push(Arc::new(f));
@@ -351,10 +420,19 @@ impl RouterBuilder {
     /// # Errors
     /// [`Error::NoModels`] without models; [`Error::DuplicateModel`] when two share an id;
     /// [`Error::InvalidValue`] naming a bad number (a model's price, a price cap);
-    /// [`Error::UnknownModel`] when an allow or deny list names a model the router lacks.
+    /// [`Error::UnknownModel`] when an allow or deny list names a model the router lacks;
+    /// [`Error::InvalidValue`] for a ranking depth of 0.
     pub fn build(self) -> Result<Router, Error> {
         if self.models.is_empty() {
             return Err(Error::NoModels);
+        }
+        let depth = self.depth.unwrap_or(Router::DEFAULT_RANKING_DEPTH);
+        if depth == 0 {
+            return Err(Error::InvalidValue {
+                field: "ranking_depth".to_owned(),
+                value: "0".to_owned(),
+                expected: "a depth of at least 1",
+            });
         }
         let mut seen = BTreeSet::new();
         for m in &self.models {
@@ -416,6 +494,7 @@ impl RouterBuilder {
             health: self.health,
             filters: self.filters.into(),
             table: Arc::new(table),
+            depth,
         })
     }
 }

@@ -268,9 +268,14 @@ fn builtin(p: Builtin) -> Arc<dyn Policy> {
 
 /// A plain router over `n` normal models: default estimators, no lists, hooks or caps.
 fn plain_router(n: usize, policy: Builtin) -> Router {
+    plain_router_ranking(n, policy, Router::DEFAULT_RANKING_DEPTH)
+}
+
+fn plain_router_ranking(n: usize, policy: Builtin, depth: usize) -> Router {
     Router::builder()
         .models((0..n).map(|i| model(i, None)))
         .shared_policy(builtin(policy))
+        .ranking_depth(depth)
         .build()
         .unwrap()
 }
@@ -365,15 +370,43 @@ fn count_route(router: &Router, warm: &TaskSpec, task: &TaskSpec, d: &mut Decisi
 
 #[test]
 fn routing_an_eligible_task_allocates_nothing() {
-    for n in [16, 256] {
-        for p in BUILTINS {
-            let router = plain_router(n, p);
-            let t = task(TaskKind::Planning);
-            let mut d = Decision::new();
-            let allocs = count_route(&router, &t, &t, &mut d);
-            assert_eq!(allocs, 0, "{n} candidates, {p:?}: {allocs} allocations");
-            assert_eq!(d.rejected().count(), 0, "{}", d.explain());
-            assert_eq!(d.ranking.len(), n);
+    // The default depth (ranked on the stack), a depth just past the stack's, and every
+    // candidate ranked (the sort, in the decision's scratch space); up to the largest stack
+    // buffers for the estimates (1,024 models) and past them.
+    for n in [16, 256, 1024, 1100] {
+        for depth in [Router::DEFAULT_RANKING_DEPTH, 17, usize::MAX] {
+            for p in BUILTINS {
+                let router = plain_router_ranking(n, p, depth);
+                let t = task(TaskKind::Planning);
+                let mut d = Decision::new();
+                let allocs = count_route(&router, &t, &t, &mut d);
+                assert_eq!(
+                    allocs, 0,
+                    "{n} candidates, depth {depth}, {p:?}: {allocs} allocations"
+                );
+                assert_eq!(d.rejected().count(), 0, "{}", d.explain());
+                assert_eq!(d.ranking.len(), n.min(depth));
+                assert_eq!(d.unranked().count(), n - n.min(depth));
+            }
+        }
+    }
+}
+
+/// Issue 17: `route` (a fresh decision) allocates its candidates and its ranking, nothing
+/// else, with a ranking depth up to 16 and up to 1,024 models.
+#[test]
+fn route_allocates_two_vectors() {
+    for n in [4, 16, 256, 1024] {
+        for depth in [1, Router::DEFAULT_RANKING_DEPTH, 16] {
+            for p in BUILTINS {
+                let router = plain_router_ranking(n, p, depth);
+                let t = task(TaskKind::Planning);
+                router.route(&t).unwrap();
+                let (allocs, d) = allocations(|| router.route(&t));
+                let d = d.unwrap();
+                assert_eq!(allocs, 2, "{n} candidates, depth {depth}, {p:?}");
+                assert_eq!(d.ranking.len(), n.min(depth));
+            }
         }
     }
 }

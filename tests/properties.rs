@@ -81,6 +81,8 @@ struct Scenario {
     policy: GenPolicy,
     task: GenTask,
     other_task: GenTask,
+    /// The router's ranking depth.
+    depth: usize,
 }
 
 fn price() -> impl Strategy<Value = f64> {
@@ -198,9 +200,24 @@ fn scenario() -> impl Strategy<Value = Scenario> {
         policy(),
         task(),
         task(),
+        // Shallower and deeper than the models, the default, and every candidate.
+        prop_oneof![
+            1..=MAX_MODELS + 1,
+            Just(Router::DEFAULT_RANKING_DEPTH),
+            Just(usize::MAX)
+        ],
     )
         .prop_map(
-            |(models, allow, (deny, unhealthy, custom_filter), (mip, mop), policy, task, other_task)| {
+            |(
+                models,
+                allow,
+                (deny, unhealthy, custom_filter),
+                (mip, mop),
+                policy,
+                task,
+                other_task,
+                depth,
+            )| {
                 Scenario {
                     models,
                     allow,
@@ -212,6 +229,7 @@ fn scenario() -> impl Strategy<Value = Scenario> {
                     policy,
                     task,
                     other_task,
+                    depth,
                 }
             },
         )
@@ -303,6 +321,7 @@ fn router(s: &Scenario) -> Router {
         b = b.allow((0..n).filter(|&i| bit(allow, i)).map(id));
     }
     b = b.deny((0..n).filter(|&i| bit(s.deny, i)).map(id));
+    b = b.ranking_depth(s.depth);
     if let Some(p) = s.max_input_price {
         b = b.max_input_price(p);
     }
@@ -573,22 +592,32 @@ proptest! {
         }
     }
 
-    /// The ranking is exactly the eligible models in score order (independently recomputed):
-    /// the primary first, the fallbacks the others, in order.
+    /// The ranking is exactly the best eligible models in score order (independently
+    /// recomputed), as many as the ranking depth: the primary first, the fallbacks the others,
+    /// in order. The other eligible models are the unranked ones, and `rank_all` puts them after
+    /// the ranked ones in the same order.
     #[test]
     fn fallbacks_are_the_other_eligible_models_in_score_order(s in scenario()) {
         let r = router(&s);
-        let (d, _) = route(&r, &task_spec(&s.task));
+        let (mut d, _) = route(&r, &task_spec(&s.task));
         let expected = oracle_ranking(&s, &s.task);
+        let k = expected.len().min(s.depth);
         let primary = d.primary().map(|c| index_of(c.model.as_str()));
         prop_assert_eq!(primary, expected.first().copied());
         let fallbacks: Vec<usize> = d.fallbacks().map(|c| index_of(c.model.as_str())).collect();
-        let expected_fallbacks: Vec<usize> = expected.iter().skip(1).copied().collect();
+        let expected_fallbacks: Vec<usize> = expected.iter().take(k).skip(1).copied().collect();
         prop_assert_eq!(fallbacks, expected_fallbacks);
+        let unranked: BTreeSet<usize> = d.unranked().map(|c| index_of(c.model.as_str())).collect();
+        prop_assert_eq!(unranked, expected[k..].iter().copied().collect::<BTreeSet<_>>());
+        d.rank_all();
+        let all: Vec<usize> = d.ranked().map(|c| index_of(c.model.as_str())).collect();
+        prop_assert_eq!(all, expected);
+        prop_assert_eq!(d.unranked().count(), 0);
     }
 
-    /// Every model appears exactly once, in catalog order, either ranked with a score or
-    /// rejected with the reason the rules call for; ranks are 0, 1, 2, ... in ranking order.
+    /// Every model appears exactly once, in catalog order, either scored (ranked within the
+    /// ranking depth) or rejected with the reason the rules call for; ranks are 0, 1, 2, ... in
+    /// ranking order.
     #[test]
     fn every_candidate_once_with_a_score_or_its_rejection(s in scenario()) {
         let r = router(&s);
@@ -596,13 +625,15 @@ proptest! {
         let ids: Vec<String> = d.candidates.iter().map(|c| c.model.to_string()).collect();
         let expected_ids: Vec<String> = (0..s.models.len()).map(id).collect();
         prop_assert_eq!(ids, expected_ids);
+        let mut scored = 0;
         for (i, c) in d.candidates.iter().enumerate() {
             match (&c.verdict, oracle(&s, &s.task, i)) {
                 (Verdict::Scored(score), Ok(e)) => {
                     let (tier, value) = oracle_score(s.policy, &e);
                     prop_assert_eq!(score.reserve, tier == 1);
                     prop_assert_eq!(score.value.to_bits(), value.to_bits());
-                    prop_assert!(c.rank.is_some());
+                    prop_assert_eq!(c.estimate.unwrap().cost_usd.to_bits(), e.cost.to_bits());
+                    scored += 1;
                 }
                 (Verdict::Rejected(rej), Err(why)) => {
                     prop_assert_eq!(reason(rej), why, "m{}", i);
@@ -611,6 +642,8 @@ proptest! {
                 (v, o) => prop_assert!(false, "m{}: verdict {:?}, oracle {:?}", i, v, o),
             }
         }
+        prop_assert_eq!(d.ranking.len(), scored.min(s.depth));
+        prop_assert_eq!(d.candidates.iter().filter(|c| c.rank.is_some()).count(), d.ranking.len());
         for (r, &i) in d.ranking.iter().enumerate() {
             prop_assert_eq!(d.candidates[i as usize].rank, Some(r as u32));
         }

@@ -346,7 +346,7 @@ impl Replay {
         Scratch {
             candidates: self.prepared.clone(),
             ranking: Vec::with_capacity(self.data.models().len()),
-            rank: crate::rank::RankScratch::with_capacity(self.data.models().len()),
+            rank: crate::rank::RankScratch::default(),
         }
     }
 
@@ -363,7 +363,8 @@ impl Replay {
             }
             let task = self.task(p);
             policy.rank(&task, cands);
-            crate::rank::rank(cands, &mut scratch.ranking, &mut scratch.rank);
+            // Only the primary is read: a ranking of depth 1.
+            crate::rank::rank(cands, &mut scratch.ranking, &mut scratch.rank, 1);
             // Candidates are in the router's model order, which is the table's.
             out.push(scratch.ranking.first().map(|&i| i as usize));
         }

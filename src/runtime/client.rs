@@ -163,6 +163,8 @@ impl RoutedClient {
                 budget_limited,
             });
         }
+        // Every eligible model is a fallback here, beyond the router's ranking depth.
+        decision.rank_all();
         Ok((ctx, decision))
     }
 
