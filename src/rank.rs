@@ -9,7 +9,7 @@
 //! Only the best `depth` candidates (the router's [ranking depth]) are put in order: the primary
 //! and the first fallbacks, which is what callers use. The others keep their score and stay
 //! unranked until [`Decision::rank_all`] orders them too. With a depth of at most
-//! [`SMALL_DEPTH`] the stage keeps the best keys in a small array on the stack (one comparison
+//! 16 the stage keeps the best keys in a small array on the stack (one comparison
 //! per candidate that does not make the cut) and allocates nothing; deeper rankings sort.
 //!
 //! [ranking depth]: crate::RouterBuilder::ranking_depth
