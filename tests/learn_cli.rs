@@ -23,13 +23,12 @@ fn run(args: &[&str]) -> (Output, String, String) {
     (o, out, err)
 }
 
-/// `taskroute train` on a fixture table with its `id`/`text` prompts, saving to `out`; `extra`
-/// follows the common arguments.
-fn run_train(table: &Path, prompts: &Path, out: &Path, extra: &[&str]) -> (Output, String, String) {
+/// `taskroute <cmd>` on a fixture table with its `id`/`text` prompts; `tail` follows.
+fn run_on(cmd: &str, table: &Path, prompts: &Path, tail: &[&str]) -> (Output, String, String) {
     let s = |p: &Path| p.to_str().unwrap().to_owned();
-    let (table, prompts, out) = (s(table), s(prompts), s(out));
+    let (table, prompts) = (s(table), s(prompts));
     let mut args = vec![
-        "train",
+        cmd,
         "--outcomes",
         &table,
         "--prompts",
@@ -38,11 +37,22 @@ fn run_train(table: &Path, prompts: &Path, out: &Path, extra: &[&str]) -> (Outpu
         "id",
         "--prompt-text",
         "text",
-        "--out",
-        &out,
     ];
-    args.extend_from_slice(extra);
+    args.extend_from_slice(tail);
     run(&args)
+}
+
+/// `taskroute train`, saving to `out`; `extra` follows the common arguments.
+fn run_train(table: &Path, prompts: &Path, out: &Path, extra: &[&str]) -> (Output, String, String) {
+    let out = out.to_str().unwrap();
+    run_on("train", table, prompts, &[&["--out", out], extra].concat())
+}
+
+/// `taskroute eval --estimator FILE --split none`; `extra` follows the common arguments.
+fn run_eval(table: &Path, prompts: &Path, est: &Path, extra: &[&str]) -> (Output, String, String) {
+    let est = est.to_str().unwrap();
+    let common = ["--estimator", est, "--split", "none", "--no-progress"];
+    run_on("eval", table, prompts, &[&common[..], extra].concat())
 }
 
 /// 200 prompts, 2 models: "cheap" is right on short greetings, wrong on long proofs; "dear" is
@@ -68,13 +78,7 @@ fn fixtures(tag: &str) -> (PathBuf, PathBuf) {
         ));
         prompts.push_str(&format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n"));
     }
-    let (t, p) = (
-        d.join(format!("{tag}-table.csv")),
-        d.join(format!("{tag}-prompts.jsonl")),
-    );
-    std::fs::write(&t, table).unwrap();
-    std::fs::write(&p, prompts).unwrap();
-    (t, p)
+    write_fixture(&d, tag, &table, &prompts)
 }
 
 #[test]
@@ -111,26 +115,13 @@ fn split_train_then_eval_on_another_file() {
         "{out}"
     );
 
-    let (o, out, err) = run(&[
-        "eval",
-        "--outcomes",
-        &s(&test),
-        "--prompts",
-        &s(&prompts),
-        "--prompt-key",
-        "id",
-        "--prompt-text",
-        "text",
-        "--estimator",
-        &s(&est),
-        "--split",
-        "none",
-        "--policy",
-        "cost-first",
-        "--no-progress",
-        "--json",
-        &s(&d.join("report.json")),
-    ]);
+    let report = s(&d.join("report.json"));
+    let (o, out, err) = run_eval(
+        &test,
+        &prompts,
+        &est,
+        &["--policy", "cost-first", "--json", &report],
+    );
     assert!(o.status.success(), "{err}");
     assert!(out.contains("60 test prompts"), "{out}");
     assert!(out.contains("learned `logreg`"), "{out}");
@@ -161,7 +152,7 @@ fn damaged_or_foreign_estimator_files_are_refused() {
     for (name, contents, expect) in [
         (
             "v9.json",
-            json.replacen("\"version\":2", "\"version\":9", 1),
+            json.replacen("\"version\":3", "\"version\":9", 1),
             "format version 9 is not supported",
         ),
         (
@@ -210,10 +201,88 @@ fn train_knn_by_kind_flag_reaches_the_saved_estimator() {
     let d = dir();
     for (flag, expect) in [(true, true), (false, false)] {
         let est = d.join(format!("est-{flag}.json"));
-        let extra: &[&str] = if flag { &["--knn-by-kind"] } else { &[] };
+        let extra: &[&str] = if flag {
+            &["--learner", "knn", "--knn-by-kind"]
+        } else {
+            &["--learner", "knn"]
+        };
         let (o, _, err) = run_train(&table, &prompts, &est, extra);
         assert!(o.status.success(), "{err}");
         let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
         assert_eq!(loaded.config().knn_by_kind, expect);
     }
+}
+
+/// Writes a fixture's table and prompts as `<tag>-table.csv` and `<tag>-prompts.jsonl`.
+fn write_fixture(d: &Path, tag: &str, table: &str, prompts: &str) -> (PathBuf, PathBuf) {
+    let (t, p) = (
+        d.join(format!("{tag}-table.csv")),
+        d.join(format!("{tag}-prompts.jsonl")),
+    );
+    std::fs::write(&t, table).unwrap();
+    std::fs::write(&p, prompts).unwrap();
+    (t, p)
+}
+
+/// As `fixtures`, with outcomes drawn at random (seeded), independent of the texts.
+fn noise_fixtures(tag: &str) -> (PathBuf, PathBuf) {
+    let d = dir();
+    let mut table = String::from(
+        "sample_id,eval_name,full_prompt_chars,score|cheap,score|dear,cost_usd|cheap,cost_usd|dear\n",
+    );
+    let mut prompts = String::new();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        // xorshift64*: a fixed pseudo-random stream for the fixture
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 11
+    };
+    let words = ["alpha", "beta", "gamma", "delta", "omega", "sigma"];
+    for i in 0..300 {
+        let text: Vec<&str> = (0..6).map(|_| words[(next() % 6) as usize]).collect();
+        let text = text.join(" ");
+        let cheap = u8::from(next() % 100 < 55);
+        let dear = u8::from(next() % 100 < 80);
+        table.push_str(&format!("p{i},chat,{},{cheap},{dear},0.0001,0.01\n", text.len()));
+        prompts.push_str(&format!("{{\"id\": \"p{i}\", \"text\": \"{text}\"}}\n"));
+    }
+    write_fixture(&d, tag, &table, &prompts)
+}
+
+#[test]
+fn default_train_chooses_by_cross_validation_and_eval_prints_the_figures() {
+    let d = dir();
+    // Text that tells which prompts the cheap model gets right: a learner is chosen.
+    let (table, prompts) = fixtures("auto");
+    let est = d.join("auto.json");
+    let (o, out, err) = run_train(&table, &prompts, &est, &[]);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("model selection: 5-fold cross-validation on 200 prompts"),
+        "{out}"
+    );
+    assert!(
+        out.contains("it beat the prior by more than the CV noise"),
+        "{out}"
+    );
+    let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
+    assert!(!loaded.cv_report().unwrap().kept_prior());
+    let (o, out, err) = run_eval(&table, &prompts, &est, &[]);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("the estimator records its model selection"), "{out}");
+    assert!(out.contains("<- chosen"), "{out}");
+
+    // Outcomes independent of the text: the prior is saved, and train says so.
+    let (table, prompts) = noise_fixtures("auto-noise");
+    let est = d.join("auto-noise.json");
+    let (o, out, err) = run_train(&table, &prompts, &est, &[]);
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("saved the per-kind prior: no learner beat it by more than the CV noise"),
+        "{out}"
+    );
+    let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
+    assert_eq!(loaded.config().learner, taskroute::learn::Learner::Prior);
 }

@@ -85,6 +85,16 @@ pub enum LearnError {
         /// The model.
         model: ModelId,
     },
+    /// Cross-validation needs at least 2 prompts per fold.
+    #[error(
+        "{prompts} prompts are too few for {folds}-fold cross-validation: use fewer folds or train a fixed learner"
+    )]
+    TooFewForCv {
+        /// Prompts in the training set.
+        prompts: usize,
+        /// Folds asked for.
+        folds: usize,
+    },
     /// The file could not be read or written.
     #[error("cannot {action} estimator file {}: {source}", .path.display())]
     Io {

@@ -12,6 +12,7 @@ use super::config::{Learner, TrainConfig};
 use super::data::TrainingSet;
 use super::features::{Features, Featurizer};
 use super::learners::{Irt, KindPriors, Knn, LogReg, Model, Scratch};
+use super::report::CvReport;
 use super::{Corruption, LearnError};
 use crate::estimate::QualityEstimator;
 use crate::model::{ModelId, ModelSpec};
@@ -32,6 +33,10 @@ pub(super) struct Payload {
     /// estimates tasks without text from those too.
     text_free: bool,
     model: Model,
+    /// The cross-validation that chose the settings ([`LearnedEstimator::fit`]); `None` for
+    /// [`LearnedEstimator::train`] and files of format version 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cv: Option<CvReport>,
 }
 
 /// Shortest shared prefix worth stripping, in bytes.
@@ -136,6 +141,23 @@ impl LearnedEstimator {
     /// [`LearnError::InvalidConfig`] for a bad setting, [`LearnError::EmptyTrainingSet`],
     /// [`LearnError::NoObservations`] when a model has no outcome at all.
     pub fn train(data: &TrainingSet, config: &TrainConfig) -> Result<Self, LearnError> {
+        Self::train_inner(data, config, None)
+    }
+
+    /// As [`train`](Self::train), recording the cross-validation that chose `config`.
+    pub(super) fn train_with_report(
+        data: &TrainingSet,
+        config: &TrainConfig,
+        report: CvReport,
+    ) -> Result<Self, LearnError> {
+        Self::train_inner(data, config, Some(report))
+    }
+
+    fn train_inner(
+        data: &TrainingSet,
+        config: &TrainConfig,
+        cv: Option<CvReport>,
+    ) -> Result<Self, LearnError> {
         config.validate()?;
         data.check_trainable()?;
         let featurizer = Featurizer::new(config.features.clone())?;
@@ -186,6 +208,7 @@ impl LearnedEstimator {
             prefixes,
             text_free: (0..data.len()).all(|i| data.text(i).is_empty()),
             model,
+            cv,
         })
     }
 
@@ -202,6 +225,12 @@ impl LearnedEstimator {
         payload.priors.validate(m)?;
         let kinds = payload.priors.kinds.len();
         payload.model.validate(featurizer.dim(), m, kinds)?;
+        if payload.cv.as_ref().is_some_and(|r| !r.is_consistent()) {
+            return Err(Corruption::Shape {
+                part: "cross-validation report",
+            }
+            .into());
+        }
         let mut index = HashMap::with_capacity(m);
         for (j, id) in payload.models.iter().enumerate() {
             if index.insert(id.clone(), j).is_some() {
@@ -227,6 +256,24 @@ impl LearnedEstimator {
     /// The settings it was trained with.
     pub fn config(&self) -> &TrainConfig {
         &self.inner.payload.config
+    }
+
+    /// The cross-validation figures that chose its learner and settings, for an estimator made
+    /// by [`fit`](Self::fit) (`None` for [`train`](Self::train)).
+    pub fn cv_report(&self) -> Option<&CvReport> {
+        self.inner.payload.cv.as_ref()
+    }
+
+    /// Estimates for every trained model on prompt `i` of `data` (its text, kind and input
+    /// tokens), into `out` (length `models().len()`).
+    pub(super) fn predict_row(&self, data: &TrainingSet, i: usize, out: &mut [f64]) {
+        SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            self.predict_scratch(Some(data.text(i)), data.kind(i), data.input_tokens(i), &mut s);
+            for (o, v) in out.iter_mut().zip(&s.logits) {
+                *o = f64::from(*v);
+            }
+        });
     }
 
     /// Number of prompts it was trained on.

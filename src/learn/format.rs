@@ -11,8 +11,9 @@ use super::{Corruption, LearnError};
 
 /// The `magic` field of every estimator file.
 pub const FORMAT_MAGIC: &str = "taskroute-estimator";
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The format version this build writes. It also reads version 2 (written before the saved
+/// cross-validation figures; such a file loads without them).
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,7 +66,7 @@ impl LearnedEstimator {
         }
         let version = value.get("version").and_then(serde_json::Value::as_u64);
         match version {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) if v == u64::from(FORMAT_VERSION) || v == 2 => {}
             Some(v) => {
                 return Err(LearnError::UnsupportedVersion {
                     found: v,

@@ -41,6 +41,7 @@
 //! ```
 
 mod config;
+mod cv;
 mod data;
 mod error;
 mod estimator;
@@ -48,6 +49,8 @@ mod features;
 mod format;
 mod learners;
 mod online;
+mod report;
+mod select;
 
 pub use config::{Learner, TrainConfig};
 pub use data::TrainingSet;
@@ -59,3 +62,5 @@ pub use features::{
 };
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
+pub use report::{CvCandidate, CvGain, CvMetric, CvReport};
+pub use select::SelectConfig;

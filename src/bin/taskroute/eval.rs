@@ -154,6 +154,15 @@ struct Report {
     split: String,
     test_prompts: usize,
     estimator: String,
+    /// With several splits: the estimator fitted on each.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    estimator_per_split: Vec<String>,
+    /// With several splits: each policy's AIQ on each split's test prompts alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    fold_aiq: Vec<FoldAiq>,
+    /// The cross-validation that chose a learned estimator's settings (`taskroute train`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    estimator_cv: Option<taskroute::learn::CvReport>,
     grid: u32,
     weak: String,
     strong: String,
@@ -173,12 +182,38 @@ struct PolicyReport {
     aiq: Option<f64>,
     aiq_own_range: Option<f64>,
     cost_share_at_parity: Option<f64>,
+    /// Cost, as a share of the best single model's, at which the hull reaches 95 % of its quality.
+    cost_share_at_95: Option<f64>,
     apgr: Option<f64>,
     cpt50: Option<f64>,
     cpt80: Option<f64>,
     quality_at_budget: Vec<(f64, Option<f64>)>,
     best: Summary,
     curve: Curve,
+}
+
+/// A policy's AIQ per fold (each over its own fold's best single model's cost), with the
+/// mean and the sample standard deviation.
+#[derive(Debug, Serialize)]
+struct FoldAiq {
+    policy: String,
+    folds: Vec<f64>,
+    mean: f64,
+    sd: f64,
+}
+
+impl FoldAiq {
+    fn new(policy: &str, folds: Vec<f64>) -> Self {
+        let n = folds.len() as f64;
+        let mean = folds.iter().sum::<f64>() / n;
+        let sd = (folds.iter().map(|v| (v - mean) * (v - mean)).sum::<f64>() / (n - 1.0).max(1.0)).sqrt();
+        Self {
+            policy: policy.to_owned(),
+            folds,
+            mean,
+            sd,
+        }
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -192,6 +227,7 @@ struct CalibrationReport {
 struct ZeroRouter {
     aiq: Option<f64>,
     cost_share_at_parity: Option<f64>,
+    cost_share_at_95: Option<f64>,
     hull: Vec<Point>,
     quality_at_budget: Vec<(f64, Option<f64>)>,
 }
@@ -236,6 +272,9 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let mut fold_sizes = Vec::new();
     let mut tested: Vec<usize> = Vec::new();
     let mut description = String::new();
+    let mut descriptions = Vec::new();
+    let mut estimator_cv = None;
+    let mut fold_aiq: Vec<Vec<f64>> = vec![Vec::new(); policies.len()];
     let mut calibrations = Vec::new();
     let classifier = args.infer_kind.as_deref().map(classifier).transpose()?;
     let (mut inferred, mut agreed) = (0usize, 0usize);
@@ -251,7 +290,9 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
             test = relabelled;
         }
         let fitted = estimator::fit(&args.estimator, &train)?;
-        description = fitted.description;
+        description = fitted.description.clone();
+        descriptions.push(fitted.description);
+        estimator_cv = fitted.cv;
         let mut builder = Replay::builder()
             .shared_estimator(fitted.estimator)
             .kinds(fitted.kinds)
@@ -287,6 +328,11 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
             curve.policy = which.name().to_owned();
             curves.push(curve);
         }
+        let fold_best = Baselines::compute(&test, args.seed);
+        let fold_best_cost = fold_best.singles[fold_best.best_single].cost;
+        for (a, c) in fold_aiq.iter_mut().zip(&curves) {
+            a.push(metrics::aiq(&c.points(), fold_best_cost).unwrap_or(f64::NAN));
+        }
         fold_curves.push(curves);
         fold_sizes.push(split.test.len());
         tested.extend_from_slice(&split.test);
@@ -305,6 +351,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
 
     // Reference points.
     let best = baselines.singles[baselines.best_single].point();
+    let p95_target = Point::new(best.cost, 0.95 * best.quality);
     let weak = pick_model(&test, args.weak.as_deref(), || {
         (0..test.models().len())
             .min_by(|&a, &b| baselines.singles[a].cost.total_cmp(&baselines.singles[b].cost))
@@ -343,6 +390,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
                 aiq: metrics::aiq(&pts, best.cost),
                 aiq_own_range: metrics::aiq_own_range(&pts),
                 cost_share_at_parity: metrics::cost_share_at_parity(&pts, best),
+                cost_share_at_95: metrics::cost_share_at_parity(&pts, p95_target),
                 apgr: metrics::apgr(&xq, w.quality, s.quality),
                 cpt50: metrics::cpt(&xq, w.quality, s.quality, 0.5),
                 cpt80: metrics::cpt(&xq, w.quality, s.quality, 0.8),
@@ -358,6 +406,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let zero = ZeroRouter {
         aiq: metrics::aiq(&singles_pts, best.cost),
         cost_share_at_parity: metrics::cost_share_at_parity(&singles_pts, best),
+        cost_share_at_95: metrics::cost_share_at_parity(&singles_pts, p95_target),
         quality_at_budget: budgets
             .iter()
             .map(|&b| (b, metrics::quality_at_budget(&singles_pts, b)))
@@ -372,6 +421,21 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         split: split_desc,
         test_prompts: test.prompts(),
         estimator: description,
+        estimator_per_split: if splits.len() > 1 {
+            descriptions
+        } else {
+            Vec::new()
+        },
+        estimator_cv,
+        fold_aiq: if splits.len() > 1 {
+            policies
+                .iter()
+                .zip(fold_aiq)
+                .map(|(p, v)| FoldAiq::new(p.name(), v))
+                .collect()
+        } else {
+            Vec::new()
+        },
         grid: args.grid,
         weak: test.models()[weak].to_string(),
         strong: test.models()[strong].to_string(),
@@ -692,6 +756,17 @@ fn print_table(r: &Report) {
         r.test_prompts,
         r.estimator
     );
+    for (i, d) in r.estimator_per_split.iter().enumerate() {
+        println!("  split {i}: {d}");
+    }
+    if let Some(cv) = &r.estimator_cv {
+        let whose = if r.estimator_per_split.is_empty() {
+            "the estimator records its"
+        } else {
+            "the last split's estimator records its"
+        };
+        println!("{whose} {cv}\n");
+    }
     let best = &r.baselines.singles[r.baselines.best_single];
     println!(
         "AIQ over cost [0, {} m$] (best single model: {}); PGR weak {} / strong {} on {}\n",
@@ -751,6 +826,31 @@ fn print_table(r: &Report) {
         opt(zb(0), |v| format!("{v:.4}")),
         opt(zb(1), |v| format!("{v:.4}")),
     );
+    let p95: Vec<String> = r
+        .policies
+        .iter()
+        .map(|p| (p.policy.as_str(), p.cost_share_at_95))
+        .chain([("zero router", r.zero_router.cost_share_at_95)])
+        .map(|(name, v)| format!("{name} {}", opt(v, |v| format!("{:.1}%", v * 100.0))))
+        .collect();
+    println!(
+        "\ncost at 95 % of {}'s quality, as a share of its cost: {}",
+        best.policy,
+        p95.join(", ")
+    );
+    if !r.fold_aiq.is_empty() {
+        println!("\nAIQ per fold (each over its own fold's best single model's cost):");
+        for f in &r.fold_aiq {
+            let folds: Vec<String> = f.folds.iter().map(|v| format!("{v:.4}")).collect();
+            println!(
+                "  {:<16} mean {:.4}  sd {:.4}  folds {}",
+                f.policy,
+                f.mean,
+                f.sd,
+                folds.join(" ")
+            );
+        }
+    }
     if !r.calibrations.is_empty() {
         println!(
             "\n{:<16} {:>22} {:>14} {:>10} {:>8} {:>10}",

@@ -5,7 +5,7 @@
 //! taskroute split --outcomes ../shared/data/routerbench/outcomes.csv --test 0.3 --seed 42 \
 //!     --train-out rb-train.csv --test-out rb-test.csv
 //! taskroute train --outcomes rb-train.csv --prompts ../shared/data/routerbench/prompts.jsonl \
-//!     --learner knn --out est.json
+//!     --out est.json
 //! taskroute eval --outcomes rb-test.csv --prompts ../shared/data/routerbench/prompts.jsonl \
 //!     --prices ../shared/data/prices.csv --estimator est.json --split none
 //! ```
@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use taskroute::eval::{LoadOptions, Outcomes, PriceTable, Split};
-use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, TrainConfig, TrainingSet};
+use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, SelectConfig, TrainConfig, TrainingSet};
 
 use crate::{CliError, eval};
 
@@ -47,10 +47,31 @@ pub(crate) struct TrainArgs {
     /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
     #[arg(long, value_name = "N")]
     output_tokens: Option<u32>,
-    /// The learner.
-    #[arg(long, value_enum, default_value_t = LearnerName::Knn)]
+    /// The learner. `auto` (the default) chooses among the per-kind prior and --learners, with
+    /// --shrinks and --ks, by k-fold cross-validation on this file only, and keeps the prior
+    /// unless a learner beats it by more than the noise; the figures are printed and saved.
+    #[arg(long, value_enum, default_value_t = LearnerName::Auto)]
     learner: LearnerName,
-    /// Share of each estimate taken from the per-kind prior, in [0, 1].
+    /// `--learner auto`: learners tried beside the prior. kNN and the ensemble (which contains
+    /// kNN) are left out by default: their estimates miss the 20 µs budget.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "logreg,irt")]
+    learners: Vec<LearnerName>,
+    /// `--learner auto`: shrinkage values tried.
+    #[arg(long, value_delimiter = ',', default_value = "0,0.3,0.6")]
+    shrinks: Vec<f64>,
+    /// `--learner auto`: neighbour counts tried for knn and ensemble.
+    #[arg(long, value_delimiter = ',', default_value = "40")]
+    ks: Vec<usize>,
+    /// `--learner auto`: cross-validation folds.
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    /// `--learner auto`: bootstrap resamples of the noise test.
+    #[arg(long, default_value_t = 1000)]
+    resamples: usize,
+    /// `--learner auto`: error rate of the noise test (Bonferroni-adjusted over the candidates).
+    #[arg(long, default_value_t = 0.05)]
+    alpha: f64,
+    /// A fixed learner's share of each estimate taken from the per-kind prior, in [0, 1].
     #[arg(long, default_value_t = 0.3)]
     shrink: f64,
     /// Seed of the optimiser.
@@ -76,6 +97,7 @@ pub(crate) struct TrainArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum LearnerName {
+    Auto,
     Prior,
     Logreg,
     Knn,
@@ -84,14 +106,16 @@ enum LearnerName {
 }
 
 impl LearnerName {
-    fn learner(self) -> Learner {
-        match self {
+    /// `None` for `auto`.
+    fn learner(self) -> Option<Learner> {
+        Some(match self {
+            LearnerName::Auto => return None,
             LearnerName::Prior => Learner::Prior,
             LearnerName::Logreg => Learner::LogReg,
             LearnerName::Knn => Learner::Knn,
             LearnerName::Irt => Learner::Irt,
             LearnerName::Ensemble => Learner::Ensemble,
-        }
+        })
     }
 }
 
@@ -137,7 +161,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
     let data = load(args)?;
     let set = TrainingSet::from_outcomes(&data, None);
     let with_text = (0..data.prompts()).filter(|&p| data.text(p).is_some()).count();
-    let config = TrainConfig::new(args.learner.learner())
+    let config = TrainConfig::new(args.learner.learner().unwrap_or(Learner::Prior))
         .with_shrink(args.shrink)
         .with_seed(args.seed)
         .with_epochs(args.epochs)
@@ -145,8 +169,23 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
         .with_knn_by_kind(args.knn_by_kind)
         .with_features(FeatureConfig::default().with_hash_bits(args.hash_bits));
     let t0 = Instant::now();
-    let est = LearnedEstimator::train(&set, &config)?;
+    let est = match args.learner.learner() {
+        Some(_) => LearnedEstimator::train(&set, &config)?,
+        None => {
+            let select = SelectConfig::new()
+                .with_base(config)
+                .with_learners(args.learners.iter().filter_map(|l| l.learner()))
+                .with_shrinks(args.shrinks.iter().copied())
+                .with_ks(args.ks.iter().copied())
+                .with_folds(args.folds)
+                .with_resamples(args.resamples)
+                .with_alpha(args.alpha)
+                .with_seed(args.seed);
+            LearnedEstimator::fit(&set, &select)?
+        }
+    };
     let train_s = t0.elapsed().as_secs_f64();
+    let config = est.config();
     est.save(&args.out)?;
     let bytes = std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0);
     println!(
@@ -156,6 +195,17 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
         set.models().len(),
         args.outcomes.display()
     );
+    if let Some(cv) = est.cv_report() {
+        println!("{cv}");
+        if cv.kept_prior() {
+            println!("saved the per-kind prior: no learner beat it by more than the CV noise");
+        } else {
+            println!(
+                "saved `{}` with shrink {}: it beat the prior by more than the CV noise",
+                config.learner, config.shrink
+            );
+        }
+    }
     println!(
         "wrote {} ({:.1} KiB; total {:.2} s)",
         args.out.display(),
