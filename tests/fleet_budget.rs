@@ -11,7 +11,6 @@ use taskroute::fleet::{FleetError, FleetRedis, RedisBudgetStore, RedisOptions, R
 use taskroute::runtime::{
     BudgetCap, BudgetError, BudgetScope, BudgetStore, InMemoryBudgetStore, ManualClock, Reservation,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const G: [BudgetScope; 1] = [BudgetScope::Global];
 
@@ -123,31 +122,6 @@ fn s_prefix(s: &RedisBudgetStore) -> String {
     d[start..end].to_owned()
 }
 
-/// A TCP server on loopback that answers every connection with `reply` (then, if `close`,
-/// hangs up), whatever was asked.
-async fn impostor(reply: &'static [u8], close: bool) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((mut sock, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let mut buf = [0u8; 4096];
-                loop {
-                    match sock.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(_) => {
-                            if sock.write_all(reply).await.is_err() || close {
-                                return;
-                            }
-                        }
-                    }
-                }
-            });
-        }
-    });
-    format!("redis://{addr}/")
-}
-
 #[tokio::test]
 async fn a_server_that_is_not_redis_gives_typed_errors_never_a_panic() {
     let replies: [(&[u8], bool); 11] = [
@@ -164,7 +138,7 @@ async fn a_server_that_is_not_redis_gives_typed_errors_never_a_panic() {
         (b"", false),
     ];
     for (reply, close) in replies {
-        let url = impostor(reply, close).await;
+        let url = fleet_support::impostor(reply, close).await;
         let redis = FleetRedis::open_with(
             &url,
             RedisOptions::default().with_call_timeout(Duration::from_millis(300)),

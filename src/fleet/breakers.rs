@@ -292,22 +292,9 @@ impl FleetBreakers {
     /// ends). While Redis is away the local breakers go on alone, and a warning says so.
     pub fn spawn(&self, registry: Arc<BreakerRegistry>) -> tokio::task::JoinHandle<()> {
         let this = self.clone();
-        tokio::spawn(async move {
-            let mut degraded = false;
-            loop {
-                match this.sync(&registry).await {
-                    Ok(()) if degraded => {
-                        tracing::info!("fleet breakers: Redis is back, sharing breaker state again");
-                        degraded = false;
-                    }
-                    Err(e) if !degraded => {
-                        tracing::warn!(error = %e, "fleet breakers: Redis unavailable, breakers are local only");
-                        degraded = true;
-                    }
-                    _ => {}
-                }
-                tokio::time::sleep(this.shared.refresh).await;
-            }
+        crate::fleet::conn::spawn_sync("breakers", self.shared.refresh, move || {
+            let (this, registry) = (this.clone(), Arc::clone(&registry));
+            async move { this.sync(&registry).await }
         })
     }
 }

@@ -142,6 +142,37 @@ impl FleetRedis {
     }
 }
 
+/// Runs `sync` every `refresh` until the returned task is aborted (or the runtime ends). While
+/// it fails, the fleet part named `what` is local only: a `warn` event says so once, an `info`
+/// event when Redis is back.
+pub(crate) fn spawn_sync<F, Fut>(
+    what: &'static str,
+    refresh: Duration,
+    mut sync: F,
+) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), FleetError>> + Send,
+{
+    tokio::spawn(async move {
+        let mut degraded = false;
+        loop {
+            match sync().await {
+                Ok(()) if degraded => {
+                    tracing::info!(part = what, "fleet: Redis is back, sharing {what} again");
+                    degraded = false;
+                }
+                Err(e) if !degraded => {
+                    tracing::warn!(part = what, error = %e, "fleet: Redis unavailable, {what} are local only");
+                    degraded = true;
+                }
+                _ => {}
+            }
+            tokio::time::sleep(refresh).await;
+        }
+    })
+}
+
 /// Reading replies without trusting them: every helper returns `None` on a shape it does not
 /// expect, never panics.
 pub(crate) mod reply {
@@ -160,6 +191,26 @@ pub(crate) mod reply {
     /// A non-negative integer.
     pub(crate) fn uint(v: &Value) -> Option<u64> {
         int(v).and_then(|i| u64::try_from(i).ok())
+    }
+
+    /// A number, sent as an integer, a double or a decimal string.
+    pub(crate) fn float(v: &Value) -> Option<f64> {
+        match v {
+            Value::Int(i) => Some(*i as f64),
+            Value::Double(d) => Some(*d),
+            Value::BulkString(b) => std::str::from_utf8(b).ok()?.trim().parse().ok(),
+            Value::SimpleString(s) => s.trim().parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// A string reply, as UTF-8.
+    pub(crate) fn text(v: &Value) -> Option<&str> {
+        match v {
+            Value::BulkString(b) => std::str::from_utf8(b).ok(),
+            Value::SimpleString(s) => Some(s),
+            _ => None,
+        }
     }
 
     /// The items of an array reply.

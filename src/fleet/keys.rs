@@ -49,15 +49,39 @@ impl KeyPrefix {
         let mut key = self.key("scope:");
         key.push_str(kind);
         key.push(':');
-        for c in name.chars() {
-            match c {
-                '%' => key.push_str("%25"),
-                '\n' => key.push_str("%0A"),
-                c => key.push(c),
-            }
-        }
+        escape_into(&mut key, name);
         key
     }
+}
+
+/// Appends `name` with `%` and newlines escaped (`%25`, `%0A`), so it never holds a newline.
+pub(crate) fn escape_into(out: &mut String, name: &str) {
+    for c in name.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '\n' => out.push_str("%0A"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The inverse of [`escape_into`]; `None` for a `%` not followed by `25` or `0A`.
+#[cfg(any(feature = "learn", test))]
+pub(crate) fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i + 1..i + 3)?;
+        out.push(match code {
+            "25" => '%',
+            "0A" => '\n',
+            _ => return None,
+        });
+        rest = &rest[i + 3..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -77,6 +101,14 @@ mod tests {
             p.scope(&BudgetScope::tenant("x")),
             p.scope(&BudgetScope::key("x"))
         );
+        for name in ["", "plain", "a%b\nc%0A%25", "%", "é\n\n"] {
+            let mut e = String::new();
+            escape_into(&mut e, name);
+            assert!(!e.contains('\n'));
+            assert_eq!(unescape(&e).as_deref(), Some(name));
+        }
+        assert_eq!(unescape("%zz"), None);
+        assert_eq!(unescape("50%"), None);
         for (prefix, tag) in [("", "t"), ("a{", "t"), ("a", ""), ("a", "b}"), ("a\n", "t")] {
             assert!(KeyPrefix::new(prefix, tag).is_err(), "{prefix:?} {tag:?}");
         }

@@ -9,6 +9,9 @@
 //!   half-open probe per model for the whole fleet; routing reads only the local
 //!   [`BreakerRegistry`](crate::runtime::BreakerRegistry), which a background task keeps in
 //!   step with Redis.
+//! - [`FleetStats`]: observed latency and error statistics, and the online learner's arms,
+//!   merged into Redis every second and read back, so that a fleet learns together and a
+//!   restarted process starts from what the fleet knows.
 //! - [`FleetRedis`]: the connection the parts share (redis-rs's self-reconnecting
 //!   `ConnectionManager`, a timeout on every call).
 //! - [`RedisUnavailable`]: what a budget does when Redis is away (fail closed by default, or
@@ -37,8 +40,10 @@ mod budget;
 mod conn;
 mod error;
 mod keys;
+mod stats;
 
 pub use breakers::{FleetBreakerState, FleetBreakers, FleetBreakersBuilder};
 pub use budget::{RedisBudgetStore, RedisBudgetStoreBuilder, RedisUnavailable};
 pub use conn::{FleetRedis, RedisOptions};
 pub use error::FleetError;
+pub use stats::{FleetStats, FleetStatsBuilder, FleetSync};

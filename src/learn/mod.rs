@@ -48,7 +48,7 @@ mod estimator;
 mod features;
 mod format;
 mod learners;
-mod online;
+pub(crate) mod online;
 mod report;
 mod select;
 

@@ -71,13 +71,26 @@ impl OnlineConfig {
     }
 }
 
+/// The feedback of one (kind, model) arm: sums, so that arms add up across processes.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Arm {
-    successes: f64,
-    failures: f64,
-    n: u64,
-    cost_sum: f64,
+pub(crate) struct Arm {
+    pub(crate) successes: f64,
+    pub(crate) failures: f64,
+    pub(crate) n: u64,
+    pub(crate) cost_sum: f64,
 }
+
+impl Arm {
+    fn add(&mut self, o: &Arm) {
+        self.successes += o.successes;
+        self.failures += o.failures;
+        self.n += o.n;
+        self.cost_sum += o.cost_sum;
+    }
+}
+
+/// Arms by kind, then by model.
+type Arms = HashMap<TaskKind, HashMap<ModelId, Arm>>;
 
 /// A [`QualityEstimator`] that learns from feedback: a Beta posterior per (task kind, model),
 /// updated by [`observe`](Self::observe), and Thompson sampling (or the posterior mean) to
@@ -118,7 +131,9 @@ pub struct OnlineEstimator {
     config: OnlineConfig,
     base: Arc<dyn QualityEstimator>,
     /// Arms by kind, then by model: both looked up by reference, no key is cloned to estimate.
-    arms: RwLock<HashMap<TaskKind, HashMap<ModelId, Arm>>>,
+    arms: RwLock<Arms>,
+    /// Feedback not yet sent to the fleet; `None` unless shared (feature `redis`).
+    unsent: std::sync::Mutex<Option<Arms>>,
     draws: AtomicU64,
 }
 
@@ -148,6 +163,7 @@ impl OnlineEstimator {
             config,
             base: Arc::new(base),
             arms: RwLock::new(HashMap::new()),
+            unsent: std::sync::Mutex::new(None),
             draws: AtomicU64::new(0),
         }
     }
@@ -180,17 +196,69 @@ impl OnlineEstimator {
                 value: cost_usd,
             });
         }
-        let mut arms = self.arms.write().unwrap_or_else(PoisonError::into_inner);
-        let by_model = match arms.get_mut(task.kind()) {
-            Some(m) => m,
-            None => arms.entry(task.kind().clone()).or_default(),
+        let delta = Arm {
+            successes: outcome,
+            failures: 1.0 - outcome,
+            n: 1,
+            cost_sum: cost_usd,
         };
-        let arm = by_model.entry(model.clone()).or_default();
-        arm.successes += outcome;
-        arm.failures += 1.0 - outcome;
-        arm.n += 1;
-        arm.cost_sum += cost_usd;
+        // arms, then unsent: the order `replace_with_fleet` takes them in
+        let mut arms = self.arms.write().unwrap_or_else(PoisonError::into_inner);
+        add_arm(&mut arms, task.kind(), model, &delta);
+        let mut unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(u) = unsent.as_mut() {
+            add_arm(u, task.kind(), model, &delta);
+        }
         Ok(())
+    }
+
+    /// From now on keeps feedback for the fleet (`fleet::FleetStats`), starting with every arm
+    /// learned so far (once: a second call changes nothing).
+    #[cfg(feature = "redis")]
+    pub(crate) fn share(&self) {
+        let arms = self.arms.read().unwrap_or_else(PoisonError::into_inner);
+        let mut unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        if unsent.is_none() {
+            *unsent = Some(arms.clone());
+        }
+    }
+
+    /// Takes the feedback kept for the fleet since the last call (none before [`share`](Self::share)).
+    #[cfg(feature = "redis")]
+    pub(crate) fn take_unsent(&self) -> Vec<(TaskKind, ModelId, Arm)> {
+        let mut unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        match unsent.as_mut() {
+            Some(u) => flatten(std::mem::take(u)),
+            None => Vec::new(),
+        }
+    }
+
+    /// Puts back feedback that could not be sent, to go with the next.
+    #[cfg(feature = "redis")]
+    pub(crate) fn restore_unsent(&self, arms: Vec<(TaskKind, ModelId, Arm)>) {
+        let mut unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        let u = unsent.get_or_insert_with(HashMap::new);
+        for (kind, model, arm) in arms {
+            add_arm(u, &kind, &model, &arm);
+        }
+    }
+
+    /// Replaces every arm with the fleet's totals (which hold this process's feedback up to the
+    /// last [`take_unsent`](Self::take_unsent)) plus the feedback received since.
+    #[cfg(feature = "redis")]
+    pub(crate) fn replace_with_fleet(&self, fleet: Vec<(TaskKind, ModelId, Arm)>) {
+        let mut next: Arms = HashMap::new();
+        for (kind, model, arm) in fleet {
+            add_arm(&mut next, &kind, &model, &arm);
+        }
+        let mut arms = self.arms.write().unwrap_or_else(PoisonError::into_inner);
+        let unsent = self.unsent.lock().unwrap_or_else(PoisonError::into_inner);
+        for (kind, by_model) in unsent.iter().flatten() {
+            for (model, arm) in by_model {
+                add_arm(&mut next, kind, model, arm);
+            }
+        }
+        *arms = next;
     }
 
     /// A copy of the current posteriors (same base and seed) that estimates with `sampling`:
@@ -205,6 +273,7 @@ impl OnlineEstimator {
             },
             base: self.base.clone(),
             arms: RwLock::new(arms),
+            unsent: std::sync::Mutex::new(None),
             draws: AtomicU64::new(0),
         }
     }
@@ -263,6 +332,30 @@ impl OnlineEstimator {
             None => (a0, b0),
         }
     }
+}
+
+fn add_arm(arms: &mut Arms, kind: &TaskKind, model: &ModelId, delta: &Arm) {
+    let by_model = match arms.get_mut(kind) {
+        Some(m) => m,
+        None => arms.entry(kind.clone()).or_default(),
+    };
+    match by_model.get_mut(model) {
+        Some(a) => a.add(delta),
+        None => {
+            by_model.insert(model.clone(), *delta);
+        }
+    }
+}
+
+#[cfg(feature = "redis")]
+fn flatten(arms: Arms) -> Vec<(TaskKind, ModelId, Arm)> {
+    arms.into_iter()
+        .flat_map(|(kind, by_model)| {
+            by_model
+                .into_iter()
+                .map(move |(model, arm)| (kind.clone(), model, arm))
+        })
+        .collect()
 }
 
 impl QualityEstimator for OnlineEstimator {

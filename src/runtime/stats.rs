@@ -116,6 +116,49 @@ struct Entry {
     slowdown: f64,
     error_rate: f64,
     updated: Instant,
+    /// Recorded since the fleet last took them (feature `redis`).
+    pending: StatsDelta,
+    /// Successful calls in the fleet's window as of the last sync (0 without a fleet): they
+    /// count towards `min_samples`, and the averages already hold them.
+    fleet_successes: u64,
+}
+
+/// What a process recorded of one model since the fleet last took it: sums that add up across
+/// processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub(crate) struct StatsDelta {
+    /// Successful calls.
+    pub(crate) ok: u64,
+    /// Failed calls.
+    pub(crate) failed: u64,
+    /// Sum of the successful calls' wall times, in ms.
+    pub(crate) latency_ms: f64,
+    /// Sum of their observed-over-predicted latency ratios.
+    pub(crate) slowdown: f64,
+}
+
+impl StatsDelta {
+    #[cfg(feature = "redis")]
+    fn add(&mut self, o: &StatsDelta) {
+        self.ok += o.ok;
+        self.failed += o.failed;
+        self.latency_ms += o.latency_ms;
+        self.slowdown += o.slowdown;
+    }
+}
+
+/// The fleet's figures for one model (feature `redis`), which replace the local averages.
+#[cfg(feature = "redis")]
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct FleetFigures {
+    /// Successful calls in the fleet's window.
+    pub(crate) successes: u64,
+    /// Mean wall time of successful calls, in ms (`None` without any).
+    pub(crate) latency_ms: Option<f64>,
+    /// Mean observed-over-predicted ratio (`None` without any).
+    pub(crate) slowdown: Option<f64>,
+    /// The error rate now, in `[0, 1]`.
+    pub(crate) error_rate: f64,
 }
 
 /// Observed latency and error rates per model; shared by the runtime (which records) and the
@@ -175,6 +218,8 @@ impl RuntimeStats {
                 slowdown: 1.0,
                 error_rate: 0.0,
                 updated: now,
+                pending: StatsDelta::default(),
+                fleet_successes: 0,
             }))
         }))
     }
@@ -197,7 +242,10 @@ impl RuntimeStats {
         let e = self.entry(&model.id);
         let mut e = lock(&e);
         e.successes += 1;
-        if e.successes == 1 {
+        e.pending.ok += 1;
+        e.pending.latency_ms += ms;
+        e.pending.slowdown += ratio;
+        if e.successes == 1 && e.fleet_successes == 0 {
             e.latency_ms = ms;
             e.slowdown = ratio;
         } else {
@@ -217,6 +265,7 @@ impl RuntimeStats {
         let e = self.entry(model);
         let mut e = lock(&e);
         e.failures += 1;
+        e.pending.failed += 1;
         e.error_rate = self.decay(e.error_rate, e.updated, now) * (1.0 - a) + a;
         e.updated = now;
         drop(e);
@@ -242,11 +291,64 @@ impl RuntimeStats {
         self.get(model).map_or(0.0, |s| s.error_rate)
     }
 
-    /// The observed slowdown of `model`, once it has enough successful calls.
+    /// The observed slowdown of `model`, once it has enough successful calls (its own, or the
+    /// fleet's when shared through `fleet::FleetStats`, feature `redis`).
     pub fn slowdown(&self, model: &ModelId) -> Option<f64> {
-        self.get(model)
-            .filter(|s| s.successes >= u64::from(self.config.min_samples))
-            .map(|s| s.slowdown)
+        let e = Arc::clone(self.read().get(model)?);
+        let e = lock(&e);
+        (e.successes.max(e.fleet_successes) >= u64::from(self.config.min_samples)).then_some(e.slowdown)
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &StatsConfig {
+        &self.config
+    }
+
+    /// Takes what was recorded since the last call, per model (for the fleet's sums).
+    #[cfg(feature = "redis")]
+    pub(crate) fn take_deltas(&self) -> Vec<(ModelId, StatsDelta)> {
+        let entries: Vec<(ModelId, Arc<Mutex<Entry>>)> = self
+            .read()
+            .iter()
+            .map(|(id, e)| (id.clone(), Arc::clone(e)))
+            .collect();
+        entries
+            .into_iter()
+            .filter_map(|(id, e)| {
+                let d = std::mem::take(&mut lock(&e).pending);
+                (d != StatsDelta::default()).then_some((id, d))
+            })
+            .collect()
+    }
+
+    /// Puts back deltas that could not be sent, to go with the next ones.
+    #[cfg(feature = "redis")]
+    pub(crate) fn restore_deltas(&self, deltas: Vec<(ModelId, StatsDelta)>) {
+        for (id, d) in deltas {
+            lock(&self.entry(&id)).pending.add(&d);
+        }
+    }
+
+    /// Replaces the averages of `model` with the fleet's (which include this process's calls
+    /// up to the last [`take_deltas`](Self::take_deltas)). Local calls move them on from there.
+    #[cfg(feature = "redis")]
+    pub(crate) fn apply_fleet(&self, model: &ModelId, f: &FleetFigures) {
+        let now = self.clock.now();
+        let e = self.entry(model);
+        let mut e = lock(&e);
+        if let Some(l) = f.latency_ms.filter(|l| l.is_finite() && *l >= 0.0) {
+            e.latency_ms = l;
+        }
+        if let Some(s) = f.slowdown.filter(|s| s.is_finite() && *s > 0.0) {
+            e.slowdown = s;
+        }
+        if f.error_rate.is_finite() {
+            e.error_rate = f.error_rate.clamp(0.0, 1.0);
+        }
+        e.fleet_successes = f.successes;
+        e.updated = now;
+        drop(e);
+        self.version.fetch_add(1, Ordering::Release);
     }
 }
 

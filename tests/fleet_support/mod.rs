@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use taskroute::fleet::{FleetRedis, RedisBudgetStore, RedisBudgetStoreBuilder, RedisOptions};
 
 /// The test server's URL (`TASKROUTE_REDIS_URL`, exported by scripts/test.sh). `None`, after
@@ -56,4 +58,29 @@ pub fn redis(url: &str) -> FleetRedis {
 /// A budget store builder on a fresh prefix.
 pub fn store(url: &str, test: &str) -> RedisBudgetStoreBuilder {
     RedisBudgetStore::builder(redis(url)).key_prefix(fresh_prefix(test), "budget")
+}
+
+/// A TCP server on loopback that answers every connection with `reply` (then, if `close`,
+/// hangs up), whatever was asked.
+pub async fn impostor(reply: &'static [u8], close: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                loop {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {
+                            if sock.write_all(reply).await.is_err() || close {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    format!("redis://{addr}/")
 }
