@@ -68,8 +68,14 @@ pub struct FleetSync {
     pub arms: usize,
 }
 
-/// Statistics and online arms shared by a fleet through Redis; see the [module docs](self).
-/// Cheap to clone.
+/// Statistics and online arms shared by a fleet through Redis. Cheap to clone.
+///
+/// Every `refresh`, one script adds what this process recorded since the last sync to the
+/// fleet's sums and reads them back; the local figures are then the fleet's, moved on by local
+/// calls until the next sync. Routing never waits on Redis. Statistics are sums per time bucket
+/// over a window, weighted by `0.5^(age / error_half_life)`; arms are sums kept without
+/// expiry. While Redis is away the figures stay local and a warning says so. docs/fleet.md has
+/// the details.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
