@@ -1,6 +1,7 @@
 #![allow(missing_docs)]
 //! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
-//! capabilities), its parts alone, and the tokenizers' throughput (MB/s) on the same text.
+//! capabilities), its parts alone (with `learn`, the learned classifier too), and the tokenizers'
+//! throughput (MB/s) on the same text.
 //!
 //! `cargo bench --bench request --features request`; `TASKROUTE_BENCH_CLOCK=thread-cpu` measures
 //! CPU time (benches/support/clock.rs).
@@ -27,6 +28,36 @@ fn prompt() -> String {
     p
 }
 
+/// A learned classifier over five kinds, trained on a few synthetic prompts: its speed depends on
+/// the features and the number of kinds, not on what it learned.
+#[cfg(feature = "learn")]
+fn learned_classifier() -> taskroute::request::LearnedClassifier {
+    use taskroute::TaskKind;
+    let kinds = [
+        (
+            TaskKind::CodeGeneration,
+            "Write a Python function that sorts a list",
+        ),
+        (
+            TaskKind::Math,
+            "Sam has 4 apples and buys 3 more. How many does he have?",
+        ),
+        (
+            TaskKind::Extraction,
+            "Extract every name and date from this memo as JSON",
+        ),
+        (
+            TaskKind::Reasoning,
+            "Why does the tallest of three brothers sit first?",
+        ),
+        (TaskKind::Chat, "Tell me about your favourite city"),
+    ];
+    let examples: Vec<(String, TaskKind)> = (0..20)
+        .flat_map(|i| kinds.iter().map(move |(k, t)| (format!("{t} {i}"), k.clone())))
+        .collect();
+    taskroute::request::LearnedClassifier::train(&examples, &Default::default()).expect("two kinds or more")
+}
+
 fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     let text = prompt();
     let req = ChatRequest::new()
@@ -38,6 +69,13 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     c.bench_function(&format!("{prefix}classify/rules/2KB"), |b| {
         b.iter(|| RuleClassifier::new().classify(&ClassifyInput::text(black_box(&text))))
     });
+    #[cfg(feature = "learn")]
+    {
+        let learned = learned_classifier();
+        c.bench_function(&format!("{prefix}classify/learned/2KB"), |b| {
+            b.iter(|| learned.classify(&ClassifyInput::text(black_box(&text))))
+        });
+    }
     let mut g = c.benchmark_group(format!("{prefix}tokenize"));
     g.throughput(Throughput::Bytes(text.len() as u64));
     for e in [Encoding::O200kBase, Encoding::Cl100kBase] {
