@@ -210,20 +210,20 @@ pub(crate) fn check_static(
         return Err(Rejection::MissingTag { tag: tag.clone() });
     }
     if let Some(cap) = constraints.max_input_price
-        && row.prices.input > cap
+        && row.rates.input > cap
     {
         return Err(Rejection::PriceCap {
             price: Cow::Borrowed("input"),
-            usd_per_mtok: row.prices.input,
+            usd_per_mtok: row.rates.input,
             cap,
         });
     }
     if let Some(cap) = constraints.max_output_price
-        && row.prices.output > cap
+        && row.rates.output > cap
     {
         return Err(Rejection::PriceCap {
             price: Cow::Borrowed("output"),
-            usd_per_mtok: row.prices.output,
+            usd_per_mtok: row.rates.output,
             cap,
         });
     }

@@ -33,10 +33,10 @@ pub trait Policy: Send + Sync {
 pub fn rank_with_scorer<S: Scorer + ?Sized>(scorer: &S, task: &dyn Task, candidates: &mut [Candidate]) {
     for c in candidates.iter_mut() {
         if let (Verdict::Pending, Some(e)) = (&c.verdict, &c.estimate) {
-            c.verdict = match scorer.score(task, e) {
+            c.verdict.set(match scorer.score(task, e) {
                 Ok(s) => Verdict::Scored(s),
                 Err(r) => Verdict::Rejected(r),
-            };
+            });
         }
     }
 }

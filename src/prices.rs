@@ -241,6 +241,34 @@ pub struct Prices {
     more: Option<Arc<MorePrices>>,
 }
 
+/// The rates a plain call (no cache writes, no reasoning tokens billed apart, not batch) is
+/// billed at: what the router's per-model row holds for its cost estimate (see `table.rs`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct CallRates {
+    /// USD per million fresh input tokens.
+    pub(crate) input: f64,
+    /// USD per million input tokens read from the prompt cache.
+    pub(crate) cached_input: f64,
+    /// USD per million output tokens.
+    pub(crate) output: f64,
+}
+
+impl CallRates {
+    /// `Prices::cost_usd(input, cached_input, output)` of the prices these rates came from,
+    /// bit for bit, when [`Prices::call_rates`] called them flat: `Rates::bill` with no cache
+    /// writes and no reasoning tokens adds `+0.0` twice and `0.0` to the output tokens, which
+    /// changes nothing for finite rates >= 0 (what `ModelSpec::validate` admits).
+    #[inline(always)]
+    pub(crate) fn cost_usd(&self, input: u32, cached_input: u32, output: u32) -> f64 {
+        let read = cached_input.min(input);
+        let fresh = input - read;
+        (f64::from(fresh) * self.input
+            + f64::from(read) * self.cached_input
+            + f64::from(output) * self.output)
+            / 1_000_000.0
+    }
+}
+
 impl Prices {
     /// Input and output prices in USD per million tokens, with no cached-input discount.
     pub const fn new(input: f64, output: f64) -> Self {
@@ -311,6 +339,26 @@ impl Prices {
             cache_write_5m: self.cache_write_5m(),
             cache_write_1h: self.cache_write_1h(),
         }
+    }
+
+    /// The standard rates of a plain call, and whether they bill every plain call (`false`
+    /// with a long-context tier, whose rates depend on the input size, or with a rate that is
+    /// not a finite number >= 0).
+    pub(crate) fn call_rates(&self) -> (CallRates, bool) {
+        let r = self.standard();
+        let rates = CallRates {
+            input: r.input,
+            cached_input: r.cached_input.unwrap_or(r.input),
+            output: r.output,
+        };
+        let sane = |v: f64| v.is_finite() && v >= 0.0;
+        let writes = [r.cache_write_5m, r.cache_write_1h];
+        let flat = self.more.as_ref().is_none_or(|m| m.long_context.is_none())
+            && [rates.input, rates.cached_input, rates.output]
+                .into_iter()
+                .all(sane)
+            && writes.into_iter().flatten().all(sane);
+        (rates, flat)
     }
 
     /// Every list of rates with its path (`""`, `"batch."`, `"long_context.rates."`,
@@ -426,6 +474,41 @@ fn opt_non_negative<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn call_rates_bill_plain_calls_as_prices_do_bit_for_bit() {
+        let tier = LongContext::new(200_000, Rates::new(6.0, 22.5));
+        let prices = [
+            Prices::new(0.0, 0.0),
+            Prices::new(3.0, 15.0),
+            Prices::new(0.15, 0.6).with_cached_input(0.075),
+            Prices::new(1.1, 4.4)
+                .with_cached_input(0.275)
+                .with_cache_writes(Some(1.375), Some(2.2)),
+            Prices::new(0.1 + 0.2, 1.0 / 3.0).with_batch(Rates::new(0.05, 0.2)),
+            Prices::new(3.0, 15.0).with_long_context(tier),
+        ];
+        let tokens = [0u32, 1, 7, 999, 1_024, 123_457, 200_001, u32::MAX];
+        let mut flat_seen = 0;
+        for p in &prices {
+            let (rates, flat) = p.call_rates();
+            assert_eq!(flat, p.long_context().is_none(), "{p:?}");
+            if !flat {
+                continue;
+            }
+            for input in tokens {
+                for cached in tokens {
+                    for output in tokens {
+                        let want = p.cost_usd(input, cached, output);
+                        let got = rates.cost_usd(input, cached, output);
+                        assert_eq!(got.to_bits(), want.to_bits(), "{p:?} {input} {cached} {output}");
+                        flat_seen += 1;
+                    }
+                }
+            }
+        }
+        assert_eq!(flat_seen, 5 * tokens.len().pow(3));
+    }
 
     /// Within a micro-dollar... and much closer: these bills are exact up to float rounding.
     fn close(a: f64, b: f64) -> bool {

@@ -16,6 +16,7 @@
 //! [`Decision::rank_all`]: crate::Decision::rank_all
 
 use crate::candidate::{Candidate, Verdict};
+use crate::score::Score;
 
 /// The deepest ranking kept on the stack; deeper ones use [`RankScratch`].
 pub(crate) const SMALL_DEPTH: usize = 16;
@@ -35,6 +36,22 @@ fn ascending(v: f64) -> u64 {
     if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
 }
 
+/// The score's integer, higher scores first and NaN last.
+#[inline(always)]
+fn score_bits(s: Score) -> u64 {
+    if s.value.is_nan() {
+        u64::MAX
+    } else {
+        !ascending(s.value)
+    }
+}
+
+/// The top 64 bits of a score's [`RankKey`]: the tier and the score's top 63 bits.
+#[inline(always)]
+fn prefix_of(s: Score) -> u64 {
+    u64::from(s.reserve) << 63 | score_bits(s) >> 1
+}
+
 impl RankKey {
     const WORST: Self = Self {
         hi: u128::MAX,
@@ -46,11 +63,7 @@ impl RankKey {
         let Verdict::Scored(s) = c.verdict else {
             return None;
         };
-        let score = if s.value.is_nan() {
-            u64::MAX
-        } else {
-            !ascending(s.value)
-        };
+        let score = score_bits(s);
         let cost = ascending(c.estimate.map_or(f64::INFINITY, |e| e.cost_usd));
         Some(Self {
             hi: u128::from(s.reserve) << 127 | u128::from(score) << 63 | u128::from(cost >> 1),
@@ -101,7 +114,15 @@ pub(crate) fn rank(
     if depth <= SMALL_DEPTH {
         let mut top = [RankKey::WORST; SMALL_DEPTH];
         let mut len = 0;
+        // The prefix (tier and score) of the worst kept key once the array is full: a candidate
+        // whose prefix is above it ranks below every kept key, without building its key.
+        let mut cut = u64::MAX;
         for (i, c) in candidates.iter_mut().enumerate() {
+            if let Verdict::Scored(s) = c.verdict
+                && prefix_of(s) > cut
+            {
+                continue;
+            }
             let Some(k) = key_of(i, c) else { continue };
             let mut j = if len < depth {
                 len += 1;
@@ -116,6 +137,9 @@ pub(crate) fn rank(
                 j -= 1;
             }
             top[j] = k;
+            if len == depth {
+                cut = top[depth - 1].prefix();
+            }
         }
         set_ranks(candidates, ranking, top[..len].iter().map(RankKey::index));
         return;

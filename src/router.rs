@@ -216,15 +216,10 @@ impl Router {
             None => self.latency.latency_all(task, models, latency),
         }
         // A decision reused with the same router already holds one entry per model, in order:
-        // overwrite them in place (no id clones, no moves). Otherwise start afresh.
+        // overwrite them in place (no id clones, no moves; an entry naming another model gets
+        // this one's id in the loop below). Otherwise start afresh.
         let ids = self.table.ids();
-        let reuse = out.candidates.len() == n
-            && out
-                .candidates
-                .iter()
-                .zip(ids.iter())
-                .all(|(c, id)| c.model.same_arc(id));
-        if !reuse {
+        if out.candidates.len() != n {
             out.candidates.clear();
             out.candidates.reserve(n);
             out.candidates.extend(ids.iter().map(|id| Candidate {
@@ -239,21 +234,28 @@ impl Router {
         let health = self.health.as_deref();
         let rows = self.table.rows();
         let estimates = quality.iter().zip(latency.iter());
-        let candidates = out.candidates.iter_mut().zip(estimates);
-        for (((c, (q, l)), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
+        let candidates = out.candidates.iter_mut().zip(estimates).zip(ids);
+        for ((((c, (q, l)), id), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
+            if !c.model.same_arc(id) {
+                c.model = id.clone();
+            }
             c.rank = None;
             if let Err(r) =
                 filter::check_static(task, &view, m, row, &self.constraints, health, &self.filters)
             {
                 c.estimate = None;
-                c.verdict = Verdict::Rejected(r);
+                c.verdict.set(Verdict::Rejected(r));
                 continue;
             }
-            let cost = row.prices.cost_usd(view.input, view.cached, view.output);
+            let cost = if row.flat {
+                row.rates.cost_usd(view.input, view.cached, view.output)
+            } else {
+                m.prices.cost_usd(view.input, view.cached, view.output)
+            };
             let latency = *l;
             let quality = q.unwrap_or(f64::NAN);
             c.estimate = Some(Estimate::new(quality, cost, latency));
-            c.verdict = match q {
+            c.verdict.set(match q {
                 None => Verdict::Rejected(Rejection::NoQualityEstimate),
                 Some(v) if !(0.0..=1.0).contains(v) => {
                     Verdict::Rejected(Rejection::BadQualityEstimate { value: *v })
@@ -262,7 +264,7 @@ impl Router {
                     Ok(()) => Verdict::Pending,
                     Err(r) => Verdict::Rejected(r),
                 },
-            };
+            });
         }
     }
 }
@@ -593,5 +595,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_decision_reused_with_another_router_of_the_same_size_names_its_models() {
+        let router = |prefix: &str| {
+            Router::builder()
+                .models((0..4).map(|i| {
+                    ModelSpec::new(format!("{prefix}{i}"), "p", Prices::new(1.0, 1.0), 32_000)
+                        .with_default_quality(0.9)
+                }))
+                .build()
+                .unwrap()
+        };
+        let (a, b) = (router("a"), router("b"));
+        let task = TaskSpec::new(TaskKind::Chat, 100);
+        let mut d = Decision::new();
+        a.route_into(&task, &mut d).unwrap();
+        b.route_into(&task, &mut d).unwrap();
+        assert_eq!(d, b.route(&task).unwrap());
+        let ids: Vec<&str> = d.candidates.iter().map(|c| c.model.as_str()).collect();
+        assert_eq!(ids, ["b0", "b1", "b2", "b3"]);
     }
 }

@@ -12,7 +12,8 @@
 use std::collections::BTreeSet;
 
 use crate::date::Date;
-use crate::model::{Capabilities, ModelId, ModelSpec, Prices};
+use crate::model::{Capabilities, ModelId, ModelSpec};
+use crate::prices::CallRates;
 
 /// The router's allow/deny verdict on one model (both lists are fixed when the router is built).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,8 +31,12 @@ pub(crate) enum Listed {
 /// What the filter stage reads of one model.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelRow {
-    /// The model's prices, as in its spec.
-    pub(crate) prices: Prices,
+    /// The model's standard rates for a plain call (its input and output prices, and the cached
+    /// input price or the input price).
+    pub(crate) rates: CallRates,
+    /// Whether `rates` bill every plain call (no long-context tier): otherwise the cost is
+    /// asked of the spec's `Prices`.
+    pub(crate) flat: bool,
     pub(crate) context_window: u32,
     pub(crate) max_output_tokens: u32,
     pub(crate) capabilities: Capabilities,
@@ -59,7 +64,8 @@ impl ModelTable {
         let rows = models
             .iter()
             .map(|m| ModelRow {
-                prices: m.prices.clone(),
+                rates: m.prices.call_rates().0,
+                flat: m.prices.call_rates().1,
                 context_window: m.context_window,
                 max_output_tokens: m.max_output_tokens,
                 capabilities: m.capabilities,
@@ -98,9 +104,9 @@ mod tests {
     #[test]
     fn rows_are_small_and_carry_the_list_verdicts() {
         let models = [
-            ModelSpec::new("a", "p", Prices::new(1.0, 2.0), 1000),
-            ModelSpec::new("b", "p", Prices::new(1.0, 2.0), 1000),
-            ModelSpec::new("c", "p", Prices::new(1.0, 2.0), 1000),
+            ModelSpec::new("a", "p", crate::Prices::new(1.0, 2.0), 1000),
+            ModelSpec::new("b", "p", crate::Prices::new(1.0, 2.0), 1000),
+            ModelSpec::new("c", "p", crate::Prices::new(1.0, 2.0), 1000),
         ];
         let allow: BTreeSet<ModelId> = ["a", "b"].into_iter().map(ModelId::new).collect();
         let deny: BTreeSet<ModelId> = [ModelId::new("b")].into();
