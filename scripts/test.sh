@@ -20,5 +20,12 @@ if [ -z "${TASKROUTE_REDIS_URL:-}" ] && [ -f .redis/url ]; then
   echo "TASKROUTE_REDIS_URL=${TASKROUTE_REDIS_URL}"
 fi
 
+if [ -z "${TASKROUTE_PROMETHEUS_URL:-}" ] && [ -f .prometheus/url ]; then
+  TASKROUTE_PROMETHEUS_URL="$(cat .prometheus/url)"
+  TASKROUTE_PROMETHEUS_TARGETS="$(cat .prometheus/targets_dir)"
+  export TASKROUTE_PROMETHEUS_URL TASKROUTE_PROMETHEUS_TARGETS
+  echo "TASKROUTE_PROMETHEUS_URL=${TASKROUTE_PROMETHEUS_URL}"
+fi
+
 echo "== cargo test --all-features --no-fail-fast"
 cargo test --all-features --no-fail-fast

@@ -47,6 +47,7 @@
 //! | `runtime` | routed execution: retries with backoff, circuit breakers feeding the health filter, budgets, observed latency and errors |
 //! | `request` | [`request`]: [`TaskSpec::from_request`] and `Router::route_request` (capabilities, exact OpenAI token counts, the task kind from a `KindClassifier`) |
 //! | `learn` | [`learn`]: per-prompt quality estimators trained from outcomes, saved and loaded; online learning from feedback |
+//! | `metrics` | [`telemetry`]: metrics through the `metrics` facade, with OpenTelemetry GenAI names |
 //! | `experiment` | [`experiment`]: A/B experiments between policies with sticky assignment and a sequential stopping rule |
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(clippy::exhaustive_enums, clippy::exhaustive_structs)]
@@ -102,6 +103,10 @@ pub mod fleet;
 #[cfg(feature = "experiment")]
 #[cfg_attr(docsrs, doc(cfg(feature = "experiment")))]
 pub mod experiment;
+
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub mod telemetry;
 
 #[cfg(feature = "catalog")]
 pub use catalog::litellm::{LitellmEntryError, LitellmImport, LitellmOptions};

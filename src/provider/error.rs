@@ -53,6 +53,27 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// A fixed snake-case code for the kind (`rate_limited`, `server`, ...), as metrics and
+    /// traces record it (`error.type`).
+    pub const fn code(self) -> &'static str {
+        match self {
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::ContextTooLong => "context_too_long",
+            ErrorKind::Authentication => "authentication",
+            ErrorKind::Permission => "permission",
+            ErrorKind::InvalidRequest => "invalid_request",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Overloaded => "overloaded",
+            ErrorKind::Server => "server",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Transport => "transport",
+            ErrorKind::MalformedResponse => "malformed_response",
+            ErrorKind::ResponseTooLarge => "response_too_large",
+            ErrorKind::Config => "config",
+            ErrorKind::Unsupported => "unsupported",
+        }
+    }
+
     /// A short description of the kind, as shown in messages.
     pub const fn description(self) -> &'static str {
         match self {

@@ -198,6 +198,8 @@ impl RoutedClientBuilder {
             breakers: self.breakers.clone(),
         };
         Ok(RoutedClient {
+            #[cfg(feature = "metrics")]
+            metrics: Arc::new(crate::telemetry::Metrics::new(self.router.models())),
             router: self.router.with_health(health),
             providers: self.providers,
             breakers: self.breakers,

@@ -25,6 +25,7 @@ use crate::runtime::clock::Clock;
 use crate::runtime::deploy::{Balancer, Deployments};
 use crate::runtime::error::short;
 use crate::runtime::request::{LimitedTask, RequestCtx, Turn};
+use crate::runtime::spans;
 use crate::runtime::stats::RuntimeStats;
 use crate::runtime::turn::{ModelCall, Won, ms};
 use crate::task::Task;
@@ -91,6 +92,8 @@ pub struct RoutedClient {
     pub(crate) requests: AtomicU64,
     pub(crate) deployments: HashMap<ModelId, Deployments>,
     pub(crate) balancer: Arc<dyn Balancer>,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Arc<crate::telemetry::Metrics>,
 }
 
 impl fmt::Debug for RoutedClient {
@@ -156,7 +159,11 @@ impl RoutedClient {
         }
         let limited = LimitedTask { inner: task, limits };
         let mut decision = Decision::new();
-        if let Err(source) = self.router.route_into(&limited, &mut decision) {
+        let routed = self.router.route_into(&limited, &mut decision);
+        spans::routed(&tracing::Span::current(), &decision);
+        #[cfg(feature = "metrics")]
+        self.metrics.decision(&decision);
+        if let Err(source) = routed {
             tracing::warn!(budget_limited, "no eligible model");
             return Err(RoutedError::NoRoute {
                 source,
@@ -184,10 +191,10 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: RequestOptions,
     ) -> Result<RoutedResponse, RoutedError> {
-        let span = tracing::info_span!(
+        let span = spans::request_span!(
             "taskroute.request",
-            kind = %task.kind(),
-            deadline_ms = u64::try_from(opts.deadline.as_millis()).unwrap_or(u64::MAX),
+            task,
+            opts,
             model = tracing::field::Empty,
             attempts = tracing::field::Empty,
         );
@@ -198,6 +205,8 @@ impl RoutedClient {
         match &out {
             Ok(r) => {
                 span.record("model", tracing::field::display(r.model()));
+                let system = self.router.model(r.model().as_str()).map_or("", |m| &m.provider);
+                spans::answered(&span, system, r.model(), &r.response.usage);
                 span.record("attempts", r.attempts.len());
             }
             Err(e) => {
@@ -283,6 +292,9 @@ impl RoutedClient {
             (cost, CostBasis::Reserved)
         };
         charge.settle(cost).await;
+        #[cfg(feature = "metrics")]
+        self.metrics
+            .succeeded(model, latency, &response.usage, cost, &ctx.scopes);
         tracing::debug!(model = %model.id, rank, retry, latency_ms = ms(latency), cost_usd = cost, "attempt succeeded");
         ctx.attempts.push(
             Attempt::new(&model.id, rank, retry, AttemptOutcome::Success)
@@ -313,5 +325,8 @@ impl ModelCall for Complete<'_> {
         model: &'a ModelSpec,
     ) -> BoxFuture<'a, Result<ChatResponse, ProviderError>> {
         provider.complete(model, self.0)
+    }
+    fn usage<'o>(&self, output: &'o ChatResponse) -> Option<&'o crate::provider::Usage> {
+        Some(&output.usage)
     }
 }

@@ -39,6 +39,7 @@ pub mod deploy;
 pub mod error;
 pub mod limit;
 pub mod request;
+mod spans;
 pub mod stats;
 pub mod stream;
 mod turn;

@@ -28,6 +28,7 @@ use crate::runtime::clock::{Clock, Sleep};
 use crate::runtime::deploy::{DeploymentId, Slot};
 use crate::runtime::error::RoutedError;
 use crate::runtime::request::{RequestOptions, Turn};
+use crate::runtime::spans;
 use crate::runtime::stats::RuntimeStats;
 use crate::runtime::turn::{ModelCall, deadline_outcome, health_outcome, ms};
 use crate::task::Task;
@@ -70,6 +71,11 @@ struct Live {
     /// the end, or on drop with the whole reservation.
     slot: Option<Slot>,
     deployment: Option<DeploymentId>,
+    /// The request's span (`taskroute.stream`), told the usage when the stream finishes.
+    span: tracing::Span,
+    /// The client's metrics, and the request's budget scopes (for the spend metric).
+    #[cfg(feature = "metrics")]
+    metrics: (Arc<crate::telemetry::Metrics>, Vec<crate::runtime::BudgetScope>),
 }
 
 /// A routed stream of [`StreamEvent`]s; see the [module docs](self).
@@ -153,6 +159,17 @@ impl RoutedStream {
                     let used = u64::from(usage.input_tokens) + u64::from(usage.output_tokens);
                     slot.finish(reported.then_some(used), None);
                 }
+                spans::answered(
+                    &self.live.span,
+                    &self.live.model.provider,
+                    &self.live.model.id,
+                    usage,
+                );
+                #[cfg(feature = "metrics")]
+                {
+                    let (metrics, scopes) = &self.live.metrics;
+                    metrics.succeeded(&self.live.model, latency, usage, cost, scopes);
+                }
                 tracing::debug!(model = %self.live.model.id, latency_ms = ms(latency), cost_usd = cost, "stream finished");
                 self.attempts.push(
                     Attempt::new(
@@ -193,6 +210,13 @@ impl RoutedStream {
         }
         // Tokens were delivered, so they were probably billed: charge the whole reservation.
         let (cost, basis) = self.settle(None);
+        #[cfg(feature = "metrics")]
+        {
+            let (metrics, scopes) = &self.live.metrics;
+            // A cut by the deadline is recorded as `deadline_exceeded`, as in `complete`.
+            let kind = (!deadline_exceeded).then(|| error.kind());
+            metrics.failed(&self.live.model, latency, kind, cost, scopes);
+        }
         tracing::warn!(model = %self.live.model.id, kind = %error.kind(), delivered_events = self.delivered_events, charged_usd = cost, "stream interrupted after the first token; not replayed");
         self.attempts.push(
             Attempt::new(
@@ -296,11 +320,7 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: RequestOptions,
     ) -> Result<RoutedStream, RoutedError> {
-        let span = tracing::info_span!(
-            "taskroute.stream",
-            kind = %task.kind(),
-            deadline_ms = u64::try_from(opts.deadline.as_millis()).unwrap_or(u64::MAX)
-        );
+        let span = spans::request_span!("taskroute.stream", task, opts);
         self.stream_inner(task, request, &opts).instrument(span).await
     }
 
@@ -322,6 +342,9 @@ impl RoutedClient {
             };
             let (inner, first) = won.output;
             tracing::debug!(model = %won.model.id, rank, retry = won.retry, "first event: committed to this model");
+            #[cfg(feature = "metrics")]
+            self.metrics
+                .time_to_first_chunk(&won.model.provider, &won.model.id, won.latency);
             let deadline = self.clock.sleep(ctx.remaining(self.clock.now()));
             return Ok(RoutedStream {
                 inner,
@@ -340,6 +363,9 @@ impl RoutedClient {
                     clock: Arc::clone(&self.clock),
                     deployment: won.slot.as_ref().map(|s| s.id.clone()),
                     slot: won.slot,
+                    span: tracing::Span::current(),
+                    #[cfg(feature = "metrics")]
+                    metrics: (Arc::clone(&self.metrics), std::mem::take(&mut ctx.scopes)),
                 },
                 attempts: ctx.attempts,
                 delivered_text: String::new(),

@@ -11,10 +11,11 @@
 use std::time::{Duration, Instant};
 
 use futures::future::{BoxFuture, Either, select};
+use tracing::Instrument;
 
 use crate::decision::Candidate;
 use crate::model::{ModelId, ModelSpec};
-use crate::provider::{ChatRequest, ErrorKind, Provider, ProviderError};
+use crate::provider::{ChatRequest, ErrorKind, Provider, ProviderError, Usage};
 use crate::runtime::attempt::{Attempt, AttemptOutcome, CostBasis};
 use crate::runtime::breaker::{BreakerPermit, CallOutcome};
 use crate::runtime::budget::BudgetError;
@@ -22,6 +23,7 @@ use crate::runtime::charge::Charge;
 use crate::runtime::client::RoutedClient;
 use crate::runtime::deploy::{Live, Slot};
 use crate::runtime::request::{RequestCtx, Stop, Turn};
+use crate::runtime::spans;
 
 /// What a turn calls: one request to one model.
 pub(crate) trait ModelCall: Sync {
@@ -35,6 +37,10 @@ pub(crate) trait ModelCall: Sync {
         provider: &'a dyn Provider,
         model: &'a ModelSpec,
     ) -> BoxFuture<'a, Result<Self::Output, ProviderError>>;
+    /// The tokens a successful call reported, when its output says (for the call's span).
+    fn usage<'o>(&self, _output: &'o Self::Output) -> Option<&'o Usage> {
+        None
+    }
 }
 
 /// A successful call, with its breaker permit and budget charge still open.
@@ -158,18 +164,18 @@ impl RoutedClient {
             let start = self.clock.now();
             let remaining = ctx.remaining(start);
             charge.mark_sent();
-            let result = match select(
-                call.call(provider.as_ref(), sent_model),
-                self.clock.sleep(remaining),
-            )
-            .await
-            {
+            let span = spans::attempt(model, rank, retry);
+            let sent = call.call(provider.as_ref(), sent_model).instrument(span.clone());
+            let result = match select(sent, self.clock.sleep(remaining)).await {
                 Either::Left((r, _)) => Some(r),
                 Either::Right(((), _)) => None,
             };
             let latency = self.clock.now().saturating_duration_since(start);
             let e = match result {
                 Some(Ok(output)) => {
+                    if let Some(usage) = call.usage(&output) {
+                        spans::answered(&span, &model.provider, &model.id, usage);
+                    }
                     return Turn::Done(Won {
                         output,
                         model,
@@ -187,9 +193,12 @@ impl RoutedClient {
                 None => {
                     // The deadline ran out mid-call: the call was dropped after it was sent, so
                     // it may have been billed.
+                    spans::failed(&span, "deadline_exceeded");
                     self.note_failure(permit, &model.id, deadline_outcome(expected_ms, latency));
                     let cost = charge.amount_usd();
                     charge.settle(cost).await;
+                    #[cfg(feature = "metrics")]
+                    self.metrics.failed(model, latency, None, cost, &ctx.scopes);
                     tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), charged_usd = cost, "attempt cut by the deadline");
                     ctx.attempts.push(
                         Attempt::new(&model.id, rank, retry, AttemptOutcome::DeadlineExceeded)
@@ -218,6 +227,7 @@ impl RoutedClient {
             } else {
                 health_outcome(&e)
             };
+            spans::failed(&span, e.kind().code());
             self.note_failure(permit, &model.id, outcome);
             let attempt = Attempt::new(&model.id, rank, retry, AttemptOutcome::from_error(&e))
                 .via(deployment.as_ref())
@@ -231,6 +241,9 @@ impl RoutedClient {
                 charge.release().await;
                 attempt
             };
+            #[cfg(feature = "metrics")]
+            self.metrics
+                .failed(model, latency, Some(e.kind()), attempt.cost_usd, &ctx.scopes);
             tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), kind = %e.kind(), status = e.status(), charged_usd = attempt.cost_usd, "attempt failed");
             ctx.attempts.push(attempt);
             if switch {
