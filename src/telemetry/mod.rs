@@ -131,7 +131,7 @@ impl Tokens {
     }
 }
 
-/// One provider call, as [`record_attempt`] records it.
+/// One provider call, as [`Metrics::attempt`] records it.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Attempt<'a> {

@@ -374,7 +374,10 @@ impl SpendSeries {
 }
 
 /// The handles of every series the crate records, for one set of models; see the
-/// [module docs](self). Share it (it is `Sync`); the routed client keeps its own.
+/// [module docs](crate::telemetry). A series is registered with the recorder on its first use and
+/// its handle kept, so later uses format no label and allocate nothing. Handles belong to the
+/// recorder installed when they were registered: install the recorder before the first request.
+/// Share it (it is `Sync`); the routed client keeps its own.
 ///
 /// ```
 /// # fn demo(router: &taskroute::Router, decision: &taskroute::Decision) {
