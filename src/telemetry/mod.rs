@@ -27,6 +27,8 @@
 //! | `taskroute.attempt.cost` | histogram | USD | `gen_ai.system`, `gen_ai.request.model` |
 //! | `taskroute.budget.spend` | histogram | USD | `taskroute.budget.scope`, `taskroute.budget.name` |
 //! | `taskroute.budget.remaining` | gauge | USD | `taskroute.budget.scope`, `taskroute.budget.name` |
+//! | `taskroute.capacity.refusals` | counter | | `gen_ai.system`, `gen_ai.request.model` (no deployment of the model had capacity) |
+//! | `taskroute.capacity.wait` | histogram | s | `gen_ai.system`, `gen_ai.request.model` (time in line for capacity) |
 //! | `taskroute.breaker.transitions` | counter | | `gen_ai.request.model`, `taskroute.breaker.state` (the new state) |
 //! | `taskroute.breaker.state` | gauge | | `gen_ai.request.model`; 0 closed, 1 half-open, 2 open |
 //!
@@ -65,6 +67,10 @@ pub mod names {
     pub const BUDGET_SPEND: &str = "taskroute.budget.spend";
     /// What a budget has left, USD (gauge).
     pub const BUDGET_REMAINING: &str = "taskroute.budget.remaining";
+    /// Calls of a model refused because none of its deployments had capacity (counter).
+    pub const CAPACITY_REFUSALS: &str = "taskroute.capacity.refusals";
+    /// Time a request waited in line for a deployment's capacity, seconds (histogram).
+    pub const CAPACITY_WAIT: &str = "taskroute.capacity.wait";
     /// Circuit-breaker state changes (counter).
     pub const BREAKER_TRANSITIONS: &str = "taskroute.breaker.transitions";
     /// Circuit-breaker state: 0 closed, 1 half-open, 2 open (gauge).
@@ -329,6 +335,15 @@ pub fn describe() {
     describe_gauge!(
         names::BUDGET_REMAINING,
         "What a budget has left in its window, USD"
+    );
+    describe_counter!(
+        names::CAPACITY_REFUSALS,
+        "Calls refused because no deployment of the model had capacity"
+    );
+    describe_histogram!(
+        names::CAPACITY_WAIT,
+        Unit::Seconds,
+        "Time a request waited in line for a deployment's capacity"
     );
     describe_counter!(
         names::BREAKER_TRANSITIONS,

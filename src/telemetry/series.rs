@@ -135,6 +135,8 @@ struct ModelSeries {
     time_to_first_chunk: Lazy<Histogram>,
     cached_input: Lazy<Counter>,
     cost: Lazy<Histogram>,
+    capacity_refusals: Lazy<Counter>,
+    capacity_wait: Lazy<Histogram>,
 }
 
 impl ModelSeries {
@@ -151,6 +153,8 @@ impl ModelSeries {
             time_to_first_chunk: Lazy::new(),
             cached_input: Lazy::new(),
             cost: Lazy::new(),
+            capacity_refusals: Lazy::new(),
+            capacity_wait: Lazy::new(),
         }
     }
 
@@ -528,6 +532,24 @@ impl Metrics {
         if cost_usd > 0.0 {
             self.spent(scopes, cost_usd);
         }
+    }
+
+    /// A call of `model` refused: none of its deployments had capacity.
+    pub(crate) fn capacity_refused(&self, model: &ModelSpec) {
+        self.with_model(&model.provider, &model.id, None, |s| {
+            s.capacity_refusals
+                .get_or_init(|| counter!(names::CAPACITY_REFUSALS, s.base()[1..].iter()))
+                .increment(1);
+        });
+    }
+
+    /// A request waited `waited` in line for capacity on one of `model`'s deployments.
+    pub(crate) fn capacity_waited(&self, model: &ModelSpec, waited: Duration) {
+        self.with_model(&model.provider, &model.id, None, |s| {
+            s.capacity_wait
+                .get_or_init(|| histogram!(names::CAPACITY_WAIT, s.base()[1..].iter()))
+                .record(waited.as_secs_f64());
+        });
     }
 
     fn spent(&self, scopes: &[crate::runtime::BudgetScope], usd: f64) {

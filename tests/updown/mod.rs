@@ -69,6 +69,11 @@ impl Provider for Fake {
     }
 }
 
+/// A provider named `name` that answers (`up`) or fails with 503.
+pub(crate) fn fake(name: &'static str, up: bool) -> Arc<dyn Provider> {
+    Arc::new(Fake { name, up })
+}
+
 /// The client; see the module docs.
 pub(crate) fn client() -> RoutedClient {
     let router = Router::builder()
@@ -78,11 +83,8 @@ pub(crate) fn client() -> RoutedClient {
         .build()
         .unwrap();
     RoutedClient::builder(router)
-        .provider(Arc::new(Fake {
-            name: "down",
-            up: false,
-        }))
-        .provider(Arc::new(Fake { name: "up", up: true }))
+        .provider(fake("down", false))
+        .provider(fake("up", true))
         .retry(RetryPolicy::default().with_max_retries(0))
         .build()
         .unwrap()

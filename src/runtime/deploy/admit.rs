@@ -49,7 +49,13 @@ impl RoutedClient {
         };
         let admitted = match admitted {
             Err(full) if ctx.wait_for_capacity && full.retry_after.is_some() => {
-                self.wait_in_line(ctx, deps, &pick, tokens, avoid).await
+                #[cfg(feature = "metrics")]
+                let start = self.clock.now();
+                let admitted = self.wait_in_line(ctx, deps, &pick, tokens, avoid).await;
+                #[cfg(feature = "metrics")]
+                self.metrics
+                    .capacity_waited(model, self.clock.now().saturating_duration_since(start));
+                admitted
             }
             other => other,
         };
@@ -57,6 +63,8 @@ impl RoutedClient {
         match admitted {
             Ok(i) => Ok(Slot::new(i, &deps.list[i], Arc::clone(&self.clock), tokens)),
             Err(full) => {
+                #[cfg(feature = "metrics")]
+                self.metrics.capacity_refused(model);
                 tracing::info!(model = %model.id, rank, retry, retry_after_ms = full.retry_after.map(|d| d.as_millis()), "no deployment has capacity");
                 ctx.attempts.push(Attempt::new(
                     &model.id,
