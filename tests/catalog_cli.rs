@@ -17,7 +17,7 @@ fn import_writes_an_overlay_that_diff_and_route_read() {
         "--litellm",
         fixture,
         "--provider",
-        "openai,anthropic,google",
+        "openai,anthropic,bedrock,google",
         "--as-of",
         "2026-12-02",
         "-o",
@@ -54,6 +54,13 @@ fn import_writes_an_overlay_that_diff_and_route_read() {
     assert!(!diff.contains("prices."), "{diff}");
     // `gemini/...` entries are Google's, with the built-in ids.
     assert!(patched("gemini-2.5-pro"));
+    // Bedrock entries patch the built-in model with the same wire name (the ids differ).
+    assert!(patched("bedrock/claude-sonnet-4-5") && patched("bedrock/nova-pro"));
+    assert!(
+        !written
+            .to_string()
+            .contains("\"id\":\"bedrock/us.amazon.nova-pro-v1:0\"")
+    );
 
     let task = r#"{"kind": "chat", "input_tokens": 2000}"#;
     let (ok, _, err) = taskroute(&["route", "--catalog", out, "--task", task, "--today", "2026-12-02"]);

@@ -4,7 +4,7 @@ as an import of the same LiteLLM file does.
 
 Usage (from the repository root; see docs/catalog.md for how to get the file):
     taskroute catalog import --litellm model_prices_and_context_window_backup.json \
-        --provider openai,anthropic,google --replace -o /tmp/import.json
+        --provider openai,anthropic,bedrock,google --replace -o /tmp/import.json
     python3 scripts/catalog/fresh.py /tmp/import.json "litellm 1.110.2"
     python3 scripts/catalog/gen.py
 

@@ -100,8 +100,27 @@ fn import(a: &ImportArgs) -> Result<(), CliError> {
     let base = Catalog::builtin();
     let mut models = Vec::new();
     let mut patches = Vec::new();
+    let mut matched = std::collections::BTreeSet::new();
     for mut m in out.catalog.models {
-        match base.get(m.id.as_str()) {
+        // The built-in model this entry describes: the same id, else the same provider and wire
+        // name (the built-in Bedrock ids are short; LiteLLM's are the Bedrock model ids). Only
+        // the first entry matching a built-in model patches it.
+        let built_in = base
+            .get(m.id.as_str())
+            .or_else(|| {
+                base.models
+                    .iter()
+                    .find(|b| b.provider == m.provider && b.api_name() == m.api_name())
+            })
+            .filter(|b| matched.insert(b.id.clone()));
+        if let Some(b) = built_in
+            && b.id != m.id
+        {
+            let wire = m.api_name().to_owned();
+            m = m.with_api_name(wire);
+            m.id = b.id.clone();
+        }
+        match built_in {
             Some(b) if a.replace => {
                 m.quality = b.quality.clone();
                 m.latency = b.latency;
