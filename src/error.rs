@@ -4,7 +4,11 @@ use crate::id::ModelId;
 use crate::kind::TaskKind;
 use crate::rejection::Rejection;
 
-/// What went wrong while building a router, loading a catalog or routing a task.
+/// What went wrong while building a router or routing a task, or which value was invalid.
+///
+/// Loading a catalog fails with its own `CatalogError` (feature
+/// `catalog`), which holds this type for an invalid value; this module imports no other
+/// module of the crate but the shared vocabulary (ids, kinds, rejections), so it stays a leaf.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -41,11 +45,6 @@ pub enum Error {
     /// The router has no models.
     #[error("the router has no models: add some with `RouterBuilder::model` or a catalog")]
     NoModels,
-    /// A catalog could not be loaded.
-    #[cfg(feature = "catalog")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
-    #[error(transparent)]
-    Catalog(#[from] crate::catalog::CatalogError),
 }
 
 fn list_rejections(r: &[(ModelId, Rejection)]) -> String {
