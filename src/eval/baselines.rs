@@ -2,7 +2,7 @@
 
 use rand::RngExt;
 use rand::SeedableRng;
-use rand_xorshift::XorShiftRng;
+use rand_pcg::Pcg64Mcg;
 use serde::Serialize;
 
 use super::data::Outcomes;
@@ -30,7 +30,7 @@ pub struct Baselines {
 
 impl Baselines {
     /// Computes every baseline on `data`; `seed` drives the random router
-    /// (`XorShiftRng::seed_from_u64`).
+    /// (`Pcg64Mcg::seed_from_u64`).
     pub fn compute(data: &Outcomes, seed: u64) -> Baselines {
         let n = data.prompts();
         let m = data.models().len();
@@ -55,7 +55,7 @@ impl Baselines {
                 })
             })
             .collect();
-        let mut rng = XorShiftRng::seed_from_u64(seed);
+        let mut rng = Pcg64Mcg::seed_from_u64(seed);
         let random: Vec<Option<usize>> = (0..n).map(|_| Some(rng.random_range(0..m))).collect();
         Baselines {
             zero_router: metrics::hull(&singles.iter().map(Summary::point).collect::<Vec<_>>()),

@@ -2,7 +2,7 @@
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
-use rand_xorshift::XorShiftRng;
+use rand_pcg::Pcg64Mcg;
 
 use super::Outcomes;
 use crate::eval::EvalError;
@@ -20,8 +20,8 @@ pub struct Split {
 impl Split {
     /// A seeded random split of `n` prompts with `round(n * test_fraction)` in the test part.
     ///
-    /// The permutation is a Fisher–Yates shuffle driven by `XorShiftRng::seed_from_u64(seed)`
-    /// (crate `rand_xorshift`): the same seed gives the same split on every machine.
+    /// The permutation is a Fisher–Yates shuffle driven by `Pcg64Mcg::seed_from_u64(seed)`
+    /// (crate `rand_pcg`, the generator `learn` and `runtime` use too): the same seed gives the same split on every machine.
     ///
     /// # Errors
     /// [`EvalError::InvalidArgument`] when `test_fraction` is not in `(0, 1)` or a part would be empty.
@@ -89,6 +89,6 @@ impl Split {
 
 fn permutation(n: usize, seed: u64) -> Vec<usize> {
     let mut v: Vec<usize> = (0..n).collect();
-    v.shuffle(&mut XorShiftRng::seed_from_u64(seed));
+    v.shuffle(&mut Pcg64Mcg::seed_from_u64(seed));
     v
 }
