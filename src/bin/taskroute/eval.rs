@@ -421,7 +421,8 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
         split: split_desc,
         test_prompts: test.prompts(),
         estimator: description,
-        estimator_per_split: if splits.len() > 1 {
+        // Listed when the splits' estimators differ (a model selection per split).
+        estimator_per_split: if descriptions.iter().any(|d| *d != descriptions[0]) {
             descriptions
         } else {
             Vec::new()
