@@ -12,6 +12,8 @@
 //! - [`FleetStats`]: observed latency and error statistics, and the online learner's arms,
 //!   merged into Redis every second and read back, so that a fleet learns together and a
 //!   restarted process starts from what the fleet knows.
+//! - [`RedisLimiter`]: a deployment's rpm/tpm [`Limiter`](crate::runtime::Limiter) shared by
+//!   the fleet: one round trip (one Lua script) per admission; see docs/deployments.md.
 //! - [`FleetRedis`]: the connection the parts share (redis-rs's self-reconnecting
 //!   `ConnectionManager`, a timeout on every call).
 //! - [`RedisUnavailable`]: what a budget does when Redis is away (fail closed by default, or
@@ -41,9 +43,11 @@ mod conn;
 mod error;
 mod keys;
 mod stats;
+mod limiter;
 
 pub use breakers::{FleetBreakerState, FleetBreakers, FleetBreakersBuilder};
 pub use budget::{RedisBudgetStore, RedisBudgetStoreBuilder, RedisUnavailable};
 pub use conn::{FleetRedis, RedisOptions};
 pub use error::FleetError;
 pub use stats::{FleetStats, FleetStatsBuilder, FleetSync};
+pub use limiter::RedisLimiter;

@@ -63,7 +63,9 @@ pub use deploy::{
     StickyByKey, WeightedRandom,
 };
 pub use error::RoutedError;
-pub use limit::{Acquire, Capacity, DeploymentLimits, Limiter, LocalLimiter, Refusal};
+pub use limit::{
+    Acquire, Capacity, DEFAULT_THROTTLE_PAUSE, DeploymentLimits, Limiter, LocalLimiter, Refusal,
+};
 pub use request::RequestOptions;
 pub use stats::{FailureAwareQuality, ModelStats, ObservedLatency, RuntimeStats, StatsConfig};
 pub use stream::{RoutedStream, StreamInterrupted};

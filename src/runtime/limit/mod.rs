@@ -21,7 +21,7 @@ use crate::provider::RateLimits;
 
 pub mod local;
 
-pub use local::LocalLimiter;
+pub use local::{DEFAULT_THROTTLE_PAUSE, LocalLimiter};
 
 /// The configured limits of one deployment; `None` is "not configured" (learned from the
 /// provider's headers when it sends them, else unlimited).
@@ -156,6 +156,20 @@ pub struct Capacity {
     pub remaining_share: f64,
     /// Calls in flight.
     pub in_flight: u32,
+}
+
+impl Capacity {
+    /// What is left: `remaining_share` (clamped to `[0, 1]`) and the calls in flight.
+    pub fn new(remaining_share: f64, in_flight: u32) -> Self {
+        Self {
+            remaining_share: if remaining_share.is_nan() {
+                0.0
+            } else {
+                remaining_share.clamp(0.0, 1.0)
+            },
+            in_flight,
+        }
+    }
 }
 
 /// The limits of one deployment: admission before sending, correction after.

@@ -1,0 +1,157 @@
+//! The shared deployment limiter (`RedisLimiter`) against the Redis from scripts/setup-redis.sh:
+//! two replicas share one deployment's limits; each admission is one script call (counted in
+//! the server's `INFO commandstats`); corrections, learning and pauses reach every replica.
+#![cfg(feature = "redis")]
+
+mod fleet_support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fleet_support::fresh_prefix;
+use taskroute::fleet::{FleetRedis, RedisLimiter};
+use taskroute::provider::{LimitWindow, RateLimits};
+use taskroute::runtime::{DeploymentId, DeploymentLimits, Limiter, Refusal};
+
+fn replicas(url: &str, prefix: &str, limits: DeploymentLimits) -> (Arc<RedisLimiter>, Arc<RedisLimiter>) {
+    let id = DeploymentId::new("east");
+    let make = || Arc::new(RedisLimiter::new(FleetRedis::open(url).unwrap(), prefix, &id, limits).unwrap());
+    (make(), make())
+}
+
+async fn acquire(l: &RedisLimiter, tokens: u64) -> Result<(), Refusal> {
+    l.acquire(tokens, Instant::now()).decided().await
+}
+
+/// The tests of this file one at a time: the round-trip count reads server-wide statistics.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Lets the background updates (settle, learn, throttle) land.
+async fn settle_down() {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+async fn evalsha_calls(url: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let count = |name: &str| {
+        info.lines()
+            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    count("evalsha") + count("eval")
+}
+
+#[tokio::test]
+async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    let (a, b) = replicas(
+        &url,
+        &fresh_prefix("limiter_rpm"),
+        DeploymentLimits::none().rpm(10),
+    );
+    // Warm the script cache (the first call may load it).
+    acquire(&a, 0).await.unwrap();
+    let before = evalsha_calls(&url).await;
+    let mut granted = 1;
+    let t0 = Instant::now();
+    for i in 0..19 {
+        let l = if i % 2 == 0 { &a } else { &b };
+        if acquire(l, 0).await.is_ok() {
+            granted += 1;
+        }
+    }
+    let took = t0.elapsed();
+    let after = evalsha_calls(&url).await;
+    eprintln!(
+        "shared admission: {} script calls for 19 checks, {:.0} µs each on average (loopback Redis)",
+        after - before,
+        took.as_secs_f64() * 1e6 / 19.0
+    );
+    assert_eq!(granted, 10, "the two replicas together took more than the limit");
+    assert_eq!(after - before, 19, "one script call per admission");
+    match acquire(&b, 0).await {
+        Err(Refusal::Requests { retry_after }) => {
+            assert!(
+                retry_after > Duration::from_secs(5) && retry_after <= Duration::from_secs(6),
+                "{retry_after:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tokens_are_corrected_and_learning_and_pauses_are_shared() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    let (a, b) = replicas(
+        &url,
+        &fresh_prefix("limiter_tpm"),
+        DeploymentLimits::none().tpm(1000),
+    );
+    acquire(&a, 600).await.unwrap();
+    assert!(matches!(
+        acquire(&b, 600).await,
+        Err(Refusal::Tokens { tokens: 600, .. })
+    ));
+    // a's call used 200: 400 come back, for b too.
+    a.settle(600, Some(200), Instant::now());
+    settle_down().await;
+    acquire(&b, 600).await.unwrap();
+    b.settle(600, Some(600), Instant::now());
+    assert!(matches!(
+        acquire(&a, 2000).await,
+        Err(Refusal::TooLarge {
+            tokens: 2000,
+            tpm: 1000
+        })
+    ));
+    // a learns from a provider's headers that only 1 request is left of 5 per minute: b obeys.
+    a.learn(
+        &RateLimits::new(Some(LimitWindow::new(5, 1)), None),
+        Instant::now(),
+    );
+    settle_down().await;
+    acquire(&b, 1).await.unwrap();
+    assert!(matches!(acquire(&b, 1).await, Err(Refusal::Requests { .. })));
+    // A 429 seen by b pauses the deployment for a as well.
+    let (c, d) = replicas(&url, &fresh_prefix("limiter_pause"), DeploymentLimits::none());
+    c.throttled(Some(Duration::from_secs(30)), Instant::now());
+    settle_down().await;
+    match acquire(&d, 1).await {
+        Err(Refusal::Throttled { retry_after }) => assert!(retry_after > Duration::from_secs(29)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn redis_away_refuses_the_call() {
+    let _serial = SERIAL.lock().await;
+    let _ = redis_or_skip!();
+    // A port nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let redis = FleetRedis::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
+    let l = RedisLimiter::new(
+        redis,
+        "t",
+        &DeploymentId::new("x"),
+        DeploymentLimits::none().max_concurrency(1),
+    )
+    .unwrap();
+    assert_eq!(acquire(&l, 1).await, Err(Refusal::StoreUnavailable));
+    // The refused call gave its concurrency slot back.
+    assert_eq!(l.capacity(Instant::now()).in_flight, 0);
+}
