@@ -42,12 +42,12 @@ mod budget;
 mod conn;
 mod error;
 mod keys;
-mod stats;
 mod limiter;
+mod stats;
 
 pub use breakers::{FleetBreakerState, FleetBreakers, FleetBreakersBuilder};
 pub use budget::{RedisBudgetStore, RedisBudgetStoreBuilder, RedisUnavailable};
 pub use conn::{FleetRedis, RedisOptions};
 pub use error::FleetError;
-pub use stats::{FleetStats, FleetStatsBuilder, FleetSync};
 pub use limiter::RedisLimiter;
+pub use stats::{FleetStats, FleetStatsBuilder, FleetSync};
