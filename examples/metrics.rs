@@ -8,7 +8,7 @@
 //! models sit on in-process fake providers: `mini` on `flaky`, which answers 503 to every third
 //! call, so its requests fall back to `large` on `steady`. Everything the routed client records
 //! (decisions, rejections, attempts by outcome, durations, tokens, cost, spend per tenant,
-//! breaker changes) shows at `/metrics`; docs/grafana-taskroute.json is a dashboard for it.
+//! breaker changes), and each tenant's budget left, show at `/metrics`; docs/grafana-taskroute.json is a dashboard for it.
 //!
 //! tests/metrics_prometheus.rs runs this same code in-process and reads the counters back
 //! through a real Prometheus server.
@@ -24,7 +24,7 @@ use taskroute::provider::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
 };
 use taskroute::runtime::{
-    AttemptOutcome, BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, Clock,
+    AttemptOutcome, BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, BudgetStore, Clock,
     InMemoryBudgetStore, RequestOptions, RetryPolicy, RoutedClient, TokioClock,
 };
 use taskroute::telemetry::{self, BreakerMetrics};
@@ -72,10 +72,14 @@ pub(crate) fn install_exporter(addr: SocketAddr) -> Result<(), Box<dyn std::erro
     Ok(())
 }
 
+/// The tenants, each with a budget of $100 an hour.
+pub(crate) const TENANTS: [&str; 2] = ["acme", "globex"];
+
 /// The routed client: `mini` (cheap, on `flaky`) first, `large` (on `steady`) as its fallback,
-/// and `tiny`, whose context window rejects every task here. Build it after installing the
-/// exporter (its metric handles belong to the recorder installed when it first records).
-pub(crate) fn client() -> Result<RoutedClient, Box<dyn std::error::Error>> {
+/// and `tiny`, whose context window rejects every task here; and its budget store. Build it
+/// after installing the exporter (its metric handles belong to the recorder installed when it
+/// first records).
+pub(crate) fn client() -> Result<(RoutedClient, Arc<InMemoryBudgetStore>), Box<dyn std::error::Error>> {
     let router = Router::builder()
         .model_spec(
             ModelSpec::new("mini", "flaky", Prices::new(0.15, 0.6), 128_000).with_default_quality(0.8),
@@ -96,15 +100,14 @@ pub(crate) fn client() -> Result<RoutedClient, Box<dyn std::error::Error>> {
         Arc::clone(&clock),
     )?
     .with_observer(Arc::new(BreakerMetrics::new()));
-    let budget = InMemoryBudgetStore::new(Arc::clone(&clock))
-        .with_cap(
-            BudgetScope::tenant("acme"),
-            BudgetCap::per(100.0, Duration::from_secs(3600)),
-        )?
-        .with_cap(
-            BudgetScope::tenant("globex"),
+    let mut budget = InMemoryBudgetStore::new(Arc::clone(&clock));
+    for t in TENANTS {
+        budget = budget.with_cap(
+            BudgetScope::tenant(t),
             BudgetCap::per(100.0, Duration::from_secs(3600)),
         )?;
+    }
+    let budget = Arc::new(budget);
     let fake = |name, fail_every| {
         Arc::new(Fake {
             name,
@@ -112,13 +115,17 @@ pub(crate) fn client() -> Result<RoutedClient, Box<dyn std::error::Error>> {
             calls: AtomicU64::new(0),
         })
     };
-    Ok(RoutedClient::builder(router)
+    let client = RoutedClient::builder(router)
         .provider(fake("flaky", 3))
         .provider(fake("steady", 0))
         .breakers(Arc::new(breakers))
-        .budget(Arc::new(budget), BudgetPolicy::default())
+        .budget(
+            Arc::clone(&budget) as Arc<dyn BudgetStore>,
+            BudgetPolicy::default(),
+        )
         .retry(RetryPolicy::default().with_max_retries(0))
-        .build()?)
+        .build()?;
+    Ok((client, budget))
 }
 
 /// What a run of requests did, counted from the client's own records.
@@ -134,13 +141,20 @@ pub(crate) struct Tally {
     pub(crate) failures: u64,
 }
 
-/// Sends `n` requests, alternating tenants, `pause` apart.
-pub(crate) async fn traffic(client: &RoutedClient, n: u64, pause: Duration) -> Tally {
+/// Sends `n` requests, alternating tenants, `pause` apart; after each, records what the tenants'
+/// budgets have left (`telemetry::sample_budgets`; a service would do it from a timer).
+pub(crate) async fn traffic(
+    client: &RoutedClient,
+    budget: &InMemoryBudgetStore,
+    n: u64,
+    pause: Duration,
+) -> Tally {
+    let scopes = TENANTS.map(BudgetScope::tenant);
     let task = TaskSpec::new(TaskKind::Chat, 300).with_output_tokens(60);
     let request = ChatRequest::new().user("Summarise the meeting notes.");
     let mut t = Tally::default();
     for i in 0..n {
-        let tenant = if i % 2 == 0 { "acme" } else { "globex" };
+        let tenant = TENANTS[(i % 2) as usize];
         let opts = RequestOptions::within(Duration::from_secs(5)).tenant(tenant);
         t.requests += 1;
         let attempts = match client.complete(&task, &request, opts).await {
@@ -157,6 +171,9 @@ pub(crate) async fn traffic(client: &RoutedClient, n: u64, pause: Duration) -> T
                 _ => {}
             }
         }
+        if let Err(e) = telemetry::sample_budgets(budget, &scopes).await {
+            eprintln!("budget store: {e}");
+        }
         tokio::time::sleep(pause).await;
     }
     t
@@ -169,9 +186,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr: SocketAddr = args.next().as_deref().unwrap_or("127.0.0.1:9184").parse()?;
     let requests: u64 = args.next().map_or(Ok(u64::MAX), |n| n.parse())?;
     install_exporter(addr)?;
-    let client = client()?;
+    let (client, budget) = client()?;
     println!("serving metrics at http://{addr}/metrics; sending requests (Ctrl-C to stop)");
-    let t = traffic(&client, requests, Duration::from_millis(100)).await;
+    let t = traffic(&client, &budget, requests, Duration::from_millis(100)).await;
     println!("{t:?}");
     Ok(())
 }

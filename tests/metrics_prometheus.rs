@@ -79,8 +79,13 @@ fn prometheus_scrapes_the_routed_clients_counters() {
     rt.block_on(async {
         let addr = free_addr();
         example::install_exporter(addr).expect("the exporter listens");
-        let client = example::client().expect("a client");
-        let tally = example::traffic(&client, 30, Duration::ZERO).await;
+        let (client, budget) = example::client().expect("a client");
+        let tally = example::traffic(&client, &budget, 30, Duration::ZERO).await;
+        let acme_left = {
+            use taskroute::runtime::{BudgetScope, BudgetStore};
+            budget.remaining(&[BudgetScope::tenant("acme")]).await.unwrap().unwrap()
+        };
+        assert!(acme_left < 100.0, "acme spent something: {acme_left}");
         assert!(tally.failures > 0 && tally.successes > 0, "{tally:?}");
 
         // This run's own label, so that runs sharing the server never mix.
@@ -93,31 +98,35 @@ fn prometheus_scrapes_the_routed_clients_counters() {
         std::fs::rename(&tmp, &file).unwrap();
 
         let http = reqwest::Client::new();
-        let checks = [
-            (format!("sum(taskroute_decisions{{run=\"{run}\"}})"), tally.requests),
+        let checks: [(String, f64); 7] = [
+            (format!("sum(taskroute_decisions{{run=\"{run}\"}})"), tally.requests as f64),
             (
                 format!("sum(taskroute_attempts{{run=\"{run}\",taskroute_outcome=\"success\"}})"),
-                tally.successes,
+                tally.successes as f64,
             ),
             (
                 format!(
                     "sum(taskroute_attempts{{run=\"{run}\",taskroute_outcome=\"error\",error_type=\"overloaded\",gen_ai_request_model=\"mini\"}})"
                 ),
-                tally.failures,
+                tally.failures as f64,
             ),
             (
                 format!(
                     "sum(taskroute_rejections{{run=\"{run}\",taskroute_rejection_reason=\"context_window\",gen_ai_request_model=\"tiny\"}})"
                 ),
-                tally.requests,
+                tally.requests as f64,
             ),
             (
                 format!("sum(gen_ai_client_token_usage_count{{run=\"{run}\",gen_ai_token_type=\"input\"}})"),
-                tally.successes,
+                tally.successes as f64,
             ),
             (
                 format!("sum(taskroute_budget_spend_count{{run=\"{run}\",taskroute_budget_name=\"acme\"}})"),
-                tally.requests.div_ceil(2),
+                tally.requests.div_ceil(2) as f64,
+            ),
+            (
+                format!("taskroute_budget_remaining{{run=\"{run}\",taskroute_budget_name=\"acme\"}}"),
+                acme_left,
             ),
         ];
         // Scraped every second: wait for the first scrape (or give up after 60 s).
@@ -125,12 +134,13 @@ fn prometheus_scrapes_the_routed_clients_counters() {
         for (promql, want) in &checks {
             loop {
                 let got = query(&http, &url, promql).await;
-                if got == Some(*want as f64) {
+                // Counts are exact; the gauge went through text twice, so within a rounding.
+                if got.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs().max(1.0)) {
                     break;
                 }
                 assert!(
                     Instant::now() < deadline,
-                    "{promql}: Prometheus says {got:?}, the client's records {want} ({tally:?})"
+                    "{promql}: Prometheus says {got:?}, the client's records and the store say {want} ({tally:?})"
                 );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }

@@ -218,6 +218,38 @@ pub fn record_budget_remaining(scope: &'static str, name: &str, usd: f64) {
         .set(usd);
 }
 
+/// Asks `store` what each of `scopes` has left and records it ([`record_budget_remaining`];
+/// a scope with no cap is not recorded). The routed client does not do this on its own (it
+/// would cost a store call per scope per request): call it from a periodic task. Pass only
+/// scopes you bound (your tenants and keys).
+///
+/// # Errors
+/// The store's, if it fails.
+#[cfg(feature = "runtime")]
+pub async fn sample_budgets(
+    store: &dyn crate::runtime::BudgetStore,
+    scopes: &[crate::runtime::BudgetScope],
+) -> Result<(), crate::runtime::BudgetError> {
+    for scope in scopes {
+        if let Some(left) = store.remaining(std::slice::from_ref(scope)).await? {
+            let (kind, name) = scope_labels(scope);
+            record_budget_remaining(kind, name, left);
+        }
+    }
+    Ok(())
+}
+
+/// A budget scope's `taskroute.budget.scope` and `taskroute.budget.name` values.
+#[cfg(feature = "runtime")]
+pub(crate) fn scope_labels(scope: &crate::runtime::BudgetScope) -> (&'static str, &str) {
+    use crate::runtime::BudgetScope;
+    match scope {
+        BudgetScope::Global => ("global", ""),
+        BudgetScope::Tenant(t) => ("tenant", t),
+        BudgetScope::Key(k) => ("key", k),
+    }
+}
+
 /// A circuit breaker's state, for [`record_breaker_state`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -135,7 +135,10 @@ struct ModelSeries {
     time_to_first_chunk: Lazy<Histogram>,
     cached_input: Lazy<Counter>,
     cost: Lazy<Histogram>,
+    /// Deployment capacity: the routed client's (feature `runtime`).
+    #[cfg(feature = "runtime")]
     capacity_refusals: Lazy<Counter>,
+    #[cfg(feature = "runtime")]
     capacity_wait: Lazy<Histogram>,
 }
 
@@ -153,7 +156,9 @@ impl ModelSeries {
             time_to_first_chunk: Lazy::new(),
             cached_input: Lazy::new(),
             cost: Lazy::new(),
+            #[cfg(feature = "runtime")]
             capacity_refusals: Lazy::new(),
+            #[cfg(feature = "runtime")]
             capacity_wait: Lazy::new(),
         }
     }
@@ -553,13 +558,9 @@ impl Metrics {
     }
 
     fn spent(&self, scopes: &[crate::runtime::BudgetScope], usd: f64) {
-        use crate::runtime::BudgetScope;
         for s in scopes {
-            match s {
-                BudgetScope::Global => self.spend("global", "", usd),
-                BudgetScope::Tenant(t) => self.spend("tenant", t.as_ref(), usd),
-                BudgetScope::Key(k) => self.spend("key", k.as_ref(), usd),
-            }
+            let (scope, name) = super::scope_labels(s);
+            self.spend(scope, name, usd);
         }
     }
 }
