@@ -1,7 +1,7 @@
 //! Stage 4, **rank**: orders the scored candidates, best first.
 //!
 //! The order is total and deterministic: normal scores before [reserve](crate::Score::reserve)
-//! ones, then the better [`Score`](crate::Score) (NaN last), then the lower expected cost, then
+//! ones, then the better [`Score`] (NaN last), then the lower expected cost, then
 //! catalog order. Every scored candidate gets its own integer key holding all four, so no two
 //! candidates ever tie (reserves, whose scores tie often, are told apart by cost and index in
 //! the same comparison).

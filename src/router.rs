@@ -126,6 +126,9 @@ impl Router {
     /// Routes a task into `out`, reusing its buffers: once `out` has held a decision over this
     /// router's models, routing with the built-in policies and estimators allocates nothing.
     ///
+    /// The estimators' answers are kept on the stack for routers of up to 1,024 models (24
+    /// bytes a model, at most 24 KiB; more models use buffers in `out`).
+    ///
     /// # Errors
     /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected; `out` still
     /// holds the full decision.
