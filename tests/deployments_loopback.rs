@@ -122,21 +122,29 @@ fn split(responses: &[RoutedResponse]) -> [u64; 3] {
     n
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn configured_limits_no_429_and_the_split_follows_the_weights() {
+/// The server's rpm per key (tpm 200 per request).
+const RPM: [f64; 3] = [720.0, 480.0, 240.0];
+
+/// A clock and a server whose keys have [`RPM`].
+async fn split_server() -> (ManualClock, LimitServer) {
     let clock = ManualClock::new();
-    // The limits are the weights' proportions, and together take 2 × 1,440 requests in the
-    // minute (a full bucket, then the rate): 3,000 requests are more, so the limits bind.
-    let rpm = [720.0, 480.0, 240.0];
     let server = LimitServer::start(
         Arc::new(clock.clone()),
-        &keys(rpm.map(|r| key_limits(r, r * 200.0))),
+        &keys(RPM.map(|r| key_limits(r, r * 200.0))),
     )
     .await;
+    (clock, server)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configured_limits_no_429_and_the_split_follows_the_weights() {
+    // The limits are the weights' proportions, and together take 2 × 1,440 requests in the
+    // minute (a full bucket, then the rate): 3,000 requests are more, so the limits bind.
+    let (clock, server) = split_server().await;
     let c = client(
         &server,
         &clock,
-        rpm.map(|r| DeploymentLimits::none().rpm(r as u64).tpm(r as u64 * 200)),
+        RPM.map(|r| DeploymentLimits::none().rpm(r as u64).tpm(r as u64 * 200)),
     );
     let mut out = Vec::new();
     for i in 0..3000 {
@@ -168,13 +176,7 @@ async fn configured_limits_no_429_and_the_split_follows_the_weights() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_limits_are_learned_from_the_headers() {
-    let clock = ManualClock::new();
-    let rpm = [720.0, 480.0, 240.0];
-    let server = LimitServer::start(
-        Arc::new(clock.clone()),
-        &keys(rpm.map(|r| key_limits(r, r * 200.0))),
-    )
-    .await;
+    let (clock, server) = split_server().await;
     let c = client(&server, &clock, [DeploymentLimits::none(); 3]);
     let start = clock.now();
     let mut first_window_429 = 0;
