@@ -286,3 +286,31 @@ fn default_train_chooses_by_cross_validation_and_eval_prints_the_figures() {
     let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
     assert_eq!(loaded.config().learner, taskroute::learn::Learner::Prior);
 }
+
+#[test]
+fn eval_refits_the_default_selection_per_fold_and_prints_aiq_per_fold() {
+    let (table, prompts) = fixtures("kfold-learned");
+    let (o, out, err) = run_on(
+        "eval",
+        &table,
+        &prompts,
+        &["--estimator", "learned", "--kfold", "3", "--no-progress"],
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("cross-validated on the training split (chose `"),
+        "{out}"
+    );
+    assert!(out.contains("AIQ per fold"), "{out}");
+    let (o, out, err) = run_on(
+        "eval",
+        &table,
+        &prompts,
+        &["--estimator", "learned-prior", "--kfold", "3", "--no-progress"],
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("learned `prior` with its default settings"), "{out}");
+    let (o, _, err) = run_on("eval", &table, &prompts, &["--estimator", "learned-nope"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("learned-<learner>"), "{err}");
+}
