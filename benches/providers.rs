@@ -2,11 +2,15 @@
 //! (target ≤ 50 µs), and stream parsing throughput (target ≥ 200 MB/s).
 //!
 //! `cargo bench --bench providers --all-features`
+//!
+//! `TASKROUTE_BENCH_CLOCK=thread-cpu` measures the benchmark thread's CPU time instead of wall
+//! time (benches/support/clock.rs); `stream_parse` has a same-run baseline (JSON lines alone).
 #![allow(missing_docs)] // criterion's macros generate undocumented functions
 
 use std::hint::black_box;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use serde_json::json;
 use taskroute::provider::{
@@ -128,10 +132,10 @@ fn drain(s: ChatStream) -> usize {
     }))
 }
 
-fn request_and_response(c: &mut Criterion) {
+fn request_and_response<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let m = model();
     let req = request();
-    let mut g = c.benchmark_group("request_plus_1kb_response");
+    let mut g = c.benchmark_group(format!("{prefix}request_plus_1kb_response"));
     let body = openai_body();
     g.bench_function("openai", |b| {
         b.iter(|| {
@@ -159,9 +163,9 @@ fn request_and_response(c: &mut Criterion) {
     g.finish();
 }
 
-fn stream_parsing(c: &mut Criterion) {
+fn stream_parsing<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let m = model();
-    let mut g = c.benchmark_group("stream_parse");
+    let mut g = c.benchmark_group(format!("{prefix}stream_parse"));
     g.sample_size(20);
     for (name, body) in [
         ("openai_sse", openai_stream(20_000)),
@@ -199,5 +203,13 @@ fn json_lines(body: &[u8]) -> usize {
         .count()
 }
 
-criterion_group!(benches, request_and_response, stream_parsing);
-criterion_main!(benches);
+fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
+    request_and_response(&mut c, prefix);
+    stream_parsing(&mut c, prefix);
+    c.final_summary();
+}
+
+clock::clock_main!(run);
+
+#[path = "support/clock.rs"]
+mod clock;
