@@ -17,9 +17,7 @@ use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetScope, BudgetStore, Clock, InMemoryBudgetStore,
     RuntimeStats, StatsConfig, TokioClock,
 };
-use taskroute::{
-    Capability, CostFirst, Decision, LatencyProfile, Limits, ModelSpec, Prices, Router, TaskKind, TaskSpec,
-};
+use taskroute::{CostFirst, Decision, LatencyProfile, Limits, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
 const CHILD: &str = "TASKROUTE_FLEET_BENCH_CHILD";
 const TASKS: usize = 64;
@@ -220,7 +218,13 @@ fn route_with_fleet_health(url: &str, prefix: &str) {
     }
     let task_handle = fleet.spawn(Arc::clone(&synced));
     rt.block_on(fleet.sync(&synced)).unwrap();
+    // the same two models open, locally, so both routers do the same work
     let local = Arc::new(BreakerRegistry::new(config, Arc::new(TokioClock)).unwrap());
+    for m in ["model-0003", "model-0007"] {
+        local
+            .breaker(&m.into())
+            .force_open(TokioClock.now() + Duration::from_secs(600));
+    }
     let build = |health: Arc<BreakerRegistry>| {
         Router::builder()
             .models(models(16))
@@ -232,7 +236,6 @@ fn route_with_fleet_health(url: &str, prefix: &str) {
     let (plain, with_fleet) = (build(local), build(Arc::clone(&synced)));
     let task = TaskSpec::new(TaskKind::Planning, 6_000)
         .with_output_tokens(800)
-        .require(Capability::Streaming)
         .with_limits(Limits::NONE.with_max_cost_usd(10.0));
     let _ = (
         per_decision(&plain, &task, 20_000),
@@ -252,7 +255,7 @@ fn route_with_fleet_health(url: &str, prefix: &str) {
     println!(
         "route_into, 16 models, thread CPU per decision (median of 15 batches of 50,000, alternating): \
          local registry {:.0} ns, registry synced by FleetBreakers every 200 ms {:.0} ns \
-         ({unhealthy} models rejected as unhealthy by the fleet)",
+         (2 models open in both; {unhealthy} rejected as unhealthy through the fleet)",
         median(a),
         median(b)
     );
