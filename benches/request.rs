@@ -1,7 +1,8 @@
 #![allow(missing_docs)]
 //! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
 //! capabilities), its parts alone (with `learn`, the learned classifier too), and the tokenizers'
-//! throughput (MB/s) on the same text.
+//! throughput (MB/s) on the same text; `from_request` also with the piece cache emptied, on that
+//! prompt and on 2 KB of prose.
 //!
 //! `cargo bench --bench request --features request`; `TASKROUTE_BENCH_CLOCK=thread-cpu` measures
 //! CPU time (benches/support/clock.rs).
@@ -9,10 +10,10 @@
 use std::hint::black_box;
 
 use criterion::measurement::Measurement;
-use criterion::{Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput};
 use taskroute::TaskSpec;
 use taskroute::provider::ChatRequest;
-use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier};
+use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier, piece_cache};
 
 /// A 2 KB prompt: an instruction over a paragraph of prose with numbers and code words.
 fn prompt() -> String {
@@ -25,6 +26,17 @@ fn prompt() -> String {
         p.push_str(para);
     }
     p.truncate(2048);
+    p
+}
+
+/// 2 KB of prose with no repeated paragraph: an instruction over the Apache licence's terms.
+fn prose() -> String {
+    let licence = include_str!("../LICENSE-APACHE");
+    let start = licence
+        .find("1. Definitions.")
+        .expect("the licence's first section");
+    let mut p = String::from("Summarise the obligations in the licence below.\n\n");
+    p.extend(licence[start..].chars().take(2048 - p.len()));
     p
 }
 
@@ -65,6 +77,27 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
         .user(text.clone());
     c.bench_function(&format!("{prefix}from_request/2KB"), |b| {
         b.iter(|| TaskSpec::from_request(black_box(&req)))
+    });
+    // The token counts of short pieces are cached per thread: above, after the first iteration,
+    // every piece is a hit. Cold: the cache is emptied before each call (outside the timing),
+    // so only the prompt's own repeats hit; then the same on 2 KB of prose that repeats no
+    // paragraph (the Apache licence's terms).
+    c.bench_function(&format!("{prefix}from_request/2KB-cold"), |b| {
+        b.iter_batched(
+            piece_cache::clear,
+            |()| TaskSpec::from_request(black_box(&req)),
+            BatchSize::PerIteration,
+        )
+    });
+    let prose = ChatRequest::new()
+        .system("You are a careful analyst.")
+        .user(prose());
+    c.bench_function(&format!("{prefix}from_request/2KB-prose-cold"), |b| {
+        b.iter_batched(
+            piece_cache::clear,
+            |()| TaskSpec::from_request(black_box(&prose)),
+            BatchSize::PerIteration,
+        )
     });
     c.bench_function(&format!("{prefix}classify/rules/2KB"), |b| {
         b.iter(|| RuleClassifier::new().classify(&ClassifyInput::text(black_box(&text))))

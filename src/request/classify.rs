@@ -2,7 +2,9 @@
 //! is the built-in, rule-based one.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
+
+use rustc_hash::FxHashMap;
 
 use crate::task::TaskKind;
 
@@ -165,46 +167,242 @@ impl fmt::Debug for Scores {
     }
 }
 
+/// Cue words (lower-case) and the kind and weight each adds.
+const CUES: &[(&[&str], K, f32)] = &[
+    // code
+    (
+        &[
+            "python",
+            "javascript",
+            "typescript",
+            "java",
+            "c++",
+            "rust",
+            "golang",
+            "sql",
+            "html",
+            "css",
+            "bash",
+            "regex",
+            "json_schema",
+        ],
+        K::CodeGeneration,
+        2.0,
+    ),
+    (
+        &[
+            "function",
+            "functions",
+            "program",
+            "implement",
+            "code",
+            "script",
+            "algorithm",
+            "compile",
+            "debug",
+            "bug",
+            "def",
+            "class",
+            "return",
+            "returns",
+            "assert",
+            "array",
+            "arrays",
+            "string",
+            "strings",
+            "list",
+            "lists",
+            "tuple",
+            "tuples",
+            "integer",
+            "integers",
+            "dictionary",
+            "recursion",
+            "complexity",
+            "binary",
+            "tree",
+            "node",
+            "nodes",
+            "sorted",
+            "substring",
+            "api",
+            "website",
+        ],
+        K::CodeGeneration,
+        1.0,
+    ),
+    // math
+    (
+        &[
+            "calculate",
+            "compute",
+            "solve",
+            "equation",
+            "equations",
+            "probability",
+            "area",
+            "remainder",
+            "sum",
+            "total",
+            "percent",
+            "percentage",
+            "average",
+            "divided",
+            "multiply",
+            "times",
+            "cost",
+            "costs",
+            "pay",
+            "paid",
+            "earn",
+            "earns",
+            "profit",
+            "dollars",
+            "cents",
+            "each",
+            "per",
+            "half",
+            "twice",
+            "triple",
+            "hours",
+            "minutes",
+            "miles",
+            "inequality",
+            "dice",
+            "triangle",
+            "square",
+            "value",
+        ],
+        K::Math,
+        1.0,
+    ),
+    // extraction
+    (
+        &["extract", "extraction", "entities", "json", "csv"],
+        K::Extraction,
+        4.0,
+    ),
+    (
+        &["named", "fields", "records", "parse", "retrieve"],
+        K::Extraction,
+        2.0,
+    ),
+    (&["identify", "format", "present", "output"], K::Extraction, 1.5),
+    // summarisation
+    (
+        &[
+            "summarize",
+            "summarise",
+            "summary",
+            "summarization",
+            "summarisation",
+            "tl;dr",
+            "tldr",
+            "condense",
+            "gist",
+            "recap",
+        ],
+        K::Summarization,
+        3.0,
+    ),
+    // classification
+    (
+        &[
+            "classify",
+            "categorize",
+            "categorise",
+            "category",
+            "categories",
+            "label",
+            "labels",
+            "sentiment",
+            "scale",
+            "rate",
+            "evaluate",
+        ],
+        K::Classification,
+        1.5,
+    ),
+    // planning
+    (
+        &[
+            "plan",
+            "plans",
+            "planning",
+            "itinerary",
+            "roadmap",
+            "schedule",
+            "milestones",
+            "steps",
+            "strategy",
+            "outline",
+            "agenda",
+        ],
+        K::Planning,
+        2.0,
+    ),
+    // reasoning
+    (
+        &[
+            "why",
+            "explain",
+            "reason",
+            "reasons",
+            "riddle",
+            "puzzle",
+            "logic",
+            "logical",
+            "deduce",
+            "true",
+            "false",
+            "uncertain",
+            "relationship",
+            "position",
+            "overtaken",
+            "brothers",
+            "sisters",
+            "father",
+            "direction",
+        ],
+        K::Reasoning,
+        1.0,
+    ),
+    // chat and writing
+    (
+        &[
+            "write",
+            "compose",
+            "draft",
+            "story",
+            "poem",
+            "essay",
+            "email",
+            "blog",
+            "imagine",
+            "pretend",
+            "character",
+            "describe",
+            "discuss",
+        ],
+        K::Chat,
+        1.0,
+    ),
+];
+
+/// [`CUES`] as a table, built once: one hash lookup per word instead of a comparison per cue.
+static CUE_TABLE: LazyLock<FxHashMap<&'static str, (K, f32)>> = LazyLock::new(|| {
+    CUES.iter()
+        .flat_map(|(words, k, w)| words.iter().map(move |word| (*word, (*k, *w))))
+        .collect()
+});
+
 /// The cue weight of one lower-cased word.
 fn word_cue(w: &str) -> Option<(K, f32)> {
-    Some(match w {
-        // code
-        "python" | "javascript" | "typescript" | "java" | "c++" | "rust" | "golang" | "sql" | "html"
-        | "css" | "bash" | "regex" | "json_schema" => (K::CodeGeneration, 2.0),
-        "function" | "functions" | "program" | "implement" | "code" | "script" | "algorithm" | "compile"
-        | "debug" | "bug" | "def" | "class" | "return" | "returns" | "assert" | "array" | "arrays"
-        | "string" | "strings" | "list" | "lists" | "tuple" | "tuples" | "integer" | "integers"
-        | "dictionary" | "recursion" | "complexity" | "binary" | "tree" | "node" | "nodes" | "sorted"
-        | "substring" | "api" | "website" => (K::CodeGeneration, 1.0),
-        // math
-        "calculate" | "compute" | "solve" | "equation" | "equations" | "probability" | "area"
-        | "remainder" | "sum" | "total" | "percent" | "percentage" | "average" | "divided" | "multiply"
-        | "times" | "cost" | "costs" | "pay" | "paid" | "earn" | "earns" | "profit" | "dollars" | "cents"
-        | "each" | "per" | "half" | "twice" | "triple" | "hours" | "minutes" | "miles" | "inequality"
-        | "dice" | "triangle" | "square" | "value" => (K::Math, 1.0),
-        // extraction
-        "extract" | "extraction" | "entities" | "json" | "csv" => (K::Extraction, 4.0),
-        "named" | "fields" | "records" | "parse" | "retrieve" => (K::Extraction, 2.0),
-        "identify" | "format" | "present" | "output" => (K::Extraction, 1.5),
-        // summarisation
-        "summarize" | "summarise" | "summary" | "summarization" | "summarisation" | "tl;dr" | "tldr"
-        | "condense" | "gist" | "recap" => (K::Summarization, 3.0),
-        // classification
-        "classify" | "categorize" | "categorise" | "category" | "categories" | "label" | "labels"
-        | "sentiment" | "scale" | "rate" | "evaluate" => (K::Classification, 1.5),
-        // planning
-        "plan" | "plans" | "planning" | "itinerary" | "roadmap" | "schedule" | "milestones" | "steps"
-        | "strategy" | "outline" | "agenda" => (K::Planning, 2.0),
-        // reasoning
-        "why" | "explain" | "reason" | "reasons" | "riddle" | "puzzle" | "logic" | "logical" | "deduce"
-        | "true" | "false" | "uncertain" | "relationship" | "position" | "overtaken" | "brothers"
-        | "sisters" | "father" | "direction" => (K::Reasoning, 1.0),
-        // chat and writing
-        "write" | "compose" | "draft" | "story" | "poem" | "essay" | "email" | "blog" | "imagine"
-        | "pretend" | "character" | "describe" | "discuss" => (K::Chat, 1.0),
-        _ => return None,
-    })
+    CUE_TABLE.get(w).copied()
 }
+
+/// The longest word that can be a cue (or "how", "write", ... in the rules below).
+const MAX_CUE_BYTES: usize = 16;
 
 impl KindClassifier for RuleClassifier {
     fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
@@ -237,10 +435,19 @@ impl KindClassifier for RuleClassifier {
                 }
                 continue;
             }
-            let lower;
+            if raw.len() > MAX_CUE_BYTES {
+                // No cue is this long.
+                prev_how = false;
+                write_a = false;
+                continue;
+            }
+            let mut lower = [0u8; MAX_CUE_BYTES];
             let w = if raw.bytes().any(|b| b.is_ascii_uppercase()) {
-                lower = raw.to_ascii_lowercase();
-                lower.as_str()
+                let lower = &mut lower[..raw.len()];
+                lower.copy_from_slice(raw.as_bytes());
+                lower.make_ascii_lowercase();
+                // Only ASCII bytes changed: still UTF-8.
+                std::str::from_utf8(lower).unwrap_or(raw)
             } else {
                 raw
             };
@@ -352,6 +559,16 @@ mod tests {
         let c = RuleClassifier.classify(&input);
         assert_eq!(c.kind, TaskKind::CodeCompletion);
         assert!(c.confidence > 0.9);
+    }
+
+    #[test]
+    fn every_cue_word_is_in_the_table_once() {
+        let words: Vec<&str> = CUES.iter().flat_map(|(w, _, _)| w.iter().copied()).collect();
+        assert_eq!(CUE_TABLE.len(), words.len(), "a word listed twice");
+        for w in words {
+            assert!(w.len() <= MAX_CUE_BYTES && w == w.to_ascii_lowercase(), "{w}");
+        }
+        assert_eq!(kind("WRITE A PYTHON FUNCTION."), TaskKind::CodeGeneration);
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub mod classify;
 #[cfg_attr(docsrs, doc(cfg(feature = "learn")))]
 pub mod learned;
 mod openai_body;
+#[doc(hidden)]
+pub mod piece_cache;
 #[cfg(feature = "runtime")]
 mod routed;
 pub mod tokens;

@@ -50,12 +50,10 @@ impl Encoding {
             .then_some(Encoding::Cl100kBase)
     }
 
-    /// The number of tokens in `text` (no special tokens).
+    /// The number of tokens in `text` (no special tokens). The count of each short pre-tokenized
+    /// piece is cached per thread (bounded), so repeated words are not encoded again.
     pub fn count(self, text: &str) -> usize {
-        match self {
-            Encoding::O200kBase => bpe_openai::o200k_base().count(text),
-            Encoding::Cl100kBase => bpe_openai::cl100k_base().count(text),
-        }
+        super::piece_cache::count(self, text)
     }
 }
 
