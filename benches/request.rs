@@ -89,13 +89,13 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
             BatchSize::PerIteration,
         )
     });
-    let prose = ChatRequest::new()
+    let prose_req = ChatRequest::new()
         .system("You are a careful analyst.")
         .user(prose());
     c.bench_function(&format!("{prefix}from_request/2KB-prose-cold"), |b| {
         b.iter_batched(
             piece_cache::clear,
-            |()| TaskSpec::from_request(black_box(&prose)),
+            |()| TaskSpec::from_request(black_box(&prose_req)),
             BatchSize::PerIteration,
         )
     });
@@ -116,6 +116,25 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
         g.bench_function(e.name(), |b| b.iter(|| e.count(black_box(&text))));
     }
     g.finish();
+    // The same counts without the piece cache: bpe-openai's own `count`.
+    let mut g = c.benchmark_group(format!("{prefix}tokenize-uncached"));
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    g.bench_function("o200k_base", |b| {
+        b.iter(|| bpe_openai::o200k_base().count(black_box(text.as_str())))
+    });
+    let prose_text = prose();
+    g.bench_function("o200k_base/prose", |b| {
+        b.iter(|| bpe_openai::o200k_base().count(black_box(prose_text.as_str())))
+    });
+    g.finish();
+    // With the cache, emptied before each count.
+    c.bench_function(&format!("{prefix}tokenize-cold/o200k_base/prose"), |b| {
+        b.iter_batched(
+            piece_cache::clear,
+            |()| Encoding::O200kBase.count(black_box(&prose_text)),
+            BatchSize::PerIteration,
+        )
+    });
     c.final_summary();
 }
 

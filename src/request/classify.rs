@@ -4,6 +4,7 @@
 use std::fmt;
 use std::sync::{Arc, LazyLock};
 
+use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use crate::task::TaskKind;
@@ -408,13 +409,14 @@ impl KindClassifier for RuleClassifier {
     fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
         let text = input.text;
         let mut s = Scores::default();
-        if input.code_suffix || has_fim_marker(text) {
+        let (fim, fence) = markers(text);
+        if input.code_suffix || fim {
             return Classified::new(TaskKind::CodeCompletion, 0.95);
         }
         if input.structured_output {
             s.add(K::Extraction, 3.0);
         }
-        if text.contains("```") {
+        if fence {
             s.add(K::CodeGeneration, 3.0);
         }
         let mut numbers = 0u32;
@@ -494,19 +496,33 @@ fn top_two(s: &Scores) -> (usize, usize) {
     (best, second)
 }
 
-/// Fill-in-the-middle markers of the common code models.
-fn has_fim_marker(text: &str) -> bool {
-    [
-        "<|fim_prefix|>",
-        "<|fim_suffix|>",
-        "<fim_prefix>",
-        "<fim_suffix>",
-        "<PRE>",
-        "<SUF>",
-        "<|fim▁begin|>",
-    ]
-    .iter()
-    .any(|m| text.contains(m))
+/// Fill-in-the-middle markers of the common code models, then a code fence (the last pattern).
+const MARKERS: [&str; 8] = [
+    "<|fim_prefix|>",
+    "<|fim_suffix|>",
+    "<fim_prefix>",
+    "<fim_suffix>",
+    "<PRE>",
+    "<SUF>",
+    "<|fim▁begin|>",
+    "```",
+];
+
+/// [`MARKERS`] as one automaton, built once: the text is scanned once for all of them.
+static MARKER_SEARCH: LazyLock<AhoCorasick> =
+    LazyLock::new(|| AhoCorasick::new(MARKERS).expect("the markers are a handful of short strings"));
+
+/// Whether `text` has a fill-in-the-middle marker, and whether it has a code fence.
+fn markers(text: &str) -> (bool, bool) {
+    let fence = MARKERS.len() - 1;
+    let mut has_fence = false;
+    for m in MARKER_SEARCH.find_overlapping_iter(text) {
+        if m.pattern().as_usize() != fence {
+            return (true, has_fence);
+        }
+        has_fence = true;
+    }
+    (false, has_fence)
 }
 
 #[cfg(test)]
@@ -548,6 +564,14 @@ mod tests {
             TaskKind::Planning
         );
         assert_eq!(kind("hello there"), TaskKind::Chat);
+        assert_eq!(
+            kind("Fix this:\n```\nx = 1\n```\n<PRE> y"),
+            TaskKind::CodeCompletion
+        );
+        assert_eq!(
+            kind("Tell me about this:\n```\nx = 1\n```"),
+            TaskKind::CodeGeneration
+        );
     }
 
     #[test]
