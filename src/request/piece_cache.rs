@@ -7,7 +7,7 @@
 //! the encoder is skipped for a piece seen before. Counts stay exactly the crate's.
 //!
 //! Bounded: pieces longer than [`MAX_PIECE_BYTES`] are not kept, and a thread's cache is emptied
-//! when it holds [`MAX_ENTRIES`] pieces per encoding (about 0.3 MB at most).
+//! when it holds [`MAX_ENTRIES`] pieces per encoding (about 0.5 MB per thread at most).
 
 use std::cell::RefCell;
 
