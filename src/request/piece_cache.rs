@@ -6,8 +6,9 @@
 //! over and over, so the count of each short piece is kept: the split is the crate's own, only
 //! the encoder is skipped for a piece seen before. Counts stay exactly the crate's.
 //!
-//! Bounded: pieces longer than [`MAX_PIECE_BYTES`] are not kept, and a thread's cache is emptied
-//! when it holds [`MAX_ENTRIES`] pieces per encoding (about 0.5 MB per thread at most).
+//! Bounded: pieces longer than 24 bytes (`MAX_PIECE_BYTES`) are not kept, and a thread's cache
+//! is emptied when it holds 4,096 pieces (`MAX_ENTRIES`) per encoding (about 0.5 MB per thread
+//! at most).
 
 use std::cell::RefCell;
 
