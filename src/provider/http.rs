@@ -15,11 +15,15 @@ use futures::{Stream, StreamExt};
 use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usage};
 use crate::model::Prices;
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+mod keyed;
 mod ratelimit;
 mod retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod sse;
 
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub(crate) use keyed::{json_post, key_secrets, read_response};
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]

@@ -129,26 +129,13 @@ impl Anthropic {
     }
 
     fn secrets(&self) -> Vec<String> {
-        self.key.iter().map(|k| k.expose().to_owned()).collect()
+        http::key_secrets(self.key.as_ref())
     }
 
     async fn send(&self, body: Vec<u8>, streaming: bool) -> Result<reqwest::Response, ProviderError> {
         let url = http::join(&self.base, "v1/messages");
-        let mut rb = self
-            .transport
-            .client
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("anthropic-version", API_VERSION)
-            .header(
-                reqwest::header::ACCEPT,
-                if streaming {
-                    "text/event-stream"
-                } else {
-                    "application/json"
-                },
-            )
-            .body(body);
+        let mut rb =
+            http::json_post(&self.transport, url, streaming, body).header("anthropic-version", API_VERSION);
         if let Some(k) = &self.key {
             rb = rb.header(
                 "x-api-key",
@@ -172,9 +159,10 @@ impl Provider for Anthropic {
     async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let body = wire::encode(model, req, false)?;
         let resp = self.send(body, false).await?;
-        let limits = http::rate_limits(resp.headers(), std::time::SystemTime::now());
-        let bytes = self.transport.read_body(PROVIDER, resp).await?;
-        Ok(wire::decode(model, &bytes)?.with_rate_limits(limits))
+        http::read_response(&self.transport, PROVIDER, resp, |bytes| {
+            wire::decode(model, bytes)
+        })
+        .await
     }
 
     async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {

@@ -1,0 +1,45 @@
+//! What the clients that send JSON and authenticate with an API key (OpenAI, Anthropic) do
+//! alike around one request: the POST itself, the secrets to scrub, and reading the answer.
+
+use super::{Secret, Transport, rate_limits};
+use crate::provider::{ChatResponse, ProviderError};
+
+/// The exposed form of an optional API key, for scrubbing it from errors.
+pub(crate) fn key_secrets(key: Option<&Secret>) -> Vec<String> {
+    key.iter().map(|k| k.expose().to_owned()).collect()
+}
+
+/// A POST of the JSON `body` to `url`, accepting an SSE stream when `streaming`, else JSON.
+pub(crate) fn json_post(
+    transport: &Transport,
+    url: reqwest::Url,
+    streaming: bool,
+    body: Vec<u8>,
+) -> reqwest::RequestBuilder {
+    transport
+        .client
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(
+            reqwest::header::ACCEPT,
+            if streaming {
+                "text/event-stream"
+            } else {
+                "application/json"
+            },
+        )
+        .body(body)
+}
+
+/// Reads a whole (non-streamed) answer, decodes it with `decode`, and attaches the rate limits
+/// its headers announce.
+pub(crate) async fn read_response(
+    transport: &Transport,
+    provider: &str,
+    resp: reqwest::Response,
+    decode: impl FnOnce(&[u8]) -> Result<ChatResponse, ProviderError>,
+) -> Result<ChatResponse, ProviderError> {
+    let limits = rate_limits(resp.headers(), std::time::SystemTime::now());
+    let bytes = transport.read_body(provider, resp).await?;
+    Ok(decode(&bytes)?.with_rate_limits(limits))
+}
