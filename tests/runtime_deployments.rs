@@ -13,6 +13,7 @@ use runtime_support::{Act, Fake, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider};
 use taskroute::runtime::{
     AttemptOutcome, Deployment, DeploymentLimits, Jitter, RequestOptions, RetryPolicy, RoutedClient,
+    RoutedResponse,
 };
 use taskroute::{CostFirst, Router, TaskKind, TaskSpec};
 
@@ -58,6 +59,18 @@ fn setup(a: Fake, b: Fake, limits_a: DeploymentLimits, limits_b: DeploymentLimit
     Setup { client, a, b, plain }
 }
 
+impl Setup {
+    /// One `complete` of [`task`] and [`req`] with `opts`, which must succeed.
+    async fn call(&self, opts: RequestOptions) -> RoutedResponse {
+        self.client.complete(&task(), &req(), opts).await.unwrap()
+    }
+
+    /// One `complete` with a 10 s deadline, which must succeed.
+    async fn call10(&self) -> RoutedResponse {
+        self.call(RequestOptions::within(secs(10))).await
+    }
+}
+
 fn task() -> TaskSpec {
     TaskSpec::new(TaskKind::Chat, 100).with_output_tokens(50)
 }
@@ -76,11 +89,7 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     );
     let mut served = Vec::new();
     for _ in 0..3 {
-        let r = s
-            .client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        let r = s.call10().await;
         assert_eq!(r.model().as_str(), "big");
         let a = r.attempts.last().unwrap();
         served.push(a.deployment.as_ref().unwrap().to_string());
@@ -90,11 +99,7 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     assert_eq!((s.a.calls_to("big"), s.b.calls_to("big")), (2, 1));
     // Both full: "big" is refused before sending, with when capacity returns (a: 2 per minute,
     // so one more fits in 30 s), and "small" answers.
-    let r = s
-        .client
-        .complete(&task(), &req(), RequestOptions::within(secs(10)))
-        .await
-        .unwrap();
+    let r = s.call10().await;
     assert_eq!(r.model().as_str(), "small");
     assert_eq!(
         r.attempts[0].outcome,
@@ -112,26 +117,14 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     // Waiting for capacity: served by "big" after 30 s, within the deadline.
     let t0 = tokio::time::Instant::now();
     let r = s
-        .client
-        .complete(
-            &task(),
-            &req(),
-            RequestOptions::within(secs(40)).wait_for_capacity(true),
-        )
-        .await
-        .unwrap();
+        .call(RequestOptions::within(secs(40)).wait_for_capacity(true))
+        .await;
     assert_eq!(r.model().as_str(), "big");
     assert_eq!(t0.elapsed(), secs(30));
     // A deadline shorter than the wait: refused, and the ranking moves on.
     let r = s
-        .client
-        .complete(
-            &task(),
-            &req(),
-            RequestOptions::within(secs(5)).wait_for_capacity(true),
-        )
-        .await
-        .unwrap();
+        .call(RequestOptions::within(secs(5)).wait_for_capacity(true))
+        .await;
     assert_eq!(r.model().as_str(), "small");
 }
 
@@ -147,18 +140,10 @@ async fn tokens_estimate_is_input_plus_max_tokens_and_is_corrected() {
         DeploymentLimits::none().tpm(1),
     );
     for _ in 0..3 {
-        let r = s
-            .client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        let r = s.call10().await;
         assert_eq!(r.model().as_str(), "big", "{:?}", r.attempts);
     }
-    let r = s
-        .client
-        .complete(&task(), &req(), RequestOptions::within(secs(10)))
-        .await
-        .unwrap();
+    let r = s.call10().await;
     assert_eq!(r.model().as_str(), "small");
     assert!(matches!(
         r.attempts[0].outcome,
@@ -177,11 +162,7 @@ async fn a_failing_deployment_hands_the_call_over_at_once() {
     );
     let t0 = tokio::time::Instant::now();
     for _ in 0..20 {
-        let r = s
-            .client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        let r = s.call10().await;
         assert_eq!(r.model().as_str(), "big", "{:?}", r.attempts);
         assert_eq!(
             r.attempts.last().unwrap().deployment.as_ref().unwrap().as_str(),
@@ -205,11 +186,7 @@ async fn a_throttled_deployment_rests_for_its_retry_after() {
     // Until b is picked once, it answers 429; then the call goes to a at once.
     let mut throttled_at = None;
     for _ in 0..50 {
-        let r = s
-            .client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        let r = s.call10().await;
         assert_eq!(r.model().as_str(), "big");
         if r.attempts.len() == 2 {
             assert_eq!(r.attempts[0].outcome.label(), "rate limited");
@@ -222,18 +199,12 @@ async fn a_throttled_deployment_rests_for_its_retry_after() {
     let calls_b = s.b.calls_to("big");
     for _ in 0..20 {
         tokio::time::advance(Duration::from_millis(900)).await;
-        s.client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        s.call10().await;
     }
     assert_eq!(s.b.calls_to("big"), calls_b, "b rests for 20 s");
     for _ in 0..20 {
         tokio::time::advance(secs(1)).await;
-        s.client
-            .complete(&task(), &req(), RequestOptions::within(secs(10)))
-            .await
-            .unwrap();
+        s.call10().await;
     }
     assert!(s.b.calls_to("big") > calls_b, "b is back after 20 s");
 }
