@@ -7,6 +7,9 @@
 //!   TASKROUTE_REDIS_URL=$(cat .redis/url) cargo bench --features redis --bench fleet
 //! Without `TASKROUTE_REDIS_URL` it says so and measures nothing.
 
+#[path = "../tests/fleet_support/mod.rs"]
+mod fleet_support;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,22 +74,6 @@ async fn pairs(store: Arc<dyn BudgetStore>, until: Instant) -> u64 {
         total += t.await.unwrap();
     }
     total
-}
-
-/// Script calls the server has run (`EVALSHA` + `EVAL` in `INFO commandstats`): one per round
-/// trip of the store. (`total_commands_processed` would also count the commands inside scripts.)
-async fn script_calls(url: &str) -> u64 {
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    info.lines()
-        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
-        .filter_map(|l| l.split_once("calls=")?.1.split(',').next()?.parse::<u64>().ok())
-        .sum()
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -326,12 +313,12 @@ fn main() {
             store.settle(&r, 0.0005).await.unwrap();
         }
         let n = 1_000u64;
-        let before = script_calls(&url).await;
+        let before = fleet_support::script_calls(&url).await;
         for _ in 0..n {
             let r = store.reserve(&scopes(), 0.001).await.unwrap();
             store.settle(&r, 0.0005).await.unwrap();
         }
-        let after = script_calls(&url).await;
+        let after = fleet_support::script_calls(&url).await;
         let per_pair = (after - before) as f64 / n as f64;
         println!(
             "round trips: {per_pair:.3} script calls (EVALSHA/EVAL) per reserve+settle pair over {n} pairs \

@@ -166,11 +166,7 @@ async fn a_server_that_is_not_redis_gives_typed_errors_never_a_panic() {
 #[tokio::test]
 async fn fail_open_uses_the_stated_local_cap_and_fail_closed_refuses() {
     // nothing listens on this port (bound, then dropped)
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fleet_support::unused_port();
     let url = format!("redis://127.0.0.1:{port}/");
     let redis = FleetRedis::open_with(
         &url,

@@ -31,24 +31,6 @@ async fn settle_down() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 }
 
-async fn evalsha_calls(url: &str) -> u64 {
-    let client = redis::Client::open(url).unwrap();
-    let mut c = client.get_multiplexed_async_connection().await.unwrap();
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query_async(&mut c)
-        .await
-        .unwrap();
-    let count = |name: &str| {
-        info.lines()
-            .find_map(|l| l.strip_prefix(&format!("cmdstat_{name}:calls=")))
-            .and_then(|rest| rest.split(',').next())
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    count("evalsha") + count("eval")
-}
-
 #[tokio::test]
 async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
     let _serial = SERIAL.lock().await;
@@ -60,7 +42,7 @@ async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
     );
     // Warm the script cache (the first call may load it).
     acquire(&a, 0).await.unwrap();
-    let before = evalsha_calls(&url).await;
+    let before = fleet_support::script_calls(&url).await;
     let mut granted = 1;
     let t0 = Instant::now();
     for i in 0..19 {
@@ -70,7 +52,7 @@ async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
         }
     }
     let took = t0.elapsed();
-    let after = evalsha_calls(&url).await;
+    let after = fleet_support::script_calls(&url).await;
     eprintln!(
         "shared admission: {} script calls for 19 checks, {:.0} µs each on average (loopback Redis)",
         after - before,
@@ -138,11 +120,7 @@ async fn redis_away_refuses_the_call() {
     let _serial = SERIAL.lock().await;
     let _ = redis_or_skip!();
     // A port nobody listens on.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fleet_support::unused_port();
     let redis = FleetRedis::open(&format!("redis://127.0.0.1:{port}/")).unwrap();
     let l = RedisLimiter::new(
         redis,

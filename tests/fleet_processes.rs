@@ -481,11 +481,7 @@ impl Drop for OwnRedis {
 #[test]
 fn a_redis_restart_fails_closed_then_recovers() {
     let _ = redis_or_skip!();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fleet_support::unused_port();
     let dir = std::env::temp_dir().join(format!("taskroute-redis-restart-{}-{port}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let Some(mut server) = OwnRedis::start(dir, port) else {

@@ -132,11 +132,7 @@ async fn without_redis_the_figures_stay_local_and_are_sent_later() {
     let url = redis_or_skip!();
     let prefix = fleet_support::fresh_prefix("stats-down");
     // nothing listens on this port (bound, then dropped)
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = fleet_support::unused_port();
     let down = FleetRedis::open_with(
         &format!("redis://127.0.0.1:{port}/"),
         RedisOptions::default().with_call_timeout(Duration::from_millis(200)),

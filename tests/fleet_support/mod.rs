@@ -37,6 +37,32 @@ macro_rules! redis_or_skip {
     };
 }
 
+/// A loopback port nobody listens on (bound, then dropped).
+pub fn unused_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Script calls the server has run (`EVALSHA` + `EVAL` in `INFO commandstats`): one per round
+/// trip of a store or limiter. (`total_commands_processed` would also count the commands inside
+/// scripts.) The count is server-wide: tests that compare two readings run one at a time.
+pub async fn script_calls(url: &str) -> u64 {
+    let client = redis::Client::open(url).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_evalsha:") || l.starts_with("cmdstat_eval:"))
+        .filter_map(|l| l.split_once("calls=")?.1.split(',').next()?.parse::<u64>().ok())
+        .sum()
+}
+
 /// A key prefix no other test (or run) uses.
 pub fn fresh_prefix(test: &str) -> String {
     format!(
