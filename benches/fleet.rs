@@ -107,11 +107,7 @@ fn throughput(kind: &str, url: &str, prefix: &str) -> f64 {
 }
 
 fn child(kind: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = fleet_support::runtime();
     rt.block_on(async {
         let store: Arc<dyn BudgetStore> = match kind {
             "redis" => Arc::new(redis_store(

@@ -204,11 +204,7 @@ fn child() {
     let Ok(role) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = fleet_support::runtime();
     rt.block_on(async {
         match role.as_str() {
             "work" => work().await,
@@ -491,11 +487,7 @@ fn a_redis_restart_fails_closed_then_recovers() {
     // reached after about a second of service at this machine's pace: the refusals at the cap
     // then show that the restart kept the spend
     let cap = 3.0;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = fleet_support::runtime();
     let outcome = rt.block_on(async {
         let redis = FleetRedis::open_with(
             &url,

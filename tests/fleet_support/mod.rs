@@ -37,6 +37,16 @@ macro_rules! redis_or_skip {
     };
 }
 
+/// A multi-threaded tokio runtime with two workers (the CI machine has two cores), for tests
+/// that drive several processes or tasks at once.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A loopback port nobody listens on (bound, then dropped).
 pub fn unused_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
