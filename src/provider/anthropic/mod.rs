@@ -44,10 +44,7 @@ pub struct Anthropic {
 
 impl fmt::Debug for Anthropic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("Anthropic");
-        d.field("base_url", &self.base.as_str())
-            .field("api_key", &http::redacted(&self.key));
-        self.transport.debug_fields(&mut d).finish()
+        http::debug_client(f, "Anthropic", &self.base, &self.key, &self.transport)
     }
 }
 
@@ -60,9 +57,7 @@ pub struct AnthropicBuilder {
 
 impl fmt::Debug for AnthropicBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("AnthropicBuilder");
-        self.endpoint.debug_fields(&mut d);
-        self.http.debug_fields(&mut d).finish()
+        http::debug_builder(f, "AnthropicBuilder", &self.endpoint, &self.http)
     }
 }
 

@@ -1,7 +1,9 @@
 //! What the clients that send JSON and authenticate with an API key (OpenAI, Anthropic) do
-//! alike around one request: the POST itself, the secrets to scrub, and reading the answer.
+//! alike: the POST itself, the secrets to scrub, reading the answer, and their `Debug`.
 
-use super::{Secret, Transport, rate_limits};
+use std::fmt;
+
+use super::{HttpOptions, KeyedEndpoint, Secret, Transport, rate_limits, redacted};
 use crate::provider::{ChatResponse, ProviderError};
 
 /// The exposed form of an optional API key, for scrubbing it from errors.
@@ -42,4 +44,30 @@ pub(crate) async fn read_response(
     let limits = rate_limits(resp.headers(), std::time::SystemTime::now());
     let bytes = transport.read_body(provider, resp).await?;
     Ok(decode(&bytes)?.with_rate_limits(limits))
+}
+
+/// The `Debug` of a keyed client: its base URL, its key (redacted) and its transport settings.
+pub(crate) fn debug_client(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    base: &reqwest::Url,
+    key: &Option<Secret>,
+    transport: &Transport,
+) -> fmt::Result {
+    let mut d = f.debug_struct(name);
+    d.field("base_url", &base.as_str())
+        .field("api_key", &redacted(key));
+    transport.debug_fields(&mut d).finish()
+}
+
+/// The `Debug` of a keyed client's builder: its endpoint (key redacted) and HTTP options.
+pub(crate) fn debug_builder(
+    f: &mut fmt::Formatter<'_>,
+    name: &str,
+    endpoint: &KeyedEndpoint,
+    http: &HttpOptions,
+) -> fmt::Result {
+    let mut d = f.debug_struct(name);
+    endpoint.debug_fields(&mut d);
+    http.debug_fields(&mut d).finish()
 }

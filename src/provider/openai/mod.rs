@@ -42,10 +42,7 @@ pub struct OpenAi {
 
 impl fmt::Debug for OpenAi {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("OpenAi");
-        d.field("base_url", &self.base.as_str())
-            .field("api_key", &http::redacted(&self.key));
-        self.transport.debug_fields(&mut d).finish()
+        http::debug_client(f, "OpenAi", &self.base, &self.key, &self.transport)
     }
 }
 
@@ -59,9 +56,7 @@ pub struct OpenAiBuilder {
 
 impl fmt::Debug for OpenAiBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut d = f.debug_struct("OpenAiBuilder");
-        self.endpoint.debug_fields(&mut d);
-        self.http.debug_fields(&mut d).finish()
+        http::debug_builder(f, "OpenAiBuilder", &self.endpoint, &self.http)
     }
 }
 
