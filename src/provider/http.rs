@@ -288,6 +288,26 @@ macro_rules! http_setters {
 }
 pub(crate) use http_setters;
 
+/// `from_env` and `from_vars` for a builder that has a [`KeyedEndpoint`] as its `endpoint`
+/// field, reading the key from `$key` and the base URL from `$base`.
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+macro_rules! keyed_env_setters {
+    ($key:literal, $base:literal) => {
+        #[doc = concat!("Fills unset fields from the environment: `", $key, "`, `", $base, "`.")]
+        pub fn from_env(self) -> Self {
+            self.from_vars(|k| std::env::var(k).ok())
+        }
+
+        /// Fills unset fields from a variable lookup (for tests and custom configuration sources).
+        pub fn from_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
+            self.endpoint.fill_from_vars(var, $key, $base);
+            self
+        }
+    };
+}
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub(crate) use keyed_env_setters;
+
 /// The API key and base URL of a client that authenticates with a key (OpenAI, Anthropic).
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 #[derive(Default)]

@@ -76,17 +76,7 @@ impl AnthropicBuilder {
 
     http::http_setters!();
 
-    /// Fills unset fields from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
-    pub fn from_env(self) -> Self {
-        self.from_vars(|k| std::env::var(k).ok())
-    }
-
-    /// Fills unset fields from a variable lookup.
-    pub fn from_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
-        self.endpoint
-            .fill_from_vars(var, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL");
-        self
-    }
+    http::keyed_env_setters!("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL");
 
     /// Builds the client.
     ///

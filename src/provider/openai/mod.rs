@@ -84,17 +84,7 @@ impl OpenAiBuilder {
         self
     }
 
-    /// Fills unset fields from the environment: `OPENAI_API_KEY`, `OPENAI_BASE_URL`.
-    pub fn from_env(self) -> Self {
-        self.from_vars(|k| std::env::var(k).ok())
-    }
-
-    /// Fills unset fields from a variable lookup (for tests and custom configuration sources).
-    pub fn from_vars(mut self, var: impl Fn(&str) -> Option<String>) -> Self {
-        self.endpoint
-            .fill_from_vars(var, "OPENAI_API_KEY", "OPENAI_BASE_URL");
-        self
-    }
+    http::keyed_env_setters!("OPENAI_API_KEY", "OPENAI_BASE_URL");
 
     /// Builds the client.
     ///
