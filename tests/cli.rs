@@ -1,25 +1,13 @@
 //! The `taskroute` binary: exit codes, messages, outputs (feature `cli`).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_taskroute"))
-}
+mod cli_support;
+use cli_support::{bin, text};
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p
-}
-
-fn text(o: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
+    cli_support::scratch("cli", name, contents)
 }
 
 /// Runs `cmd` and checks that it exits with status 1 and `message` in its stderr.

@@ -1,14 +1,13 @@
 //! `taskroute eval --experiment`: replaying an A/B experiment on recorded outcomes (feature `cli`).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod cli_support;
+use cli_support::{bin, text};
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("experiment_cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, contents).unwrap();
-    p
+    cli_support::scratch("experiment_cli", name, contents)
 }
 
 /// 600 prompts: `good` right on 90 % of them, `poor` on 60 %, spread so no prefix is lopsided.
@@ -24,15 +23,14 @@ fn table(name: &str) -> PathBuf {
 
 /// Runs `taskroute eval` on a fresh copy of the table (tests run in parallel).
 fn eval(table_name: &str, args: &[&str]) -> (Output, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_taskroute"))
+    let o = bin()
         .arg("eval")
         .arg("--outcomes")
         .arg(table(table_name))
         .args(args)
         .output()
         .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout).into_owned();
-    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    let (out, err) = text(&o);
     (o, out, err)
 }
 

@@ -2,11 +2,10 @@
 //! `learn`): train on one file, evaluate on another.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_taskroute"))
-}
+mod cli_support;
+use cli_support::{bin, text};
 
 fn dir() -> PathBuf {
     let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("learn_cli");
@@ -16,10 +15,7 @@ fn dir() -> PathBuf {
 
 fn run(args: &[&str]) -> (Output, String, String) {
     let o = bin().args(args).output().unwrap();
-    let (out, err) = (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    );
+    let (out, err) = text(&o);
     (o, out, err)
 }
 
