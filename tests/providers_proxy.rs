@@ -127,6 +127,19 @@ fn take(seen: &Seen, n: usize) -> Vec<String> {
     std::mem::take(&mut *seen.lock().unwrap())
 }
 
+/// The four requests of one child run, checked to have gone straight to the target: the proxy
+/// saw none of them.
+fn direct_only(target_seen: &Seen, proxy_seen: &Seen) -> Vec<String> {
+    let direct = take(target_seen, 4);
+    let proxied = take(proxy_seen, 0);
+    assert!(
+        proxied.is_empty(),
+        "a request that should go direct went through the proxy: {proxied:?}"
+    );
+    assert_eq!(direct.len(), 4, "{direct:?}");
+    direct
+}
+
 fn no_credential(seen: &[String]) {
     for s in seen {
         for secret in [KEY, SESSION, BEDROCK_KEY, "aws-proxy-secret"] {
@@ -163,24 +176,12 @@ fn proxies_never_see_a_credential() {
 
     // Plain http to loopback: straight to the target, never through the proxy.
     run_child(&target, &all_proxies);
-    let direct = take(&target_seen, 4);
-    let proxied = take(&proxy_seen, 0);
-    assert!(
-        proxied.is_empty(),
-        "a loopback request went through the proxy: {proxied:?}"
-    );
-    assert_eq!(direct.len(), 4, "{direct:?}");
+    let direct = direct_only(&target_seen, &proxy_seen);
     assert!(direct[0].contains(KEY), "the target itself gets the key");
 
     // https to loopback: direct too (the target sees TLS handshakes it cannot read).
     run_child(&format!("https://127.0.0.1:{target_port}"), &all_proxies);
-    let direct = take(&target_seen, 4);
-    let proxied = take(&proxy_seen, 0);
-    assert!(
-        proxied.is_empty(),
-        "a loopback request went through the proxy: {proxied:?}"
-    );
-    assert_eq!(direct.len(), 4, "{direct:?}");
+    let direct = direct_only(&target_seen, &proxy_seen);
     no_credential(&direct);
 
     // https elsewhere (0.0.0.0 is not loopback, though Linux delivers it locally): through the
@@ -202,8 +203,6 @@ fn proxies_never_see_a_credential() {
     let mut with_no_proxy = all_proxies.to_vec();
     with_no_proxy.push(("NO_PROXY", "0.0.0.0"));
     run_child(&remote, &with_no_proxy);
-    let direct = take(&target_seen, 4);
-    assert!(take(&proxy_seen, 0).is_empty());
-    assert_eq!(direct.len(), 4, "{direct:?}");
+    let direct = direct_only(&target_seen, &proxy_seen);
     no_credential(&direct);
 }

@@ -9,13 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use runtime_support::{Fake, model};
+use runtime_support::Fake;
 use taskroute::provider::{ChatRequest, Provider};
 use taskroute::runtime::{
     BudgetError, BudgetPolicy, BudgetScope, BudgetStore, RequestOptions, Reservation, RoutedClient,
     RoutedError, usd_to_nanos,
 };
-use taskroute::{QualityFirst, Router, TaskKind, TaskSpec};
+use taskroute::{QualityFirst, TaskKind, TaskSpec};
 
 /// One global lifetime cap, kept in nano-dollars, with a ledger of every call the runtime made.
 #[derive(Debug)]
@@ -88,9 +88,7 @@ impl BudgetStore for LedgerStore {
 }
 
 fn client(store: Arc<dyn BudgetStore>) -> RoutedClient {
-    let router = Router::builder()
-        .model_spec(model("cheap", "fake", 0.1, 0.8))
-        .model_spec(model("dear", "fake", 5.0, 0.95))
+    let router = runtime_support::cheap_and_dear()
         .policy(QualityFirst::unbounded())
         .build()
         .unwrap();

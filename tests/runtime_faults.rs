@@ -29,9 +29,7 @@ fn ms(n: u64) -> Duration {
 
 /// cheap (primary under cost-first) and dear (its fallback), both served by `fake`.
 fn router() -> Router {
-    Router::builder()
-        .model_spec(model("cheap", "fake", 0.1, 0.8))
-        .model_spec(model("dear", "fake", 5.0, 0.95))
+    runtime_support::cheap_and_dear()
         .policy(CostFirst::new(0.7).unwrap())
         .build()
         .unwrap()
@@ -295,9 +293,7 @@ fn budget_client(cap: f64, policy: BudgetPolicy) -> (RoutedClient, Arc<InMemoryB
             .unwrap(),
     );
     // quality-first: the dear model is preferred while money lasts
-    let router = Router::builder()
-        .model_spec(model("cheap", "fake", 0.1, 0.8))
-        .model_spec(model("dear", "fake", 5.0, 0.95))
+    let router = runtime_support::cheap_and_dear()
         .policy(QualityFirst::unbounded())
         .build()
         .unwrap();
@@ -504,9 +500,7 @@ async fn cascade_with_errors_escalates_and_returns_last_answer_when_none_accepte
 #[tokio::test(start_paused = true)]
 async fn observed_failures_feed_back_into_routing() {
     let stats = Arc::new(RuntimeStats::new(StatsConfig::default(), Arc::new(TokioClock)).unwrap());
-    let router = Router::builder()
-        .model_spec(model("cheap", "fake", 0.1, 0.8))
-        .model_spec(model("dear", "fake", 5.0, 0.95))
+    let router = runtime_support::cheap_and_dear()
         .policy(CostFirst::new(0.7).unwrap())
         .quality_estimator(FailureAwareQuality::new(PriorQuality, stats.clone(), 1.0).unwrap())
         .build()

@@ -11,7 +11,7 @@ use taskroute::provider::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent,
     Usage,
 };
-use taskroute::{ModelSpec, Prices};
+use taskroute::{ModelSpec, Prices, Router, RouterBuilder};
 
 /// What the fake does on one call.
 #[derive(Clone, Debug)]
@@ -269,4 +269,12 @@ pub fn model(id: &str, provider: &str, price: f64, quality: f64) -> ModelSpec {
     ModelSpec::new(id, provider, Prices::new(price, price * 4.0), 128_000)
         .with_max_output_tokens(4096)
         .with_default_quality(quality)
+}
+
+/// A router builder with "cheap" ($0.1, quality 0.8) and "dear" ($5, quality 0.95), both served
+/// by `fake`; the policy (and anything else) is the caller's.
+pub fn cheap_and_dear() -> RouterBuilder {
+    Router::builder()
+        .model_spec(model("cheap", "fake", 0.1, 0.8))
+        .model_spec(model("dear", "fake", 5.0, 0.95))
 }
