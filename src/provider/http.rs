@@ -21,6 +21,8 @@ mod ratelimit;
 mod retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod sse;
+#[cfg(test)]
+mod testing;
 
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{debug_builder, debug_client, json_post, key_secrets, read_response};

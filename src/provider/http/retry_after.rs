@@ -53,15 +53,8 @@ fn parse_number(s: &str, per_second: u32) -> Option<Duration> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::headers;
     use super::*;
-
-    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        for (k, v) in pairs {
-            h.insert(*k, v.parse().unwrap());
-        }
-        h
-    }
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
