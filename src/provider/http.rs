@@ -25,7 +25,9 @@ mod sse;
 mod testing;
 
 #[cfg(any(feature = "openai", feature = "anthropic"))]
-pub(crate) use keyed::{debug_builder, debug_client, json_post, key_secrets, read_response};
+pub(crate) use keyed::{
+    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response,
+};
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]

@@ -95,27 +95,7 @@ impl AnthropicBuilder {
 }
 
 impl Anthropic {
-    /// A builder with nothing set.
-    pub fn builder() -> AnthropicBuilder {
-        AnthropicBuilder::default()
-    }
-
-    /// A client configured from `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`.
-    ///
-    /// # Errors
-    /// As [`AnthropicBuilder::build`].
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::builder().from_env().build()
-    }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        http::key_secrets(self.key.as_ref())
-    }
+    http::keyed_client_methods!(AnthropicBuilder, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL");
 
     async fn send(&self, body: Vec<u8>, streaming: bool) -> Result<reqwest::Response, ProviderError> {
         let url = http::join(&self.base, "v1/messages");

@@ -71,3 +71,32 @@ pub(crate) fn debug_builder(
     endpoint.debug_fields(&mut d);
     http.debug_fields(&mut d).finish()
 }
+
+/// `builder`, `from_env`, `base_url` and the private `secrets` for a keyed client with `base`
+/// and `key` fields, built by `$builder` from the variables `$key` and `$base`.
+macro_rules! keyed_client_methods {
+    ($builder:ident, $key:literal, $base:literal) => {
+        /// A builder with nothing set.
+        pub fn builder() -> $builder {
+            $builder::default()
+        }
+
+        #[doc = concat!("A client configured from `", $key, "` and `", $base, "`.")]
+        ///
+        /// # Errors
+        #[doc = concat!("As [`", stringify!($builder), "::build`].")]
+        pub fn from_env() -> Result<Self, $crate::provider::ProviderError> {
+            Self::builder().from_env().build()
+        }
+
+        /// The base URL requests go to.
+        pub fn base_url(&self) -> &str {
+            self.base.as_str()
+        }
+
+        fn secrets(&self) -> Vec<String> {
+            $crate::provider::http::key_secrets(self.key.as_ref())
+        }
+    };
+}
+pub(crate) use keyed_client_methods;

@@ -108,27 +108,7 @@ impl OpenAiBuilder {
 }
 
 impl OpenAi {
-    /// A builder with nothing set.
-    pub fn builder() -> OpenAiBuilder {
-        OpenAiBuilder::default()
-    }
-
-    /// A client configured from `OPENAI_API_KEY` and `OPENAI_BASE_URL`.
-    ///
-    /// # Errors
-    /// As [`OpenAiBuilder::build`].
-    pub fn from_env() -> Result<Self, ProviderError> {
-        Self::builder().from_env().build()
-    }
-
-    /// The base URL requests go to.
-    pub fn base_url(&self) -> &str {
-        self.base.as_str()
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        http::key_secrets(self.key.as_ref())
-    }
+    http::keyed_client_methods!(OpenAiBuilder, "OPENAI_API_KEY", "OPENAI_BASE_URL");
 
     async fn send(&self, body: Vec<u8>, streaming: bool) -> Result<reqwest::Response, ProviderError> {
         let url = http::join(&self.base, "chat/completions");
