@@ -151,10 +151,12 @@ enum K {
     Math,
 }
 
-const KINDS: [TaskKind; 9] = TaskKind::BUILTIN;
+const KINDS: [TaskKind; TaskKind::BUILTIN_COUNT] = TaskKind::BUILTIN;
+// `K` indexes `KINDS`: one entry per built-in kind, in `TaskKind::BUILTIN`'s order.
+const _: () = assert!(K::Math as usize + 1 == TaskKind::BUILTIN_COUNT);
 
 #[derive(Default)]
-struct Scores([f32; 9]);
+struct Scores([f32; TaskKind::BUILTIN_COUNT]);
 
 impl Scores {
     fn add(&mut self, k: K, w: f32) {
