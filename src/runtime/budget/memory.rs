@@ -397,12 +397,15 @@ mod tests {
         InMemoryBudgetStore::new(Arc::new(clock.clone()))
     }
 
+    /// A store with `cap` on the global scope.
+    fn capped(clock: &ManualClock, cap: BudgetCap) -> InMemoryBudgetStore {
+        store(clock).with_cap(BudgetScope::Global, cap).unwrap()
+    }
+
     #[test]
     fn reserve_settle_release_and_refuse() {
         let clock = ManualClock::new();
-        let s = store(&clock)
-            .with_cap(BudgetScope::Global, BudgetCap::total(1.0))
-            .unwrap();
+        let s = capped(&clock, BudgetCap::total(1.0));
         let g = [BudgetScope::Global];
         let a = s.reserve_now(&g, 0.6).unwrap();
         let err = s.reserve_now(&g, 0.5).unwrap_err();
@@ -422,9 +425,7 @@ mod tests {
     #[test]
     fn all_or_nothing_across_scopes_and_default_tenant_caps() {
         let clock = ManualClock::new();
-        let s = store(&clock)
-            .with_cap(BudgetScope::Global, BudgetCap::total(10.0))
-            .unwrap()
+        let s = capped(&clock, BudgetCap::total(10.0))
             .with_tenant_cap(BudgetCap::total(1.0))
             .unwrap();
         let acme = [BudgetScope::Global, BudgetScope::tenant("acme")];
@@ -443,9 +444,7 @@ mod tests {
     #[test]
     fn windows_roll_over_and_in_flight_reservations_carry() {
         let clock = ManualClock::new();
-        let s = store(&clock)
-            .with_cap(BudgetScope::Global, BudgetCap::per(1.0, Duration::from_secs(60)))
-            .unwrap();
+        let s = capped(&clock, BudgetCap::per(1.0, Duration::from_secs(60)));
         let g = [BudgetScope::Global];
         let a = s.reserve_now(&g, 0.5).unwrap();
         let b = s.reserve_now(&g, 0.5).unwrap();
@@ -461,10 +460,7 @@ mod tests {
     #[test]
     fn unsettled_reservations_expire_and_overruns_are_reported() {
         let clock = ManualClock::new();
-        let s = store(&clock)
-            .with_cap(BudgetScope::Global, BudgetCap::total(1.0))
-            .unwrap()
-            .with_reservation_ttl(Duration::from_secs(5));
+        let s = capped(&clock, BudgetCap::total(1.0)).with_reservation_ttl(Duration::from_secs(5));
         let g = [BudgetScope::Global];
         let _lost = s.reserve_now(&g, 1.0).unwrap();
         assert!(s.reserve_now(&g, 0.1).is_err());
@@ -493,11 +489,7 @@ mod tests {
     #[test]
     fn threads_hammering_one_cap_never_overspend() {
         let clock = ManualClock::new();
-        let s = Arc::new(
-            store(&clock)
-                .with_cap(BudgetScope::Global, BudgetCap::total(5.0))
-                .unwrap(),
-        );
+        let s = Arc::new(capped(&clock, BudgetCap::total(5.0)));
         let handles: Vec<_> = (0..4u64)
             .map(|t| {
                 let s = Arc::clone(&s);
@@ -534,10 +526,7 @@ mod tests {
         // issue 10's example: cap $0.002, two calls really costing $0.003 between them, each
         // longer than the TTL
         let clock = ManualClock::new();
-        let s = store(&clock)
-            .with_cap(BudgetScope::Global, BudgetCap::total(0.002))
-            .unwrap()
-            .with_reservation_ttl(Duration::from_secs(600));
+        let s = capped(&clock, BudgetCap::total(0.002)).with_reservation_ttl(Duration::from_secs(600));
         let g = [BudgetScope::Global];
         let a = s.reserve_now(&g, 0.0015).unwrap();
         clock.advance(Duration::from_secs(601));
