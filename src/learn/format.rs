@@ -15,13 +15,29 @@ pub const FORMAT_MAGIC: &str = "taskroute-estimator";
 /// cross-validation figures; such a file loads without them).
 pub const FORMAT_VERSION: u32 = 3;
 
+/// A saved file: `{"magic", "version", "checksum", "payload"}`, the checksum being
+/// [`checksum`] of the payload's compact JSON. Estimator files and
+/// `request::LearnedClassifier` files share it.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct File {
-    magic: String,
-    version: u32,
-    checksum: String,
-    payload: Payload,
+pub(crate) struct Envelope<P> {
+    pub(crate) magic: String,
+    pub(crate) version: u32,
+    pub(crate) checksum: String,
+    pub(crate) payload: P,
+}
+
+/// The checksum of a payload's JSON text: its xxh3-64 in 16 lowercase hex digits.
+pub(crate) fn checksum(payload_json: &str) -> String {
+    format!("{:016x}", xxh3_64(payload_json.as_bytes()))
+}
+
+/// The [`Envelope`] around `payload_json` (the payload already serialized), as JSON.
+pub(crate) fn envelope_json(magic: &str, version: u32, payload_json: &str) -> String {
+    format!(
+        "{{\"magic\":\"{magic}\",\"version\":{version},\"checksum\":\"{}\",\"payload\":{payload_json}}}",
+        checksum(payload_json)
+    )
 }
 
 impl LearnedEstimator {
@@ -32,10 +48,7 @@ impl LearnedEstimator {
     /// represent); training and loading never produce one, so this is not expected in practice.
     pub fn to_json(&self) -> Result<String, LearnError> {
         let payload = serde_json::to_string(&self.inner.payload).map_err(json_error)?;
-        Ok(format!(
-            "{{\"magic\":\"{FORMAT_MAGIC}\",\"version\":{FORMAT_VERSION},\"checksum\":\"{:016x}\",\"payload\":{payload}}}",
-            xxh3_64(payload.as_bytes())
-        ))
+        Ok(envelope_json(FORMAT_MAGIC, FORMAT_VERSION, &payload))
     }
 
     /// Reads an estimator written by [`to_json`](Self::to_json).
@@ -75,9 +88,9 @@ impl LearnedEstimator {
             }
             None => return Err(Corruption::MissingVersion.into()),
         }
-        let file: File = serde_json::from_value(value).map_err(json_error)?;
+        let file: Envelope<Payload> = serde_json::from_value(value).map_err(json_error)?;
         let again = serde_json::to_string(&file.payload).map_err(json_error)?;
-        let computed = format!("{:016x}", xxh3_64(again.as_bytes()));
+        let computed = checksum(&again);
         if computed != file.checksum {
             return Err(Corruption::Checksum {
                 recorded: file.checksum,

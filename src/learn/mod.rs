@@ -60,6 +60,8 @@ pub use features::{
     DENSE_FEATURE_NAMES, DENSE_FEATURES, FeatureConfig, Features, Featurizer, MATH_FEATURE_NAMES,
     MATH_FEATURES,
 };
+#[cfg(feature = "request")]
+pub(crate) use format::{Envelope, checksum, envelope_json};
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
 pub use report::{CvCandidate, CvGain, CvMetric, CvReport};

@@ -30,10 +30,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64;
 
 use super::classify::{Classified, ClassifyInput, KindClassifier};
-use crate::learn::{FeatureConfig, Features, Featurizer, LearnError};
+use crate::learn::{Envelope, FeatureConfig, Features, Featurizer, LearnError, checksum, envelope_json};
 use crate::task::TaskKind;
 
 /// The `magic` field of every classifier file.
@@ -175,15 +174,6 @@ struct Payload {
     weights: Vec<f32>,
 }
 
-#[derive(Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct File {
-    magic: String,
-    version: u32,
-    checksum: String,
-    payload: Payload,
-}
-
 /// The kind feature is the label here: never a feature.
 fn config_without_kind(mut c: FeatureConfig) -> FeatureConfig {
     c.kind_feature = false;
@@ -313,10 +303,7 @@ impl LearnedClassifier {
             weights: self.weights.clone(),
         };
         let text = serde_json::to_string(&payload).map_err(json_error)?;
-        Ok(format!(
-            "{{\"magic\":\"{CLASSIFIER_MAGIC}\",\"version\":{CLASSIFIER_VERSION},\"checksum\":\"{:016x}\",\"payload\":{text}}}",
-            xxh3_64(text.as_bytes())
-        ))
+        Ok(envelope_json(CLASSIFIER_MAGIC, CLASSIFIER_VERSION, &text))
     }
 
     /// Reads a classifier written by [`to_json`](Self::to_json), checking its magic, version,
@@ -325,7 +312,7 @@ impl LearnedClassifier {
     /// # Errors
     /// A [`ClassifierError`] saying what is wrong.
     pub fn from_json(json: &str) -> Result<Self, ClassifierError> {
-        let file: File = serde_json::from_str(json).map_err(json_error)?;
+        let file: Envelope<Payload> = serde_json::from_str(json).map_err(json_error)?;
         if file.magic != CLASSIFIER_MAGIC {
             return Err(ClassifierError::NotAClassifierFile {
                 found: format!("{:?}", file.magic.chars().take(40).collect::<String>()),
@@ -338,7 +325,7 @@ impl LearnedClassifier {
             });
         }
         let again = serde_json::to_string(&file.payload).map_err(json_error)?;
-        let computed = format!("{:016x}", xxh3_64(again.as_bytes()));
+        let computed = checksum(&again);
         if computed != file.checksum {
             return Err(ClassifierError::Checksum {
                 recorded: file.checksum,
@@ -421,6 +408,7 @@ fn io_error(action: &'static str, path: &Path, e: std::io::Error) -> ClassifierE
 #[cfg(test)]
 mod tests {
     use super::*;
+    use xxhash_rust::xxh3::xxh3_64;
 
     fn examples() -> Vec<(String, TaskKind)> {
         let mut v = Vec::new();
