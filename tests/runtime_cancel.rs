@@ -3,10 +3,16 @@
 //! provider billed. The fake bills like a real provider: a call it finished costs its usage; a
 //! call dropped after it was sent costs the tokens produced until then (never more than
 //! `max_tokens` allows); a stream dropped after some tokens costs those tokens.
+//!
+//! The same with deployments (rpm, tpm and concurrency limits, one limiter answering at once,
+//! one after a round trip), requests waiting in line for capacity, and a budget store that
+//! takes a round trip: afterwards every limiter grant is settled, no call is in flight, the
+//! line is empty (a later waiting request is admitted at once) and no reservation is held.
 #![cfg(feature = "runtime")]
 
 mod runtime_support;
 
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -15,13 +21,16 @@ use futures::StreamExt;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use runtime_support::model;
+use std::time::Instant;
+use taskroute::provider::RateLimits;
 use taskroute::provider::{
     ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, StreamEvent,
     Usage,
 };
 use taskroute::runtime::{
-    BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, Clock, InMemoryBudgetStore,
-    RequestOptions, RetryPolicy, RoutedClient, TokioClock,
+    Acquire, AttemptOutcome, BreakerConfig, BreakerRegistry, BudgetCap, BudgetError, BudgetPolicy,
+    BudgetScope, BudgetStore, Capacity, Clock, Deployment, DeploymentLimits, InMemoryBudgetStore, Limiter,
+    LocalLimiter, Refusal, RequestOptions, Reservation, RetryPolicy, RoutedClient, TokioClock,
 };
 use taskroute::{ModelSpec, QualityFirst, Router, TaskKind, TaskSpec};
 
@@ -62,10 +71,23 @@ impl Drop for Meter {
 struct Billing {
     bill: Arc<Bill>,
     rng: Mutex<Pcg64Mcg>,
+    /// Every call answers with one token (for a probe after the chaos).
+    calm: AtomicBool,
 }
 
 impl Billing {
+    fn new(bill: &Arc<Bill>, seed: u64) -> Self {
+        Self {
+            bill: Arc::clone(bill),
+            rng: Mutex::new(Pcg64Mcg::seed_from_u64(seed)),
+            calm: AtomicBool::new(false),
+        }
+    }
+
     fn plan(&self) -> Option<u32> {
+        if self.calm.load(Ordering::Relaxed) {
+            return Some(1);
+        }
         let mut rng = self.rng.lock().unwrap();
         if rng.random_bool(0.2) {
             None
@@ -155,10 +177,7 @@ async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed(
         BreakerRegistry::new(BreakerConfig::default().with_consecutive_failures(1000), clock).unwrap(),
     );
     let bill = Arc::new(Bill::default());
-    let provider = Billing {
-        bill: Arc::clone(&bill),
-        rng: Mutex::new(Pcg64Mcg::seed_from_u64(7)),
-    };
+    let provider = Billing::new(&bill, 7);
     let router = Router::builder()
         .model_spec(model("m1", "fake", 1.0, 0.9))
         .model_spec(model("m2", "fake", 2.0, 0.8))
@@ -224,4 +243,247 @@ async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed(
         u.spent_usd,
         bill.total()
     );
+}
+
+/// A deployment's [`LocalLimiter`] that counts the grants not yet settled; with `round_trip`,
+/// it answers after a 2 ms wait (as a shared limiter does), deciding at the end.
+#[derive(Debug)]
+struct Counted {
+    inner: LocalLimiter,
+    open: AtomicI64,
+    round_trip: bool,
+}
+
+impl Counted {
+    fn new(limits: DeploymentLimits, round_trip: bool) -> Arc<Self> {
+        Arc::new(Self {
+            inner: LocalLimiter::new(limits),
+            open: AtomicI64::new(0),
+            round_trip,
+        })
+    }
+
+    fn take(&self, tokens: u64, now: Instant) -> Result<(), Refusal> {
+        let r = self.inner.try_acquire(tokens, now);
+        if r.is_ok() {
+            self.open.fetch_add(1, Ordering::SeqCst);
+        }
+        r
+    }
+}
+
+impl Limiter for Counted {
+    fn acquire(&self, tokens: u64, now: Instant) -> Acquire<'_> {
+        if !self.round_trip {
+            return Acquire::Ready(self.take(tokens, now));
+        }
+        Acquire::Pending(Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            self.take(tokens, tokio::time::Instant::now().into_std())
+        }))
+    }
+    fn settle(&self, reserved: u64, used: Option<u64>, now: Instant) {
+        self.open.fetch_sub(1, Ordering::SeqCst);
+        self.inner.settle(reserved, used, now);
+    }
+    fn learn(&self, seen: &RateLimits, now: Instant) {
+        self.inner.learn(seen, now);
+    }
+    fn throttled(&self, retry_after: Option<Duration>, now: Instant) {
+        self.inner.throttled(retry_after, now);
+    }
+    fn capacity(&self, now: Instant) -> Capacity {
+        self.inner.capacity(now)
+    }
+}
+
+/// An [`InMemoryBudgetStore`] reached after a round trip (as a shared store is), so a
+/// request can be dropped while it reserves, settles or releases.
+#[derive(Debug)]
+struct Remote(Arc<InMemoryBudgetStore>, Duration);
+
+#[async_trait]
+impl BudgetStore for Remote {
+    async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
+        tokio::time::sleep(self.1).await;
+        self.0.reserve(scopes, usd).await
+    }
+    async fn settle(&self, reservation: &Reservation, actual_usd: f64) -> Result<(), BudgetError> {
+        tokio::time::sleep(self.1).await;
+        self.0.settle(reservation, actual_usd).await
+    }
+    async fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {
+        tokio::time::sleep(self.1).await;
+        self.0.release(reservation).await
+    }
+    async fn remaining(&self, scopes: &[BudgetScope]) -> Result<Option<f64>, BudgetError> {
+        self.0.remaining(scopes).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_requests_on_limited_deployments_release_their_capacity_and_place_in_line() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let memory = Arc::new(
+        InMemoryBudgetStore::new(clock.clone())
+            .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
+            .unwrap(),
+    );
+    let bill = Arc::new(Bill::default());
+    let fake = Arc::new(Billing::new(&bill, 5));
+    let router = Router::builder()
+        .model_spec(model("m1", "fake", 1.0, 0.9))
+        .model_spec(model("m2", "fake", 2.0, 0.8))
+        .policy(QualityFirst::unbounded())
+        .build()
+        .unwrap();
+    // A call takes 300 tokens (100 in, `max_tokens` 200 out).
+    let now_ready = Counted::new(
+        DeploymentLimits::none().rpm(600).tpm(30_000).max_concurrency(3),
+        false,
+    );
+    let round_trip = Counted::new(
+        DeploymentLimits::none().rpm(300).tpm(60_000).max_concurrency(2),
+        true,
+    );
+    let limiters = [Arc::clone(&now_ready), Arc::clone(&round_trip)];
+    let c = Arc::new(
+        RoutedClient::builder(router)
+            .provider(Arc::clone(&fake) as Arc<dyn Provider>)
+            .deployment_with_limiter("m1", Deployment::new("d1", "fake"), now_ready.clone())
+            .deployment_with_limiter("m1", Deployment::new("d2", "fake"), round_trip.clone())
+            .budget(
+                Arc::new(Remote(Arc::clone(&memory), Duration::from_millis(1))),
+                BudgetPolicy::default(),
+            )
+            .retry(RetryPolicy::default())
+            .build()
+            .unwrap(),
+    );
+    let task = TaskSpec::new(TaskKind::Chat, INPUT).with_output_tokens(50);
+    let mut rng = Pcg64Mcg::seed_from_u64(13);
+    let mut runs = Vec::new();
+    for i in 0..400u32 {
+        let c = Arc::clone(&c);
+        let task = task.clone();
+        let drop_after = Duration::from_millis(rng.random_range(0..3_000));
+        let start_after = Duration::from_millis(rng.random_range(0..1_000));
+        let streaming = i % 2 == 1;
+        let wait = i % 4 < 2;
+        runs.push(async move {
+            tokio::time::sleep(start_after).await;
+            let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
+            let opts = RequestOptions::within(Duration::from_secs(60)).wait_for_capacity(wait);
+            let work = async {
+                if streaming {
+                    if let Ok(mut s) = c.stream(&task, &req, opts).await {
+                        while s.next().await.is_some() {}
+                    }
+                } else {
+                    let _ = c.complete(&task, &req, opts).await;
+                }
+            };
+            tokio::time::timeout(drop_after, work).await.is_err()
+        });
+    }
+    let dropped = futures::future::join_all(runs)
+        .await
+        .into_iter()
+        .filter(|&d| d)
+        .count();
+    assert!(dropped > 100 && dropped < 390, "{dropped} of 400 dropped");
+    // let any settle handed to the runtime run
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (i, l) in limiters.iter().enumerate() {
+        assert_eq!(
+            l.open.load(Ordering::SeqCst),
+            0,
+            "deployment {i}: grants never settled"
+        );
+        assert_eq!(
+            l.capacity(clock.now()).in_flight,
+            0,
+            "deployment {i}: calls left in flight"
+        );
+    }
+    assert_eq!(memory.held(), 0, "reservations left held");
+    assert_eq!(memory.usage(&BudgetScope::Global).unwrap().reserved_usd, 0.0);
+    assert!(memory.usage(&BudgetScope::Global).unwrap().spent_usd + 1e-9 >= bill.total());
+
+    // Once the minute's limits have refilled, a waiting request is admitted at once: nobody
+    // holds the line or a concurrency slot.
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    for l in &limiters {
+        assert_eq!(l.capacity(clock.now()).remaining_share, 1.0);
+    }
+    fake.calm.store(true, Ordering::Relaxed);
+    let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
+    for _ in 0..5 {
+        let start = tokio::time::Instant::now();
+        let r = c
+            .complete(
+                &task,
+                &req,
+                RequestOptions::within(Duration::from_secs(1)).wait_for_capacity(true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.model().as_str(), "m1");
+        assert_eq!(r.attempts.len(), 1, "{:?}", r.attempts);
+        assert_eq!(r.attempts[0].outcome, AttemptOutcome::Success);
+        assert!(r.attempts[0].deployment.is_some());
+        // one token (10 ms) plus the round trips: no wait for capacity
+        assert!(
+            start.elapsed() <= Duration::from_millis(20),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+    assert_eq!(memory.held(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_dropped_before_its_call_was_sent_gives_the_deployment_its_tokens_back() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let memory = Arc::new(
+        InMemoryBudgetStore::new(clock.clone())
+            .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
+            .unwrap(),
+    );
+    let bill = Arc::new(Bill::default());
+    let router = Router::builder()
+        .model_spec(model("m1", "fake", 1.0, 0.9))
+        .policy(QualityFirst::unbounded())
+        .build()
+        .unwrap();
+    // One call's 300 tokens are half the minute's.
+    let limiter = Counted::new(DeploymentLimits::none().tpm(600).max_concurrency(1), false);
+    let c = RoutedClient::builder(router)
+        .provider(Arc::new(Billing::new(&bill, 1)) as Arc<dyn Provider>)
+        .deployment_with_limiter("m1", Deployment::new("d1", "fake"), limiter.clone())
+        .budget(
+            Arc::new(Remote(Arc::clone(&memory), Duration::from_secs(1))),
+            BudgetPolicy::default(),
+        )
+        .build()
+        .unwrap();
+    let task = TaskSpec::new(TaskKind::Chat, INPUT);
+    let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
+    // Dropped while the budget store reserves: the deployment admitted the call, it was not sent.
+    let work = c.complete(&task, &req, RequestOptions::within(Duration::from_secs(60)));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(1), work)
+            .await
+            .is_err()
+    );
+    assert_eq!(limiter.open.load(Ordering::SeqCst), 0);
+    let cap = limiter.capacity(clock.now());
+    assert_eq!(cap.in_flight, 0);
+    assert!(
+        cap.remaining_share > 0.999,
+        "{cap:?}: the unsent call's tokens stand"
+    );
+    assert_eq!(bill.total(), 0.0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(memory.held(), 0);
 }

@@ -125,7 +125,7 @@ impl RoutedClient {
             if ctx.expired(self.clock.now()) {
                 return Turn::Stop(Stop::Deadline);
             }
-            let slot = match deps {
+            let mut slot = match deps {
                 None => None,
                 Some(d) => match self
                     .take_slot(ctx, d, model, rank, retry, call.request(), avoid)
@@ -164,6 +164,9 @@ impl RoutedClient {
             let start = self.clock.now();
             let remaining = ctx.remaining(start);
             charge.mark_sent();
+            if let Some(s) = &mut slot {
+                s.mark_sent();
+            }
             let span = spans::attempt(model, rank, retry);
             let sent = call.call(provider.as_ref(), sent_model).instrument(span.clone());
             let result = match select(sent, self.clock.sleep(remaining)).await {

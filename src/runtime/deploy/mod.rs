@@ -306,7 +306,9 @@ fn min_wait(earliest: Option<Duration>, refusal: &Refusal) -> Option<Duration> {
 }
 
 /// A call admitted by a deployment's limiter: settled once, on [`finish`](Self::finish) or
-/// [`fail`](Self::fail), or on drop (a call cancelled or streamed: the reservation stands).
+/// [`fail`](Self::fail), or on drop (the request was dropped, or a stream ended early): the
+/// concurrency slot is freed either way; the tokens are given back when the call was never
+/// [sent](Self::mark_sent), and stand when it was (the provider may have billed them).
 pub(crate) struct Slot {
     pub(crate) index: usize,
     pub(crate) id: DeploymentId,
@@ -314,6 +316,7 @@ pub(crate) struct Slot {
     clock: Arc<dyn Clock>,
     reserved: u64,
     open: bool,
+    sent: bool,
 }
 
 impl Slot {
@@ -325,7 +328,13 @@ impl Slot {
             clock,
             reserved,
             open: true,
+            sent: false,
         }
+    }
+
+    /// The call is about to be sent: from now on, dropping keeps the tokens taken.
+    pub(crate) fn mark_sent(&mut self) {
+        self.sent = true;
     }
 
     fn settle(&mut self, used: Option<u64>) {
@@ -363,6 +372,6 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        self.settle(None);
+        self.settle(if self.sent { None } else { Some(0) });
     }
 }
