@@ -47,6 +47,17 @@ pub enum Error {
     NoModels,
 }
 
+impl Error {
+    /// An [`Error::InvalidValue`]: `field` holds `value`, where `expected` is what is accepted.
+    pub(crate) fn invalid(field: impl Into<String>, value: impl ToString, expected: &'static str) -> Self {
+        Error::InvalidValue {
+            field: field.into(),
+            value: value.to_string(),
+            expected,
+        }
+    }
+}
+
 fn list_rejections(r: &[(ModelId, Rejection)]) -> String {
     if r.is_empty() {
         return "the router has no candidates".to_owned();

@@ -364,19 +364,11 @@ impl ModelSpec {
             if v.is_finite() && ok {
                 Ok(())
             } else {
-                Err(crate::Error::InvalidValue {
-                    field: field(name),
-                    value: v.to_string(),
-                    expected,
-                })
+                Err(crate::Error::invalid(field(name), v, expected))
             }
         };
         if self.id.as_str().is_empty() {
-            return Err(crate::Error::InvalidValue {
-                field: "models[].id".into(),
-                value: String::new(),
-                expected: "a non-empty id",
-            });
+            return Err(crate::Error::invalid("models[].id", "", "a non-empty id"));
         }
         for (list, rates) in self.prices.lists() {
             for (name, v) in rates.named() {
@@ -393,18 +385,18 @@ impl ModelSpec {
         if let Some(t) = self.prices.long_context()
             && t.above_input_tokens == 0
         {
-            return Err(crate::Error::InvalidValue {
-                field: field("prices.long_context.above_input_tokens"),
-                value: "0".into(),
-                expected: "a positive number of tokens",
-            });
+            return Err(crate::Error::invalid(
+                field("prices.long_context.above_input_tokens"),
+                "0",
+                "a positive number of tokens",
+            ));
         }
         if self.context_window == 0 {
-            return Err(crate::Error::InvalidValue {
-                field: field("context_window"),
-                value: "0".into(),
-                expected: "a positive number of tokens",
-            });
+            return Err(crate::Error::invalid(
+                field("context_window"),
+                "0",
+                "a positive number of tokens",
+            ));
         }
         if let Some(l) = self.latency {
             check(

@@ -157,11 +157,11 @@ impl FleetBreakersBuilder {
             ("probe_lease", self.probe_lease, Duration::from_millis(1)),
         ] {
             if d < min {
-                return Err(Error::InvalidValue {
-                    field: format!("fleet_breakers.{field}"),
-                    value: format!("{d:?}"),
-                    expected: "at least 10 ms (refresh) or 1 ms (probe lease)",
-                });
+                return Err(Error::invalid(
+                    format!("fleet_breakers.{field}"),
+                    format!("{d:?}"),
+                    "at least 10 ms (refresh) or 1 ms (probe lease)",
+                ));
             }
         }
         Ok(FleetBreakers {

@@ -141,11 +141,11 @@ impl RedisBudgetStoreBuilder {
             c.validate(&BudgetScope::key("*"))?;
         }
         if self.lease.is_zero() {
-            return Err(Error::InvalidValue {
-                field: "redis_budget.lease".to_owned(),
-                value: "0s".to_owned(),
-                expected: "a lease longer than any request's deadline",
-            });
+            return Err(Error::invalid(
+                "redis_budget.lease",
+                "0s",
+                "a lease longer than any request's deadline",
+            ));
         }
         let keys = KeyPrefix::new(&self.prefix, &self.hash_tag)?;
         let local = match self.unavailable {

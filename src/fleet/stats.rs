@@ -165,10 +165,8 @@ impl FleetStatsBuilder {
     /// [`Error::InvalidValue`] for a bad prefix or hash tag, a refresh under 10 ms, a bucket
     /// under 10 ms, or a window shorter than a bucket or longer than 10,000 of them.
     pub fn build(self) -> Result<FleetStats, Error> {
-        let invalid = |field: &str, value: String, expected: &'static str| Error::InvalidValue {
-            field: format!("fleet_stats.{field}"),
-            value,
-            expected,
+        let invalid = |field: &str, value: String, expected| {
+            Error::invalid(format!("fleet_stats.{field}"), value, expected)
         };
         let min = Duration::from_millis(10);
         if self.refresh < min {

@@ -124,18 +124,18 @@ impl RetryPolicy {
     /// [`Error::InvalidValue`] for a multiplier below 1 or not finite, or a base above the cap.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.multiplier.is_finite() && self.multiplier >= 1.0) {
-            return Err(Error::InvalidValue {
-                field: "retry.multiplier".to_owned(),
-                value: self.multiplier.to_string(),
-                expected: "a finite number >= 1",
-            });
+            return Err(Error::invalid(
+                "retry.multiplier",
+                self.multiplier,
+                "a finite number >= 1",
+            ));
         }
         if self.base > self.max_delay {
-            return Err(Error::InvalidValue {
-                field: "retry.base".to_owned(),
-                value: format!("{:?}", self.base),
-                expected: "a first delay no longer than retry.max_delay",
-            });
+            return Err(Error::invalid(
+                "retry.base",
+                format!("{:?}", self.base),
+                "a first delay no longer than retry.max_delay",
+            ));
         }
         Ok(())
     }

@@ -187,11 +187,11 @@ impl RoutedClientBuilder {
             .map(|m| m.id.clone())
             .collect();
         if served.is_empty() {
-            return Err(Error::InvalidValue {
-                field: "providers".to_owned(),
-                value: format!("{:?}", self.providers.keys().collect::<Vec<_>>()),
-                expected: "a provider for at least one of the router's models (register one named as ModelSpec::provider)",
-            });
+            return Err(Error::invalid(
+                "providers",
+                format!("{:?}", self.providers.keys().collect::<Vec<_>>()),
+                "a provider for at least one of the router's models (register one named as ModelSpec::provider)",
+            ));
         }
         let health = ClientHealth {
             served,
@@ -217,15 +217,10 @@ impl RoutedClientBuilder {
     /// Checks the deployments (a known model, a registered provider, a positive finite
     /// weight, ids unique per model, at most 64 per model) and groups them by model.
     fn build_deployments(&self) -> Result<HashMap<ModelId, Deployments>, Error> {
-        let invalid = |field: &str, value: String, expected: &'static str| Error::InvalidValue {
-            field: field.to_owned(),
-            value,
-            expected,
-        };
         let mut by_model: HashMap<ModelId, Vec<Live>> = HashMap::new();
         for (model_id, d, limiter) in &self.deployments {
             let Some(model) = self.router.model(model_id.as_str()) else {
-                return Err(invalid(
+                return Err(Error::invalid(
                     "deployments",
                     model_id.to_string(),
                     "a model of the router",
@@ -233,22 +228,22 @@ impl RoutedClientBuilder {
             };
             let field = format!("deployments[{model_id}/{}]", d.id);
             if !self.providers.contains_key(&d.provider) {
-                return Err(invalid(
-                    &format!("{field}.provider"),
+                return Err(Error::invalid(
+                    format!("{field}.provider"),
                     d.provider.clone(),
                     "the name of a registered provider (RoutedClientBuilder::provider_named)",
                 ));
             }
             if !(d.weight.is_finite() && d.weight > 0.0) {
-                return Err(invalid(
-                    &format!("{field}.weight"),
+                return Err(Error::invalid(
+                    format!("{field}.weight"),
                     d.weight.to_string(),
                     "a positive finite number",
                 ));
             }
             let list = by_model.entry(model_id.clone()).or_default();
             if list.iter().any(|l| l.deployment.id == d.id) || list.len() >= 64 {
-                return Err(invalid(
+                return Err(Error::invalid(
                     &field,
                     d.id.to_string(),
                     "an id unique among the model's deployments, at most 64 of them",

@@ -73,18 +73,14 @@ impl StatsConfig {
     /// [`Error::InvalidValue`] for `alpha` outside `(0, 1]` or a zero half-life.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.alpha > 0.0 && self.alpha <= 1.0) {
-            return Err(Error::InvalidValue {
-                field: "stats.alpha".to_owned(),
-                value: self.alpha.to_string(),
-                expected: "a weight in (0, 1]",
-            });
+            return Err(Error::invalid("stats.alpha", self.alpha, "a weight in (0, 1]"));
         }
         if self.error_half_life.is_zero() {
-            return Err(Error::InvalidValue {
-                field: "stats.error_half_life".to_owned(),
-                value: "0s".to_owned(),
-                expected: "a non-zero duration",
-            });
+            return Err(Error::invalid(
+                "stats.error_half_life",
+                "0s",
+                "a non-zero duration",
+            ));
         }
         Ok(())
     }
@@ -500,11 +496,11 @@ impl<Q: QualityEstimator> FailureAwareQuality<Q> {
     /// [`Error::InvalidValue`] for a penalty outside `[0, 1]`.
     pub fn new(inner: Q, stats: Arc<RuntimeStats>, penalty: f64) -> Result<Self, Error> {
         if !(0.0..=1.0).contains(&penalty) {
-            return Err(Error::InvalidValue {
-                field: "failure_aware_quality.penalty".to_owned(),
-                value: penalty.to_string(),
-                expected: "a number in [0, 1]",
-            });
+            return Err(Error::invalid(
+                "failure_aware_quality.penalty",
+                penalty,
+                "a number in [0, 1]",
+            ));
         }
         Ok(Self {
             inner,

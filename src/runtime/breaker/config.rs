@@ -72,11 +72,7 @@ impl BreakerConfig {
     /// [`Error::InvalidValue`] naming the bad setting.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field: &str, value: String, expected| {
-            Err(Error::InvalidValue {
-                field: format!("breaker.{field}"),
-                value,
-                expected,
-            })
+            Err(Error::invalid(format!("breaker.{field}"), value, expected))
         };
         if !(self.failure_rate > 0.0 && self.failure_rate <= 1.0) {
             return bad("failure_rate", self.failure_rate.to_string(), "a rate in (0, 1]");

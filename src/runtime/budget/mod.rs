@@ -93,18 +93,18 @@ impl BudgetCap {
 
     pub(crate) fn validate(&self, scope: &BudgetScope) -> Result<(), Error> {
         if !(self.limit_usd.is_finite() && self.limit_usd >= 0.0) || self.limit_usd > MAX_USD {
-            return Err(Error::InvalidValue {
-                field: format!("budget[{scope}].limit_usd"),
-                value: self.limit_usd.to_string(),
-                expected: "a finite amount in USD, >= 0 and below 1e9",
-            });
+            return Err(Error::invalid(
+                format!("budget[{scope}].limit_usd"),
+                self.limit_usd,
+                "a finite amount in USD, >= 0 and below 1e9",
+            ));
         }
         if self.window.is_some_and(|w| w.is_zero()) {
-            return Err(Error::InvalidValue {
-                field: format!("budget[{scope}].window"),
-                value: "0s".to_owned(),
-                expected: "a non-zero window, or none for a lifetime cap",
-            });
+            return Err(Error::invalid(
+                format!("budget[{scope}].window"),
+                "0s",
+                "a non-zero window, or none for a lifetime cap",
+            ));
         }
         Ok(())
     }

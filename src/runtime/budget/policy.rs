@@ -45,11 +45,11 @@ impl BudgetPolicy {
     /// [`Error::InvalidValue`] for a reserve factor below 1 or not finite.
     pub fn validate(&self) -> Result<(), Error> {
         if !(self.reserve_factor.is_finite() && self.reserve_factor >= 1.0) {
-            return Err(Error::InvalidValue {
-                field: "budget.reserve_factor".to_owned(),
-                value: self.reserve_factor.to_string(),
-                expected: "a finite factor >= 1",
-            });
+            return Err(Error::invalid(
+                "budget.reserve_factor",
+                self.reserve_factor,
+                "a finite factor >= 1",
+            ));
         }
         Ok(())
     }
