@@ -158,8 +158,7 @@ impl Transport {
         &self,
         d: &'a mut fmt::DebugStruct<'b, 'c>,
     ) -> &'a mut fmt::DebugStruct<'b, 'c> {
-        d.field("timeout", &self.timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
+        debug_limits(d, &self.timeout, &self.max_response_bytes)
     }
 
     /// Sends `rb` with the request timeout (five times as long for a stream) and returns a 2xx
@@ -249,14 +248,23 @@ impl HttpOptions {
         Transport::new(provider, base, self.client, self.timeout, self.max_response_bytes)
     }
 
-    /// Adds `timeout` and `max_response_bytes` to a builder's `Debug`.
+    /// Adds `timeout` and `max_response_bytes` (as set, or unset) to a builder's `Debug`.
     pub(crate) fn debug_fields<'a, 'b, 'c: 'b>(
         &self,
         d: &'a mut fmt::DebugStruct<'b, 'c>,
     ) -> &'a mut fmt::DebugStruct<'b, 'c> {
-        d.field("timeout", &self.timeout)
-            .field("max_response_bytes", &self.max_response_bytes)
+        debug_limits(d, &self.timeout, &self.max_response_bytes)
     }
+}
+
+/// The two settings a client's and a builder's `Debug` both show.
+fn debug_limits<'a, 'b, 'c: 'b>(
+    d: &'a mut fmt::DebugStruct<'b, 'c>,
+    timeout: &dyn fmt::Debug,
+    max_response_bytes: &dyn fmt::Debug,
+) -> &'a mut fmt::DebugStruct<'b, 'c> {
+    d.field("timeout", timeout)
+        .field("max_response_bytes", max_response_bytes)
 }
 
 /// The setters of [`HttpOptions`] for a builder that has it as its `http` field.

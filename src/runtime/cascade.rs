@@ -200,7 +200,8 @@ impl RoutedClient {
         };
         order.sort_by(|a, b| cost(a.0).total_cmp(&cost(b.0)).then(a.1.cmp(&b.1)));
         let mut steps = Vec::with_capacity(order.len());
-        let mut last: Option<ChatResponse> = None;
+        // The accepted answer, or else the last one obtained; why the walk stopped early.
+        let (mut last, mut accepted, mut stopped) = (None, false, None);
         for (i, rank) in order {
             let cand = &decision.candidates[i];
             let first_attempt = ctx.attempts.len();
@@ -224,18 +225,12 @@ impl RoutedClient {
                     if let (Some(r), Some(a)) = (&step.reason, mine.last_mut()) {
                         a.outcome = AttemptOutcome::NotAccepted { reason: r.clone() };
                     }
-                    let accepted = step.accepted;
+                    accepted = step.accepted;
                     steps.push(step);
-                    if accepted {
-                        return Ok(CascadeResponse {
-                            response,
-                            accepted: true,
-                            steps,
-                            attempts: ctx.attempts,
-                            decision,
-                        });
-                    }
                     last = Some(response);
+                    if accepted {
+                        break;
+                    }
                     continue;
                 }
                 Turn::Next => None,
@@ -244,31 +239,26 @@ impl RoutedClient {
             step.reason = mine.last().map(|a| a.outcome.to_string());
             tracing::info!(model = %cand.model, cost_usd, reason = step.reason.as_deref(), "cascade step failed");
             steps.push(step);
-            if let Some(stop) = stop {
+            if stop.is_some() {
                 // The deadline, a request no model can serve, or the budget: the best answer
                 // so far, if there is one.
-                return match last {
-                    Some(response) => Ok(CascadeResponse {
-                        response,
-                        accepted: false,
-                        steps,
-                        attempts: ctx.attempts,
-                        decision,
-                    }),
-                    None => Err(ctx.fail(stop)),
-                };
+                stopped = stop;
+                break;
             }
         }
-        match last {
-            Some(response) => Ok(CascadeResponse {
-                response,
-                accepted: false,
-                steps,
-                attempts: ctx.attempts,
-                decision,
-            }),
-            None => Err(ctx.exhausted()),
-        }
+        let Some(response) = last else {
+            return Err(match stopped {
+                Some(stop) => ctx.fail(stop),
+                None => ctx.exhausted(),
+            });
+        };
+        Ok(CascadeResponse {
+            response,
+            accepted,
+            steps,
+            attempts: ctx.attempts,
+            decision,
+        })
     }
 }
 
