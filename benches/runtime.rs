@@ -15,9 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, Clock, InMemoryBudgetStore,
     RequestOptions, RoutedClient, RuntimeStats, StatsConfig, TokioClock,
@@ -33,13 +31,7 @@ impl Provider for Noop {
         "noop"
     }
     async fn complete(&self, model: &ModelSpec, _req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        Ok(ChatResponse::new(
-            model,
-            String::new(),
-            Vec::new(),
-            FinishReason::Stop,
-            Usage::new(100, 10, 0),
-        ))
+        Ok(ChatResponse::text(model, "", Usage::new(100, 10, 0)))
     }
     async fn stream(&self, _model: &ModelSpec, _req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         Err(ProviderError::new(ErrorKind::InvalidRequest, "no streaming"))

@@ -16,9 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     AttemptOutcome, Deployment, DeploymentLimits, RequestOptions, RoutedClient, RoutedResponse,
 };
@@ -45,11 +43,9 @@ impl Provider for Endpoint {
                 .with_status(429)
                 .with_retry_after(Duration::from_secs(2)));
         }
-        Ok(ChatResponse::new(
+        Ok(ChatResponse::text(
             m,
             format!("answered by {}", self.name),
-            Vec::new(),
-            FinishReason::Stop,
             Usage::new(200, 50, 0),
         ))
     }

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, Clock, InMemoryBudgetStore,
     RequestOptions, RetryPolicy, RoutedClient, TokioClock,
@@ -53,11 +51,9 @@ impl Provider for Healthy {
     }
     async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         tokio::time::sleep(Duration::from_millis(5)).await;
-        Ok(ChatResponse::new(
+        Ok(ChatResponse::text(
             m,
-            "Hello from the in-process fake.".to_owned(),
-            Vec::new(),
-            FinishReason::Stop,
+            "Hello from the in-process fake.",
             Usage::new(12, 6, 0),
         ))
     }

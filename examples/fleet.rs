@@ -13,9 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use taskroute::fleet::{FleetBreakers, FleetRedis, RedisBudgetStore};
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, RequestOptions, RetryPolicy,
     RoutedClient, TokioClock,
@@ -38,13 +36,7 @@ impl Provider for Fake {
             return Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable").with_status(503));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
-        Ok(ChatResponse::new(
-            m,
-            "hello".to_owned(),
-            Vec::new(),
-            FinishReason::Stop,
-            Usage::new(12, 6, 0),
-        ))
+        Ok(ChatResponse::text(m, "hello", Usage::new(12, 6, 0)))
     }
     async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
         Err(ProviderError::new(

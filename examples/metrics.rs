@@ -20,9 +20,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     AttemptOutcome, BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, BudgetStore, Clock,
     InMemoryBudgetStore, RequestOptions, RetryPolicy, RoutedClient, TokioClock,
@@ -48,11 +46,9 @@ impl Provider for Fake {
         if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
             return Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable").with_status(503));
         }
-        Ok(ChatResponse::new(
+        Ok(ChatResponse::text(
             m,
-            "An answer from the in-process fake.".to_owned(),
-            Vec::new(),
-            FinishReason::Stop,
+            "An answer from the in-process fake.",
             Usage::new(200, 40, 64),
         ))
     }

@@ -19,9 +19,7 @@ use async_trait::async_trait;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use taskroute::fleet::{FleetError, FleetRedis, RedisBudgetStore, RedisOptions};
-use taskroute::provider::{
-    ChatRequest, ChatResponse, ChatStream, ErrorKind, FinishReason, Provider, ProviderError, Usage,
-};
+use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, RequestOptions,
     RetryPolicy, RoutedClient, RoutedError, TokioClock,
@@ -65,13 +63,7 @@ impl Provider for Faulty {
         let kind = match fault {
             None => {
                 let usage = Usage::new(100, out, 0);
-                return Ok(ChatResponse::new(
-                    model,
-                    "ok".into(),
-                    Vec::new(),
-                    FinishReason::Stop,
-                    usage,
-                ));
+                return Ok(ChatResponse::text(model, "ok", usage));
             }
             Some(0) => ErrorKind::Server,
             Some(1) => ErrorKind::RateLimited,

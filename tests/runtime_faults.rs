@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use runtime_support::{Act, Fake, model};
+use runtime_support::{Act, Fake, Fault, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetPolicy,
@@ -180,12 +180,12 @@ async fn a_hanging_model_is_cut_at_the_deadline_exactly() {
 #[tokio::test(start_paused = true)]
 async fn slow_errors_and_backoff_never_outlive_the_deadline() {
     // every call fails after 700 ms; the deadline (2 s) runs out in the middle of the retries
-    let slow_err = Act::Err {
+    let slow_err = Act::Err(Fault {
         delay: ms(700),
         kind: ErrorKind::Overloaded,
         status: Some(529),
         retry_after: None,
-    };
+    });
     let (c, _fake) = client(
         Fake::new("fake")
             .always("cheap", slow_err.clone())

@@ -216,13 +216,7 @@ impl Provider for LoadFake {
                 meter.produced = out;
                 meter.finished = true;
                 drop(meter);
-                Ok(ChatResponse::new(
-                    model,
-                    String::from("ok"),
-                    Vec::new(),
-                    FinishReason::Stop,
-                    Usage::new(INPUT, out, 0),
-                ))
+                Ok(ChatResponse::text(model, "ok", Usage::new(INPUT, out, 0)))
             }
             Plan::Fail(ms, kind, retry_after) => {
                 tokio::time::sleep(Duration::from_millis(ms)).await;

@@ -112,6 +112,12 @@ impl ChatResponse {
         }
     }
 
+    /// A finished text answer from `model` (no tool calls, [`FinishReason::Stop`]), with the
+    /// cost computed from its prices: what a fake or a simple custom [`Provider`](crate::provider::Provider) returns.
+    pub fn text(model: &ModelSpec, text: impl Into<String>, usage: Usage) -> Self {
+        Self::new(model, text.into(), Vec::new(), FinishReason::Stop, usage)
+    }
+
     /// With what the provider's rate-limit headers said.
     pub fn with_rate_limits(mut self, limits: Option<RateLimits>) -> Self {
         self.rate_limits = limits;

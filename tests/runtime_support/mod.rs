@@ -18,13 +18,8 @@ use taskroute::{ModelSpec, Prices, Router, RouterBuilder};
 pub enum Act {
     /// Answer `text` after `delay`.
     Ok { delay: Duration, text: String },
-    /// Fail with `kind` (and `status`, `retry_after`) after `delay`.
-    Err {
-        delay: Duration,
-        kind: ErrorKind,
-        status: Option<u16>,
-        retry_after: Option<Duration>,
-    },
+    /// Fail as the fault says.
+    Err(Fault),
     /// Answer `text` at once, with no usage (all token counts zero).
     NoUsage(String),
     /// Never answer.
@@ -49,20 +44,37 @@ impl Act {
         }
     }
     pub fn err(kind: ErrorKind, status: u16) -> Self {
-        Act::Err {
+        Act::Err(Fault {
             delay: Duration::ZERO,
             kind,
             status: Some(status),
             retry_after: None,
-        }
+        })
     }
     pub fn rate_limited(retry_after: Duration) -> Self {
-        Act::Err {
+        Act::Err(Fault {
             delay: Duration::ZERO,
             kind: ErrorKind::RateLimited,
             status: Some(429),
             retry_after: Some(retry_after),
-        }
+        })
+    }
+}
+
+/// A failure: `kind` (and `status`, `retry_after`) after `delay`.
+#[derive(Clone, Debug)]
+pub struct Fault {
+    pub delay: Duration,
+    pub kind: ErrorKind,
+    pub status: Option<u16>,
+    pub retry_after: Option<Duration>,
+}
+
+impl Fault {
+    /// Waits the delay, then gives the error.
+    async fn fail(self) -> ProviderError {
+        pause(self.delay).await;
+        error(self.kind, self.status, self.retry_after)
     }
 }
 
@@ -167,17 +179,6 @@ fn error(kind: ErrorKind, status: Option<u16>, retry_after: Option<Duration>) ->
     e
 }
 
-/// An `Act::Err`: waits its delay, then gives its error.
-async fn fail(
-    delay: Duration,
-    kind: ErrorKind,
-    status: Option<u16>,
-    retry_after: Option<Duration>,
-) -> ProviderError {
-    pause(delay).await;
-    error(kind, status, retry_after)
-}
-
 #[async_trait]
 impl Provider for Fake {
     fn name(&self) -> &str {
@@ -189,27 +190,10 @@ impl Provider for Fake {
             Act::Ok { delay, text } => {
                 pause(delay).await;
                 let usage = usage_for(&text);
-                Ok(ChatResponse::new(
-                    model,
-                    text,
-                    Vec::new(),
-                    FinishReason::Stop,
-                    usage,
-                ))
+                Ok(ChatResponse::text(model, text, usage))
             }
-            Act::Err {
-                delay,
-                kind,
-                status,
-                retry_after,
-            } => Err(fail(delay, kind, status, retry_after).await),
-            Act::NoUsage(text) => Ok(ChatResponse::new(
-                model,
-                text,
-                Vec::new(),
-                FinishReason::Stop,
-                Usage::default(),
-            )),
+            Act::Err(fault) => Err(fault.fail().await),
+            Act::NoUsage(text) => Ok(ChatResponse::text(model, text, Usage::default())),
             Act::Hang => futures::future::pending().await,
             Act::StreamCutBefore(kind) | Act::StreamCutAfter(_, kind) => Err(error(kind, None, None)),
         }
@@ -234,12 +218,7 @@ impl Provider for Fake {
                 evs.push(Ok(finish(&text)));
                 Ok(futures::stream::iter(evs).boxed())
             }
-            Act::Err {
-                delay,
-                kind,
-                status,
-                retry_after,
-            } => Err(fail(delay, kind, status, retry_after).await),
+            Act::Err(fault) => Err(fault.fail().await),
             Act::NoUsage(text) => Ok(futures::stream::iter(vec![
                 Ok(StreamEvent::TextDelta(text)),
                 Ok(StreamEvent::Finish {

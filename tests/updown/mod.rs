@@ -47,13 +47,7 @@ impl Provider for Fake {
     }
     async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         self.check()?;
-        Ok(ChatResponse::new(
-            m,
-            ANSWER.to_owned(),
-            Vec::new(),
-            FinishReason::Stop,
-            usage(),
-        ))
+        Ok(ChatResponse::text(m, ANSWER, usage()))
     }
     async fn stream(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
         self.check()?;
