@@ -26,18 +26,23 @@ fn run(stream: ChatStream) -> (Vec<StreamEvent>, Option<String>) {
     })
 }
 
-/// Splits `body` at the given points (each taken modulo the length).
-fn split(body: &[u8], cuts: &[usize]) -> Vec<Result<Vec<u8>, ProviderError>> {
+/// A body as a stream of chunks, as the codecs' `decode_stream` takes it.
+type Chunks = futures::stream::Iter<std::vec::IntoIter<Result<Vec<u8>, ProviderError>>>;
+
+/// `body` split at the given points (each taken modulo the length).
+fn split(body: &[u8], cuts: &[usize]) -> Chunks {
     let mut points: Vec<usize> = cuts.iter().map(|c| c % (body.len() + 1)).collect();
     points.push(0);
     points.push(body.len());
     points.sort_unstable();
     points.dedup();
-    points.windows(2).map(|w| Ok(body[w[0]..w[1]].to_vec())).collect()
+    let chunks: Vec<_> = points.windows(2).map(|w| Ok(body[w[0]..w[1]].to_vec())).collect();
+    futures::stream::iter(chunks)
 }
 
-fn whole(body: &[u8]) -> Vec<Result<Vec<u8>, ProviderError>> {
-    vec![Ok(body.to_vec())]
+/// `body` in one chunk.
+fn whole(body: &[u8]) -> Chunks {
+    futures::stream::iter(vec![Ok(body.to_vec())])
 }
 
 /// The properties every stream parser must have, for a valid stream `$body` (a `Vec<u8>`
@@ -48,22 +53,22 @@ macro_rules! stream_properties {
             #[test]
             fn split_anywhere_gives_the_same_events(cuts in proptest::collection::vec(any::<usize>(), 0..12)) {
                 let body: Vec<u8> = $body;
-                let expected = run(decode_stream(&model(), futures::stream::iter(whole(&body))));
-                let got = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
+                let expected = run(decode_stream(&model(), whole(&body)));
+                let got = run(decode_stream(&model(), split(&body, &cuts)));
                 prop_assert_eq!(got, expected);
             }
 
             #[test]
             fn arbitrary_bytes_never_panic(body in proptest::collection::vec(any::<u8>(), 0..2048),
                                            cuts in proptest::collection::vec(any::<usize>(), 0..6)) {
-                let _ = run(decode_stream(&model(), futures::stream::iter(split(&body, &cuts))));
+                let _ = run(decode_stream(&model(), split(&body, &cuts)));
             }
 
             #[test]
             fn truncating_a_valid_stream_is_an_error(at in any::<usize>()) {
                 let body: Vec<u8> = $body;
                 let at = at % body.len();
-                let (_, err) = run(decode_stream(&model(), futures::stream::iter(whole(&body[..at]))));
+                let (_, err) = run(decode_stream(&model(), whole(&body[..at])));
                 prop_assert!(err.is_some(), "a stream cut at {} must not look complete", at);
             }
         }
@@ -88,10 +93,7 @@ mod openai {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(
-            &model(),
-            futures::stream::iter(whole(BODY.as_bytes())),
-        ));
+        let (events, err) = run(decode_stream(&model(), whole(BODY.as_bytes())));
         assert_eq!(err, None);
         assert_eq!(events.len(), 4, "{events:?}");
         assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
@@ -111,7 +113,7 @@ mod openai {
                 Just(String::new()),
             ], 0..30)) {
             let body = lines.join("\n");
-            let _ = run(decode_stream(&model(), futures::stream::iter(whole(body.as_bytes()))));
+            let _ = run(decode_stream(&model(), whole(body.as_bytes())));
         }
     }
 }
@@ -137,10 +139,7 @@ mod anthropic {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(
-            &model(),
-            futures::stream::iter(whole(BODY.as_bytes())),
-        ));
+        let (events, err) = run(decode_stream(&model(), whole(BODY.as_bytes())));
         assert_eq!(err, None);
         match events.last() {
             Some(StreamEvent::Finish { usage, .. }) => {
@@ -195,7 +194,7 @@ mod bedrock {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(&model(), futures::stream::iter(whole(&body()))));
+        let (events, err) = run(decode_stream(&model(), whole(&body())));
         assert_eq!(err, None);
         assert_eq!(events.len(), 5, "{events:?}");
     }
@@ -210,7 +209,7 @@ mod bedrock {
             let n = body.len();
             body[pos % n] ^= byte | 1;
             let at = cut % (n + 1);
-            let _ = run(decode_stream(&model(), futures::stream::iter(whole(&body[..at]))));
+            let _ = run(decode_stream(&model(), whole(&body[..at])));
         }
     }
 }

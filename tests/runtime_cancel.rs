@@ -126,13 +126,7 @@ impl Provider for Billing {
         }
         drop(meter);
         let text = "word ".repeat(tokens as usize);
-        Ok(ChatResponse::new(
-            model,
-            text,
-            Vec::new(),
-            FinishReason::Stop,
-            Usage::new(INPUT, tokens, 0),
-        ))
+        Ok(ChatResponse::text(model, text, Usage::new(INPUT, tokens, 0)))
     }
 
     async fn stream(&self, model: &ModelSpec, _req: &ChatRequest) -> Result<ChatStream, ProviderError> {
@@ -165,25 +159,68 @@ impl Provider for Billing {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed() {
-    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
-    let store = Arc::new(
+/// An in-memory budget store with a $1,000 global cap, on tokio's clock.
+fn capped_store(clock: &Arc<dyn Clock>) -> Arc<InMemoryBudgetStore> {
+    Arc::new(
         InMemoryBudgetStore::new(clock.clone())
             .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
             .unwrap(),
-    );
+    )
+}
+
+/// A quality-first router over the fake provider's models `m1` (the better) and, with `two`,
+/// `m2`.
+fn router(two: bool) -> Router {
+    let mut b = Router::builder().model_spec(model("m1", "fake", 1.0, 0.9));
+    if two {
+        b = b.model_spec(model("m2", "fake", 2.0, 0.8));
+    }
+    b.policy(QualityFirst::unbounded()).build().unwrap()
+}
+
+/// Sends 400 requests at once (the odd ones streamed, each stream read to its end), each
+/// started after a random `0..start_ms` and dropped after a random `0..drop_ms` (drawn from
+/// `seed`); whether each was dropped before it finished.
+async fn run_or_drop(
+    c: &RoutedClient,
+    task: &TaskSpec,
+    seed: u64,
+    (start_ms, drop_ms): (u64, u64),
+    opts: impl Fn(u32) -> RequestOptions,
+) -> Vec<bool> {
+    let mut rng = Pcg64Mcg::seed_from_u64(seed);
+    let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
+    let runs = (0..400u32).map(|i| {
+        let drop_after = Duration::from_millis(rng.random_range(0..drop_ms));
+        let start_after = Duration::from_millis(rng.random_range(0..start_ms));
+        let (opts, req) = (opts(i), &req);
+        async move {
+            tokio::time::sleep(start_after).await;
+            let work = async {
+                if i % 2 == 1 {
+                    if let Ok(mut s) = c.stream(task, req, opts).await {
+                        while s.next().await.is_some() {}
+                    }
+                } else {
+                    let _ = c.complete(task, req, opts).await;
+                }
+            };
+            tokio::time::timeout(drop_after, work).await.is_err()
+        }
+    });
+    futures::future::join_all(runs.collect::<Vec<_>>()).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed() {
+    let clock: Arc<dyn Clock> = Arc::new(TokioClock);
+    let store = capped_store(&clock);
     let breakers = Arc::new(
         BreakerRegistry::new(BreakerConfig::default().with_consecutive_failures(1000), clock).unwrap(),
     );
     let bill = Arc::new(Bill::default());
     let provider = Billing::new(&bill, 7);
-    let router = Router::builder()
-        .model_spec(model("m1", "fake", 1.0, 0.9))
-        .model_spec(model("m2", "fake", 2.0, 0.8))
-        .policy(QualityFirst::unbounded())
-        .build()
-        .unwrap();
+    let router = router(true);
     let c = Arc::new(
         RoutedClient::builder(router)
             .provider(Arc::new(provider) as Arc<dyn Provider>)
@@ -194,39 +231,13 @@ async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed(
             .unwrap(),
     );
     let task = TaskSpec::new(TaskKind::Chat, INPUT).with_output_tokens(50);
-    let mut rng = Pcg64Mcg::seed_from_u64(11);
-    let mut runs = Vec::new();
-    let (mut dropped, mut finished) = (0, 0);
-    for i in 0..400u32 {
-        let c = Arc::clone(&c);
-        let task = task.clone();
-        // Drop after 0..1.5 s: before, during and after the calls (up to 2 s of tokens).
-        let drop_after = Duration::from_millis(rng.random_range(0..1_500));
-        let start_after = Duration::from_millis(rng.random_range(0..500));
-        let streaming = i % 2 == 1;
-        runs.push(async move {
-            tokio::time::sleep(start_after).await;
-            let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
-            let opts = RequestOptions::within(Duration::from_secs(60));
-            let work = async {
-                if streaming {
-                    if let Ok(mut s) = c.stream(&task, &req, opts).await {
-                        while s.next().await.is_some() {}
-                    }
-                } else {
-                    let _ = c.complete(&task, &req, opts).await;
-                }
-            };
-            tokio::time::timeout(drop_after, work).await.is_err()
-        });
-    }
-    for was_dropped in futures::future::join_all(runs).await {
-        if was_dropped {
-            dropped += 1;
-        } else {
-            finished += 1;
-        }
-    }
+    // Drop after 0..1.5 s: before, during and after the calls (up to 2 s of tokens).
+    let runs = run_or_drop(&c, &task, 11, (500, 1_500), |_| {
+        RequestOptions::within(Duration::from_secs(60))
+    })
+    .await;
+    let dropped = runs.iter().filter(|&&d| d).count();
+    let finished = runs.len() - dropped;
     assert!(
         dropped > 50 && finished > 50,
         "{dropped} dropped, {finished} finished"
@@ -324,19 +335,10 @@ impl BudgetStore for Remote {
 #[tokio::test(start_paused = true)]
 async fn dropped_requests_on_limited_deployments_release_their_capacity_and_place_in_line() {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
-    let memory = Arc::new(
-        InMemoryBudgetStore::new(clock.clone())
-            .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
-            .unwrap(),
-    );
+    let memory = capped_store(&clock);
     let bill = Arc::new(Bill::default());
     let fake = Arc::new(Billing::new(&bill, 5));
-    let router = Router::builder()
-        .model_spec(model("m1", "fake", 1.0, 0.9))
-        .model_spec(model("m2", "fake", 2.0, 0.8))
-        .policy(QualityFirst::unbounded())
-        .build()
-        .unwrap();
+    let router = router(true);
     // A call takes 300 tokens (100 in, `max_tokens` 200 out).
     let now_ready = Counted::new(
         DeploymentLimits::none().rpm(600).tpm(30_000).max_concurrency(3),
@@ -361,36 +363,11 @@ async fn dropped_requests_on_limited_deployments_release_their_capacity_and_plac
             .unwrap(),
     );
     let task = TaskSpec::new(TaskKind::Chat, INPUT).with_output_tokens(50);
-    let mut rng = Pcg64Mcg::seed_from_u64(13);
-    let mut runs = Vec::new();
-    for i in 0..400u32 {
-        let c = Arc::clone(&c);
-        let task = task.clone();
-        let drop_after = Duration::from_millis(rng.random_range(0..3_000));
-        let start_after = Duration::from_millis(rng.random_range(0..1_000));
-        let streaming = i % 2 == 1;
-        let wait = i % 4 < 2;
-        runs.push(async move {
-            tokio::time::sleep(start_after).await;
-            let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
-            let opts = RequestOptions::within(Duration::from_secs(60)).wait_for_capacity(wait);
-            let work = async {
-                if streaming {
-                    if let Ok(mut s) = c.stream(&task, &req, opts).await {
-                        while s.next().await.is_some() {}
-                    }
-                } else {
-                    let _ = c.complete(&task, &req, opts).await;
-                }
-            };
-            tokio::time::timeout(drop_after, work).await.is_err()
-        });
-    }
-    let dropped = futures::future::join_all(runs)
-        .await
-        .into_iter()
-        .filter(|&d| d)
-        .count();
+    let runs = run_or_drop(&c, &task, 13, (1_000, 3_000), |i| {
+        RequestOptions::within(Duration::from_secs(60)).wait_for_capacity(i % 4 < 2)
+    })
+    .await;
+    let dropped = runs.iter().filter(|&&d| d).count();
     assert!(dropped > 100 && dropped < 390, "{dropped} of 400 dropped");
     // let any settle handed to the runtime run
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -445,17 +422,9 @@ async fn dropped_requests_on_limited_deployments_release_their_capacity_and_plac
 #[tokio::test(start_paused = true)]
 async fn a_request_dropped_before_its_call_was_sent_gives_the_deployment_its_tokens_back() {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
-    let memory = Arc::new(
-        InMemoryBudgetStore::new(clock.clone())
-            .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
-            .unwrap(),
-    );
+    let memory = capped_store(&clock);
     let bill = Arc::new(Bill::default());
-    let router = Router::builder()
-        .model_spec(model("m1", "fake", 1.0, 0.9))
-        .policy(QualityFirst::unbounded())
-        .build()
-        .unwrap();
+    let router = router(false);
     // One call's 300 tokens are half the minute's.
     let limiter = Counted::new(DeploymentLimits::none().tpm(600).max_concurrency(1), false);
     let c = RoutedClient::builder(router)

@@ -17,6 +17,11 @@ fn recorded(f: impl FnOnce()) -> Vec<Entry> {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     metrics::with_local_recorder(&recorder, f);
+    entries(&snapshotter)
+}
+
+/// Every series a snapshotter's recorder holds.
+fn entries(snapshotter: &metrics_util::debugging::Snapshotter) -> Vec<Entry> {
     snapshotter
         .snapshot()
         .into_vec()
@@ -52,6 +57,38 @@ fn find<'a>(
         .collect()
 }
 
+/// The one series `name` of `kind` that carries the labels `with`.
+fn one<'a>(entries: &'a [Entry], kind: MetricKind, name: &str, with: &[(&str, &str)]) -> &'a DebugValue {
+    match find(entries, kind, name, with)[..] {
+        [v] => v,
+        ref found => panic!("{name} {with:?}: {} series, not one, in {entries:?}", found.len()),
+    }
+}
+
+/// The value of the one counter `name` with the labels `with`.
+fn counter(entries: &[Entry], name: &str, with: &[(&str, &str)]) -> u64 {
+    match one(entries, MetricKind::Counter, name, with) {
+        DebugValue::Counter(n) => *n,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The value of the one gauge `name` with the labels `with`.
+fn gauge(entries: &[Entry], name: &str, with: &[(&str, &str)]) -> f64 {
+    match one(entries, MetricKind::Gauge, name, with) {
+        DebugValue::Gauge(g) => g.into_inner(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The samples of the one histogram `name` with the labels `with`.
+fn histogram(entries: &[Entry], name: &str, with: &[(&str, &str)]) -> Vec<f64> {
+    match one(entries, MetricKind::Histogram, name, with) {
+        DebugValue::Histogram(h) => h.iter().map(|x| x.into_inner()).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
 fn router() -> Router {
     let models = vec![
         ModelSpec::new("small", "p", Prices::new(0.1, 0.4), 1_000),
@@ -80,27 +117,17 @@ fn a_decision_records_policy_kind_model_and_each_rejection() {
         m.decision(&d);
         m.decision(&d);
     });
-    let decisions = find(
-        &e,
-        MetricKind::Counter,
-        names::DECISIONS,
-        &[
-            (attrs::POLICY, "cost-first"),
-            (attrs::TASK_KIND, "chat"),
-            (attrs::REQUEST_MODEL, "cheap"),
-        ],
-    );
-    assert_eq!(decisions, [&DebugValue::Counter(2)], "{e:?}");
-    let rejections = find(
-        &e,
-        MetricKind::Counter,
-        names::REJECTIONS,
-        &[
-            (attrs::REJECTION_REASON, "context_window"),
-            (attrs::REQUEST_MODEL, "small"),
-        ],
-    );
-    assert_eq!(rejections, [&DebugValue::Counter(2)], "{e:?}");
+    let decision = [
+        (attrs::POLICY, "cost-first"),
+        (attrs::TASK_KIND, "chat"),
+        (attrs::REQUEST_MODEL, "cheap"),
+    ];
+    assert_eq!(counter(&e, names::DECISIONS, &decision), 2);
+    let rejection = [
+        (attrs::REJECTION_REASON, "context_window"),
+        (attrs::REQUEST_MODEL, "small"),
+    ];
+    assert_eq!(counter(&e, names::REJECTIONS, &rejection), 2);
     assert_eq!(e.len(), 2, "only the decision and the one rejection: {e:?}");
     // Bounded labels: neither the prompt nor the caller key ever becomes a label value.
     for (k, _) in &e {
@@ -117,13 +144,10 @@ fn no_eligible_model_is_a_decision_for_none() {
     let mut d = crate::Decision::new();
     assert!(r.route_into(&task, &mut d).is_err());
     let e = recorded(|| Metrics::new(r.models()).decision(&d));
-    let none = find(
-        &e,
-        MetricKind::Counter,
-        names::DECISIONS,
-        &[(attrs::REQUEST_MODEL, "none")],
+    assert_eq!(
+        counter(&e, names::DECISIONS, &[(attrs::REQUEST_MODEL, "none")]),
+        1
     );
-    assert_eq!(none, [&DebugValue::Counter(1)], "{e:?}");
     let rej = find(&e, MetricKind::Counter, names::REJECTIONS, &[]);
     assert_eq!(rej.len(), 3, "{e:?}");
 }
@@ -147,69 +171,35 @@ fn attempts_record_outcome_latency_tokens_and_cost() {
             "rate_limited",
         ));
     });
-    let ok = find(
-        &e,
-        MetricKind::Counter,
-        names::ATTEMPTS,
-        &[
-            (attrs::OUTCOME, "success"),
-            (attrs::SYSTEM, "openai"),
-            (attrs::REQUEST_MODEL, "gpt-x"),
-            (attrs::RESPONSE_MODEL, "gpt-x-2025"),
-            (attrs::OPERATION_NAME, "chat"),
-        ],
-    );
-    assert_eq!(ok, [&DebugValue::Counter(1)], "{e:?}");
-    let err = find(
-        &e,
-        MetricKind::Counter,
-        names::ATTEMPTS,
-        &[(attrs::OUTCOME, "error"), (attrs::ERROR_TYPE, "rate_limited")],
-    );
-    assert_eq!(err, [&DebugValue::Counter(1)], "{e:?}");
-    let seconds = |v: &[&DebugValue]| match v {
-        [DebugValue::Histogram(h)] => h.iter().map(|x| x.into_inner()).collect::<Vec<f64>>(),
-        other => panic!("{other:?}"),
-    };
-    let d_ok = find(
-        &e,
-        MetricKind::Histogram,
-        names::OPERATION_DURATION,
-        &[(attrs::RESPONSE_MODEL, "gpt-x-2025")],
-    );
-    assert_eq!(seconds(&d_ok), [1.5]);
-    let d_err = find(
-        &e,
-        MetricKind::Histogram,
-        names::OPERATION_DURATION,
-        &[(attrs::ERROR_TYPE, "rate_limited")],
-    );
-    assert_eq!(seconds(&d_err), [0.03]);
-    let ttfc = find(&e, MetricKind::Histogram, names::TIME_TO_FIRST_CHUNK, &[]);
-    assert_eq!(seconds(&ttfc), [0.2]);
-    let input = find(
-        &e,
-        MetricKind::Histogram,
-        names::TOKEN_USAGE,
-        &[(attrs::TOKEN_TYPE, "input")],
-    );
-    assert_eq!(seconds(&input), [1000.0]);
-    let output = find(
-        &e,
-        MetricKind::Histogram,
-        names::TOKEN_USAGE,
-        &[(attrs::TOKEN_TYPE, "output")],
-    );
-    assert_eq!(seconds(&output), [50.0]);
-    let cached = find(&e, MetricKind::Counter, names::CACHED_INPUT_TOKENS, &[]);
-    assert_eq!(cached, [&DebugValue::Counter(600)]);
-    let cost = find(
-        &e,
-        MetricKind::Histogram,
-        names::ATTEMPT_COST,
-        &[(attrs::REQUEST_MODEL, "gpt-x")],
-    );
-    assert_eq!(seconds(&cost), [0.25]);
+    let success = [
+        (attrs::OUTCOME, "success"),
+        (attrs::SYSTEM, "openai"),
+        (attrs::REQUEST_MODEL, "gpt-x"),
+        (attrs::RESPONSE_MODEL, "gpt-x-2025"),
+        (attrs::OPERATION_NAME, "chat"),
+    ];
+    assert_eq!(counter(&e, names::ATTEMPTS, &success), 1);
+    let error = [(attrs::OUTCOME, "error"), (attrs::ERROR_TYPE, "rate_limited")];
+    assert_eq!(counter(&e, names::ATTEMPTS, &error), 1);
+    for (name, with, samples) in [
+        (
+            names::OPERATION_DURATION,
+            &[(attrs::RESPONSE_MODEL, "gpt-x-2025")][..],
+            1.5,
+        ),
+        (
+            names::OPERATION_DURATION,
+            &[(attrs::ERROR_TYPE, "rate_limited")],
+            0.03,
+        ),
+        (names::TIME_TO_FIRST_CHUNK, &[], 0.2),
+        (names::TOKEN_USAGE, &[(attrs::TOKEN_TYPE, "input")], 1000.0),
+        (names::TOKEN_USAGE, &[(attrs::TOKEN_TYPE, "output")], 50.0),
+        (names::ATTEMPT_COST, &[(attrs::REQUEST_MODEL, "gpt-x")], 0.25),
+    ] {
+        assert_eq!(histogram(&e, name, with), [samples], "{name} {with:?}");
+    }
+    assert_eq!(counter(&e, names::CACHED_INPUT_TOKENS, &[]), 600);
     // The failure recorded no tokens: exactly two token series, both from the success.
     assert_eq!(find(&e, MetricKind::Histogram, names::TOKEN_USAGE, &[]).len(), 2);
 }
@@ -224,34 +214,16 @@ fn budgets_and_breakers() {
         record_breaker_state(&ModelId::new("m"), CircuitState::Open);
         record_breaker_state(&ModelId::new("m"), CircuitState::HalfOpen);
     });
-    let spend = find(
-        &e,
-        MetricKind::Histogram,
-        names::BUDGET_SPEND,
-        &[(attrs::BUDGET_NAME, "acme")],
+    let spend = histogram(&e, names::BUDGET_SPEND, &[(attrs::BUDGET_NAME, "acme")]);
+    assert_eq!(spend, [0.5, 0.25]);
+    let left = gauge(&e, names::BUDGET_REMAINING, &[(attrs::BUDGET_SCOPE, "tenant")]);
+    assert_eq!(left, 9.25);
+    let opened = [(attrs::BREAKER_STATE, "open")];
+    assert_eq!(counter(&e, names::BREAKER_TRANSITIONS, &opened), 1);
+    assert_eq!(
+        gauge(&e, names::BREAKER_STATE, &[(attrs::REQUEST_MODEL, "m")]),
+        1.0
     );
-    assert!(matches!(spend[..], [DebugValue::Histogram(h)] if h.len() == 2));
-    let left = find(
-        &e,
-        MetricKind::Gauge,
-        names::BUDGET_REMAINING,
-        &[(attrs::BUDGET_SCOPE, "tenant")],
-    );
-    assert!(matches!(left[..], [DebugValue::Gauge(g)] if g.into_inner() == 9.25));
-    let opened = find(
-        &e,
-        MetricKind::Counter,
-        names::BREAKER_TRANSITIONS,
-        &[(attrs::BREAKER_STATE, "open")],
-    );
-    assert_eq!(opened, [&DebugValue::Counter(1)]);
-    let state = find(
-        &e,
-        MetricKind::Gauge,
-        names::BREAKER_STATE,
-        &[(attrs::REQUEST_MODEL, "m")],
-    );
-    assert!(matches!(state[..], [DebugValue::Gauge(g)] if g.into_inner() == 1.0));
 }
 
 #[test]
@@ -297,29 +269,13 @@ fn breaker_metrics_record_a_real_breaker_opening_and_closing() {
             .unwrap()
             .record(CallOutcome::Success, later);
     });
-    let opened = find(
-        &e,
-        MetricKind::Counter,
-        names::BREAKER_TRANSITIONS,
-        &[(attrs::BREAKER_STATE, "open")],
-    );
-    assert_eq!(opened, [&DebugValue::Counter(1)], "{e:?}");
-    let closed = find(
-        &e,
-        MetricKind::Counter,
-        names::BREAKER_TRANSITIONS,
-        &[(attrs::BREAKER_STATE, "closed")],
-    );
-    assert_eq!(closed, [&DebugValue::Counter(1)], "{e:?}");
-    let state = find(
-        &e,
-        MetricKind::Gauge,
-        names::BREAKER_STATE,
-        &[(attrs::REQUEST_MODEL, "flaky")],
-    );
-    assert!(
-        matches!(state[..], [DebugValue::Gauge(g)] if g.into_inner() == 0.0),
-        "{e:?}"
+    for state in ["open", "closed"] {
+        let transition = [(attrs::BREAKER_STATE, state)];
+        assert_eq!(counter(&e, names::BREAKER_TRANSITIONS, &transition), 1, "{state}");
+    }
+    assert_eq!(
+        gauge(&e, names::BREAKER_STATE, &[(attrs::REQUEST_MODEL, "flaky")]),
+        0.0
     );
 }
 
@@ -397,23 +353,10 @@ fn series_are_registered_once_then_reused() {
     // (attempts, duration), cached input, cost, spend.
     assert_eq!(first, 11);
     assert_eq!(later, 0, "the hot path registered series again");
-    let e: Vec<Entry> = snapshotter
-        .snapshot()
-        .into_vec()
-        .into_iter()
-        .map(|(k, _, _, v)| (k, v))
-        .collect();
-    let decisions = find(&e, MetricKind::Counter, names::DECISIONS, &[]);
-    assert_eq!(decisions, [&DebugValue::Counter(100)], "{e:?}");
-    let failures = find(
-        &e,
-        MetricKind::Counter,
-        names::ATTEMPTS,
-        &[(attrs::OUTCOME, "error")],
-    );
-    assert_eq!(failures, [&DebugValue::Counter(100)], "{e:?}");
-    let cached = find(&e, MetricKind::Counter, names::CACHED_INPUT_TOKENS, &[]);
-    assert_eq!(cached, [&DebugValue::Counter(1_000)], "{e:?}");
+    let e = entries(&snapshotter);
+    assert_eq!(counter(&e, names::DECISIONS, &[]), 100);
+    assert_eq!(counter(&e, names::ATTEMPTS, &[(attrs::OUTCOME, "error")]), 100);
+    assert_eq!(counter(&e, names::CACHED_INPUT_TOKENS, &[]), 1_000);
 }
 
 #[test]
@@ -448,26 +391,16 @@ fn label_values_from_callers_and_servers_are_bounded() {
         })
         .sum();
     assert_eq!(total, 50, "every call counted, the overflow under `other`");
-    let other = find(
-        &e,
-        MetricKind::Counter,
-        names::ATTEMPTS,
-        &[(attrs::RESPONSE_MODEL, "other")],
-    );
-    assert_eq!(other, [&DebugValue::Counter(50 - MAX_RESPONSE_MODELS as u64)]);
+    let other = counter(&e, names::ATTEMPTS, &[(attrs::RESPONSE_MODEL, "other")]);
+    assert_eq!(other, 50 - MAX_RESPONSE_MODELS as u64);
     let spend = find(&e, MetricKind::Histogram, names::BUDGET_SPEND, &[]);
     assert_eq!(
         spend.len(),
         MAX_BUDGET_NAMES + 1,
         "the names past the bound share `other`"
     );
-    let overflow = find(
-        &e,
-        MetricKind::Histogram,
-        names::BUDGET_SPEND,
-        &[(attrs::BUDGET_NAME, "other")],
-    );
-    assert!(matches!(overflow[..], [DebugValue::Histogram(h)] if h.len() == 500));
+    let overflow = histogram(&e, names::BUDGET_SPEND, &[(attrs::BUDGET_NAME, "other")]);
+    assert_eq!(overflow.len(), 500);
 }
 
 #[test]
@@ -483,13 +416,7 @@ fn decisions_past_the_kind_bound_share_other() {
     });
     let decisions = find(&e, MetricKind::Counter, names::DECISIONS, &[]);
     assert_eq!(decisions.len(), MAX_DECISION_KINDS + 1, "{e:?}");
-    let other = find(
-        &e,
-        MetricKind::Counter,
-        names::DECISIONS,
-        &[(attrs::TASK_KIND, "other")],
-    );
-    assert_eq!(other, [&DebugValue::Counter(10)]);
+    assert_eq!(counter(&e, names::DECISIONS, &[(attrs::TASK_KIND, "other")]), 10);
 }
 
 #[cfg(feature = "provider")]

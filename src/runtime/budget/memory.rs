@@ -624,15 +624,17 @@ mod tests {
             let mut global: HashMap<u64, Real> = HashMap::new();
             let mut tenants = [Real::default(); 4];
             let live = |at: Duration, now: Duration| now.saturating_sub(at) < ttl;
+            // What the reservations live at `now` hold, for tenant `t` or (`None`) in all.
+            let held_at = |held: &[(Reservation, usize, Duration)], now: Duration, t: Option<usize>| -> u64 {
+                held.iter()
+                    .filter(|(_, ht, at)| live(*at, now) && t.is_none_or(|t| t == *ht))
+                    .map(|(r, _, _)| r.amount_nanos())
+                    .sum()
+            };
             for op in ops {
                 let now = clock.elapsed();
                 let w = now.as_secs() / 60;
-                let reserved = |t: Option<usize>| -> u64 {
-                    held.iter()
-                        .filter(|(_, ht, at)| live(*at, now) && t.is_none_or(|t| t == *ht))
-                        .map(|(r, _, _)| r.amount_nanos())
-                        .sum()
-                };
+                let reserved = |t: Option<usize>| held_at(&held, now, t);
                 match op {
                     Op::Reserve(t, micro) => {
                         let t = usize::from(t);
@@ -670,12 +672,7 @@ mod tests {
                 }
                 let now = clock.elapsed();
                 let w = now.as_secs() / 60;
-                let reserved = |t: Option<usize>| -> u64 {
-                    held.iter()
-                        .filter(|(_, ht, at)| live(*at, now) && t.is_none_or(|t| t == *ht))
-                        .map(|(r, _, _)| r.amount_nanos())
-                        .sum()
-                };
+                let reserved = |t: Option<usize>| held_at(&held, now, t);
                 let check = |scope: BudgetScope, real: Real, reserved: u64, limit: u64| {
                     let u = s.usage(&scope).unwrap();
                     prop_assert_eq!(u.spent_usd, to_usd(real.spent), "{} spent", scope);
