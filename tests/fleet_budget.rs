@@ -114,6 +114,88 @@ async fn leases_end_and_window_keys_expire() {
     assert_eq!(s.remaining(&G).await.unwrap(), Some(1.0));
 }
 
+#[tokio::test]
+async fn a_reserve_dropped_before_redis_answers_is_given_back() {
+    let url = redis_or_skip!();
+    let s = fleet_support::store(&url, "dropped")
+        .cap(BudgetScope::Global, BudgetCap::total(1.0))
+        .build()
+        .unwrap();
+    // Connected, and the script loaded: the next reserve is sent on its first poll.
+    let warm = s.reserve(&G, 0.1).await.unwrap();
+    s.release(&warm).await.unwrap();
+    // Polled once (queued), left while the connection sends it and Redis runs it, then
+    // dropped with its answer unread: a request whose deadline ran out while it reserved, or
+    // whose caller gave up. (A command whose future is dropped before the connection takes
+    // it from the queue is never sent.)
+    let mut fut = s.reserve(&G, 0.5);
+    assert!(futures::FutureExt::now_or_never(&mut fut).is_none());
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    drop(fut);
+    let g = s.usage(&BudgetScope::Global).await.unwrap().unwrap();
+    assert_eq!(
+        g.reserved_usd, 0.5,
+        "the dropped reserve did not run: the test shows nothing"
+    );
+    // Given back in the background, long before the (2-minute) lease ends.
+    let t0 = std::time::Instant::now();
+    while s.usage(&BudgetScope::Global).await.unwrap().unwrap().reserved_usd > 0.0 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "the dropped reservation is still held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(s.held().await.unwrap(), 0);
+    assert_eq!(s.remaining(&G).await.unwrap(), Some(1.0));
+}
+
+/// Fails on the code before the fix: every reservation was held for the store's whole lease
+/// (here 60 s), whatever its request's deadline.
+#[tokio::test]
+async fn a_reservation_is_leased_for_its_requests_deadline_plus_a_margin() {
+    let url = redis_or_skip!();
+    let s = fleet_support::store(&url, "deadline-lease")
+        .cap(BudgetScope::Global, BudgetCap::total(1.0))
+        .lease(Duration::from_secs(60))
+        .lease_margin(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    // A request with 300 ms left takes the whole cap, and its process dies.
+    let t0 = std::time::Instant::now();
+    let _lost = s
+        .reserve_within(&G, 1.0, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.reserve(&G, 0.1).await,
+        Err(BudgetError::Exceeded { .. })
+    ));
+    // Back after 300 ms + 200 ms, not after 60 s.
+    loop {
+        match s.reserve_within(&G, 0.1, Duration::from_secs(1)).await {
+            Ok(r) => {
+                s.release(&r).await.unwrap();
+                break;
+            }
+            Err(BudgetError::Exceeded { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "still held after {:?}",
+            t0.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(t0.elapsed() >= Duration::from_millis(480), "{:?}", t0.elapsed());
+    // Without a deadline, the store's lease.
+    let kept = s.reserve(&G, 1.0).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(s.held().await.unwrap(), 1);
+    s.release(&kept).await.unwrap();
+}
+
 /// The key prefix of a store, read from its Debug output.
 fn s_prefix(s: &RedisBudgetStore) -> String {
     let d = format!("{s:?}");

@@ -13,9 +13,10 @@ use futures::StreamExt;
 use runtime_support::{Act, Fake, Fault, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
-    AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetPolicy,
-    BudgetScope, Clock, CostBasis, FailureAwareQuality, InMemoryBudgetStore, Jitter, ManualClock,
-    RequestOptions, RetryPolicy, RoutedClient, RoutedError, RuntimeStats, StatsConfig, TokioClock,
+    AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetError,
+    BudgetPolicy, BudgetScope, BudgetStore, Clock, CostBasis, FailureAwareQuality, InMemoryBudgetStore,
+    Jitter, ManualClock, RequestOptions, Reservation, RetryPolicy, RoutedClient, RoutedError, RuntimeStats,
+    StatsConfig, TokioClock,
 };
 use taskroute::{CostFirst, ModelId, PriorQuality, QualityFirst, Rejection, Router, TaskKind, TaskSpec};
 
@@ -730,4 +731,155 @@ async fn a_timeout_after_sending_is_charged_before_the_retry() {
     let spent = store.usage(&BudgetScope::Global).unwrap().spent_usd;
     assert!((spent - r.attempts[1].cost_usd).abs() < 1e-9);
     assert_eq!(r.attempts[0].cost_basis, CostBasis::NotCharged);
+}
+
+/// An in-memory store reached over a slow link (as a shared store is): each kind of call waits
+/// its own delay before it is made.
+#[derive(Debug)]
+struct SlowStore {
+    inner: Arc<InMemoryBudgetStore>,
+    reserve: Duration,
+    settle: Duration,
+    remaining: Duration,
+    /// The time left each reservation was taken with.
+    within: std::sync::Mutex<Vec<Duration>>,
+}
+
+#[async_trait::async_trait]
+impl BudgetStore for SlowStore {
+    async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
+        tokio::time::sleep(self.reserve).await;
+        self.inner.reserve(scopes, usd).await
+    }
+    async fn reserve_within(
+        &self,
+        scopes: &[BudgetScope],
+        usd: f64,
+        within: Duration,
+    ) -> Result<Reservation, BudgetError> {
+        self.within.lock().unwrap().push(within);
+        self.reserve(scopes, usd).await
+    }
+    async fn settle(&self, reservation: &Reservation, actual_usd: f64) -> Result<(), BudgetError> {
+        tokio::time::sleep(self.settle).await;
+        self.inner.settle(reservation, actual_usd).await
+    }
+    async fn release(&self, reservation: &Reservation) -> Result<(), BudgetError> {
+        tokio::time::sleep(self.settle).await;
+        self.inner.release(reservation).await
+    }
+    async fn remaining(&self, scopes: &[BudgetScope]) -> Result<Option<f64>, BudgetError> {
+        tokio::time::sleep(self.remaining).await;
+        self.inner.remaining(scopes).await
+    }
+}
+
+/// A client whose $1 budget sits behind a [`SlowStore`] with these delays (ms).
+fn slow_budget(reserve: u64, settle: u64, remaining: u64) -> (RoutedClient, Arc<SlowStore>, Arc<Fake>) {
+    let inner = Arc::new(
+        InMemoryBudgetStore::new(Arc::new(TokioClock))
+            .with_cap(BudgetScope::Global, BudgetCap::total(1.0))
+            .unwrap(),
+    );
+    let store = Arc::new(SlowStore {
+        inner,
+        reserve: ms(reserve),
+        settle: ms(settle),
+        remaining: ms(remaining),
+        within: std::sync::Mutex::new(Vec::new()),
+    });
+    let fake = Arc::new(Fake::new("fake"));
+    let c = RoutedClient::builder(router())
+        .provider(fake.clone() as Arc<dyn Provider>)
+        .budget(store.clone(), BudgetPolicy::default())
+        .retry(retry())
+        .build()
+        .unwrap();
+    (c, store, fake)
+}
+
+/// Fails on the code before the fix: each request ended when the store answered (5 s), not at
+/// its 1 s deadline.
+#[tokio::test(start_paused = true)]
+async fn a_slow_budget_store_never_holds_a_request_past_its_deadline() {
+    // reserving takes 5 s: the request ends at its deadline, nothing sent, nothing held
+    let (c, store, fake) = slow_budget(5_000, 0, 0);
+    let t0 = tokio::time::Instant::now();
+    let e = c
+        .complete(&task(), &capped_req(), within(secs(1)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
+    assert_eq!(t0.elapsed(), secs(1));
+    assert_eq!(fake.calls_to("cheap") + fake.calls_to("dear"), 0);
+    let t0 = tokio::time::Instant::now();
+    let e = c
+        .stream(&task(), &capped_req(), within(secs(1)))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
+    assert_eq!(t0.elapsed(), secs(1));
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(store.inner.held(), 0);
+    assert_eq!(store.inner.usage(&BudgetScope::Global).unwrap().spent_usd, 0.0);
+
+    // reading what is left (for stepping down) takes 5 s
+    let (c, _store, fake) = slow_budget(0, 0, 5_000);
+    let t0 = tokio::time::Instant::now();
+    let e = c
+        .complete(&task(), &capped_req(), within(secs(1)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
+    assert_eq!(t0.elapsed(), secs(1));
+    assert_eq!(fake.calls_to("cheap"), 0);
+
+    // settling takes 5 s: the answer is handed over at the deadline, and the settle still lands
+    let (c, store, _fake) = slow_budget(0, 5_000, 0);
+    let t0 = tokio::time::Instant::now();
+    let r = c.complete(&task(), &capped_req(), within(secs(1))).await.unwrap();
+    assert_eq!(t0.elapsed(), secs(1));
+    // the store was told how long the call may hold the reservation (a lease's length)
+    assert_eq!(*store.within.lock().unwrap(), [secs(1)]);
+    tokio::time::sleep(secs(10)).await;
+    let u = store.inner.usage(&BudgetScope::Global).unwrap();
+    assert!(r.attempts[0].cost_usd > 0.0);
+    assert!((u.spent_usd - r.attempts[0].cost_usd).abs() < 1e-12, "{u:?}");
+    assert_eq!((u.reserved_usd, store.inner.held()), (0.0, 0));
+}
+
+/// Two clients built without a seed back off differently (each draws its seed from the
+/// process's random keys); with the same explicit seed they back off alike. Fails on the code
+/// before the fix, whose default seed was 0: every process jittered in lockstep.
+#[tokio::test(start_paused = true)]
+async fn clients_without_a_seed_do_not_jitter_in_lockstep() {
+    let backoffs = |seed: Option<u64>| async move {
+        let fake = Arc::new(Fake::new("fake").always("cheap", Act::err(ErrorKind::Server, 500)));
+        let mut b = RoutedClient::builder(router())
+            .provider(fake as Arc<dyn Provider>)
+            .retry(
+                RetryPolicy::default()
+                    .with_jitter(Jitter::Full)
+                    .with_delays(secs(1), secs(60)),
+            );
+        if let Some(s) = seed {
+            b = b.seed(s);
+        }
+        let c = b.build().unwrap();
+        let mut out = Vec::new();
+        for _ in 0..4 {
+            let r = c.complete(&task(), &req(), within(secs(600))).await.unwrap();
+            out.extend(
+                r.attempts
+                    .iter()
+                    .filter(|a| a.model.as_str() == "cheap")
+                    .map(|a| a.backoff),
+            );
+        }
+        assert!(out.iter().filter(|d| !d.is_zero()).count() >= 4, "{out:?}");
+        out
+    };
+    assert_ne!(backoffs(None).await, backoffs(None).await);
+    assert_eq!(backoffs(Some(9)).await, backoffs(Some(9)).await);
 }

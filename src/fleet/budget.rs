@@ -67,6 +67,7 @@ pub struct RedisBudgetStoreBuilder {
     tenant_cap: Option<BudgetCap>,
     key_cap: Option<BudgetCap>,
     lease: Duration,
+    lease_margin: Duration,
     prefix: String,
     hash_tag: String,
     unavailable: RedisUnavailable,
@@ -92,12 +93,22 @@ impl RedisBudgetStoreBuilder {
         self
     }
 
-    /// How long a reservation is held when it is neither settled nor released: the longest a
-    /// request may run (its deadline) plus a margin. A crashed replica's reservations come
-    /// back when their leases end. Default: 2 minutes (the `RoutedClient`'s usual deadlines
-    /// are seconds; raise it if yours are longer).
+    /// How long a reservation is held at most when it is neither settled nor released. A
+    /// crashed replica's reservations come back when their leases end. A reservation taken
+    /// for a request with a deadline ([`BudgetStore::reserve_within`], which the
+    /// `RoutedClient` uses) is held for the time left before that deadline plus the
+    /// [margin](Self::lease_margin), if that is shorter; one taken without a deadline
+    /// ([`BudgetStore::reserve`]) for this long. Default: 2 minutes.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// What a reservation's lease adds to the time left before its request's deadline
+    /// (default 5 s): room for the settle's round trip, and for the clocks of the replica
+    /// and Redis to disagree.
+    pub fn lease_margin(mut self, margin: Duration) -> Self {
+        self.lease_margin = margin;
         self
     }
 
@@ -171,6 +182,7 @@ impl RedisBudgetStoreBuilder {
                 tenant_cap: self.tenant_cap,
                 key_cap: self.key_cap,
                 lease: self.lease,
+                lease_margin: self.lease_margin,
                 unavailable: self.unavailable,
                 local,
                 time,
@@ -214,6 +226,7 @@ struct Inner {
     tenant_cap: Option<BudgetCap>,
     key_cap: Option<BudgetCap>,
     lease: Duration,
+    lease_margin: Duration,
     unavailable: RedisUnavailable,
     local: Option<InMemoryBudgetStore>,
     time: Option<(Arc<dyn Clock>, Instant)>,
@@ -233,6 +246,7 @@ impl fmt::Debug for RedisBudgetStore {
             .field("tenant_cap", &i.tenant_cap)
             .field("key_cap", &i.key_cap)
             .field("lease", &i.lease)
+            .field("lease_margin", &i.lease_margin)
             .field("unavailable", &i.unavailable)
             .finish_non_exhaustive()
     }
@@ -275,6 +289,7 @@ impl RedisBudgetStore {
             tenant_cap: None,
             key_cap: None,
             lease: Duration::from_secs(120),
+            lease_margin: Duration::from_secs(5),
             prefix: "taskroute".to_owned(),
             hash_tag: "budget".to_owned(),
             unavailable: RedisUnavailable::FailClosed,
@@ -321,6 +336,7 @@ impl RedisBudgetStore {
         &self,
         capped: &[(BudgetScope, BudgetCap)],
         amount: u64,
+        lease: Duration,
     ) -> Result<Reservation, BudgetError> {
         let i = &self.inner;
         let scopes: Arc<[BudgetScope]> = capped.iter().map(|(s, _)| s.clone()).collect();
@@ -334,12 +350,20 @@ impl RedisBudgetStore {
             for (s, _) in capped {
                 inv.key(self.scope_key(s));
             }
-            inv.arg(self.now_arg()).arg(id).arg(amount).arg(millis(i.lease));
+            inv.arg(self.now_arg()).arg(id).arg(amount).arg(millis(lease));
             for (_, cap) in capped {
                 inv.arg(micros_floor(cap.limit_usd))
                     .arg(cap.window.map_or(0, millis));
             }
-            let v = match i.redis.script("reserve", &inv).await {
+            // Dropped before Redis answers (the request's deadline came, or its caller gave
+            // up), the script may still run: the guard gives the amount back in the background.
+            let mut unanswered = Unanswered {
+                store: self,
+                id: Some(id),
+            };
+            let answer = i.redis.script("reserve", &inv).await;
+            unanswered.id = None;
+            let v = match answer {
                 Ok(v) => v,
                 Err(e) => {
                     if e.outcome_unknown() {
@@ -521,6 +545,21 @@ impl RedisBudgetStore {
     }
 }
 
+/// A `reserve` sent to Redis and not yet answered; dropped so, it releases the reservation in
+/// the background (a no-op if the script never ran: release is idempotent by id).
+struct Unanswered<'a> {
+    store: &'a RedisBudgetStore,
+    id: Option<u64>,
+}
+
+impl Drop for Unanswered<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.store.retry_in_background(id, None);
+        }
+    }
+}
+
 fn unexpected(op: &'static str) -> FleetError {
     FleetError::UnexpectedReply {
         op,
@@ -537,12 +576,24 @@ impl FleetError {
 #[async_trait]
 impl BudgetStore for RedisBudgetStore {
     async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
+        self.reserve_within(scopes, usd, Duration::MAX).await
+    }
+
+    async fn reserve_within(
+        &self,
+        scopes: &[BudgetScope],
+        usd: f64,
+        within: Duration,
+    ) -> Result<Reservation, BudgetError> {
         let capped = self.capped(scopes);
         if capped.is_empty() {
             // Nothing to check: no round trip, and nothing to settle.
             return Ok(Reservation::new(0, Vec::new(), usd));
         }
-        match self.reserve_shared(&capped, micros_ceil(usd)).await {
+        let lease = within
+            .saturating_add(self.inner.lease_margin)
+            .min(self.inner.lease);
+        match self.reserve_shared(&capped, micros_ceil(usd), lease).await {
             Err(e @ BudgetError::Store(_)) => self.fall_back(e, &capped, usd),
             other => other,
         }

@@ -24,7 +24,7 @@ use crate::runtime::builder::{Budget, mix};
 use crate::runtime::clock::Clock;
 use crate::runtime::deploy::{Balancer, Deployments};
 use crate::runtime::error::short;
-use crate::runtime::request::{LimitedTask, RequestCtx, Turn};
+use crate::runtime::request::{LimitedTask, RequestCtx, Stop, Turn};
 use crate::runtime::spans;
 use crate::runtime::stats::RuntimeStats;
 use crate::runtime::turn::{ModelCall, Won, ms};
@@ -145,14 +145,13 @@ impl RoutedClient {
         if let Some(b) = &self.budget
             && b.policy.step_down
         {
-            let left = b
-                .store
-                .remaining(&ctx.scopes)
-                .await
-                .map_err(|source| RoutedError::Budget {
-                    source,
-                    attempts: Vec::new(),
-                })?;
+            let Some(left) = self.before_deadline(&ctx, b.store.remaining(&ctx.scopes)).await else {
+                return Err(ctx.fail(Stop::Deadline));
+            };
+            let left = left.map_err(|source| RoutedError::Budget {
+                source,
+                attempts: Vec::new(),
+            })?;
             let stepped = b.policy.limits(limits, left);
             budget_limited = stepped != limits;
             limits = stepped;
@@ -291,7 +290,7 @@ impl RoutedClient {
             tracing::warn!(model = %model.id, charged_usd = cost, "the response reported no usage: charged the whole reservation");
             (cost, CostBasis::Reserved)
         };
-        charge.settle(cost).await;
+        self.before_deadline(ctx, charge.settle(cost)).await;
         #[cfg(feature = "metrics")]
         self.metrics
             .succeeded(model, latency, &response.usage, cost, &ctx.scopes);

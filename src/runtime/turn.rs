@@ -8,8 +8,10 @@
 //! permit, the budget [`Charge`]) in a [`Won`], and the caller closes them: `complete` at once,
 //! a stream when it ends.
 
+use std::future::Future;
 use std::time::{Duration, Instant};
 
+use futures::FutureExt;
 use futures::future::{BoxFuture, Either, select};
 use tracing::Instrument;
 
@@ -158,7 +160,7 @@ impl RoutedClient {
                 if let Some(s) = slot {
                     s.cancel();
                 }
-                charge.release().await;
+                self.before_deadline(ctx, charge.release()).await;
                 return Turn::Next;
             };
             let start = self.clock.now();
@@ -199,7 +201,7 @@ impl RoutedClient {
                     spans::failed(&span, "deadline_exceeded");
                     self.note_failure(permit, &model.id, deadline_outcome(expected_ms, latency));
                     let cost = charge.amount_usd();
-                    charge.settle(cost).await;
+                    self.before_deadline(ctx, charge.settle(cost)).await;
                     #[cfg(feature = "metrics")]
                     self.metrics.failed(model, latency, None, cost, &ctx.scopes);
                     tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), charged_usd = cost, "attempt cut by the deadline");
@@ -238,10 +240,10 @@ impl RoutedClient {
             let attempt = if e.is_timeout() {
                 // Timed out after it was sent: it may have been billed.
                 let cost = charge.amount_usd();
-                charge.settle(cost).await;
+                self.before_deadline(ctx, charge.settle(cost)).await;
                 attempt.charged(cost, CostBasis::Reserved)
             } else {
-                charge.release().await;
+                self.before_deadline(ctx, charge.release()).await;
                 attempt
             };
             #[cfg(feature = "metrics")]
@@ -281,7 +283,13 @@ impl RoutedClient {
             return Ok(Charge::unbudgeted(estimated.max(at_max)));
         };
         let amount = estimated.max(at_max) * b.policy.reserve_factor;
-        match b.store.reserve(&ctx.scopes, amount).await {
+        let within = ctx.remaining(self.clock.now());
+        let reserving = b.store.reserve_within(&ctx.scopes, amount, within);
+        let Some(reserved) = self.before_deadline(ctx, reserving).await else {
+            tracing::info!(model = %model.id, rank, reserve_usd = amount, "the deadline ran out while the budget store reserved");
+            return Err(Turn::Stop(Stop::Deadline));
+        };
+        match reserved {
             Ok(r) => Ok(Charge::reserved(std::sync::Arc::clone(&b.store), r)),
             Err(e) => {
                 tracing::info!(model = %model.id, rank, reserve_usd = amount, "budget refused");
@@ -299,6 +307,23 @@ impl RoutedClient {
                 ctx.budget_refusal = Some(e);
                 Err(Turn::Next)
             }
+        }
+    }
+
+    /// Runs a budget store's `fut` within the request's deadline: `None` when the deadline
+    /// comes first. The future is then dropped: a [`Charge`] dropped while it settles or
+    /// releases finishes in the background (its guard), and a store whose `reserve` is dropped
+    /// gives the amount back (the in-memory store cannot be dropped mid-way; the Redis store
+    /// releases in the background). A store that answers at once costs no timer.
+    pub(crate) async fn before_deadline<F: Future>(&self, ctx: &RequestCtx, fut: F) -> Option<F::Output> {
+        let mut fut = std::pin::pin!(fut);
+        if let Some(out) = fut.as_mut().now_or_never() {
+            return Some(out);
+        }
+        let remaining = ctx.remaining(self.clock.now());
+        match select(fut, self.clock.sleep(remaining)).await {
+            Either::Left((out, _)) => Some(out),
+            Either::Right(((), _)) => None,
         }
     }
 

@@ -239,6 +239,25 @@ pub trait BudgetStore: fmt::Debug + Send + Sync {
     /// [`BudgetError::Exceeded`] naming the first scope that would go over its cap.
     async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError>;
 
+    /// [`reserve`](Self::reserve) for a call that ends within `within` (the time left before
+    /// the request's deadline; `Duration::MAX` without one): a store whose reservations are
+    /// leases may hold this one only that long plus a margin. The [`RoutedClient`] reserves
+    /// through this method. The default ignores `within`.
+    ///
+    /// # Errors
+    /// As [`reserve`](Self::reserve).
+    ///
+    /// [`RoutedClient`]: crate::runtime::RoutedClient
+    async fn reserve_within(
+        &self,
+        scopes: &[BudgetScope],
+        usd: f64,
+        within: Duration,
+    ) -> Result<Reservation, BudgetError> {
+        let _ = within;
+        self.reserve(scopes, usd).await
+    }
+
     /// Replaces the reservation with the real cost.
     ///
     /// # Errors
@@ -264,6 +283,14 @@ macro_rules! forward_budget_store {
         impl<T: BudgetStore + ?Sized> BudgetStore for $ty {
             async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
                 (**self).reserve(scopes, usd).await
+            }
+            async fn reserve_within(
+                &self,
+                scopes: &[BudgetScope],
+                usd: f64,
+                within: Duration,
+            ) -> Result<Reservation, BudgetError> {
+                (**self).reserve_within(scopes, usd, within).await
             }
             async fn settle(&self, reservation: &Reservation, actual_usd: f64) -> Result<(), BudgetError> {
                 (**self).settle(reservation, actual_usd).await
