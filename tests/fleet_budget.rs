@@ -285,6 +285,11 @@ async fn fail_open_uses_the_stated_local_cap_and_fail_closed_refuses() {
 
 #[test]
 fn bad_settings_are_refused() {
+    // outside a tokio runtime: a typed error (it was a panic in the connection manager)
+    assert!(matches!(
+        FleetRedis::open("redis://127.0.0.1:1/"),
+        Err(FleetError::NoRuntime)
+    ));
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -70,7 +70,7 @@ impl FleetRedis {
     ///
     /// # Errors
     /// [`FleetError::InvalidUrl`] when the URL cannot be parsed; [`FleetError::InvalidSetting`]
-    /// for a zero timeout.
+    /// for a zero timeout; [`FleetError::NoRuntime`] outside a tokio runtime.
     pub fn open(url: &str) -> Result<Self, FleetError> {
         Self::open_with(url, RedisOptions::default())
     }
@@ -85,6 +85,10 @@ impl FleetRedis {
                 field: "call_timeout",
                 expected: "a non-zero duration",
             });
+        }
+        // The connection manager spawns its task at once (tokio panics without a runtime).
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(FleetError::NoRuntime);
         }
         let client = redis::Client::open(url).map_err(|_| FleetError::InvalidUrl {
             reason: "not a Redis URL this client can use",

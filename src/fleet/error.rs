@@ -6,7 +6,7 @@ use std::time::Duration;
 
 /// Why a call to the fleet's Redis failed, or why a fleet setting was refused.
 ///
-/// Every variant but the first two means "the shared state could not be read or changed";
+/// Every variant but the first three means "the shared state could not be read or changed";
 /// what a part does then is its [`RedisUnavailable`](crate::fleet::RedisUnavailable) policy
 /// (budgets) or a fall back to local state (breakers, statistics).
 #[derive(Clone, Debug, thiserror::Error)]
@@ -29,6 +29,10 @@ pub enum FleetError {
         /// What it accepts.
         expected: &'static str,
     },
+    /// [`FleetRedis::open`](crate::fleet::FleetRedis::open) was called outside a tokio
+    /// runtime (the connection's background task needs one).
+    #[error("FleetRedis::open needs a tokio runtime: call it from async code or inside Runtime::enter")]
+    NoRuntime,
     /// No answer within the call timeout. The command may or may not have run.
     #[error("Redis did not answer `{op}` within {timeout:?}")]
     Timeout {
