@@ -290,7 +290,7 @@ impl RoutedClient {
             tracing::warn!(model = %model.id, charged_usd = cost, "the response reported no usage: charged the whole reservation");
             (cost, CostBasis::Reserved)
         };
-        self.before_deadline(ctx, charge.settle(cost)).await;
+        charge.settle(cost).await;
         #[cfg(feature = "metrics")]
         self.metrics
             .succeeded(model, latency, &response.usage, cost, &ctx.scopes);

@@ -160,7 +160,7 @@ impl RoutedClient {
                 if let Some(s) = slot {
                     s.cancel();
                 }
-                self.before_deadline(ctx, charge.release()).await;
+                charge.release().await;
                 return Turn::Next;
             };
             let start = self.clock.now();
@@ -201,7 +201,7 @@ impl RoutedClient {
                     spans::failed(&span, "deadline_exceeded");
                     self.note_failure(permit, &model.id, deadline_outcome(expected_ms, latency));
                     let cost = charge.amount_usd();
-                    self.before_deadline(ctx, charge.settle(cost)).await;
+                    charge.settle(cost).await;
                     #[cfg(feature = "metrics")]
                     self.metrics.failed(model, latency, None, cost, &ctx.scopes);
                     tracing::info!(model = %model.id, rank, retry, latency_ms = ms(latency), charged_usd = cost, "attempt cut by the deadline");
@@ -240,10 +240,10 @@ impl RoutedClient {
             let attempt = if e.is_timeout() {
                 // Timed out after it was sent: it may have been billed.
                 let cost = charge.amount_usd();
-                self.before_deadline(ctx, charge.settle(cost)).await;
+                charge.settle(cost).await;
                 attempt.charged(cost, CostBasis::Reserved)
             } else {
-                self.before_deadline(ctx, charge.release()).await;
+                charge.release().await;
                 attempt
             };
             #[cfg(feature = "metrics")]
@@ -310,11 +310,12 @@ impl RoutedClient {
         }
     }
 
-    /// Runs a budget store's `fut` within the request's deadline: `None` when the deadline
-    /// comes first. The future is then dropped: a [`Charge`] dropped while it settles or
-    /// releases finishes in the background (its guard), and a store whose `reserve` is dropped
-    /// gives the amount back (the in-memory store cannot be dropped mid-way; the Redis store
-    /// releases in the background). A store that answers at once costs no timer.
+    /// Runs a budget store's `fut` (the step-down read, a reserve) within the request's
+    /// deadline: `None` when the deadline comes first, and the future is dropped (a store whose
+    /// `reserve` is dropped gives the amount back: the in-memory store cannot be dropped
+    /// mid-way, the Redis store releases in the background). Settles and releases are not cut
+    /// short: they are awaited, so the spend is recorded when the request returns (a store's own
+    /// timeout bounds them). A store that answers at once costs no timer.
     pub(crate) async fn before_deadline<F: Future>(&self, ctx: &RequestCtx, fut: F) -> Option<F::Output> {
         let mut fut = std::pin::pin!(fut);
         if let Some(out) = fut.as_mut().now_or_never() {
