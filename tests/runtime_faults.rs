@@ -15,8 +15,8 @@ use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetError,
     BudgetPolicy, BudgetScope, BudgetStore, Clock, CostBasis, FailureAwareQuality, InMemoryBudgetStore,
-    Jitter, ManualClock, RequestOptions, Reservation, RetryPolicy, RoutedClient, RoutedError, RuntimeStats,
-    StatsConfig, TokioClock,
+    Jitter, ManualClock, RequestOptions, Reservation, RetryPolicy, RoutedClient, RoutedClientBuilder,
+    RoutedError, RuntimeStats, StatsConfig, TokioClock,
 };
 use taskroute::{CostFirst, ModelId, PriorQuality, QualityFirst, Rejection, Router, TaskKind, TaskSpec};
 
@@ -42,14 +42,19 @@ fn retry() -> RetryPolicy {
         .with_delays(ms(100), secs(2))
 }
 
+/// A client of `router` whose one provider is `fake`, set up further by `setup`.
+fn client_of(
+    router: Router,
+    fake: &Arc<Fake>,
+    setup: impl FnOnce(RoutedClientBuilder) -> RoutedClientBuilder,
+) -> RoutedClient {
+    let builder = RoutedClient::builder(router).provider(fake.clone() as Arc<dyn Provider>);
+    setup(builder).build().unwrap()
+}
+
 fn client(fake: Fake) -> (RoutedClient, Arc<Fake>) {
     let fake = Arc::new(fake);
-    let c = RoutedClient::builder(router())
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .retry(retry())
-        .build()
-        .unwrap();
-    (c, fake)
+    (client_of(router(), &fake, |b| b.retry(retry())), fake)
 }
 
 fn task() -> TaskSpec {
@@ -126,11 +131,9 @@ async fn retry_after_longer_than_allowed_falls_back_at_once() {
     }
     // also with a policy that would wait out anything: the deadline decides
     let fake = Arc::new(Fake::new("fake").script("cheap", [Act::rate_limited(secs(86_401))]));
-    let c = RoutedClient::builder(router())
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .retry(retry().with_max_retry_after(Duration::MAX))
-        .build()
-        .unwrap();
+    let c = client_of(router(), &fake, |b| {
+        b.retry(retry().with_max_retry_after(Duration::MAX))
+    });
     let r = c.complete(&task(), &req(), within(secs(30))).await.unwrap();
     assert_eq!(r.model().as_str(), "dear");
     assert_eq!(fake.calls_to("cheap"), 1);
@@ -231,12 +234,9 @@ async fn a_lone_model_trips_its_breaker_and_recovers_through_a_probe() {
         .model_spec(model("only", "fake", 1.0, 0.9))
         .build()
         .unwrap();
-    let c = RoutedClient::builder(router)
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .breakers(breakers.clone())
-        .retry(RetryPolicy::no_retries())
-        .build()
-        .unwrap();
+    let c = client_of(router, &fake, |b| {
+        b.breakers(breakers.clone()).retry(RetryPolicy::no_retries())
+    });
     for _ in 0..3 {
         let e = c.complete(&task(), &req(), within(secs(5))).await.unwrap_err();
         assert!(matches!(e, RoutedError::AllFailed { .. }), "{e}");
@@ -262,12 +262,9 @@ async fn an_open_breaker_moves_traffic_to_the_fallback() {
     let breakers =
         Arc::new(BreakerRegistry::new(BreakerConfig::default().with_consecutive_failures(2), clock).unwrap());
     let fake = Arc::new(Fake::new("fake").always("cheap", Act::err(ErrorKind::Server, 500)));
-    let c = RoutedClient::builder(router())
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .breakers(breakers.clone())
-        .retry(RetryPolicy::no_retries())
-        .build()
-        .unwrap();
+    let c = client_of(router(), &fake, |b| {
+        b.breakers(breakers.clone()).retry(RetryPolicy::no_retries())
+    });
     for _ in 0..10 {
         let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
         assert_eq!(r.model().as_str(), "dear");
@@ -389,11 +386,7 @@ async fn stream_cut_before_the_first_token_falls_back() {
             .script("cheap", [Act::StreamCutBefore(ErrorKind::Overloaded)])
             .script("dear", [Act::ok("the dear answer")]),
     );
-    let c = RoutedClient::builder(router())
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .retry(RetryPolicy::no_retries())
-        .build()
-        .unwrap();
+    let c = client_of(router(), &fake, |b| b.retry(RetryPolicy::no_retries()));
     let mut s = c.stream(&task(), &req(), within(secs(10))).await.unwrap();
     assert_eq!(s.model().as_str(), "dear");
     let mut text = String::new();
@@ -507,12 +500,9 @@ async fn observed_failures_feed_back_into_routing() {
         .build()
         .unwrap();
     let fake = Arc::new(Fake::new("fake").script("cheap", (0..4).map(|_| Act::err(ErrorKind::Server, 500))));
-    let c = RoutedClient::builder(router)
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .stats(stats.clone())
-        .retry(RetryPolicy::no_retries())
-        .build()
-        .unwrap();
+    let c = client_of(router, &fake, |b| {
+        b.stats(stats.clone()).retry(RetryPolicy::no_retries())
+    });
     let mut primaries = Vec::new();
     for _ in 0..6 {
         let r = c.complete(&task(), &req(), within(secs(5))).await.unwrap();
@@ -533,14 +523,9 @@ async fn the_manual_clock_drives_backoff() {
     let clock = ManualClock::new();
     let fake =
         Arc::new(Fake::new("fake").script("cheap", [Act::rate_limited(secs(4)), Act::ok("after the wait")]));
-    let c = Arc::new(
-        RoutedClient::builder(router())
-            .provider(fake.clone() as Arc<dyn Provider>)
-            .clock(Arc::new(clock.clone()))
-            .retry(retry())
-            .build()
-            .unwrap(),
-    );
+    let c = Arc::new(client_of(router(), &fake, |b| {
+        b.clock(Arc::new(clock.clone())).retry(retry())
+    }));
     let c2 = c.clone();
     let h = tokio::spawn(async move { c2.complete(&task(), &req(), within(secs(60))).await });
     for _ in 0..20 {
@@ -674,12 +659,9 @@ fn budgeted(fake: Fake) -> (RoutedClient, Arc<InMemoryBudgetStore>) {
             .with_cap(BudgetScope::Global, BudgetCap::total(1.0))
             .unwrap(),
     );
-    let c = RoutedClient::builder(router())
-        .provider(Arc::new(fake) as Arc<dyn Provider>)
-        .budget(store.clone(), BudgetPolicy::default())
-        .retry(retry())
-        .build()
-        .unwrap();
+    let c = client_of(router(), &Arc::new(fake), |b| {
+        b.budget(store.clone(), BudgetPolicy::default()).retry(retry())
+    });
     (c, store)
 }
 
@@ -789,12 +771,9 @@ fn slow_budget(reserve: u64, settle: u64, remaining: u64) -> (RoutedClient, Arc<
         within: std::sync::Mutex::new(Vec::new()),
     });
     let fake = Arc::new(Fake::new("fake"));
-    let c = RoutedClient::builder(router())
-        .provider(fake.clone() as Arc<dyn Provider>)
-        .budget(store.clone(), BudgetPolicy::default())
-        .retry(retry())
-        .build()
-        .unwrap();
+    let c = client_of(router(), &fake, |b| {
+        b.budget(store.clone(), BudgetPolicy::default()).retry(retry())
+    });
     (c, store, fake)
 }
 
