@@ -23,15 +23,21 @@ mod retry_after;
 mod sse;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+mod tool_blocks;
 
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
-    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response,
+    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, status_error,
 };
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use sse::{SseFrame, sse_frames};
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+pub(crate) use tool_blocks::ToolBlocks;
 
 /// Default time allowed for a whole non-streamed request, and for a streamed answer to start.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -574,6 +580,15 @@ pub(crate) fn capped_bytes(provider: &'static str, resp: reqwest::Response, max:
     )
 }
 
+/// Chunks handed in by a caller (the codecs' `decode_stream`, for custom transports, tests and
+/// benchmarks) as a body stream, without a cap.
+pub(crate) fn chunk_stream<S>(provider: &'static str, chunks: S) -> ByteStream
+where
+    S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
+{
+    cap_stream(provider, chunks.map(|r| r.map(Bytes::from)), usize::MAX)
+}
+
 /// Caps the total size of a chunk stream; after an error the stream ends.
 pub(crate) fn cap_stream<S>(provider: &'static str, inner: S, max: usize) -> ByteStream
 where
@@ -710,79 +725,4 @@ where
         }
     })
     .boxed()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_never_print() {
-        let s = Secret::new("sk-very-secret");
-        assert_eq!(format!("{s:?}"), "[REDACTED]");
-        assert_eq!(s.expose(), "sk-very-secret");
-    }
-
-    #[test]
-    fn keys_go_over_http_only_to_loopback() {
-        for ok in [
-            "https://api.openai.com/v1",
-            "http://127.0.0.1:4010/v1",
-            "http://127.9.9.9",
-            "http://[::1]:8080",
-            "http://localhost:11434/v1/",
-        ] {
-            assert!(parse_base_url("t", ok, true).is_ok(), "{ok}");
-        }
-        for bad in [
-            "http://10.0.0.5/v1",
-            "http://example.com",
-            "ftp://127.0.0.1",
-            "nonsense",
-        ] {
-            let e = parse_base_url("t", bad, true).unwrap_err();
-            assert_eq!(e.kind(), ErrorKind::Config, "{bad}");
-        }
-        // Without a key, plain http anywhere is the user's business.
-        assert!(parse_base_url("t", "http://example.com", false).is_ok());
-    }
-
-    #[test]
-    fn join_keeps_base_path() {
-        let b = parse_base_url("t", "http://127.0.0.1:1/v1/", true).unwrap();
-        assert_eq!(
-            join(&b, "/chat/completions").as_str(),
-            "http://127.0.0.1:1/v1/chat/completions"
-        );
-        let b = parse_base_url("t", "https://x.com", true).unwrap();
-        assert_eq!(join(&b, "v1/messages").as_str(), "https://x.com/v1/messages");
-    }
-
-    #[test]
-    fn a_key_across_the_cut_is_redacted_before_the_cut() {
-        let key = "sk-straddling-the-cut-0123456789";
-        for pad in 270..=300 {
-            let body = format!("{}{key} is wrong", "x".repeat(pad));
-            let msg = unparsed_error_message(body.as_bytes(), &[key]);
-            assert!(!msg.contains(&key[..6]), "{pad}: {msg}");
-        }
-    }
-
-    #[test]
-    fn status_kinds() {
-        assert_eq!(status_kind(429), ErrorKind::RateLimited);
-        assert_eq!(status_kind(529), ErrorKind::Overloaded);
-        assert_eq!(status_kind(502), ErrorKind::Server);
-        assert_eq!(status_kind(422), ErrorKind::InvalidRequest);
-        assert_eq!(status_kind(504), ErrorKind::Timeout);
-    }
-
-    #[tokio::test]
-    async fn cap_stream_stops_after_the_cap() {
-        let chunks = futures::stream::iter((0..10).map(|_| Ok(Bytes::from_static(b"0123456789"))));
-        let got: Vec<_> = cap_stream("t", chunks, 35).collect().await;
-        assert_eq!(got.len(), 4);
-        assert!(got[..3].iter().all(Result::is_ok));
-        assert_eq!(got[3].as_ref().unwrap_err().kind(), ErrorKind::ResponseTooLarge);
-    }
 }

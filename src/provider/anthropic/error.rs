@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::super::http::{status_kind, unparsed_error_message, with_status};
+use super::super::http::{status_error, status_kind};
 use super::super::{ErrorKind, ProviderError, redact};
 use super::PROVIDER;
 
@@ -28,12 +28,10 @@ pub(crate) fn from_status(
     body: &[u8],
     secrets: &[&str],
 ) -> ProviderError {
-    let err = match serde_json::from_slice::<Envelope>(body) {
-        Ok(e) => from_body(Some(status), e.error, secrets),
-        Err(_) => ProviderError::new(status_kind(status), unparsed_error_message(body, secrets))
-            .with_provider(PROVIDER),
-    };
-    with_status(err, status, retry_after)
+    status_error(PROVIDER, (status, retry_after), body, secrets, |body| {
+        let e: Envelope = serde_json::from_slice(body).ok()?;
+        Some(from_body(Some(status), e.error, secrets))
+    })
 }
 
 /// An `error` event in a stream (`{"type": "error", "error": {...}}`).

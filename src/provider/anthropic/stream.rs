@@ -2,11 +2,11 @@
 //! `content_block_delta`, `content_block_stop`, `message_delta`, `message_stop`, `ping`, `error`.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use serde::Deserialize;
 
-use super::super::http::{ByteStream, FrameParser, SseFrame, StreamEnd, drive, sse_frames};
+use super::super::http::{ByteStream, FrameParser, SseFrame, StreamEnd, ToolBlocks, drive, sse_frames};
 use super::super::{ChatStream, ProviderError, StreamEvent};
 use super::wire::{WireUsage, finish_reason, malformed};
 use super::{PROVIDER, error};
@@ -89,8 +89,7 @@ fn json<'a, T: Deserialize<'a>>(event: &str, data: &'a str) -> Result<T, Provide
 pub(crate) struct Parser {
     end: StreamEnd,
     usage: WireUsage,
-    /// Content block index → tool call ordinal.
-    tools: HashMap<usize, usize>,
+    tools: ToolBlocks,
 }
 
 impl Parser {
@@ -98,7 +97,7 @@ impl Parser {
         Self {
             end: StreamEnd::new(prices, secrets),
             usage: WireUsage::default(),
-            tools: HashMap::new(),
+            tools: ToolBlocks::default(),
         }
     }
 
@@ -139,14 +138,12 @@ impl FrameParser for Parser {
                         }
                     }
                     "tool_use" => {
-                        let ordinal = self.tools.len();
-                        self.tools.insert(b.index, ordinal);
-                        out.push_back(StreamEvent::ToolCallDelta {
-                            index: ordinal,
-                            id: Some(b.content_block.id.unwrap_or_default()),
-                            name: Some(b.content_block.name.unwrap_or_default()),
-                            arguments: String::new(),
-                        });
+                        let (id, name) = (b.content_block.id, b.content_block.name);
+                        out.push_back(self.tools.start(
+                            b.index,
+                            id.unwrap_or_default(),
+                            name.unwrap_or_default(),
+                        ));
                     }
                     _ => {}
                 }
@@ -160,18 +157,14 @@ impl FrameParser for Parser {
                         }
                     }
                     "input_json_delta" => {
-                        let Some(&ordinal) = self.tools.get(&d.index) else {
+                        let args = d.delta.partial_json.unwrap_or_default();
+                        let Some(delta) = self.tools.delta(d.index, args) else {
                             return Err(malformed(format_args!(
                                 "input_json_delta for block {}, which is not a tool_use block",
                                 d.index
                             )));
                         };
-                        out.push_back(StreamEvent::ToolCallDelta {
-                            index: ordinal,
-                            id: None,
-                            name: None,
-                            arguments: d.delta.partial_json.unwrap_or_default(),
-                        });
+                        out.push_back(delta);
                     }
                     _ => {}
                 }

@@ -20,7 +20,6 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 
 use super::http::{self, HttpOptions, Secret, Transport};
 use super::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError};
@@ -414,8 +413,11 @@ pub mod codec {
     where
         S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
     {
-        let bytes = http::cap_stream(PROVIDER, chunks.map(|r| r.map(bytes::Bytes::from)), usize::MAX);
-        stream::parse(bytes, model.prices.clone(), Vec::new())
+        stream::parse(
+            http::chunk_stream(PROVIDER, chunks),
+            model.prices.clone(),
+            Vec::new(),
+        )
     }
 
     /// One event-stream frame: an `event` with its `:event-type`, or an `exception` with its

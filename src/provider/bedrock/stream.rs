@@ -2,7 +2,7 @@
 //! CRCs checked) carrying JSON events `messageStart`, `contentBlockStart`, `contentBlockDelta`,
 //! `contentBlockStop`, `messageStop`, `metadata`, or exceptions.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use aws_smithy_eventstream::frame::{DecodedFrame, MessageFrameDecoder};
 use aws_smithy_types::event_stream::{HeaderValue, Message};
@@ -10,7 +10,7 @@ use bytes::BytesMut;
 use futures::{Stream, StreamExt};
 use serde::Deserialize;
 
-use super::super::http::{ByteStream, FrameParser, StreamEnd, drive};
+use super::super::http::{ByteStream, FrameParser, StreamEnd, ToolBlocks, drive};
 use super::super::{ChatStream, ProviderError, StreamEvent, Usage};
 use super::error;
 use super::wire::{WireUsage, finish_reason, malformed};
@@ -133,7 +133,7 @@ struct Metadata {
 
 pub(crate) struct Parser {
     end: StreamEnd,
-    tools: HashMap<usize, usize>,
+    tools: ToolBlocks,
     usage: Usage,
 }
 
@@ -141,7 +141,7 @@ impl Parser {
     pub(crate) fn new(prices: Prices, secrets: Vec<String>) -> Self {
         Self {
             end: StreamEnd::new(prices, secrets),
-            tools: HashMap::new(),
+            tools: ToolBlocks::default(),
             usage: Usage::default(),
         }
     }
@@ -202,14 +202,7 @@ impl FrameParser for Parser {
                 // aimock sends `"start": {}` for text blocks; the real service starts only tool blocks.
                 let s: BlockStart = json(event, payload)?;
                 if let Some(t) = s.start.and_then(|b| b.tool_use) {
-                    let ordinal = self.tools.len();
-                    self.tools.insert(s.content_block_index, ordinal);
-                    out.push_back(StreamEvent::ToolCallDelta {
-                        index: ordinal,
-                        id: Some(t.tool_use_id),
-                        name: Some(t.name),
-                        arguments: String::new(),
-                    });
+                    out.push_back(self.tools.start(s.content_block_index, t.tool_use_id, t.name));
                 }
             }
             "contentBlockDelta" => {
@@ -220,18 +213,13 @@ impl FrameParser for Parser {
                     out.push_back(StreamEvent::TextDelta(t));
                 }
                 if let Some(t) = d.delta.tool_use {
-                    let Some(&ordinal) = self.tools.get(&d.content_block_index) else {
+                    let Some(delta) = self.tools.delta(d.content_block_index, t.input) else {
                         return Err(malformed(format_args!(
                             "a toolUse delta for block {}, which was not started as a tool block",
                             d.content_block_index
                         )));
                     };
-                    out.push_back(StreamEvent::ToolCallDelta {
-                        index: ordinal,
-                        id: None,
-                        name: None,
-                        arguments: t.input,
-                    });
+                    out.push_back(delta);
                 }
             }
             "messageStop" => {

@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use super::{HttpOptions, KeyedEndpoint, Secret, Transport, rate_limits, redacted};
+use super::{
+    HttpOptions, KeyedEndpoint, Secret, Transport, rate_limits, redacted, status_kind,
+    unparsed_error_message, with_status,
+};
 use crate::provider::{ChatResponse, ProviderError};
 
 /// The exposed form of an optional API key, for scrubbing it from errors.
@@ -44,6 +47,22 @@ pub(crate) async fn read_response(
     let limits = rate_limits(resp.headers(), std::time::SystemTime::now());
     let bytes = transport.read_body(provider, resp).await?;
     Ok(decode(&bytes)?.with_rate_limits(limits))
+}
+
+/// The error for an HTTP error status: what `parse` makes of the body's error object, or, for a
+/// body it cannot read, the status's kind with the start of the (redacted) body; either way with
+/// the status and the `Retry-After` wait.
+pub(crate) fn status_error(
+    provider: &str,
+    (status, retry_after): (u16, Option<std::time::Duration>),
+    body: &[u8],
+    secrets: &[&str],
+    parse: impl FnOnce(&[u8]) -> Option<ProviderError>,
+) -> ProviderError {
+    let err = parse(body).unwrap_or_else(|| {
+        ProviderError::new(status_kind(status), unparsed_error_message(body, secrets)).with_provider(provider)
+    });
+    with_status(err, status, retry_after)
 }
 
 /// The `Debug` of a keyed client: its base URL, its key (redacted) and its transport settings.

@@ -14,7 +14,6 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use futures::StreamExt;
 
 use super::http::{self, HttpOptions, KeyedEndpoint, Secret, Transport};
 use super::{ChatRequest, ChatResponse, ChatStream, Provider, ProviderError};
@@ -184,7 +183,10 @@ pub mod codec {
     where
         S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
     {
-        let bytes = http::cap_stream(PROVIDER, chunks.map(|r| r.map(bytes::Bytes::from)), usize::MAX);
-        stream::parse(bytes, model.prices.clone(), Vec::new())
+        stream::parse(
+            http::chunk_stream(PROVIDER, chunks),
+            model.prices.clone(),
+            Vec::new(),
+        )
     }
 }
