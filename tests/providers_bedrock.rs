@@ -121,18 +121,19 @@ async fn documented_stream_without_text_block_start_and_with_padding() {
     assert_eq!(again, events);
 }
 
-#[tokio::test]
-async fn exception_mid_stream_is_a_typed_error() {
-    let body = framed("bedrock-converse-stream-throttled.json");
-    let (base, _) = raw_server(Reply::Bytes(close_delimited(
-        "application/vnd.amazon.eventstream",
-        &body,
-    )))
-    .await;
-    let s = raw_client(&base)
+/// A stream from a raw server that answers with the event-stream `body`, then closes.
+async fn raw_stream(body: &[u8]) -> ChatStream {
+    let reply = close_delimited("application/vnd.amazon.eventstream", body);
+    let (base, _) = raw_server(Reply::Bytes(reply)).await;
+    raw_client(&base)
         .stream(&m(), &ChatRequest::new().user("hi"))
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn exception_mid_stream_is_a_typed_error() {
+    let s = raw_stream(&framed("bedrock-converse-stream-throttled.json")).await;
     let got: Vec<_> = s.collect().await;
     assert!(
         matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == "Partial"),
@@ -170,18 +171,7 @@ async fn documented_http_error_with_error_type_header() {
 #[tokio::test]
 async fn bad_frames_truncation_size_and_json_are_typed_errors() {
     let good = framed("bedrock-converse-stream-tool-use.json");
-    let run = |bytes: Vec<u8>| async move {
-        let (base, _) = raw_server(Reply::Bytes(close_delimited(
-            "application/vnd.amazon.eventstream",
-            &bytes,
-        )))
-        .await;
-        let s = raw_client(&base)
-            .stream(&m(), &ChatRequest::new().user("hi"))
-            .await
-            .unwrap();
-        drain(s).await.unwrap_err()
-    };
+    let run = |bytes: Vec<u8>| async move { drain(raw_stream(&bytes).await).await.unwrap_err() };
     // Cut inside a frame.
     let e = run(good[..good.len() - 5].to_vec()).await;
     assert_eq!(e.kind(), ErrorKind::MalformedResponse, "{e}");

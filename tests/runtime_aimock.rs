@@ -16,7 +16,9 @@ use common::aimock_url;
 use futures::StreamExt;
 use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
-use taskroute::runtime::{AttemptOutcome, Jitter, RequestOptions, RetryPolicy, RoutedClient, RoutedStream};
+use taskroute::runtime::{
+    AttemptOutcome, Jitter, RequestOptions, RetryPolicy, RoutedClient, RoutedResponse, RoutedStream,
+};
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
 async fn client(retry: RetryPolicy) -> RoutedClient {
@@ -77,6 +79,15 @@ async fn text_of(s: &mut RoutedStream) -> String {
 }
 
 /// Streams `prompt` with no retries.
+/// `prompt`'s answer from a client with `retry`.
+async fn complete(retry: RetryPolicy, prompt: &str) -> RoutedResponse {
+    client(retry)
+        .await
+        .complete(&task(), &ChatRequest::new().user(prompt), within(10))
+        .await
+        .unwrap()
+}
+
 async fn stream(prompt: &str) -> RoutedStream {
     client(RetryPolicy::no_retries())
         .await
@@ -87,15 +98,7 @@ async fn stream(prompt: &str) -> RoutedStream {
 
 #[tokio::test]
 async fn a_500_from_the_primary_falls_back_over_the_wire() {
-    let c = client(RetryPolicy::no_retries()).await;
-    let r = c
-        .complete(
-            &task(),
-            &ChatRequest::new().user("runtime: fallback on 500"),
-            within(10),
-        )
-        .await
-        .unwrap();
+    let r = complete(RetryPolicy::no_retries(), "runtime: fallback on 500").await;
     assert_eq!(r.model().as_str(), "rt-backup");
     assert_eq!(r.response.text, "Answer from the backup model.");
     match &r.attempts[0].outcome {
@@ -117,16 +120,8 @@ async fn retry_after_from_the_server_is_waited_out() {
     let retry = RetryPolicy::default()
         .with_jitter(Jitter::None)
         .with_delays(Duration::from_millis(10), Duration::from_secs(1));
-    let c = client(retry).await;
     let t0 = Instant::now();
-    let r = c
-        .complete(
-            &task(),
-            &ChatRequest::new().user("runtime: retry after"),
-            within(10),
-        )
-        .await
-        .unwrap();
+    let r = complete(retry, "runtime: retry after").await;
     let took = t0.elapsed();
     assert_eq!(r.model().as_str(), "rt-primary");
     assert_eq!(r.response.text, "Answer after waiting out Retry-After.");

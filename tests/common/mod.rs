@@ -352,6 +352,24 @@ pub mod checks {
             .unwrap_err()
     }
 
+    /// The request a client made for `hi` to a model whose API name is `wire-name`, against a
+    /// raw server answering with `body` (a JSON answer saying `ok`). Checks the answer and that
+    /// the request names the model by its API name.
+    pub async fn request_sent<P: Provider>(make: impl Fn(&str) -> P, provider: &str, body: &[u8]) -> String {
+        let (base, seen) = raw_server(Reply::Bytes(http_response("200 OK", "application/json", body))).await;
+        let r = make(&base)
+            .complete(
+                &super::model(provider, "wire-name"),
+                &ChatRequest::new().user("hi"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r.text, "ok");
+        let req = seen.lock().unwrap()[0].clone();
+        assert!(req.contains("\"model\":\"wire-name\""), "{req}");
+        req
+    }
+
     /// The error a stream ends in against a raw server sending `body` as `content_type`.
     pub async fn raw_stream<P: Provider>(
         make: impl Fn(&str) -> P,
