@@ -14,7 +14,7 @@ use criterion::{Criterion, Throughput};
 use futures::StreamExt;
 use serde_json::json;
 use taskroute::provider::{
-    ChatRequest, ChatStream, ProviderError, ToolDefinition, anthropic, bedrock, openai,
+    ChatRequest, ChatStream, ProviderError, ToolDefinition, Usage, anthropic, bedrock, openai,
 };
 use taskroute::{ModelSpec, Prices};
 
@@ -136,30 +136,33 @@ fn request_and_response<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let m = model();
     let req = request();
     let mut g = c.benchmark_group(format!("{prefix}request_plus_1kb_response"));
-    let body = openai_body();
-    g.bench_function("openai", |b| {
-        b.iter(|| {
-            let wire = openai::codec::encode_request(&m, black_box(&req), false).unwrap();
-            let r = openai::codec::decode_response(&m, black_box(&body)).unwrap();
-            (wire.len(), r.usage)
-        })
-    });
-    let body = anthropic_body();
-    g.bench_function("anthropic", |b| {
-        b.iter(|| {
-            let wire = anthropic::codec::encode_request(&m, black_box(&req), false).unwrap();
-            let r = anthropic::codec::decode_response(&m, black_box(&body)).unwrap();
-            (wire.len(), r.usage)
-        })
-    });
-    let body = bedrock_body();
-    g.bench_function("bedrock", |b| {
-        b.iter(|| {
-            let wire = bedrock::codec::encode_request(&m, black_box(&req)).unwrap();
-            let r = bedrock::codec::decode_response(&m, black_box(&body)).unwrap();
-            (wire.len(), r.usage)
-        })
-    });
+    // Each client's round trip: the request's body built, the answer's body parsed.
+    type RoundTrip = fn(&ModelSpec, &ChatRequest, &[u8]) -> (usize, Usage);
+    let round_trips: [(&str, Vec<u8>, RoundTrip); 3] = [
+        ("openai", openai_body(), |m, req, body| {
+            let wire = openai::codec::encode_request(m, req, false).unwrap();
+            (wire.len(), openai::codec::decode_response(m, body).unwrap().usage)
+        }),
+        ("anthropic", anthropic_body(), |m, req, body| {
+            let wire = anthropic::codec::encode_request(m, req, false).unwrap();
+            (
+                wire.len(),
+                anthropic::codec::decode_response(m, body).unwrap().usage,
+            )
+        }),
+        ("bedrock", bedrock_body(), |m, req, body| {
+            let wire = bedrock::codec::encode_request(m, req).unwrap();
+            (
+                wire.len(),
+                bedrock::codec::decode_response(m, body).unwrap().usage,
+            )
+        }),
+    ];
+    for (name, body, round_trip) in round_trips {
+        g.bench_function(name, |b| {
+            b.iter(|| round_trip(&m, black_box(&req), black_box(&body)))
+        });
+    }
     g.finish();
 }
 
