@@ -90,26 +90,14 @@ fn bench(c: &mut Criterion) {
     g.bench_function("direct", |b| {
         b.iter(|| rt.block_on(async { black_box(provider.complete(&model, &req).await) }))
     });
-    g.bench_function("routed/bare", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                black_box(
-                    bare.complete(&task, &req, RequestOptions::within(Duration::from_secs(30)))
-                        .await,
-                )
+    for (name, client) in [("routed/bare", &bare), ("routed/full", &full)] {
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let opts = RequestOptions::within(Duration::from_secs(30));
+                rt.block_on(async { black_box(client.complete(&task, &req, opts).await) })
             })
-        })
-    });
-    g.bench_function("routed/full", |b| {
-        b.iter(|| {
-            rt.block_on(async {
-                black_box(
-                    full.complete(&task, &req, RequestOptions::within(Duration::from_secs(30)))
-                        .await,
-                )
-            })
-        })
-    });
+        });
+    }
     g.finish();
 }
 
