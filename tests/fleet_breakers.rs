@@ -140,3 +140,59 @@ async fn failures_spread_over_replicas_trip_the_fleet() {
         r.task.abort();
     }
 }
+
+/// Redis away (nothing listens on the port): the replica's own breakers go on (a local trip
+/// opens the model, a failing sync does not undo it) and one `warn` event says the breakers are
+/// local only. Needs no Redis.
+#[tokio::test]
+async fn without_redis_the_local_breakers_go_on_and_say_so() {
+    use std::io::Write;
+    #[derive(Clone, Default)]
+    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = Buf::default();
+    let writer = buf.clone();
+    let sub = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // Process-wide (a scoped one can miss call sites cached by other threads); the only test
+    // here that installs one, and the others' replicas reach Redis, so they do not warn.
+    tracing::subscriber::set_global_default(sub).expect("no other test installs a subscriber");
+    let url = format!("redis://127.0.0.1:{}/", fleet_support::unused_port());
+    let r = replica(
+        &url,
+        "nowhere",
+        BreakerConfig::default().with_consecutive_failures(3),
+    );
+    let m = ModelId::from("gpt-x");
+    fail(&r, &m, 3);
+    assert!(!r.registry.is_available(&m), "a local trip opens the model");
+    let warned = || {
+        let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let n = logs
+            .lines()
+            .filter(|l| l.contains("WARN") && l.contains("breakers are local only"))
+            .count();
+        (n, logs)
+    };
+    until("the warning", Duration::from_secs(5), || warned().0 > 0).await;
+    // several more refresh periods (100 ms), every sync failing: said once
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        !r.registry.is_available(&m),
+        "a failed sync reset the local breaker"
+    );
+    let (n, logs) = warned();
+    assert_eq!(n, 1, "{logs}");
+    r.task.abort();
+}
