@@ -2,7 +2,7 @@
 //! From request to task: `TaskSpec::from_request` on a 2 KB prompt (count + classify +
 //! capabilities), its parts alone (with `learn`, the learned classifier too), and the tokenizers'
 //! throughput (MB/s) on the same text; `from_request` also with the piece cache emptied, on that
-//! prompt and on 2 KB of prose.
+//! prompt and on 2 KB of prose; the pre-tokenizer alone, `bpe-openai`'s regex against the crate's.
 //!
 //! `cargo bench --bench request --features request`; `TASKROUTE_BENCH_CLOCK=thread-cpu` measures
 //! CPU time (benches/support/clock.rs).
@@ -13,7 +13,7 @@ use criterion::measurement::Measurement;
 use criterion::{BatchSize, Criterion, Throughput};
 use taskroute::TaskSpec;
 use taskroute::provider::ChatRequest;
-use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier, piece_cache};
+use taskroute::request::{ClassifyInput, Encoding, KindClassifier, RuleClassifier, piece_cache, pretokenize};
 
 /// A 2 KB prompt: an instruction over a paragraph of prose with numbers and code words.
 fn prompt() -> String {
@@ -126,6 +126,18 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     g.bench_function("o200k_base/prose", |b| {
         b.iter(|| bpe_openai::o200k_base().count(black_box(prose_text.as_str())))
     });
+    g.finish();
+    // The pre-tokenizer alone: bpe-openai's regex split against the crate's (the same pieces).
+    let mut g = c.benchmark_group(format!("{prefix}split"));
+    g.throughput(Throughput::Bytes(text.len() as u64));
+    for (name, t) in [("prompt", &text), ("prose", &prose_text)] {
+        g.bench_function(format!("bpe-openai/o200k_base/{name}"), |b| {
+            b.iter(|| bpe_openai::o200k_base().split(black_box(t.as_str())).count())
+        });
+        g.bench_function(format!("taskroute/o200k_base/{name}"), |b| {
+            b.iter(|| pretokenize::split(Encoding::O200kBase, black_box(t.as_str())).count())
+        });
+    }
     g.finish();
     // With the cache, emptied before each count.
     c.bench_function(&format!("{prefix}tokenize-cold/o200k_base/prose"), |b| {

@@ -1,10 +1,11 @@
 //! The crate's OpenAI token counts (`bpe-openai`) against an independent implementation
 //! (`tiktoken-rs`, a port of OpenAI's tiktoken with its own copy of the ranks), on a corpus of
 //! the crate's own sources and docs, edge cases, and, where `../shared/data` is present, every
-//! benchmark prompt there.
+//! benchmark prompt there; and the crate's pre-tokenizer against `bpe-openai`'s regex split,
+//! piece by piece, on the same corpus.
 #![cfg(feature = "request")]
 
-use taskroute::request::Encoding;
+use taskroute::request::{Encoding, pretokenize};
 
 fn corpus() -> Vec<String> {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -34,6 +35,7 @@ fn corpus() -> Vec<String> {
     for (file, field) in [
         ("routerbench/prompts.jsonl", "query"),
         ("routellm/gsm8k_prompts.jsonl", "prompt"),
+        ("routellm/mtbench_questions.jsonl", "turns"),
     ] {
         let Ok(text) = std::fs::read_to_string(format!("{data}/{file}")) else {
             eprintln!("skipped {file}: shared data not found at {data} (set TASKROUTE_DATA_DIR)");
@@ -42,11 +44,34 @@ fn corpus() -> Vec<String> {
         {
             for line in text.lines() {
                 let v: serde_json::Value = serde_json::from_str(line).unwrap();
-                docs.push(v[field].as_str().unwrap().to_owned());
+                match &v[field] {
+                    serde_json::Value::Array(turns) => {
+                        docs.extend(turns.iter().map(|t| t.as_str().unwrap().to_owned()))
+                    }
+                    v => docs.push(v.as_str().unwrap().to_owned()),
+                }
             }
         }
     }
     docs
+}
+
+#[test]
+fn pieces_equal_bpe_openais_split_on_the_corpus() {
+    let docs = corpus();
+    let mut pieces = 0;
+    for d in &docs {
+        for (e, tokenizer) in [
+            (Encoding::O200kBase, bpe_openai::o200k_base()),
+            (Encoding::Cl100kBase, bpe_openai::cl100k_base()),
+        ] {
+            let ours: Vec<&str> = pretokenize::split(e, d).collect();
+            let theirs: Vec<&str> = tokenizer.split(d).collect();
+            assert_eq!(ours, theirs, "{}: {d:?}", e.name());
+            pieces += ours.len();
+        }
+    }
+    eprintln!("{} documents, {pieces} pieces: equal", docs.len());
 }
 
 #[test]

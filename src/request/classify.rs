@@ -7,6 +7,7 @@ use std::sync::{Arc, LazyLock};
 use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
+use super::words::{DIGIT, MATH_SIGN, UPPER, words};
 use crate::task::TaskKind;
 
 /// What a classifier sees of a request.
@@ -406,6 +407,8 @@ fn word_cue(w: &str) -> Option<(K, f32)> {
 
 /// The longest word that can be a cue (or "how", "write", ... in the rules below).
 const MAX_CUE_BYTES: usize = 16;
+/// The shortest cue word: shorter words ("a", "of", "to") are not looked up.
+const MIN_CUE_BYTES: usize = 3;
 
 impl KindClassifier for RuleClassifier {
     fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
@@ -422,19 +425,15 @@ impl KindClassifier for RuleClassifier {
             s.add(K::CodeGeneration, 3.0);
         }
         let mut numbers = 0u32;
-        let mut words = 0u32;
+        let mut word_count = 0u32;
         let mut prev_how = false;
         let mut write_a = false;
-        for raw in text.split(|c: char| {
-            c.is_whitespace() || matches!(c, ',' | '.' | '?' | '!' | ':' | ';' | '(' | ')' | '"' | '\'')
-        }) {
-            if raw.is_empty() {
-                continue;
-            }
-            words += 1;
-            if raw.bytes().any(|b| b.is_ascii_digit()) {
+        for word in words(text) {
+            let raw = word.text;
+            word_count += 1;
+            if word.flags & DIGIT != 0 {
                 numbers += 1;
-                if raw.contains(['+', '*', '^', '=', '/', '%', '$']) {
+                if word.flags & MATH_SIGN != 0 {
                     s.add(K::Math, 1.0);
                 }
                 continue;
@@ -446,7 +445,7 @@ impl KindClassifier for RuleClassifier {
                 continue;
             }
             let mut lower = [0u8; MAX_CUE_BYTES];
-            let w = if raw.bytes().any(|b| b.is_ascii_uppercase()) {
+            let w = if word.flags & UPPER != 0 {
                 let lower = &mut lower[..raw.len()];
                 lower.copy_from_slice(raw.as_bytes());
                 lower.make_ascii_lowercase();
@@ -463,7 +462,9 @@ impl KindClassifier for RuleClassifier {
             }
             prev_how = w == "how";
             write_a = matches!(w, "write" | "a" | "an") && (write_a || w == "write");
-            if let Some((k, weight)) = word_cue(w) {
+            if w.len() >= MIN_CUE_BYTES
+                && let Some((k, weight)) = word_cue(w)
+            {
                 s.add(k, weight);
             }
         }
@@ -472,7 +473,7 @@ impl KindClassifier for RuleClassifier {
             s.add(K::Math, (numbers.min(6) as f32) * 0.4);
         }
         // A long input with a short instruction: summarise it.
-        if input.input_chars > 6_000 && words < 60 {
+        if input.input_chars > 6_000 && word_count < 60 {
             s.add(K::Summarization, 2.0);
         }
         s.add(K::Chat, 0.5);
@@ -592,7 +593,10 @@ mod tests {
         let words: Vec<&str> = CUES.iter().flat_map(|(w, _, _)| w.iter().copied()).collect();
         assert_eq!(CUE_TABLE.len(), words.len(), "a word listed twice");
         for w in words {
-            assert!(w.len() <= MAX_CUE_BYTES && w == w.to_ascii_lowercase(), "{w}");
+            assert!(
+                (MIN_CUE_BYTES..=MAX_CUE_BYTES).contains(&w.len()) && w == w.to_ascii_lowercase(),
+                "{w}"
+            );
         }
         assert_eq!(kind("WRITE A PYTHON FUNCTION."), TaskKind::CodeGeneration);
     }

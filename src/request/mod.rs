@@ -22,9 +22,12 @@ pub mod learned;
 mod openai_body;
 #[doc(hidden)]
 pub mod piece_cache;
+#[doc(hidden)]
+pub mod pretokenize;
 #[cfg(feature = "runtime")]
 mod routed;
 pub mod tokens;
+mod words;
 
 use crate::decision::Decision;
 use crate::error::Error;

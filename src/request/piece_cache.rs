@@ -3,8 +3,9 @@
 //! `bpe-openai` counts a text by splitting it with its pre-tokenizer regex and counting each
 //! piece with a backtracking BPE encoder, which allocates two buffers per piece. A piece's count
 //! depends only on the piece, and prompts reuse the same short pieces (`" the"`, `","`, `" of"`)
-//! over and over, so the count of each short piece is kept: the split is the crate's own, only
-//! the encoder is skipped for a piece seen before. Counts stay exactly the crate's.
+//! over and over, so the count of each short piece is kept: the split is the crate's (found by
+//! [`pretokenize`](super::pretokenize), which gives the same pieces faster), only the encoder is
+//! skipped for a piece seen before. Counts stay exactly the crate's.
 //!
 //! Bounded: pieces longer than 24 bytes (`MAX_PIECE_BYTES`) are not kept, and a thread's cache
 //! is emptied when it holds 4,096 pieces (`MAX_ENTRIES`) per encoding (about 0.5 MB per thread
@@ -15,6 +16,7 @@ use std::cell::RefCell;
 use bpe_openai::Tokenizer;
 use rustc_hash::FxHashMap;
 
+use super::pretokenize;
 use super::tokens::Encoding;
 
 /// Longer pieces are counted every time (they are rare: long words, runs of digits are split
@@ -29,16 +31,16 @@ thread_local! {
 
 /// The number of tokens in `text` with `encoding`, as `Tokenizer::count` gives it.
 pub(crate) fn count(encoding: Encoding, text: &str) -> usize {
-    let (tokenizer, slot): (&Tokenizer, usize) = match encoding {
-        Encoding::O200kBase => (bpe_openai::o200k_base(), 0),
-        Encoding::Cl100kBase => (bpe_openai::cl100k_base(), 1),
+    let tokenizer = pretokenize::tokenizer(encoding);
+    let slot = match encoding {
+        Encoding::O200kBase => 0,
+        Encoding::Cl100kBase => 1,
     };
     let text = tokenizer.normalize(text);
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
         let cache = &mut cache[slot];
-        tokenizer
-            .split(text.as_str())
+        pretokenize::split(encoding, text.as_str())
             .map(|piece| piece_count(tokenizer, cache, piece))
             .sum()
     })
@@ -75,10 +77,7 @@ mod tests {
         let text = "The quarterly report lists 14 regional offices, their revenue in dollars, and \
                     the   names\n\n of the managers.  Ünïcödé 日本語 🦀🦀 x=1234567; supercalifragilistic!";
         for e in [Encoding::O200kBase, Encoding::Cl100kBase] {
-            let tok = match e {
-                Encoding::O200kBase => bpe_openai::o200k_base(),
-                Encoding::Cl100kBase => bpe_openai::cl100k_base(),
-            };
+            let tok = pretokenize::tokenizer(e);
             clear();
             let cold = count(e, text);
             let warm = count(e, text);
