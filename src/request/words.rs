@@ -73,7 +73,9 @@ impl<'a> Iterator for Words<'a> {
             let class = BYTE[usize::from(*bytes.get(i)?)];
             if class & DELIMITER != 0 {
                 i += 1;
-            } else if class & NON_ASCII != 0 && let Some(n) = self.unicode_space(i) {
+            } else if class & NON_ASCII != 0
+                && let Some(n) = self.unicode_space(i)
+            {
                 i += n;
             } else {
                 break;
