@@ -14,17 +14,41 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct ModelId(Arc<str>);
 
+/// The constructor, the accessor, `Display` and `From<&str>` of a name kept as a shared
+/// `Arc<str>` (`$a $what` names it in the docs: `an id`).
+macro_rules! shared_name {
+    ($name:ident, $a:literal, $what:literal) => {
+        impl $name {
+            #[doc = concat!("Makes ", $a, " ", $what, " from a string.")]
+            pub fn new(s: impl AsRef<str>) -> Self {
+                Self(std::sync::Arc::from(s.as_ref()))
+            }
+
+            #[doc = concat!("The ", $what, " as a string slice.")]
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self::new(s)
+            }
+        }
+    };
+}
+#[cfg(feature = "runtime")]
+pub(crate) use shared_name;
+
+shared_name!(ModelId, "an", "id");
+
 impl ModelId {
-    /// Makes an id from a string.
-    pub fn new(id: impl AsRef<str>) -> Self {
-        Self(Arc::from(id.as_ref()))
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
     /// Whether both are the same allocation (a clone of one another): a pointer comparison.
     pub(crate) fn same_arc(&self, other: &ModelId) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
@@ -34,18 +58,6 @@ impl ModelId {
 impl fmt::Debug for ModelId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for ModelId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for ModelId {
-    fn from(s: &str) -> Self {
-        Self::new(s)
     }
 }
 
@@ -74,26 +86,4 @@ impl AsRef<str> for ModelId {
 #[serde(transparent)]
 pub struct Tag(Arc<str>);
 
-impl Tag {
-    /// Makes a tag from a string.
-    pub fn new(tag: impl AsRef<str>) -> Self {
-        Self(Arc::from(tag.as_ref()))
-    }
-
-    /// The tag as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Tag {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for Tag {
-    fn from(s: &str) -> Self {
-        Self::new(s)
-    }
-}
+shared_name!(Tag, "a", "tag");

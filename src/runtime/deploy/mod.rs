@@ -41,33 +41,11 @@ pub use balancer::{
 #[serde(transparent)]
 pub struct DeploymentId(Arc<str>);
 
-impl DeploymentId {
-    /// Makes an id from a string.
-    pub fn new(id: impl AsRef<str>) -> Self {
-        Self(Arc::from(id.as_ref()))
-    }
-
-    /// The id as a string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
+crate::id::shared_name!(DeploymentId, "an", "id");
 
 impl fmt::Debug for DeploymentId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&*self.0, f)
-    }
-}
-
-impl fmt::Display for DeploymentId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl From<&str> for DeploymentId {
-    fn from(s: &str) -> Self {
-        Self::new(s)
     }
 }
 
