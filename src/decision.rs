@@ -46,9 +46,10 @@ pub struct Decision {
     /// [ranking depth](crate::RouterBuilder::ranking_depth) of the scored candidates (all of
     /// them after [`rank_all`](Decision::rank_all)).
     pub ranking: Vec<u32>,
-    /// The estimators' answers when the router has more than 1,024 models (fewer use the stack).
+    /// The estimators' answers and the costs when the router has more than 1,024 models
+    /// (fewer use the stack).
     #[serde(skip)]
-    pub(crate) scratch_estimates: (Vec<Option<f64>>, Vec<f64>),
+    pub(crate) scratch_estimates: (Vec<Option<f64>>, Vec<f64>, Vec<f64>),
     /// The rank stage's keys when the ranking is deeper than 16.
     #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,

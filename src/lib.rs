@@ -65,6 +65,7 @@ mod kind;
 pub mod model;
 mod non_finite;
 mod non_negative;
+mod pass;
 pub mod policy;
 pub mod prices;
 pub mod rank;
@@ -123,7 +124,7 @@ pub use filter::{Constraints, Filter, FilterFn, Health, HealthFn, Rejection, fil
 pub use model::{
     Capabilities, Capability, LatencyProfile, Model, ModelId, ModelSpec, Prices, QualityPriors, Tag,
 };
-pub use policy::{Policy, PolicyFn, ScorerPolicy, policy_fn, rank_with_scorer};
+pub use policy::{Policy, PolicyFn, ScoreEach, Scored, ScorerPolicy, policy_fn, rank_with_scorer};
 pub use prices::{LongContext, Rates, TokenCounts};
 pub use router::{Router, RouterBuilder};
 pub use score::{CostFirst, QualityFirst, Score, Scorer, ScorerFn, Weighted, scorer_fn};

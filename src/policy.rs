@@ -9,6 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::candidate::{Candidate, Verdict};
+pub use crate::pass::{ScoreEach, Scored};
 use crate::score::{CostFirst, QualityFirst, Scorer, Weighted};
 use crate::task::Task;
 
@@ -25,6 +26,19 @@ pub trait Policy: Send + Sync {
     /// A short name for explanations.
     fn name(&self) -> Cow<'static, str> {
         Cow::Borrowed("custom")
+    }
+
+    /// For a policy that scores each candidate on its own with a [`Scorer`] (its
+    /// [`rank`](Self::rank) is [`rank_with_scorer`]): return `Some(each.score_with(&scorer))`,
+    /// and the router filters, estimates, scores and ranks the candidates in one pass over the
+    /// models instead of three, with the same decision.
+    ///
+    /// The default returns `None`: the router filters and estimates every candidate, then
+    /// calls [`rank`](Self::rank) with all of them. [`ScorerPolicy`] and the built-in
+    /// policies return `Some`.
+    fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+        let _ = each;
+        None
     }
 }
 
@@ -53,6 +67,9 @@ impl<S: Scorer> Policy for ScorerPolicy<S> {
     fn name(&self) -> Cow<'static, str> {
         self.0.name()
     }
+    fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+        Some(each.score_with(&self.0))
+    }
 }
 
 macro_rules! scorer_is_policy {
@@ -63,6 +80,9 @@ macro_rules! scorer_is_policy {
             }
             fn name(&self) -> Cow<'static, str> {
                 Scorer::name(self)
+            }
+            fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+                Some(each.score_with(self))
             }
         }
     )*};
@@ -110,6 +130,9 @@ macro_rules! forward_policy {
             }
             fn name(&self) -> Cow<'static, str> {
                 (**self).name()
+            }
+            fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+                (**self).score_each(each)
             }
         }
     )*};

@@ -58,17 +58,24 @@ impl RankKey {
         lo: u64::MAX,
     };
 
+    /// The key of the candidate at `index` with score `s` and expected cost `cost`.
+    #[inline(always)]
+    fn new(index: u32, s: Score, cost: f64) -> Self {
+        let score = score_bits(s);
+        let cost = ascending(cost);
+        Self {
+            hi: u128::from(s.reserve) << 127 | u128::from(score) << 63 | u128::from(cost >> 1),
+            lo: (cost & 1) << 32 | u64::from(index),
+        }
+    }
+
+    /// The key of a scored candidate (its cost infinite when it has no estimate).
     #[inline(always)]
     fn of(index: u32, c: &Candidate) -> Option<Self> {
         let Verdict::Scored(s) = c.verdict else {
             return None;
         };
-        let score = score_bits(s);
-        let cost = ascending(c.estimate.map_or(f64::INFINITY, |e| e.cost_usd));
-        Some(Self {
-            hi: u128::from(s.reserve) << 127 | u128::from(score) << 63 | u128::from(cost >> 1),
-            lo: (cost & 1) << 32 | u64::from(index),
-        })
+        Some(Self::new(index, s, cost_of(c)))
     }
 
     fn index(&self) -> u32 {
@@ -79,6 +86,12 @@ impl RankKey {
     fn prefix(&self) -> u64 {
         (self.hi >> 64) as u64
     }
+}
+
+/// A candidate's expected cost as the order reads it: infinite without an estimate.
+#[inline(always)]
+fn cost_of(c: &Candidate) -> f64 {
+    c.estimate.map_or(f64::INFINITY, |e| e.cost_usd)
 }
 
 /// Scratch space of a ranking deeper than [`SMALL_DEPTH`], kept in the
@@ -100,6 +113,89 @@ impl RankScratch {
     }
 }
 
+/// The best `depth` scored candidates seen so far, offered one at a time (a `depth` of 0 counts
+/// as 1): the rank stage's state, shared by the separate rank pass ([`rank`]) and the router's
+/// single pass for policies that score each candidate on their own.
+///
+/// With a depth of at most [`SMALL_DEPTH`] the best keys sit in an array on the stack, sorted,
+/// and a candidate that does not make the cut costs one comparison of its tier and score;
+/// deeper rankings collect every key in the scratch space and select and sort at the end.
+pub(crate) struct Top<'s> {
+    depth: usize,
+    small: [RankKey; SMALL_DEPTH],
+    len: usize,
+    /// The prefix (tier and score) of the worst kept key once the array is full: a candidate
+    /// whose prefix is above it ranks below every kept key, without building its key.
+    cut: u64,
+    scratch: &'s mut RankScratch,
+}
+
+impl<'s> Top<'s> {
+    /// An empty top `depth`, with `scratch` for a depth above [`SMALL_DEPTH`].
+    #[inline(always)]
+    pub(crate) fn new(depth: usize, scratch: &'s mut RankScratch) -> Self {
+        scratch.keys.clear();
+        Self {
+            depth: depth.max(1),
+            small: [RankKey::WORST; SMALL_DEPTH],
+            len: 0,
+            cut: u64::MAX,
+            scratch,
+        }
+    }
+
+    /// Offers the candidate at `index`, scored `s`, with expected cost `cost`.
+    #[inline(always)]
+    pub(crate) fn offer(&mut self, index: usize, s: Score, cost: f64) {
+        let depth = self.depth;
+        if depth > SMALL_DEPTH {
+            self.scratch.keys.push(RankKey::new(index as u32, s, cost));
+            return;
+        }
+        if prefix_of(s) > self.cut {
+            return;
+        }
+        let k = RankKey::new(index as u32, s, cost);
+        let top = &mut self.small;
+        let mut j = if self.len < depth {
+            self.len += 1;
+            self.len - 1
+        } else if k < top[depth - 1] {
+            depth - 1
+        } else {
+            return;
+        };
+        while j > 0 && top[j - 1] > k {
+            top[j] = top[j - 1];
+            j -= 1;
+        }
+        top[j] = k;
+        if self.len == depth {
+            self.cut = top[depth - 1].prefix();
+        }
+    }
+
+    /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
+    pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
+        if self.depth <= SMALL_DEPTH {
+            let kept = self.small[..self.len].iter().map(RankKey::index);
+            set_ranks(candidates, ranking, kept);
+            return;
+        }
+        let RankScratch { keys, order } = self.scratch;
+        if self.depth < keys.len() {
+            keys.select_nth_unstable(self.depth - 1);
+            keys.truncate(self.depth);
+        }
+        sort_keys(keys, order);
+        set_ranks(
+            candidates,
+            ranking,
+            order.iter().map(|&p| keys[p as usize].index()),
+        );
+    }
+}
+
 /// Fills `ranking` with the indices of the best `depth` scored candidates, best first, and sets
 /// their `rank`; the other scored candidates keep `rank: None`. Pending candidates the policy
 /// left alone become rejections. A `depth` of 0 counts as 1.
@@ -110,55 +206,19 @@ pub(crate) fn rank(
     depth: usize,
 ) {
     ranking.clear();
-    let depth = depth.max(1);
-    if depth <= SMALL_DEPTH {
-        let mut top = [RankKey::WORST; SMALL_DEPTH];
-        let mut len = 0;
-        // The prefix (tier and score) of the worst kept key once the array is full: a candidate
-        // whose prefix is above it ranks below every kept key, without building its key.
-        let mut cut = u64::MAX;
-        for (i, c) in candidates.iter_mut().enumerate() {
-            if let Verdict::Scored(s) = c.verdict
-                && prefix_of(s) > cut
-            {
-                continue;
-            }
-            let Some(k) = key_of(i, c) else { continue };
-            let mut j = if len < depth {
-                len += 1;
-                len - 1
-            } else if k < top[depth - 1] {
-                depth - 1
-            } else {
-                continue;
-            };
-            while j > 0 && top[j - 1] > k {
-                top[j] = top[j - 1];
-                j -= 1;
-            }
-            top[j] = k;
-            if len == depth {
-                cut = top[depth - 1].prefix();
-            }
-        }
-        set_ranks(candidates, ranking, top[..len].iter().map(RankKey::index));
-        return;
-    }
-    let RankScratch { keys, order } = scratch;
-    keys.clear();
+    let mut top = Top::new(depth, scratch);
     for (i, c) in candidates.iter_mut().enumerate() {
-        keys.extend(key_of(i, c));
+        match c.verdict {
+            Verdict::Scored(s) => top.offer(i, s, cost_of(c)),
+            Verdict::Pending => {
+                c.verdict = Verdict::Rejected(crate::rejection::Rejection::Policy {
+                    detail: std::borrow::Cow::Borrowed("left unscored by the policy"),
+                });
+            }
+            Verdict::Rejected(_) => {}
+        }
     }
-    if depth < keys.len() {
-        keys.select_nth_unstable(depth - 1);
-        keys.truncate(depth);
-    }
-    sort_keys(keys, order);
-    set_ranks(
-        candidates,
-        ranking,
-        order.iter().map(|&p| keys[p as usize].index()),
-    );
+    top.finish(candidates, ranking);
 }
 
 /// Ranks every scored candidate that is not ranked yet, after the ranked ones: with the ranking
@@ -177,17 +237,6 @@ pub(crate) fn rank_rest(candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         ranking,
         order.iter().map(|&p| keys[p as usize].index()),
     );
-}
-
-/// Turns a pending verdict into the policy's rejection and gives the key of a scored candidate.
-#[inline(always)]
-fn key_of(i: usize, c: &mut Candidate) -> Option<RankKey> {
-    if let Verdict::Pending = c.verdict {
-        c.verdict = Verdict::Rejected(crate::rejection::Rejection::Policy {
-            detail: std::borrow::Cow::Borrowed("left unscored by the policy"),
-        });
-    }
-    RankKey::of(i as u32, c)
 }
 
 /// Appends `indices` to `ranking`, each candidate's `rank` its position.

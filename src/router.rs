@@ -8,11 +8,11 @@ use crate::Error;
 use crate::date::Date;
 use crate::decision::{Candidate, Decision, Verdict};
 use crate::estimate::{
-    Estimate, LatencyEstimator, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency,
-    QualityEstimator,
+    LatencyEstimator, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency, QualityEstimator,
 };
-use crate::filter::{self, Constraints, Filter, Health, Rejection, TaskView};
+use crate::filter::{Constraints, Filter, Health, TaskView};
 use crate::model::{Model, ModelId, ModelSpec};
+use crate::pass::{Pass, ScoreEach};
 use crate::policy::Policy;
 use crate::rank;
 use crate::score::CostFirst;
@@ -126,8 +126,8 @@ impl Router {
     /// Routes a task into `out`, reusing its buffers: once `out` has held a decision over this
     /// router's models, routing with the built-in policies and estimators allocates nothing.
     ///
-    /// The estimators' answers are kept on the stack for routers of up to 1,024 models (24
-    /// bytes a model, at most 24 KiB; more models use buffers in `out`).
+    /// The estimators' answers and the expected costs are kept on the stack for routers of up
+    /// to 1,024 models (32 bytes a model, at most 32 KiB; more models use buffers in `out`).
     ///
     /// # Errors
     /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected; `out` still
@@ -141,15 +141,8 @@ impl Router {
     /// # Errors
     /// As [`route_into`](Self::route_into).
     pub fn route_with(&self, task: &dyn Task, policy: &dyn Policy, out: &mut Decision) -> Result<(), Error> {
-        self.evaluate_candidates(task, out);
-        policy.rank(task, &mut out.candidates);
+        self.decide(task, Some(policy), out);
         out.policy = policy.name();
-        rank::rank(
-            &mut out.candidates,
-            &mut out.ranking,
-            &mut out.scratch_rank,
-            self.depth,
-        );
         if out.ranking.is_empty() {
             return Err(Error::NoEligibleModel {
                 task_kind: task.kind().clone(),
@@ -162,6 +155,12 @@ impl Router {
     /// Runs the filter and estimate stages only: every candidate ends [`Verdict::Pending`]
     /// with its estimate, or rejected with its reason.
     pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
+        self.decide(task, None, out);
+    }
+
+    /// Runs the pipeline into `out`: the filter and estimate stages, then, with a policy, the
+    /// score and rank stages.
+    fn decide(&self, task: &dyn Task, policy: Option<&dyn Policy>, out: &mut Decision) {
         let n = self.models.len();
         out.ranking.clear();
         // Room for the whole ranking up front, so a decision warmed up on any task never grows
@@ -171,44 +170,65 @@ impl Router {
             out.scratch_rank.reserve(n);
         }
         out.task_kind = Some(task.kind().clone());
-        // The estimators' answers for every model go to buffers on the stack (up to 1,024
-        // models: 24 KiB), else to the decision's own.
+        // A decision reused with the same router already holds one entry per model, in order:
+        // the pass overwrites them in place (no id clones, no moves; an entry naming another
+        // model gets this one's id). Otherwise start afresh.
+        if out.candidates.len() != n {
+            out.candidates.clear();
+            out.candidates.reserve(n);
+            out.candidates.extend(self.table.ids().iter().map(|id| Candidate {
+                model: id.clone(),
+                estimate: None,
+                verdict: Verdict::Pending,
+                rank: None,
+            }));
+        }
+        // The estimators' answers and the costs for every model go to buffers on the stack (up
+        // to 1,024 models: 32 KiB), else to the decision's own.
         match n {
-            0..=16 => self.evaluate_on_stack::<16>(task, out),
-            17..=64 => self.evaluate_on_stack::<64>(task, out),
-            65..=256 => self.evaluate_on_stack::<256>(task, out),
-            257..=1024 => self.evaluate_on_stack::<1024>(task, out),
+            0..=16 => self.decide_on_stack::<16>(task, policy, out),
+            17..=64 => self.decide_on_stack::<64>(task, policy, out),
+            65..=256 => self.decide_on_stack::<256>(task, policy, out),
+            257..=1024 => self.decide_on_stack::<1024>(task, policy, out),
             _ => {
-                let (mut quality, mut latency) = std::mem::take(&mut out.scratch_estimates);
+                let (mut quality, mut latency, mut cost) = std::mem::take(&mut out.scratch_estimates);
                 quality.clear();
                 quality.resize(n, None);
                 latency.clear();
                 latency.resize(n, f64::INFINITY);
-                self.evaluate_with(task, out, &mut quality, &mut latency);
-                out.scratch_estimates = (quality, latency);
+                cost.clear();
+                cost.resize(n, 0.0);
+                self.decide_with(task, policy, out, (&mut quality, &mut latency, &mut cost));
+                out.scratch_estimates = (quality, latency, cost);
             }
         }
     }
 
-    fn evaluate_on_stack<const N: usize>(&self, task: &dyn Task, out: &mut Decision) {
+    fn decide_on_stack<const N: usize>(
+        &self,
+        task: &dyn Task,
+        policy: Option<&dyn Policy>,
+        out: &mut Decision,
+    ) {
         let n = self.models.len();
         let mut quality = [None; N];
         let mut latency = [f64::INFINITY; N];
-        self.evaluate_with(task, out, &mut quality[..n], &mut latency[..n]);
+        let mut cost = [0.0; N];
+        let columns = (&mut quality[..n], &mut latency[..n], &mut cost[..n]);
+        self.decide_with(task, policy, out, columns);
     }
 
-    /// The filter and estimate stages, with `quality` and `latency` (one entry per model) to
-    /// hold the estimators' answers.
-    fn evaluate_with(
+    /// The pipeline, with `quality`, `latency` and `cost` (one entry per model) to hold the
+    /// estimators' answers and the expected costs.
+    fn decide_with(
         &self,
         task: &dyn Task,
+        policy: Option<&dyn Policy>,
         out: &mut Decision,
-        quality: &mut [Option<f64>],
-        latency: &mut [f64],
+        (quality, latency, cost): (&mut [Option<f64>], &mut [f64], &mut [f64]),
     ) {
-        let n = self.models.len();
         // Both estimators answer for every model at once, from their prepared state if they
-        // have one.
+        // have one; the costs come from the table's rate columns.
         let models = &self.models[..];
         match &self.prepared_quality {
             Some(p) => p.estimate_all(task, models, quality),
@@ -218,56 +238,42 @@ impl Router {
             Some(p) => p.latency_all(task, models, latency),
             None => self.latency.latency_all(task, models, latency),
         }
-        // A decision reused with the same router already holds one entry per model, in order:
-        // overwrite them in place (no id clones, no moves; an entry naming another model gets
-        // this one's id in the loop below). Otherwise start afresh.
-        let ids = self.table.ids();
-        if out.candidates.len() != n {
-            out.candidates.clear();
-            out.candidates.reserve(n);
-            out.candidates.extend(ids.iter().map(|id| Candidate {
-                model: id.clone(),
-                estimate: None,
-                verdict: Verdict::Pending,
-                rank: None,
-            }));
-        }
         // The task's numbers, read once rather than once per candidate.
         let view = TaskView::of(task);
-        let health = self.health.as_deref();
-        let rows = self.table.rows();
-        let estimates = quality.iter().zip(latency.iter());
-        let candidates = out.candidates.iter_mut().zip(estimates).zip(ids);
-        for ((((c, (q, l)), id), m), row) in candidates.zip(self.models.iter()).zip(rows.iter()) {
-            if !c.model.same_arc(id) {
-                c.model = id.clone();
-            }
-            c.rank = None;
-            if let Err(r) =
-                filter::check_static(task, &view, m, row, &self.constraints, health, &self.filters)
-            {
-                c.estimate = None;
-                c.verdict.set(Verdict::Rejected(r));
-                continue;
-            }
-            let cost = if row.flat {
-                row.rates.cost_usd(view.input, view.cached, view.output)
-            } else {
-                m.prices.cost_usd(view.input, view.cached, view.output)
-            };
-            let latency = *l;
-            let quality = q.unwrap_or(f64::NAN);
-            c.estimate = Some(Estimate::new(quality, cost, latency));
-            c.verdict.set(match q {
-                None => Verdict::Rejected(Rejection::NoQualityEstimate),
-                Some(v) if !(0.0..=1.0).contains(v) => {
-                    Verdict::Rejected(Rejection::BadQualityEstimate { value: *v })
-                }
-                Some(_) => match filter::check_limits(&view.limits, cost, latency) {
-                    Ok(()) => Verdict::Pending,
-                    Err(r) => Verdict::Rejected(r),
-                },
-            });
+        self.table
+            .costs(models, (view.input, view.cached, view.output), cost);
+        let pass = Pass {
+            task,
+            view,
+            models,
+            table: &self.table,
+            constraints: &self.constraints,
+            health: self.health.as_deref(),
+            filters: &self.filters,
+            quality,
+            latency,
+            cost,
+        };
+        let Some(policy) = policy else {
+            pass.run(&mut out.candidates, |_, _| Verdict::Pending);
+            return;
+        };
+        let each = ScoreEach {
+            pass: &pass,
+            candidates: &mut out.candidates,
+            ranking: &mut out.ranking,
+            scratch: &mut out.scratch_rank,
+            depth: self.depth,
+        };
+        if policy.score_each(each).is_none() {
+            pass.run(&mut out.candidates, |_, _| Verdict::Pending);
+            policy.rank(task, &mut out.candidates);
+            rank::rank(
+                &mut out.candidates,
+                &mut out.ranking,
+                &mut out.scratch_rank,
+                self.depth,
+            );
         }
     }
 }
@@ -381,7 +387,7 @@ impl RouterBuilder {
         self
     }
 
-    /// Rejects models retired on or before `today` ([`Rejection::Retired`]).
+    /// Rejects models retired on or before `today` ([`Rejection::Retired`](crate::Rejection::Retired)).
     /// The router reads no clock: pass today's date
     /// (`Date::from_system_time(SystemTime::now())`), and rebuild the router to move it on.
     pub fn exclude_retired(mut self, today: Date) -> Self {
@@ -485,6 +491,10 @@ impl RouterBuilder {
             self.constraints.allow.as_ref(),
             &self.constraints.deny,
             self.constraints.retired_by,
+            (
+                self.constraints.max_input_price,
+                self.constraints.max_output_price,
+            ),
         );
         let prepared_quality = quality.prepare(&self.models).map(Arc::from);
         let prepared_latency = latency.prepare(&self.models).map(Arc::from);
@@ -508,8 +518,8 @@ impl RouterBuilder {
 mod tests {
     use super::*;
     use crate::{
-        Capabilities, Capability, LatencyProfile, Limits, Prices, QualityFirst, TaskKind, TaskSpec, Weighted,
-        latency_fn, quality_fn,
+        Capabilities, Capability, LatencyProfile, Limits, Prices, QualityFirst, Scorer, ScorerPolicy,
+        TaskKind, TaskSpec, Weighted, latency_fn, quality_fn,
     };
 
     /// Models with and without latency profiles, priors, tags and tools; some listed.
@@ -596,6 +606,58 @@ mod tests {
                     "{}",
                     a.explain()
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn the_single_pass_gives_the_decisions_of_the_three_passes() {
+        // The built-in policies score in the router's pass (`Policy::score_each`); the same
+        // scorers wrapped in `policy_fn` (which keeps the default `score_each`) go through the
+        // separate policy and rank passes.
+        let tasks = [
+            TaskSpec::new(TaskKind::Planning, 3_000).with_output_tokens(900),
+            TaskSpec::new(TaskKind::Math, 3_000)
+                .with_cached_input_tokens(1_000)
+                .require(Capability::Tools)
+                .with_limits(Limits::NONE.with_max_cost_usd(0.05).with_max_latency_ms(20_000.0)),
+            TaskSpec::new(TaskKind::from_name("legal"), 100).require_tag("eu"),
+            TaskSpec::new(TaskKind::Chat, 31_000).with_output_tokens(600),
+        ];
+        let scorers: [Arc<dyn Scorer>; 3] = [
+            Arc::new(CostFirst::new(0.6).unwrap()),
+            Arc::new(QualityFirst::new(0.04).unwrap()),
+            Arc::new(Weighted::with_weights(1.0, 10.0, 0.1).unwrap()),
+        ];
+        for scorer in scorers {
+            for depth in [1, 3, 8, rank::SMALL_DEPTH, rank::SMALL_DEPTH + 1, usize::MAX] {
+                let build = |policy: Arc<dyn Policy>| {
+                    Router::builder()
+                        .models(models())
+                        .shared_policy(policy)
+                        .deny(["m5"])
+                        .max_input_price(8.0)
+                        .ranking_depth(depth)
+                        .build()
+                        .unwrap()
+                };
+                let s = Arc::clone(&scorer);
+                let one = build(Arc::new(ScorerPolicy(Arc::clone(&scorer))));
+                let three = build(Arc::new(crate::policy_fn("three", move |t, c| {
+                    crate::rank_with_scorer(&*s, t, c)
+                })));
+                for task in &tasks {
+                    let (mut a, mut b) = (Decision::new(), Decision::new());
+                    for _ in 0..2 {
+                        let ra = one.route_into(task, &mut a).map_err(|e| e.to_string());
+                        let rb = three.route_into(task, &mut b).map_err(|e| e.to_string());
+                        assert_eq!(ra.is_ok(), rb.is_ok());
+                        b.policy = a.policy.clone();
+                        // Compared as text: a candidate without a quality estimate holds NaN.
+                        assert_eq!(format!("{a:?}"), format!("{b:?}"), "depth {depth}");
+                    }
+                    assert!(a.rejected().count() > 0, "{}", a.explain());
+                }
             }
         }
     }

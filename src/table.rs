@@ -31,6 +31,10 @@ pub(crate) enum Listed {
 /// What the filter stage reads of one model.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelRow {
+    /// Whether the checks that depend on the model alone pass: neither list rules it out and
+    /// its prices are under the router's caps. (When they do not, the filter stage asks the
+    /// full check for the first reason, in its order.)
+    pub(crate) static_ok: bool,
     /// The model's standard rates for a plain call (its input and output prices, and the cached
     /// input price or the input price).
     pub(crate) rates: CallRates,
@@ -43,10 +47,18 @@ pub(crate) struct ModelRow {
     pub(crate) listed: Listed,
 }
 
-/// One [`ModelRow`] per model, in catalog order, and the ids.
+/// One [`ModelRow`] per model, in catalog order, the ids, and the plain-call rates as columns.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelTable {
     rows: Box<[ModelRow]>,
+    /// The rows' rates again, one column per rate, so that the cost of every model is one
+    /// loop the compiler vectorizes.
+    input: Box<[f64]>,
+    cached: Box<[f64]>,
+    output: Box<[f64]>,
+    /// The models whose rates are not flat (a long-context tier): their cost is asked of their
+    /// `Prices`.
+    tiered: Box<[usize]>,
     /// The models' ids (clones of theirs: the same allocations), side by side, for the
     /// router's check that a reused decision holds these models.
     ids: Box<[ModelId]>,
@@ -54,16 +66,19 @@ pub(crate) struct ModelTable {
 
 impl ModelTable {
     /// The table of `models` under the router's allow list (`None`: every model is allowed),
-    /// deny list and date for retirements (`None`: none excluded).
+    /// deny list, date for retirements (`None`: none excluded) and price caps (input, output).
     pub(crate) fn new(
         models: &[ModelSpec],
         allow: Option<&BTreeSet<ModelId>>,
         deny: &BTreeSet<ModelId>,
         retired_by: Option<Date>,
+        caps: (Option<f64>, Option<f64>),
     ) -> Self {
-        let rows = models
+        let under = |cap: Option<f64>, price: f64| cap.is_none_or(|cap| price <= cap);
+        let rows: Box<[ModelRow]> = models
             .iter()
             .map(|m| ModelRow {
+                static_ok: false,
                 rates: m.prices.call_rates().0,
                 flat: m.prices.call_rates().1,
                 context_window: m.context_window,
@@ -81,9 +96,48 @@ impl ModelTable {
                     Listed::Ok
                 },
             })
+            .map(|mut row| {
+                row.static_ok = row.listed == Listed::Ok
+                    && under(caps.0, row.rates.input)
+                    && under(caps.1, row.rates.output);
+                row
+            })
             .collect();
         let ids = models.iter().map(|m| m.id.clone()).collect();
-        Self { rows, ids }
+        let column = |f: fn(&ModelRow) -> f64| rows.iter().map(f).collect();
+        Self {
+            input: column(|r| r.rates.input),
+            cached: column(|r| r.rates.cached_input),
+            output: column(|r| r.rates.output),
+            tiered: (rows.iter().enumerate())
+                .filter_map(|(i, r)| (!r.flat).then_some(i))
+                .collect(),
+            rows,
+            ids,
+        }
+    }
+
+    /// Writes to `out` the expected cost of a call of `input` tokens (`cached` of them read from
+    /// the prompt cache) and `output` output tokens on every model: `Prices::cost_usd`, bit
+    /// for bit (`CallRates::cost_usd` for the flat ones).
+    pub(crate) fn costs(
+        &self,
+        models: &[ModelSpec],
+        (input, cached, output): (u32, u32, u32),
+        out: &mut [f64],
+    ) {
+        let rates = self.input.iter().zip(&self.cached[..]).zip(&self.output[..]);
+        for (o, ((&i, &c), &p)) in out.iter_mut().zip(rates) {
+            let rates = CallRates {
+                input: i,
+                cached_input: c,
+                output: p,
+            };
+            *o = rates.cost_usd(input, cached, output);
+        }
+        for &i in &self.tiered[..] {
+            out[i] = models[i].prices.cost_usd(input, cached, output);
+        }
     }
 
     /// The rows, in catalog order.
@@ -110,7 +164,7 @@ mod tests {
         ];
         let allow: BTreeSet<ModelId> = ["a", "b"].into_iter().map(ModelId::new).collect();
         let deny: BTreeSet<ModelId> = [ModelId::new("b")].into();
-        let t = ModelTable::new(&models, Some(&allow), &deny, None);
+        let t = ModelTable::new(&models, Some(&allow), &deny, None, (None, None));
         let listed: Vec<_> = t.rows().iter().map(|r| r.listed).collect();
         assert_eq!(listed, [Listed::Ok, Listed::Denied, Listed::NotAllowed]);
         assert!(

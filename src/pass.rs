@@ -1,0 +1,148 @@
+//! The router's pass over the models: stages 1 and 2 (filter, estimate) for every candidate, and,
+//! for a policy that scores each candidate on its own ([`Policy::score_each`]), stages 3 and 4
+//! (score, rank) in the same pass.
+//!
+//! The estimators' answers and the expected costs arrive as columns (one value per model,
+//! computed before the pass); the pass reads the model's compact row, its three estimates, and
+//! writes its [`Candidate`] once.
+//!
+//! [`Policy::score_each`]: crate::Policy::score_each
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::candidate::{Candidate, Verdict};
+use crate::estimate::Estimate;
+use crate::filter::{self, Constraints, Filter, Health, TaskView};
+use crate::model::ModelSpec;
+use crate::rank::{RankScratch, Top};
+use crate::rejection::Rejection;
+use crate::score::Scorer;
+use crate::table::ModelTable;
+use crate::task::Task;
+
+/// What one decision's pass reads: the task, the router's models and settings, and the
+/// estimators' answers and the expected costs (one entry per model, in catalog order).
+pub(crate) struct Pass<'a> {
+    pub(crate) task: &'a dyn Task,
+    pub(crate) view: TaskView<'a>,
+    pub(crate) models: &'a [ModelSpec],
+    pub(crate) table: &'a ModelTable,
+    pub(crate) constraints: &'a Constraints,
+    pub(crate) health: Option<&'a dyn Health>,
+    pub(crate) filters: &'a [Arc<dyn Filter>],
+    pub(crate) quality: &'a [Option<f64>],
+    pub(crate) latency: &'a [f64],
+    pub(crate) cost: &'a [f64],
+}
+
+impl Pass<'_> {
+    /// Filters and estimates every candidate (`candidates` holds one entry per model, in
+    /// catalog order; an entry naming another model gets this one's id), and gives each one
+    /// that passes, with its index and estimate, to `then` for its verdict
+    /// ([`Verdict::Pending`] to leave it to the policy). Every candidate ends unranked.
+    #[inline(always)]
+    pub(crate) fn run(&self, candidates: &mut [Candidate], mut then: impl FnMut(usize, Estimate) -> Verdict) {
+        let view = &self.view;
+        // The checks that do not depend on the model alone, when the task and router need none
+        // of the slower ones: then a model passes the filters when its row says so.
+        let plain = self.health.is_none() && view.tags.is_empty() && self.filters.is_empty();
+        let needed = u64::from(view.input) + u64::from(view.output);
+        let ids = self.table.ids();
+        let rows = self.table.rows();
+        let estimates = self.quality.iter().zip(self.latency).zip(self.cost);
+        let models = self.models.iter().zip(ids).zip(rows);
+        for (i, ((c, ((q, &latency), &cost)), ((m, id), row))) in
+            candidates.iter_mut().zip(estimates).zip(models).enumerate()
+        {
+            if !c.model.same_arc(id) {
+                c.model = id.clone();
+            }
+            c.rank = None;
+            // Each check as a value, not a branch: most models pass them all.
+            let quick = row.static_ok
+                & row.capabilities.missing_from(view.capabilities).is_empty()
+                & (needed <= u64::from(row.context_window))
+                & (view.output <= row.max_output_tokens);
+            if !(quick & plain)
+                && let Err(r) = filter::check_static(
+                    self.task,
+                    view,
+                    m,
+                    row,
+                    self.constraints,
+                    self.health,
+                    self.filters,
+                )
+            {
+                c.estimate = None;
+                c.verdict.set(Verdict::Rejected(r));
+                continue;
+            }
+            let e = Estimate::new(q.unwrap_or(f64::NAN), cost, latency);
+            c.estimate = Some(e);
+            c.verdict.set(match *q {
+                None => Verdict::Rejected(Rejection::NoQualityEstimate),
+                Some(value) if !(0.0..=1.0).contains(&value) => {
+                    Verdict::Rejected(Rejection::BadQualityEstimate { value })
+                }
+                Some(_) => match filter::check_limits(&view.limits, cost, latency) {
+                    Ok(()) => then(i, e),
+                    Err(r) => Verdict::Rejected(r),
+                },
+            });
+        }
+    }
+}
+
+/// A decision's candidates, handed to [`Policy::score_each`](crate::Policy::score_each): a
+/// policy that scores each candidate on its own passes its [`Scorer`] to
+/// [`score_with`](Self::score_with), and the router filters, estimates, scores and ranks every
+/// candidate in one pass over the models.
+pub struct ScoreEach<'a> {
+    pub(crate) pass: &'a Pass<'a>,
+    pub(crate) candidates: &'a mut [Candidate],
+    pub(crate) ranking: &'a mut Vec<u32>,
+    pub(crate) scratch: &'a mut RankScratch,
+    pub(crate) depth: usize,
+}
+
+impl fmt::Debug for ScoreEach<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScoreEach")
+            .field("candidates", &self.candidates.len())
+            .field("ranking_depth", &self.depth)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Proof that [`ScoreEach::score_with`] scored and ranked a decision's candidates; only that
+/// method makes one.
+#[derive(Debug)]
+pub struct Scored(());
+
+impl ScoreEach<'_> {
+    /// Filters and estimates every candidate, scores each one that passes with `scorer`, and
+    /// ranks the scored ones: the decision [`rank_with_scorer`](crate::rank_with_scorer) and
+    /// the rank stage give, in one pass.
+    #[inline]
+    pub fn score_with<S: Scorer + ?Sized>(self, scorer: &S) -> Scored {
+        let ScoreEach {
+            pass,
+            candidates,
+            ranking,
+            scratch,
+            depth,
+        } = self;
+        let mut top = Top::new(depth, scratch);
+        pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
+            Ok(s) => {
+                top.offer(i, s, e.cost_usd);
+                Verdict::Scored(s)
+            }
+            Err(r) => Verdict::Rejected(r),
+        });
+        top.finish(candidates, ranking);
+        Scored(())
+    }
+}
