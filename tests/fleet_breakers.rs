@@ -2,6 +2,7 @@
 //! process, each with its own registry, connection and sync task.
 
 mod fleet_support;
+mod log_capture;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -146,28 +147,8 @@ async fn failures_spread_over_replicas_trip_the_fleet() {
 /// local only. Needs no Redis.
 #[tokio::test]
 async fn without_redis_the_local_breakers_go_on_and_say_so() {
-    use std::io::Write;
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let writer = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    // Process-wide (a scoped one can miss call sites cached by other threads); the only test
-    // here that installs one, and the others' replicas reach Redis, so they do not warn.
-    tracing::subscriber::set_global_default(sub).expect("no other test installs a subscriber");
+    // The others' replicas reach Redis, so they do not warn.
+    let logs = log_capture::capture(tracing::Level::INFO);
     let url = format!("redis://127.0.0.1:{}/", fleet_support::unused_port());
     let r = replica(
         &url,
@@ -178,7 +159,7 @@ async fn without_redis_the_local_breakers_go_on_and_say_so() {
     fail(&r, &m, 3);
     assert!(!r.registry.is_available(&m), "a local trip opens the model");
     let warned = || {
-        let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let logs = logs.text();
         let n = logs
             .lines()
             .filter(|l| l.contains("WARN") && l.contains("breakers are local only"))

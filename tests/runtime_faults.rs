@@ -4,6 +4,7 @@
 //! instant.
 #![cfg(feature = "runtime")]
 
+mod log_capture;
 mod runtime_support;
 
 use std::sync::Arc;
@@ -563,38 +564,16 @@ fn building_without_a_matching_provider_is_an_error() {
 
 #[tokio::test(start_paused = true)]
 async fn logs_carry_no_prompt_text() {
-    use std::io::Write;
-    #[derive(Clone, Default)]
-    struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
-    impl Write for Buf {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = Buf::default();
-    let b2 = buf.clone();
-    let sub = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || b2.clone())
-        .with_ansi(false)
-        .finish();
-    // The process-wide default, not a thread-scoped one: tracing caches each call site's
-    // interest globally, and a call site first reached by a parallel test while only a scoped
-    // subscriber existed elsewhere could be cached as "never", which made this test flaky. This
-    // is the only test in this binary that installs a subscriber; events of tests running
-    // beside it land in the buffer too, and none of them may carry the prompt text either.
-    tracing::subscriber::set_global_default(sub).expect("no other test installs a global subscriber");
+    // Events of tests running beside this one land in the buffer too, and none of them may
+    // carry the prompt text either.
+    let logs = log_capture::capture(tracing::Level::TRACE);
     let (c, _fake) = client(
         Fake::new("fake")
             .script("cheap", vec![Act::err(ErrorKind::Server, 500); 3])
             .script("dear", [Act::ok("answer")]),
     );
     c.complete(&task(), &req(), within(secs(5))).await.unwrap();
-    let logs = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let logs = logs.text();
     assert!(logs.contains("attempt failed"), "{logs}");
     assert!(logs.contains("taskroute.request"), "{logs}");
     assert!(
@@ -777,12 +756,8 @@ fn slow_budget(reserve: u64, settle: u64, remaining: u64) -> (RoutedClient, Arc<
     (c, store, fake)
 }
 
-/// Fails on the code before the fix: each request ended when the store answered (5 s), not at
-/// its 1 s deadline.
-#[tokio::test(start_paused = true)]
-async fn a_slow_budget_store_never_holds_a_request_past_its_deadline() {
-    // reserving takes 5 s: the request ends at its deadline, nothing sent, nothing held
-    let (c, store, fake) = slow_budget(5_000, 0, 0);
+/// Sends a request with a 1 s deadline: it must end in `DeadlineExceeded` at exactly 1 s.
+async fn ends_at_its_deadline(c: &RoutedClient) {
     let t0 = tokio::time::Instant::now();
     let e = c
         .complete(&task(), &capped_req(), within(secs(1)))
@@ -790,6 +765,15 @@ async fn a_slow_budget_store_never_holds_a_request_past_its_deadline() {
         .unwrap_err();
     assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
     assert_eq!(t0.elapsed(), secs(1));
+}
+
+/// Fails on the code before the fix: each request ended when the store answered (5 s), not at
+/// its 1 s deadline.
+#[tokio::test(start_paused = true)]
+async fn a_slow_budget_store_never_holds_a_request_past_its_deadline() {
+    // reserving takes 5 s: the request ends at its deadline, nothing sent, nothing held
+    let (c, store, fake) = slow_budget(5_000, 0, 0);
+    ends_at_its_deadline(&c).await;
     assert_eq!(fake.calls_to("cheap") + fake.calls_to("dear"), 0);
     let t0 = tokio::time::Instant::now();
     let e = c
@@ -805,13 +789,7 @@ async fn a_slow_budget_store_never_holds_a_request_past_its_deadline() {
 
     // reading what is left (for stepping down) takes 5 s
     let (c, _store, fake) = slow_budget(0, 0, 5_000);
-    let t0 = tokio::time::Instant::now();
-    let e = c
-        .complete(&task(), &capped_req(), within(secs(1)))
-        .await
-        .unwrap_err();
-    assert!(matches!(e, RoutedError::DeadlineExceeded { .. }), "{e}");
-    assert_eq!(t0.elapsed(), secs(1));
+    ends_at_its_deadline(&c).await;
     assert_eq!(fake.calls_to("cheap"), 0);
 
     // settling takes 2 s: it is awaited (the spend is recorded when the request returns, so a
