@@ -456,29 +456,25 @@ mod tests {
         Value::BulkString(s.as_bytes().to_vec())
     }
 
+    /// One bucket's hash for model `m` as HGETALL returns it: successes, failures, summed
+    /// latency (ms) and summed slowdown ratio.
+    fn bucket(ok: i64, failed: i64, latency_ms: &str, ratio: &str) -> Value {
+        Value::Array(vec![
+            bulk("o:m"),
+            Value::Int(ok),
+            bulk("f:m"),
+            Value::Int(failed),
+            bulk("l:m"),
+            bulk(latency_ms),
+            bulk("r:m"),
+            bulk(ratio),
+        ])
+    }
+
     #[test]
     fn figures_are_decayed_means_and_shares() {
         // now: 3 ok (300 ms, ratio 1 each) and 1 failure; one half-life ago: 1 ok at 900 ms
-        let now = Value::Array(vec![
-            bulk("o:m"),
-            Value::Int(3),
-            bulk("f:m"),
-            Value::Int(1),
-            bulk("l:m"),
-            bulk("900"),
-            bulk("r:m"),
-            bulk("3"),
-        ]);
-        let old = Value::Array(vec![
-            bulk("o:m"),
-            Value::Int(1),
-            bulk("f:m"),
-            Value::Int(0),
-            bulk("l:m"),
-            bulk("900"),
-            bulk("r:m"),
-            bulk("3.0"),
-        ]);
+        let (now, old) = (bucket(3, 1, "900", "3"), bucket(1, 0, "900", "3.0"));
         let buckets = Value::Array(vec![
             Value::Array(vec![Value::Int(0), now]),
             Value::Array(vec![Value::Int(6), old]),

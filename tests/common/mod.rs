@@ -493,30 +493,15 @@ pub mod checks {
 #[allow(unused_macros)]
 macro_rules! aimock_tests {
     ($ty:ty, $client:expr, $model:expr) => {
-        #[tokio::test]
-        async fn complete_returns_text_usage_and_cost() {
-            $crate::common::checks::complete_returns_text_usage_and_cost(&$client, &$model).await;
-        }
-
-        #[tokio::test]
-        async fn stream_gives_the_same_answer_as_complete() {
-            $crate::common::checks::stream_gives_the_same_answer_as_complete(&$client, &$model).await;
-        }
-
-        #[tokio::test]
-        async fn tool_calls_complete_and_stream() {
-            $crate::common::checks::tool_calls_complete_and_stream(&$client, &$model).await;
-        }
-
-        #[tokio::test]
-        async fn aimock_errors_map_to_kinds() {
-            $crate::common::checks::aimock_errors_map_to_kinds(&$client, &$model).await;
-        }
-
-        #[tokio::test]
-        async fn overloaded_is_retryable() {
-            $crate::common::checks::overloaded_is_retryable(&$client, &$model).await;
-        }
+        $crate::common::check_tests!(
+            $client,
+            $model;
+            complete_returns_text_usage_and_cost,
+            stream_gives_the_same_answer_as_complete,
+            tool_calls_complete_and_stream,
+            aimock_errors_map_to_kinds,
+            overloaded_is_retryable
+        );
 
         #[test]
         fn client_is_send_sync_clone_and_object_safe() {
@@ -526,6 +511,20 @@ macro_rules! aimock_tests {
 }
 #[allow(unused_imports)]
 pub(crate) use aimock_tests;
+
+/// One `#[tokio::test]` per named check of [`checks`], named as the check, each calling it with
+/// `(&client, &model)`: `check_tests!(client expression, model expression; check, ...)`.
+#[allow(unused_macros)]
+macro_rules! check_tests {
+    ($client:expr, $model:expr; $($check:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $check() {
+            $crate::common::checks::$check(&$client, &$model).await;
+        }
+    )*};
+}
+#[allow(unused_imports)]
+pub(crate) use check_tests;
 
 /// The configuration test of a client that takes an API key and a base URL:
 /// `key_config_test!(Type, "KEY_VAR", "BASE_VAR", "local base" => "base_url() shown", "remote

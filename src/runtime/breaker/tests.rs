@@ -52,25 +52,9 @@ fn failed_probe_reopens_and_dropped_probe_frees_slot() {
     assert_eq!(b.try_acquire(t + secs(29)).unwrap_err().retry_in, secs(1));
 }
 
-#[test]
-fn failure_rate_needs_min_calls_and_forgets_old_buckets() {
-    let cfg = BreakerConfig::default()
-        .with_consecutive_failures(0)
-        .with_failure_rate(0.5, 10, secs(10));
-    let (b, t0) = breaker(cfg);
-    // 4 failures, 5 successes: 9 calls < 10, stays closed
-    for i in 0..9 {
-        let o = if i % 2 == 0 {
-            CallOutcome::Failure
-        } else {
-            CallOutcome::Success
-        };
-        b.try_acquire(t0).unwrap().record(o, t0);
-    }
-    assert_eq!(b.state(t0), BreakerState::Closed);
-    // 20 s later the old calls are out of the window: 9 more of the same stay closed
-    let t = t0 + secs(20);
-    for i in 0..9 {
+/// `n` calls at `t`, failures and successes in turn, a failure first.
+fn alternate(b: &Arc<CircuitBreaker>, n: usize, t: Instant) {
+    for i in 0..n {
         let o = if i % 2 == 0 {
             CallOutcome::Failure
         } else {
@@ -78,6 +62,20 @@ fn failure_rate_needs_min_calls_and_forgets_old_buckets() {
         };
         b.try_acquire(t).unwrap().record(o, t);
     }
+}
+
+#[test]
+fn failure_rate_needs_min_calls_and_forgets_old_buckets() {
+    let cfg = BreakerConfig::default()
+        .with_consecutive_failures(0)
+        .with_failure_rate(0.5, 10, secs(10));
+    let (b, t0) = breaker(cfg);
+    // 4 failures, 5 successes: 9 calls < 10, stays closed
+    alternate(&b, 9, t0);
+    assert_eq!(b.state(t0), BreakerState::Closed);
+    // 20 s later the old calls are out of the window: 9 more of the same stay closed
+    let t = t0 + secs(20);
+    alternate(&b, 9, t);
     assert_eq!(b.state(t), BreakerState::Closed);
     // the 10th call in the window, a failure: 6/10 failed
     b.try_acquire(t).unwrap().record(CallOutcome::Failure, t);
