@@ -14,9 +14,9 @@
 ))]
 
 mod common;
+mod log_capture;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::{Reply, close_delimited, http_response, model, raw_server, response_with};
@@ -27,7 +27,6 @@ use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{ChatRequest, Provider};
 use taskroute::runtime::{RequestOptions, RetryPolicy, RoutedClient};
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
-use tracing_subscriber::util::SubscriberInitExt;
 
 // No two share 8 consecutive bytes.
 const KEY: &str = "sk-logs-Hb3Nq8Wz1Kv5";
@@ -36,26 +35,6 @@ const SESSION: &str = "sess-logs-Ld7Gj3Us0Ea8";
 const BEDROCK_KEY: &str = "brk-logs-Vo5Ik1Zn6Qw2";
 const PROMPT: &str = "prompt-text-Jm4Xe9Bt";
 const ANSWER: &str = "answer-text-Cy2Fu7Hs";
-
-/// Everything the subscriber wrote.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
 
 /// The first 8 consecutive bytes of any of `needles` found in `hay`.
 fn leak(hay: &str, needles: &[&str]) -> Option<String> {
@@ -243,15 +222,7 @@ async fn exercise_runtime() {
 
 #[test]
 fn no_credential_prompt_or_answer_reaches_the_logs_at_any_level() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .try_init()
-        .expect("the only subscriber of this binary");
+    let captured = log_capture::capture_with_log(tracing::Level::TRACE);
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -32,6 +32,16 @@ impl Logs {
 /// could be cached as "never" (which made a test flaky). So one test per binary calls this, and
 /// the events of the tests running beside it land in the same buffer.
 pub fn capture(level: tracing::Level) -> Logs {
+    install(level, false)
+}
+
+/// [`capture`], with `log` records (reqwest's, for one) captured as events too.
+pub fn capture_with_log(level: tracing::Level) -> Logs {
+    install(level, true)
+}
+
+fn install(level: tracing::Level, bridge_log: bool) -> Logs {
+    use tracing_subscriber::util::SubscriberInitExt;
     let logs = Logs::default();
     let writer = logs.clone();
     let sub = tracing_subscriber::fmt()
@@ -39,6 +49,11 @@ pub fn capture(level: tracing::Level) -> Logs {
         .with_writer(move || writer.clone())
         .with_ansi(false)
         .finish();
-    tracing::subscriber::set_global_default(sub).expect("one test per binary installs the subscriber");
+    let installed = if bridge_log {
+        sub.try_init().is_ok()
+    } else {
+        tracing::subscriber::set_global_default(sub).is_ok()
+    };
+    assert!(installed, "one test per binary installs the subscriber");
     logs
 }
