@@ -373,6 +373,15 @@ impl BudgetStore for InMemoryBudgetStore {
     async fn reserve(&self, scopes: &[BudgetScope], usd: f64) -> Result<Reservation, BudgetError> {
         self.reserve_now(scopes, usd)
     }
+    /// As `reserve` (reservations last `reservation_ttl`), without the default's second future.
+    async fn reserve_within(
+        &self,
+        scopes: &[BudgetScope],
+        usd: f64,
+        _within: Duration,
+    ) -> Result<Reservation, BudgetError> {
+        self.reserve_now(scopes, usd)
+    }
     async fn settle(&self, reservation: &Reservation, actual_usd: f64) -> Result<(), BudgetError> {
         self.settle_now(reservation, actual_usd);
         Ok(())
