@@ -9,7 +9,7 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Reply, http_response, model, raw_server, raw_server_for, response_with};
+use common::{Reply, http_response, leak, model, raw_server, raw_server_for, response_with};
 use taskroute::ModelSpec;
 use taskroute::provider::anthropic::Anthropic;
 use taskroute::provider::bedrock::Bedrock;
@@ -244,17 +244,6 @@ async fn redirects_within_the_origin_are_followed_a_bounded_number_of_times() {
     assert_eq!(seen.lock().unwrap().len(), 11);
 }
 
-/// Whether `shown` contains 8 or more consecutive bytes of any secret.
-fn leaks(shown: &str, secrets: &[&str]) -> Option<String> {
-    secrets.iter().find_map(|s| {
-        s.as_bytes()
-            .windows(8)
-            .map(|w| std::str::from_utf8(w).unwrap())
-            .find(|w| shown.contains(w))
-            .map(str::to_owned)
-    })
-}
-
 #[tokio::test]
 async fn error_bodies_that_echo_a_credential_never_show_any_of_it() {
     let (base, _) = raw_server(Reply::Bytes(Vec::new())).await;
@@ -286,7 +275,7 @@ async fn error_bodies_that_echo_a_credential_never_show_any_of_it() {
         ];
         for (e, secrets) in errors_for(response_with("401 Unauthorized", &headers, body.as_bytes())).await {
             for shown in [e.to_string(), format!("{e:?}"), e.message().to_owned()] {
-                assert_eq!(leaks(&shown, &secrets), None, "{shown}");
+                assert_eq!(leak(&shown, &secrets), None, "{shown}");
             }
         }
     }

@@ -19,7 +19,7 @@ mod log_capture;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{Reply, close_delimited, http_response, model, raw_server, response_with};
+use common::{Reply, close_delimited, http_response, leak, model, raw_server, response_with};
 use futures::StreamExt;
 use taskroute::provider::anthropic::Anthropic;
 use taskroute::provider::bedrock::Bedrock;
@@ -35,17 +35,6 @@ const SESSION: &str = "sess-logs-Ld7Gj3Us0Ea8";
 const BEDROCK_KEY: &str = "brk-logs-Vo5Ik1Zn6Qw2";
 const PROMPT: &str = "prompt-text-Jm4Xe9Bt";
 const ANSWER: &str = "answer-text-Cy2Fu7Hs";
-
-/// The first 8 consecutive bytes of any of `needles` found in `hay`.
-fn leak(hay: &str, needles: &[&str]) -> Option<String> {
-    needles.iter().find_map(|s| {
-        s.as_bytes()
-            .windows(8)
-            .map(|w| std::str::from_utf8(w).unwrap())
-            .find(|w| hay.contains(w))
-            .map(str::to_owned)
-    })
-}
 
 fn clients(base: &str) -> Vec<(Box<dyn Provider>, ModelSpec)> {
     let t = Duration::from_secs(3);

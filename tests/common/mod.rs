@@ -130,6 +130,18 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// The first 8 consecutive bytes of any of `secrets` found in `shown` (what a leak check
+/// looks for: a secret cut short still leaks).
+pub fn leak(shown: &str, secrets: &[&str]) -> Option<String> {
+    secrets.iter().find_map(|s| {
+        s.as_bytes()
+            .windows(8)
+            .map(|w| std::str::from_utf8(w).unwrap())
+            .find(|w| shown.contains(w))
+            .map(str::to_owned)
+    })
+}
+
 /// An HTTP/1.1 response with a body and a correct Content-Length.
 pub fn http_response(status: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
     response_with(status, &[("content-type", content_type)], body)
