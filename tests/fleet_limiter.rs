@@ -116,6 +116,28 @@ async fn tokens_are_corrected_and_learning_and_pauses_are_shared() {
 }
 
 #[tokio::test]
+async fn a_configured_limit_is_a_ceiling_for_what_is_learned() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    // Configured 3 per minute on a key the provider allows 600: a learns the provider's
+    // figure, and the fleet still takes 3.
+    let (a, b) = replicas(
+        &url,
+        &fresh_prefix("limiter_cap"),
+        DeploymentLimits::none().rpm(3),
+    );
+    acquire(&a, 1).await.unwrap();
+    a.learn(
+        &RateLimits::new(Some(LimitWindow::new(600, 599)), None),
+        Instant::now(),
+    );
+    settle_down().await;
+    acquire(&b, 1).await.unwrap();
+    acquire(&a, 1).await.unwrap();
+    assert!(matches!(acquire(&b, 1).await, Err(Refusal::Requests { .. })));
+}
+
+#[tokio::test]
 async fn redis_away_refuses_the_call() {
     let _serial = SERIAL.lock().await;
     let _ = redis_or_skip!();

@@ -160,6 +160,7 @@ impl Catalog {
             catalog: Catalog {
                 as_of: options.as_of.clone(),
                 models: Vec::new(),
+                deployments: BTreeMap::new(),
             },
             skipped_modes: BTreeMap::new(),
             skipped_providers: 0,

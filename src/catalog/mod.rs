@@ -14,10 +14,15 @@
 //! Loading a file [over](Catalog::overlay_path) another catalog replaces models with the same id, adds new
 //! ones and applies the patches, so prices can be refreshed without a release. Unknown fields,
 //! bad values and duplicate ids are refused with the file, line, column and field path.
+//!
+//! A file may also list which endpoints serve a model (a `deployments` table keyed by model
+//! id; see [`deployments`]); a file's list for a model replaces the one it lays over.
 
+pub mod deployments;
 mod diff;
 pub mod litellm;
 
+pub use deployments::{DeploymentEntry, DeploymentIssue, DeploymentProvider};
 pub use diff::{CatalogDiff, FieldChange, ModelChange};
 
 use std::path::{Path, PathBuf};
@@ -87,6 +92,22 @@ pub enum CatalogError {
     UnknownFormat {
         /// The file.
         path: PathBuf,
+    },
+    /// A deployment entry is invalid.
+    #[error("{}: deployment {index} (`{id}`) of model `{model}`: `{field}` {issue}", display_source(.source_name))]
+    Deployment {
+        /// The file, where loaded from one.
+        source_name: Option<PathBuf>,
+        /// The model whose deployments list holds the entry.
+        model: String,
+        /// The entry's place in that list (0-based).
+        index: usize,
+        /// The entry's id.
+        id: String,
+        /// The field at fault (`weight`, `api_key_env`, ...; `model` for an unknown model).
+        field: &'static str,
+        /// What is wrong.
+        issue: DeploymentIssue,
     },
 }
 
@@ -195,6 +216,8 @@ struct CatalogFile {
     models: Vec<ModelSpec>,
     #[serde(default)]
     patches: Vec<ModelPatch>,
+    #[serde(default)]
+    deployments: deployments::DeploymentTable,
 }
 
 /// A list of models with the date it was checked.
@@ -212,6 +235,10 @@ pub struct Catalog {
     pub as_of: Option<String>,
     /// The models.
     pub models: Vec<ModelSpec>,
+    /// Which deployments serve which model, by model id (see [`deployments`]); models without
+    /// an entry are called through their provider as before.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub deployments: std::collections::BTreeMap<String, Vec<DeploymentEntry>>,
 }
 
 impl Catalog {
@@ -336,6 +363,14 @@ impl Catalog {
         if over.as_of.is_some() {
             self.as_of = over.as_of;
         }
+        // A file's list of a model's deployments replaces the one it lays over.
+        self.deployments.extend(over.deployments);
+        let models = &self.models;
+        deployments::check_models(
+            &self.deployments,
+            |id| models.iter().any(|m| m.id.as_str() == id),
+            &source_name,
+        )?;
         Ok(self)
     }
 
@@ -370,6 +405,12 @@ impl Catalog {
                 id: p.id,
             });
         }
+        let models = &self.models;
+        deployments::check_models(
+            &self.deployments,
+            |id| models.iter().any(|m| m.id.as_str() == id),
+            &source_name,
+        )?;
         Ok(self)
     }
 
@@ -435,10 +476,12 @@ impl Catalog {
                 source: Box::new(e),
             })?;
         }
+        deployments::check_table(&file.deployments, &source_name)?;
         Ok((
             Catalog {
                 as_of: file.as_of,
                 models: file.models,
+                deployments: file.deployments,
             },
             file.patches,
         ))

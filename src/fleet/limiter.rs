@@ -24,7 +24,8 @@ use crate::runtime::limit::{Acquire, Capacity, DeploymentLimits, Limiter, Refusa
 /// - Time: the Redis server's clock, so replicas whose clocks disagree still share one limit;
 ///   the `now` the runtime passes is not used for the shared state.
 /// - Limits: the configured ones until a provider reports its own (learned by any replica,
-///   used by all).
+///   used by all); a configured limit is a ceiling the provider's report can lower, never
+///   raise.
 /// - Concurrency (`max_concurrency`) is counted per process: a crashed replica's calls in
 ///   flight would otherwise hold slots for ever.
 /// - Redis away (a call times out or fails): the call is refused with
@@ -203,7 +204,9 @@ impl Limiter for RedisLimiter {
     fn learn(&self, seen: &RateLimits, _now: Instant) {
         let (rl, rr) = seen.requests.map_or((0, 0), |w| (w.limit, w.remaining));
         let (tl, tr) = seen.tokens.map_or((0, 0), |w| (w.limit, w.remaining));
-        self.background("learn", vec![rl, rr, tl, tr]);
+        let limits = &self.inner.limits;
+        let (rcap, tcap) = (limits.rpm.unwrap_or(0), limits.tpm.unwrap_or(0));
+        self.background("learn", vec![rl, rr, tl, tr, rcap, tcap]);
     }
 
     fn throttled(&self, retry_after: Option<Duration>, _now: Instant) {

@@ -58,6 +58,9 @@ pub use builder::RoutedClientBuilder;
 pub use cascade::{AcceptanceCheck, BasicCheck, CascadeResponse, CascadeStep};
 pub use client::{RoutedClient, RoutedResponse};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
+#[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
+pub use deploy::CatalogDeploymentError;
 pub use deploy::{
     Balancer, Choice, Deployment, DeploymentId, LeastInFlight, LowestLatency, MostRemaining, Pick,
     StickyByKey, WeightedRandom,

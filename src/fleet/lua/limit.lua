@@ -9,9 +9,11 @@
 --                               | {3, tpm} (never fits) | {4, wait} (paused)
 --   settle   n               -> {0}  (n tokens given back: the call used fewer than reserved)
 --   settle_over n            -> {0}  (n tokens more taken: it used more)
---   learn    rl rrem tl trem -> {0}  (a limit of 0: not reported)
+--   learn    rl rrem tl trem rpm tpm -> {0}  (a limit of 0: not reported; rpm, tpm: the
+--                               configured limits, ceilings on what is learned)
 --   throttle wait            -> {0}
--- rpm and tpm in acquire are the configured limits, used until the provider reports its own.
+-- rpm and tpm in acquire are the configured limits, used until the provider reports its own
+-- (which may lower them, never raise them).
 
 local P = 60000000
 local t = redis.call('TIME')
@@ -67,16 +69,20 @@ elseif op == 'settle' or op == 'settle_over' then
   save()
   return {0}
 elseif op == 'learn' then
-  local function adopt(cur, tat, limit, remaining)
+  -- A configured limit (cap, 0: none) is a ceiling: the provider's report lowers it, never
+  -- raises it; what the provider counts as used is taken at the limit adopted.
+  local function adopt(cur, tat, limit, remaining, cap)
     if limit <= 0 then return cur, tat end
+    local theirs = limit - math.min(remaining, limit)
+    if cap > 0 and cap < limit then limit = cap end
     if limit ~= cur then
       tat = now + cost(used(tat, cur), limit)
       cur = limit
     end
-    return cur, math.max(tat, now + cost(limit - math.min(remaining, limit), limit))
+    return cur, math.max(tat, now + cost(theirs, limit))
   end
-  rl, rt = adopt(rl, rt, tonumber(ARGV[2]) or 0, tonumber(ARGV[3]) or 0)
-  tl, tt = adopt(tl, tt, tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0)
+  rl, rt = adopt(rl, rt, tonumber(ARGV[2]) or 0, tonumber(ARGV[3]) or 0, tonumber(ARGV[6]) or 0)
+  tl, tt = adopt(tl, tt, tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0, tonumber(ARGV[7]) or 0)
   save()
   return {0}
 elseif op == 'throttle' then

@@ -31,10 +31,15 @@ use crate::runtime::limit::{DeploymentLimits, Limiter, LocalLimiter, Refusal};
 
 mod admit;
 pub mod balancer;
+#[cfg(feature = "catalog")]
+mod catalog;
 
 pub use balancer::{
     Balancer, Choice, LeastInFlight, LowestLatency, MostRemaining, Pick, StickyByKey, WeightedRandom,
 };
+#[cfg(feature = "catalog")]
+#[cfg_attr(docsrs, doc(cfg(feature = "catalog")))]
+pub use catalog::CatalogDeploymentError;
 
 /// A deployment's name, unique among one model's deployments (`"openai-key-2"`, `"eu-west-1"`).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -29,11 +29,13 @@ const PERIOD_NS: u64 = 60_000_000_000;
 /// `ThrottlingException` carries none).
 pub const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(1);
 
-/// One GCRA cell: `limit` per minute (0: no limit), and its theoretical arrival time.
+/// One GCRA cell: `limit` per minute (0: no limit), and its theoretical arrival time; `cap`
+/// is the configured limit (0: none), which a provider's report can lower but never raise.
 #[derive(Clone, Copy, Debug, Default)]
 struct Cell {
     limit: u64,
     tat: u64,
+    cap: u64,
 }
 
 impl Cell {
@@ -41,6 +43,7 @@ impl Cell {
         Self {
             limit: limit.unwrap_or(0),
             tat: 0,
+            cap: limit.unwrap_or(0),
         }
     }
 
@@ -105,19 +108,23 @@ impl Cell {
         self.tat = self.tat.max(now).saturating_add(self.cost(n));
     }
 
-    /// Adopts a provider's `limit` and `remaining`: the limit as is, the remaining amount only
-    /// when it is less than this cell thinks (calls in flight are not in the provider's count
-    /// yet, so a larger figure is not trusted).
+    /// Adopts a provider's `limit` and `remaining`: the limit as is, or the configured one
+    /// when that is lower (a configured limit is a ceiling: a service may mean to use only
+    /// part of a key); what the provider counts as used (`limit - remaining`) only when it is
+    /// more than this cell thinks (calls in flight are not in the provider's count yet, so a
+    /// smaller figure is not trusted).
     fn learn(&mut self, limit: u64, remaining: u64, now: u64) {
         if limit == 0 {
             return;
         }
+        let theirs_used = limit.saturating_sub(remaining);
+        let limit = if self.cap > 0 { limit.min(self.cap) } else { limit };
         if self.limit != limit {
             let used = self.used(now);
             self.limit = limit;
             self.tat = now.saturating_add(self.cost(used));
         }
-        let theirs = now.saturating_add(self.cost(limit.saturating_sub(remaining)));
+        let theirs = now.saturating_add(self.cost(theirs_used));
         self.tat = self.tat.max(theirs);
     }
 }
@@ -395,5 +402,30 @@ mod tests {
         );
         assert_eq!(l.capacity(t0).remaining_share, before);
         assert_eq!(before, 0.0);
+    }
+
+    #[test]
+    fn a_configured_limit_is_a_ceiling_the_provider_can_lower_but_not_raise() {
+        let t0 = Instant::now();
+        let window = |limit, remaining| RateLimits {
+            requests: Some(LimitWindow::new(limit, remaining)),
+            tokens: None,
+        };
+        // Configured 5 per minute on a key the provider allows 600: still 5.
+        let l = LocalLimiter::new(DeploymentLimits::none().rpm(5));
+        l.learn(&window(600, 600), t0);
+        assert_eq!(l.limits().rpm, Some(5));
+        for _ in 0..5 {
+            l.try_acquire(1, t0).unwrap();
+        }
+        assert!(matches!(l.try_acquire(1, t0), Err(Refusal::Requests { .. })));
+        // Configured 100 on a key the provider allows 10, 4 of them used elsewhere: 10, 6 left.
+        let l = LocalLimiter::new(DeploymentLimits::none().rpm(100));
+        l.learn(&window(10, 6), t0);
+        assert_eq!(l.limits().rpm, Some(10));
+        for _ in 0..6 {
+            l.try_acquire(1, t0).unwrap();
+        }
+        assert!(matches!(l.try_acquire(1, t0), Err(Refusal::Requests { .. })));
     }
 }
