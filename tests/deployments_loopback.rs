@@ -6,7 +6,9 @@
 //!   split matches the weights within ±5 % (relative);
 //! - unknown limits: learned from the headers; after the first minute, 429s are under 1 %;
 //! - one deployment down: the others absorb its traffic, no request fails;
-//! - wait for capacity: requests finish within their deadlines, served in order of arrival.
+//! - wait for capacity: requests finish within their deadlines, served in order of arrival;
+//! - streams: the rate-limit headers of a streamed answer (OpenAI's and Anthropic's) teach the
+//!   limiter as a whole answer's do, so the call that would get a 429 is not sent.
 #![cfg(all(feature = "runtime", feature = "openai"))]
 
 mod deploy_support;
@@ -15,8 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deploy_support::{KeyLimits, LimitServer, ms, prompt};
+use futures::StreamExt;
 use taskroute::provider::openai::OpenAi;
-use taskroute::provider::{ChatRequest, Provider};
+use taskroute::provider::{ChatRequest, LimitWindow, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, Clock, Deployment, DeploymentLimits, ManualClock, RequestOptions, RoutedClient,
     RoutedResponse,
@@ -302,4 +305,108 @@ async fn waiting_for_capacity_serves_in_order_within_deadlines() {
         displacement <= 2,
         "served out of order by {displacement}: {order:?}"
     );
+}
+
+/// "big" on key-a alone (through `make`'s client, nothing configured), "small" on the free
+/// key; 30 streamed requests 10 ms apart against a server that allows key-a 10 a minute.
+/// Returns how many "big" and "small" served.
+async fn stream_against_ten_a_minute(make: fn(&LimitServer, &str) -> Arc<dyn Provider>) -> (u64, u64) {
+    let clock = ManualClock::new();
+    let server = LimitServer::start(Arc::new(clock.clone()), &keys([key_limits(10.0, 100_000.0); 3])).await;
+    let c = RoutedClient::builder(router())
+        .provider_named("free", make(&server, "free"))
+        .provider_named("key-a", make(&server, "key-a"))
+        .deployments("big", [Deployment::new("key-a", "key-a")])
+        .clock(Arc::new(clock.clone()))
+        .seed(42)
+        .build()
+        .unwrap();
+    let (mut big, mut small) = (0, 0);
+    for i in 0..30 {
+        clock.advance(ms(10));
+        let task = TaskSpec::new(TaskKind::Chat, WORDS as u32).with_output_tokens(MAX_TOKENS / 2);
+        let req = ChatRequest::new().user(prompt(i, WORDS)).max_tokens(MAX_TOKENS);
+        let mut s = tokio::time::timeout(
+            Duration::from_secs(30),
+            c.stream(&task, &req, RequestOptions::within(Duration::from_secs(10))),
+        )
+        .await
+        .expect("the request hung")
+        .unwrap();
+        while let Some(ev) = s.next().await {
+            let ev = ev.unwrap();
+            assert!(
+                !matches!(ev, StreamEvent::RateLimits(_)),
+                "the runtime hands the headers to the limiter, not the caller"
+            );
+        }
+        match s.model().as_str() {
+            "big" => big += 1,
+            _ => {
+                assert!(
+                    matches!(s.attempts()[0].outcome, AttemptOutcome::NoCapacity { .. }),
+                    "{:?}",
+                    s.attempts()
+                );
+                small += 1;
+            }
+        }
+    }
+    assert_eq!(
+        server.stats("key-a").rejected_429,
+        0,
+        "a call was sent after the headers said the key was used up"
+    );
+    assert_eq!(server.stats("key-a").served, big);
+    (big, small)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_stream_headers_teach_the_limiter() {
+    let (big, small) = stream_against_ten_a_minute(openai).await;
+    eprintln!("openai streams: {big} served by key-a, {small} refused before sending, 0 429s");
+    assert_eq!((big, small), (10, 20));
+}
+
+#[cfg(feature = "anthropic")]
+fn anthropic(server: &LimitServer, key: &str) -> Arc<dyn Provider> {
+    Arc::new(
+        taskroute::provider::anthropic::Anthropic::builder()
+            .api_key(key)
+            .base_url(server.base_url.trim_end_matches("/v1"))
+            .build()
+            .unwrap(),
+    )
+}
+
+#[cfg(feature = "anthropic")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_stream_headers_teach_the_limiter() {
+    let (big, small) = stream_against_ten_a_minute(anthropic).await;
+    eprintln!("anthropic streams: {big} served by key-a, {small} refused before sending, 0 429s");
+    assert_eq!((big, small), (10, 20));
+}
+
+#[tokio::test]
+async fn a_streamed_answer_carries_its_headers_like_a_whole_one() {
+    let clock = ManualClock::new();
+    let server = LimitServer::start(Arc::new(clock.clone()), &keys([key_limits(10.0, 100_000.0); 3])).await;
+    let p = openai(&server, "key-a");
+    let m = ModelSpec::new("big", "key-a", Prices::new(1.0, 1.0), 128_000);
+    let req = ChatRequest::new().user(prompt(0, WORDS)).max_tokens(MAX_TOKENS);
+    let whole = p.complete(&m, &req).await.unwrap();
+    let requests = |w: Option<LimitWindow>| w.map(|w| (w.limit, w.remaining));
+    assert_eq!(requests(whole.rate_limits.unwrap().requests), Some((10, 9)));
+    let mut s = p.stream(&m, &req).await.unwrap();
+    let first = s.next().await.unwrap().unwrap();
+    let StreamEvent::RateLimits(seen) = first else {
+        panic!("{first:?}")
+    };
+    assert_eq!(requests(seen.requests), Some((10, 8)));
+    let mut c = taskroute::provider::Collector::new();
+    c.push(StreamEvent::RateLimits(seen));
+    while let Some(ev) = s.next().await {
+        c.push(ev.unwrap());
+    }
+    assert_eq!(c.finish(&m).unwrap().rate_limits, Some(seen));
 }

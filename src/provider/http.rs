@@ -31,6 +31,7 @@ mod tool_blocks;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
     debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, status_error,
+    stream_response,
 };
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;

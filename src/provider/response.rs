@@ -87,7 +87,8 @@ pub struct ChatResponse {
     pub usage: Usage,
     /// Cost in USD from the model's catalog prices.
     pub cost_usd: f64,
-    /// What the provider's rate-limit headers said, where it sent them (not kept for streams).
+    /// What the provider's rate-limit headers said, where it sent them (for a stream, its
+    /// [`StreamEvent::RateLimits`], kept by the [`Collector`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<RateLimits>,
 }
@@ -144,6 +145,10 @@ pub enum StreamEvent {
         /// A fragment of the arguments' JSON text.
         arguments: String,
     },
+    /// What the provider's rate-limit headers said about the key (sent before the first
+    /// token by the clients whose provider sends such headers; a runtime's limiter learns
+    /// from it as from [`ChatResponse::rate_limits`]).
+    RateLimits(RateLimits),
     /// The end: why it stopped, token counts and cost.
     Finish {
         /// Why it stopped.
@@ -173,6 +178,7 @@ pub struct Collector {
     text: String,
     calls: Vec<(Option<String>, Option<String>, String)>,
     finish: Option<(FinishReason, Usage)>,
+    rate_limits: Option<RateLimits>,
 }
 
 impl Collector {
@@ -205,6 +211,7 @@ impl Collector {
                 }
                 c.2.push_str(&arguments);
             }
+            StreamEvent::RateLimits(limits) => self.rate_limits = Some(limits),
             StreamEvent::Finish {
                 finish_reason, usage, ..
             } => self.finish = Some((finish_reason, usage)),
@@ -235,12 +242,9 @@ impl Collector {
                 ToolCall::from_json_text(id.unwrap_or_default(), name.unwrap_or_default(), &args)
             })
             .collect();
-        Ok(ChatResponse::new(
-            model,
-            self.text,
-            tool_calls,
-            finish_reason,
-            usage,
-        ))
+        Ok(
+            ChatResponse::new(model, self.text, tool_calls, finish_reason, usage)
+                .with_rate_limits(self.rate_limits),
+        )
     }
 }

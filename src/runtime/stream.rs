@@ -19,7 +19,7 @@ use futures::{Stream, StreamExt};
 use tracing::Instrument;
 
 use crate::model::{ModelId, ModelSpec};
-use crate::provider::{ChatRequest, ChatStream, ErrorKind, Provider, ProviderError, StreamEvent};
+use crate::provider::{ChatRequest, ChatStream, ErrorKind, Provider, ProviderError, RateLimits, StreamEvent};
 use crate::runtime::attempt::{Attempt, AttemptOutcome, CostBasis};
 use crate::runtime::breaker::{BreakerPermit, CallOutcome};
 use crate::runtime::charge::Charge;
@@ -210,6 +210,9 @@ impl RoutedStream {
         }
         // Tokens were delivered, so they were probably billed: charge the whole reservation.
         let (cost, basis) = self.settle(None);
+        if let Some(slot) = self.live.slot.take() {
+            slot.interrupted(&error);
+        }
         #[cfg(feature = "metrics")]
         {
             let (metrics, scopes) = &self.live.metrics;
@@ -261,7 +264,17 @@ impl Stream for RoutedStream {
             );
             return Poll::Ready(Some(Err(this.on_failure(e, true))));
         }
-        let item = ready!(this.inner.poll_next_unpin(cx));
+        let item = loop {
+            match ready!(this.inner.poll_next_unpin(cx)) {
+                // The provider's rate-limit headers: for the deployment's limiter, not the caller.
+                Some(Ok(StreamEvent::RateLimits(seen))) => {
+                    if let Some(slot) = &this.live.slot {
+                        slot.learn(&seen);
+                    }
+                }
+                other => break other,
+            }
+        };
         Poll::Ready(match item {
             Some(Ok(ev)) => Some(this.on_event(ev)),
             Some(Err(e)) => Some(Err(this.on_failure(e, false))),
@@ -284,7 +297,9 @@ impl Stream for RoutedStream {
 struct FirstEvent<'r>(&'r ChatRequest);
 
 impl ModelCall for FirstEvent<'_> {
-    type Output = (ChatStream, StreamEvent);
+    /// The stream, its first event for the caller, and what the provider's rate-limit headers
+    /// said before it (a [`StreamEvent::RateLimits`] is not a token: it does not commit).
+    type Output = (ChatStream, StreamEvent, Option<RateLimits>);
     fn request(&self) -> &ChatRequest {
         self.0
     }
@@ -295,14 +310,25 @@ impl ModelCall for FirstEvent<'_> {
     ) -> BoxFuture<'a, Result<Self::Output, ProviderError>> {
         Box::pin(async move {
             let mut s = provider.stream(model, self.0).await?;
-            match s.next().await {
-                Some(Ok(ev)) => Ok((s, ev)),
-                Some(Err(e)) => Err(e),
-                None => Err(ProviderError::new(
-                    ErrorKind::MalformedResponse,
-                    "the stream ended before its first event",
-                )),
-            }
+            let mut seen = None;
+            let e = loop {
+                match s.next().await {
+                    Some(Ok(StreamEvent::RateLimits(l))) => seen = Some(l),
+                    Some(Ok(ev)) => return Ok((s, ev, seen)),
+                    Some(Err(e)) => break e,
+                    None => {
+                        break ProviderError::new(
+                            ErrorKind::MalformedResponse,
+                            "the stream ended before its first event",
+                        );
+                    }
+                }
+            };
+            // The turn's deployment learns from the error: give it the headers too.
+            Err(match seen {
+                Some(l) if e.rate_limits().is_none() => e.with_rate_limits(l),
+                _ => e,
+            })
         })
     }
 }
@@ -340,7 +366,10 @@ impl RoutedClient {
                 Turn::Next => continue,
                 Turn::Stop(stop) => return Err(ctx.fail(stop)),
             };
-            let (inner, first) = won.output;
+            let (inner, first, seen) = won.output;
+            if let (Some(slot), Some(seen)) = (&won.slot, &seen) {
+                slot.learn(seen);
+            }
             tracing::debug!(model = %won.model.id, rank, retry = won.retry, "first event: committed to this model");
             #[cfg(feature = "metrics")]
             self.metrics

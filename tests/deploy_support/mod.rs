@@ -10,6 +10,10 @@
 //! - Every answer carries `x-ratelimit-{limit,remaining,reset}-{requests,tokens}`; a 429 also
 //!   `retry-after-ms` and `retry-after`, and OpenAI's error body.
 //! - Time is the test's clock, shared with the client.
+//! - Requests with `"stream": true` are answered as server-sent events, with the same headers.
+//! - Requests to `.../messages` (with `x-api-key`) speak Anthropic's Messages dialect:
+//!   `anthropic-ratelimit-{requests,tokens}-{limit,remaining}` headers, Anthropic's bodies,
+//!   events and error.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::HashMap;
@@ -184,19 +188,36 @@ fn go_duration(secs: f64) -> String {
     }
 }
 
+/// The text of a message's content: a string (OpenAI) or a list of text blocks (Anthropic).
+fn content_text(c: &serde_json::Value) -> String {
+    match c.as_array() {
+        Some(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        None => c.as_str().unwrap_or("").to_owned(),
+    }
+}
+
 fn answer(state: &Mutex<State>, now: Instant, head: &str, body: &[u8]) -> Vec<u8> {
+    let anthropic = head.lines().next().is_some_and(|l| l.contains("/messages"));
     let key = head
         .lines()
-        .find_map(|l| l.strip_prefix("authorization: bearer "))
+        .find_map(|l| {
+            l.strip_prefix("authorization: bearer ")
+                .or_else(|| l.strip_prefix("x-api-key:"))
+        })
         .unwrap_or("")
         .trim()
         .to_owned();
     let req: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let streaming = req["stream"].as_bool() == Some(true);
     let text: String = req["messages"]
         .as_array()
         .map(|ms| {
             ms.iter()
-                .filter_map(|m| m["content"].as_str())
+                .map(|m| content_text(&m["content"]))
                 .collect::<Vec<_>>()
                 .join(" ")
         })
@@ -251,12 +272,18 @@ fn answer(state: &Mutex<State>, now: Instant, head: &str, body: &[u8]) -> Vec<u8
     let mut headers = Vec::new();
     for (what, b) in [("requests", &k.requests), ("tokens", &k.tokens)] {
         if let Some(b) = b {
-            headers.push((format!("x-ratelimit-limit-{what}"), format!("{}", b.limit as u64)));
-            headers.push((
-                format!("x-ratelimit-remaining-{what}"),
+            let (limit, remaining) = (
+                format!("{}", b.limit as u64),
                 format!("{}", b.level.max(0.0).floor() as u64),
-            ));
-            headers.push((format!("x-ratelimit-reset-{what}"), go_duration(b.reset())));
+            );
+            if anthropic {
+                headers.push((format!("anthropic-ratelimit-{what}-limit"), limit));
+                headers.push((format!("anthropic-ratelimit-{what}-remaining"), remaining));
+            } else {
+                headers.push((format!("x-ratelimit-limit-{what}"), limit));
+                headers.push((format!("x-ratelimit-remaining-{what}"), remaining));
+                headers.push((format!("x-ratelimit-reset-{what}"), go_duration(b.reset())));
+            }
         }
     }
     if !admitted {
@@ -271,27 +298,74 @@ fn answer(state: &Mutex<State>, now: Instant, head: &str, body: &[u8]) -> Vec<u8
         } else {
             "tokens"
         };
-        let body = format!(
-            r#"{{"error":{{"message":"Rate limit reached for {which} per min (RPM). Please try again in {:.0}ms.","type":"{which}","param":null,"code":"rate_limit_exceeded"}}}}"#,
-            wait * 1000.0
-        );
+        let body = if anthropic {
+            format!(
+                r#"{{"type":"error","error":{{"type":"rate_limit_error","message":"Number of {which} has exceeded your per-minute rate limit"}}}}"#
+            )
+        } else {
+            format!(
+                r#"{{"error":{{"message":"Rate limit reached for {which} per min (RPM). Please try again in {:.0}ms.","type":"{which}","param":null,"code":"rate_limit_exceeded"}}}}"#,
+                wait * 1000.0
+            )
+        };
         return respond("429 Too Many Requests", &headers, &body);
     }
     k.stats.served += 1;
     k.stats.order.push(marker);
     k.stats.served_at.push(now);
-    let body = format!(
-        r#"{{"id":"chatcmpl-{seq}","object":"chat.completion","created":0,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":"ok"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{},"completion_tokens":{},"total_tokens":{}}}}}"#,
-        input as u64,
-        output as u64,
-        (input + output) as u64
-    );
+    let (input, output) = (input as u64, output as u64);
+    let body = match (anthropic, streaming) {
+        (false, false) => format!(
+            r#"{{"id":"chatcmpl-{seq}","object":"chat.completion","created":0,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":"ok"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":{input},"completion_tokens":{output},"total_tokens":{}}}}}"#,
+            input + output
+        ),
+        (false, true) => {
+            let chunk = |rest: &str| {
+                format!(
+                    "data: {{\"id\":\"chatcmpl-{seq}\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"m\",{rest}}}\n\n"
+                )
+            };
+            [
+                chunk(r#""choices":[{"index":0,"delta":{"role":"assistant","content":"ok"},"finish_reason":null}]"#),
+                chunk(r#""choices":[{"index":0,"delta":{},"finish_reason":"stop"}]"#),
+                chunk(&format!(
+                    r#""choices":[],"usage":{{"prompt_tokens":{input},"completion_tokens":{output},"total_tokens":{}}}"#,
+                    input + output
+                )),
+                "data: [DONE]\n\n".to_owned(),
+            ]
+            .concat()
+        }
+        (true, false) => format!(
+            r#"{{"id":"msg_{seq}","type":"message","role":"assistant","model":"m","content":[{{"type":"text","text":"ok"}}],"stop_reason":"end_turn","usage":{{"input_tokens":{input},"output_tokens":{output}}}}}"#
+        ),
+        (true, true) => [
+            ("message_start", format!(r#"{{"type":"message_start","message":{{"id":"msg_{seq}","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"usage":{{"input_tokens":{input},"output_tokens":1}}}}}}"#)),
+            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#.to_owned()),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"ok"}}"#.to_owned()),
+            ("content_block_stop", r#"{"type":"content_block_stop","index":0}"#.to_owned()),
+            ("message_delta", format!(r#"{{"type":"message_delta","delta":{{"stop_reason":"end_turn"}},"usage":{{"output_tokens":{output}}}}}"#)),
+            ("message_stop", r#"{"type":"message_stop"}"#.to_owned()),
+        ]
+        .iter()
+        .map(|(event, data)| format!("event: {event}\ndata: {data}\n\n"))
+        .collect(),
+    };
+    if streaming {
+        headers.push(("content-type".to_owned(), "text/event-stream".to_owned()));
+    }
     respond("200 OK", &headers, &body)
 }
 
 fn respond(status: &str, headers: &[(String, String)], body: &str) -> Vec<u8> {
+    let json = !headers.iter().any(|(k, _)| k == "content-type");
     let mut r = format!(
-        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+        "HTTP/1.1 {status}\r\n{}content-length: {}\r\n",
+        if json {
+            "content-type: application/json\r\n"
+        } else {
+            ""
+        },
         body.len()
     );
     for (k, v) in headers {

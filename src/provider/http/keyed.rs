@@ -7,7 +7,7 @@ use super::{
     HttpOptions, KeyedEndpoint, Secret, Transport, rate_limits, redacted, status_kind,
     unparsed_error_message, with_status,
 };
-use crate::provider::{ChatResponse, ProviderError};
+use crate::provider::{ChatResponse, ChatStream, ProviderError, StreamEvent};
 
 /// The exposed form of an optional API key, for scrubbing it from errors.
 pub(crate) fn key_secrets(key: Option<&Secret>) -> Vec<String> {
@@ -63,6 +63,27 @@ pub(crate) fn status_error(
         ProviderError::new(status_kind(status), unparsed_error_message(body, secrets)).with_provider(provider)
     });
     with_status(err, status, retry_after)
+}
+
+/// A streamed answer: the events `parse` makes of the body, after a
+/// [`StreamEvent::RateLimits`](crate::provider::StreamEvent::RateLimits) with what the
+/// response's rate-limit headers announce (when they announce anything), so that a runtime
+/// learns from streams as from whole answers.
+pub(crate) fn stream_response(
+    transport: &Transport,
+    provider: &'static str,
+    resp: reqwest::Response,
+    parse: impl FnOnce(super::ByteStream) -> ChatStream,
+) -> ChatStream {
+    use futures::StreamExt;
+    let limits = rate_limits(resp.headers(), std::time::SystemTime::now());
+    let events = parse(transport.body_stream(provider, resp));
+    match limits {
+        Some(l) => futures::stream::once(async move { Ok(StreamEvent::RateLimits(l)) })
+            .chain(events)
+            .boxed(),
+        None => events,
+    }
 }
 
 /// The `Debug` of a keyed client: its base URL, its key (redacted) and its transport settings.

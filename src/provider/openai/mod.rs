@@ -142,8 +142,10 @@ impl Provider for OpenAi {
     async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let body = wire::encode(model, req, true, self.max_completion_tokens)?;
         let resp = self.send(body, true).await?;
-        let bytes = self.transport.body_stream(PROVIDER, resp);
-        Ok(stream::parse(bytes, model.prices.clone(), self.secrets()))
+        let (prices, secrets) = (model.prices.clone(), self.secrets());
+        Ok(http::stream_response(&self.transport, PROVIDER, resp, |bytes| {
+            stream::parse(bytes, prices, secrets)
+        }))
     }
 }
 

@@ -339,9 +339,14 @@ impl Slot {
         self.settle(used);
     }
 
-    /// The call failed: learn from the error; a rate-limit error pauses the deployment. A
-    /// timeout keeps the reservation (it may have been billed), other errors give it back.
-    pub(crate) fn fail(mut self, e: &crate::provider::ProviderError) {
+    /// What the provider's rate-limit headers said while the call is open (a stream's
+    /// [`RateLimits`](crate::provider::StreamEvent::RateLimits) event).
+    pub(crate) fn learn(&self, seen: &crate::provider::RateLimits) {
+        self.limiter.learn(seen, self.clock.now());
+    }
+
+    /// Learns from an error; a rate-limit error pauses the deployment.
+    fn observe(&self, e: &crate::provider::ProviderError) {
         let now = self.clock.now();
         if let Some(seen) = e.rate_limits() {
             self.limiter.learn(seen, now);
@@ -349,7 +354,20 @@ impl Slot {
         if e.is_rate_limited() {
             self.limiter.throttled(e.retry_after(), now);
         }
+    }
+
+    /// The call failed: learn from the error; a rate-limit error pauses the deployment. A
+    /// timeout keeps the reservation (it may have been billed), other errors give it back.
+    pub(crate) fn fail(mut self, e: &crate::provider::ProviderError) {
+        self.observe(e);
         self.settle(if e.is_timeout() { None } else { Some(0) });
+    }
+
+    /// A stream failed after tokens were delivered: learn from the error (a throttling error
+    /// mid-stream pauses the deployment); the reservation stands (the tokens were billed).
+    pub(crate) fn interrupted(mut self, e: &crate::provider::ProviderError) {
+        self.observe(e);
+        self.settle(None);
     }
 }
 
