@@ -12,7 +12,7 @@ use std::time::Duration;
 use runtime_support::{Act, Fake, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider};
 use taskroute::runtime::{
-    AttemptOutcome, Deployment, DeploymentLimits, Jitter, RequestOptions, RetryPolicy, RoutedClient,
+    AttemptOutcome, Deployment, DeploymentLimits, Jitter, Refusal, RequestOptions, RetryPolicy, RoutedClient,
     RoutedResponse,
 };
 use taskroute::{CostFirst, Router, TaskKind, TaskSpec};
@@ -101,11 +101,33 @@ async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when
     // so one more fits in 30 s), and "small" answers.
     let r = s.call10().await;
     assert_eq!(r.model().as_str(), "small");
+    let AttemptOutcome::NoCapacity {
+        retry_after,
+        refusals,
+    } = &r.attempts[0].outcome
+    else {
+        panic!("{:?}", r.attempts)
+    };
+    assert_eq!(*retry_after, Some(secs(30)));
+    // Each deployment's refusal, typed: which limit, and when it has room again.
+    let mut refusals: Vec<_> = refusals.iter().map(|(id, why)| (id.to_string(), *why)).collect();
+    refusals.sort_by(|x, y| x.0.cmp(&y.0));
     assert_eq!(
-        r.attempts[0].outcome,
-        AttemptOutcome::NoCapacity {
-            retry_after: Some(secs(30))
-        }
+        refusals,
+        [
+            (
+                "a".to_owned(),
+                Refusal::Requests {
+                    retry_after: secs(30)
+                }
+            ),
+            (
+                "b".to_owned(),
+                Refusal::Requests {
+                    retry_after: secs(60)
+                }
+            ),
+        ]
     );
     assert_eq!(r.attempts[0].deployment, None);
     assert_eq!(
@@ -147,7 +169,10 @@ async fn tokens_estimate_is_input_plus_max_tokens_and_is_corrected() {
     assert_eq!(r.model().as_str(), "small");
     assert!(matches!(
         r.attempts[0].outcome,
-        AttemptOutcome::NoCapacity { retry_after: Some(_) }
+        AttemptOutcome::NoCapacity {
+            retry_after: Some(_),
+            ..
+        }
     ));
     assert_eq!((s.a.calls_to("big"), s.b.calls_to("big")), (3, 0));
 }
@@ -207,4 +232,54 @@ async fn a_throttled_deployment_rests_for_its_retry_after() {
         s.call10().await;
     }
     assert!(s.b.calls_to("big") > calls_b, "b is back after 20 s");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_refused_model_says_which_limit_refused_and_when_only_where_known() {
+    // a takes one call at a time (and is busy with a 5 s call); b's tpm of 150 never fits the
+    // call's 200-token estimate. Neither refusal says when capacity returns: a slot frees when
+    // the busy call ends, and the call never fits b.
+    let s = setup(
+        Fake::new("key-a").script("big", [Act::slow(5_000, "slow")]),
+        Fake::new("key-b"),
+        DeploymentLimits::none().max_concurrency(1),
+        DeploymentLimits::none().tpm(150),
+    );
+    let (busy, refused) = tokio::join!(s.call10(), async {
+        tokio::task::yield_now().await;
+        s.call10().await
+    });
+    assert_eq!(busy.model().as_str(), "big");
+    assert_eq!(refused.model().as_str(), "small");
+    let outcome = &refused.attempts[0].outcome;
+    let AttemptOutcome::NoCapacity {
+        retry_after,
+        refusals,
+    } = outcome
+    else {
+        panic!("{:?}", refused.attempts)
+    };
+    assert_eq!(*retry_after, None, "no refusal said when capacity returns");
+    let mut refusals: Vec<_> = refusals.iter().map(|(id, why)| (id.to_string(), *why)).collect();
+    refusals.sort_by(|x, y| x.0.cmp(&y.0));
+    assert_eq!(
+        refusals,
+        [
+            ("a".to_owned(), Refusal::Concurrency { max: 1 }),
+            (
+                "b".to_owned(),
+                Refusal::TooLarge {
+                    tokens: 200,
+                    tpm: 150
+                }
+            ),
+        ]
+    );
+    let shown = outcome.to_string();
+    assert!(
+        shown.starts_with("no capacity (")
+            && shown.contains("a: 1 calls in flight")
+            && shown.contains("b: the call needs 200 tokens"),
+        "{shown}"
+    );
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::model::ModelId;
 use crate::provider::{ErrorKind, ProviderError};
 use crate::runtime::deploy::DeploymentId;
+use crate::runtime::limit::Refusal;
 
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,10 +36,15 @@ pub enum AttemptOutcome {
     /// No provider is registered under the model's provider name.
     NoProvider,
     /// None of the model's deployments could admit the call (their rate or concurrency limits
-    /// are used up, or the provider asked to wait).
+    /// are used up, or the provider asked to wait). Nothing was sent.
     NoCapacity {
-        /// When capacity returns on the first deployment to have some, where known.
+        /// When capacity returns on the first deployment to have some; `None` when no refusal
+        /// says: a concurrency limit (a slot frees when a call ends), a call larger than a
+        /// whole minute's tokens (never), the shared store unreachable.
         retry_after: Option<Duration>,
+        /// Each deployment asked, with why it refused, in the order asked (empty when the
+        /// request gave up waiting in line before it could ask).
+        refusals: Vec<(DeploymentId, Refusal)>,
     },
     /// A cascade's acceptance check turned the answer down.
     NotAccepted {
@@ -87,8 +93,22 @@ impl fmt::Display for AttemptOutcome {
             },
             AttemptOutcome::BudgetRefused { reason } => write!(f, "budget refused: {reason}"),
             AttemptOutcome::NotAccepted { reason } => write!(f, "not accepted: {reason}"),
-            AttemptOutcome::NoCapacity { retry_after: Some(d) } => {
-                write!(f, "no capacity for {:.3}s", d.as_secs_f64())
+            AttemptOutcome::NoCapacity {
+                retry_after,
+                refusals,
+            } => {
+                f.write_str("no capacity")?;
+                if let Some(d) = retry_after {
+                    write!(f, " for {:.3}s", d.as_secs_f64())?;
+                }
+                for (i, (id, why)) in refusals.iter().enumerate() {
+                    write!(f, "{}{id}: {why}", if i == 0 { " (" } else { "; " })?;
+                }
+                if refusals.is_empty() {
+                    Ok(())
+                } else {
+                    f.write_str(")")
+                }
             }
             AttemptOutcome::StreamInterrupted { kind } => {
                 write!(f, "stream cut after the first token: {kind}")

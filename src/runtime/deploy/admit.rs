@@ -32,46 +32,53 @@ impl RoutedClient {
         let random = ctx.rng.unit();
         let caller_key = ctx.caller_key.take();
         let pick = Pick::new(caller_key.as_deref(), random);
+        // `Err(None)`: others wait for capacity in this model's line.
         let admitted = match deps.line.try_lock() {
             // Nobody waits: take capacity now if there is some.
-            Ok(_alone) => {
-                deps.admit(&*self.balancer, &pick, tokens, &*self.clock, avoid)
-                    .await
-            }
-            Err(_) if !ctx.wait_for_capacity => {
-                deps.admit(&*self.balancer, &pick, tokens, &*self.clock, avoid)
-                    .await
-            }
+            Ok(_alone) => deps
+                .admit(&*self.balancer, &pick, tokens, &*self.clock, avoid)
+                .await
+                .map_err(Some),
+            Err(_) if !ctx.wait_for_capacity => deps
+                .admit(&*self.balancer, &pick, tokens, &*self.clock, avoid)
+                .await
+                .map_err(Some),
             // Others wait for capacity: stand behind them.
-            Err(_) => Err(Full {
-                retry_after: Some(Duration::ZERO),
-            }),
+            Err(_) => Err(None),
         };
         let admitted = match admitted {
-            Err(full) if ctx.wait_for_capacity && full.retry_after.is_some() => {
+            Ok(i) => Ok(i),
+            Err(full) if ctx.wait_for_capacity && full.as_ref().is_none_or(|f| f.next_check().is_some()) => {
                 #[cfg(feature = "metrics")]
                 let start = self.clock.now();
-                let admitted = self.wait_in_line(ctx, deps, &pick, tokens, avoid).await;
+                let admitted = self.wait_in_line(ctx, deps, &pick, tokens, avoid, full).await;
                 #[cfg(feature = "metrics")]
                 self.metrics
                     .capacity_waited(model, self.clock.now().saturating_duration_since(start));
                 admitted
             }
-            other => other,
+            Err(full) => Err(full.unwrap_or_default()),
         };
         ctx.caller_key = caller_key;
         match admitted {
             Ok(i) => Ok(Slot::new(i, &deps.list[i], Arc::clone(&self.clock), tokens)),
             Err(full) => {
+                let retry_after = full.retry_after();
                 #[cfg(feature = "metrics")]
                 self.metrics.capacity_refused(model);
-                tracing::info!(model = %model.id, rank, retry, retry_after_ms = full.retry_after.map(|d| d.as_millis()), "no deployment has capacity");
+                tracing::info!(model = %model.id, rank, retry, retry_after_ms = retry_after.map(|d| d.as_millis()), refused = full.refusals.len(), "no deployment has capacity");
+                let refusals = full
+                    .refusals
+                    .into_iter()
+                    .map(|(i, r)| (deps.list[i].deployment.id.clone(), r))
+                    .collect();
                 ctx.attempts.push(Attempt::new(
                     &model.id,
                     rank,
                     retry,
                     AttemptOutcome::NoCapacity {
-                        retry_after: full.retry_after,
+                        retry_after,
+                        refusals,
                     },
                 ));
                 Err(if ctx.expired(self.clock.now()) {
@@ -83,7 +90,8 @@ impl RoutedClient {
         }
     }
 
-    /// Waits in the model's line, then for capacity, within the request's deadline.
+    /// Waits in the model's line, then for capacity, within the request's deadline. Gives up
+    /// with the last refusals seen (`last`, when the line did not let it ask at all).
     async fn wait_in_line(
         &self,
         ctx: &RequestCtx,
@@ -91,11 +99,12 @@ impl RoutedClient {
         pick: &Pick<'_>,
         tokens: u64,
         avoid: u64,
+        last: Option<Full>,
     ) -> Result<usize, Full> {
         let remaining = ctx.remaining(self.clock.now());
         let _turn = match select(Box::pin(deps.line.lock()), self.clock.sleep(remaining)).await {
             Either::Left((guard, _)) => guard,
-            Either::Right(((), _)) => return Err(Full { retry_after: None }),
+            Either::Right(((), _)) => return Err(last.unwrap_or_default()),
         };
         loop {
             let full = match deps
@@ -105,7 +114,7 @@ impl RoutedClient {
                 Ok(i) => return Ok(i),
                 Err(full) => full,
             };
-            let Some(wait) = full.retry_after else {
+            let Some(wait) = full.next_check() else {
                 return Err(full);
             };
             let wait = wait.max(MIN_WAIT);

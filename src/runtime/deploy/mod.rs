@@ -194,10 +194,32 @@ pub(crate) struct Deployments {
     pub(crate) line: tokio::sync::Mutex<()>,
 }
 
-/// Why no deployment took a call: the earliest time capacity returns, if known.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Why no deployment took a call: each asked deployment's refusal (by index).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Full {
-    pub(crate) retry_after: Option<Duration>,
+    pub(crate) refusals: Vec<(usize, Refusal)>,
+}
+
+impl Full {
+    /// When capacity returns on the first deployment to have some, where a refusal says
+    /// (a concurrency refusal does not: a slot frees when a call ends).
+    pub(crate) fn retry_after(&self) -> Option<Duration> {
+        self.refusals.iter().filter_map(|(_, r)| r.retry_after()).min()
+    }
+
+    /// When a waiting request should ask again: when capacity returns, or, for a concurrency
+    /// refusal, after a short poll; `None` when nothing will change by waiting.
+    pub(crate) fn next_check(&self) -> Option<Duration> {
+        let poll = self
+            .refusals
+            .iter()
+            .any(|(_, r)| matches!(r, Refusal::Concurrency { .. }))
+            .then_some(CONCURRENCY_POLL);
+        match (self.retry_after(), poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
 }
 
 impl Deployments {
@@ -220,7 +242,7 @@ impl Deployments {
         clock: &dyn Clock,
         avoid: u64,
     ) -> Result<usize, Full> {
-        let mut earliest: Option<Duration> = None;
+        let mut full = Full::default();
         for pass_avoided in [false, true] {
             let mut start = 0;
             while start < self.list.len() {
@@ -241,7 +263,7 @@ impl Deployments {
                     match self.list[i].limiter.acquire(tokens, now).decided().await {
                         Ok(()) => return Ok(i),
                         Err(refusal) => {
-                            earliest = min_wait(earliest, &refusal);
+                            full.refusals.push((i, refusal));
                             open.swap_remove(k);
                         }
                     }
@@ -252,9 +274,7 @@ impl Deployments {
                 break;
             }
         }
-        Err(Full {
-            retry_after: earliest,
-        })
+        Err(full)
     }
 
     fn choice(&self, i: usize, now: Instant) -> Choice<'_> {
@@ -276,17 +296,6 @@ impl Deployments {
 
 /// How often a request waiting for a concurrency slot looks again.
 const CONCURRENCY_POLL: Duration = Duration::from_millis(10);
-
-fn min_wait(earliest: Option<Duration>, refusal: &Refusal) -> Option<Duration> {
-    let wait = match refusal {
-        Refusal::Concurrency { .. } => Some(CONCURRENCY_POLL),
-        r => r.retry_after(),
-    };
-    match (earliest, wait) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
 
 /// A call admitted by a deployment's limiter: settled once, on [`finish`](Self::finish) or
 /// [`fail`](Self::fail), or on drop (the request was dropped, or a stream ended early): the
