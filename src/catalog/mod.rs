@@ -365,13 +365,17 @@ impl Catalog {
         }
         // A file's list of a model's deployments replaces the one it lays over.
         self.deployments.extend(over.deployments);
-        let models = &self.models;
+        self.check_deployment_models(&source_name)?;
+        Ok(self)
+    }
+
+    /// Every model with deployments is in the catalog.
+    fn check_deployment_models(&self, source_name: &Option<PathBuf>) -> Result<(), CatalogError> {
         deployments::check_models(
             &self.deployments,
-            |id| models.iter().any(|m| m.id.as_str() == id),
-            &source_name,
-        )?;
-        Ok(self)
+            |id| self.models.iter().any(|m| m.id.as_str() == id),
+            source_name,
+        )
     }
 
     fn parse_file(file: &Path, text: &str) -> Result<(Catalog, Vec<ModelPatch>), CatalogError> {
@@ -405,12 +409,7 @@ impl Catalog {
                 id: p.id,
             });
         }
-        let models = &self.models;
-        deployments::check_models(
-            &self.deployments,
-            |id| models.iter().any(|m| m.id.as_str() == id),
-            &source_name,
-        )?;
+        self.check_deployment_models(&source_name)?;
         Ok(self)
     }
 

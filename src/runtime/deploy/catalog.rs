@@ -129,29 +129,25 @@ fn connect(
         source,
     };
     let api_key = read("api_key_env", &e.api_key_env)?;
+    // A client that takes a key and a base URL (OpenAI, Anthropic).
+    #[allow(unused_macros)] // with neither feature on
+    macro_rules! keyed {
+        ($client:ty) => {{
+            let mut b = <$client>::builder();
+            if let Some(k) = api_key {
+                b = b.api_key(k);
+            }
+            if let Some(u) = &e.base_url {
+                b = b.base_url(u);
+            }
+            Ok(Arc::new(b.build().map_err(provider_err)?))
+        }};
+    }
     match e.provider {
         #[cfg(feature = "openai")]
-        DeploymentProvider::OpenAi => {
-            let mut b = crate::provider::openai::OpenAi::builder();
-            if let Some(k) = api_key {
-                b = b.api_key(k);
-            }
-            if let Some(u) = &e.base_url {
-                b = b.base_url(u);
-            }
-            Ok(Arc::new(b.build().map_err(provider_err)?))
-        }
+        DeploymentProvider::OpenAi => keyed!(crate::provider::openai::OpenAi),
         #[cfg(feature = "anthropic")]
-        DeploymentProvider::Anthropic => {
-            let mut b = crate::provider::anthropic::Anthropic::builder();
-            if let Some(k) = api_key {
-                b = b.api_key(k);
-            }
-            if let Some(u) = &e.base_url {
-                b = b.base_url(u);
-            }
-            Ok(Arc::new(b.build().map_err(provider_err)?))
-        }
+        DeploymentProvider::Anthropic => keyed!(crate::provider::anthropic::Anthropic),
         #[cfg(feature = "bedrock")]
         DeploymentProvider::Bedrock => {
             let mut b = crate::provider::bedrock::Bedrock::builder();
