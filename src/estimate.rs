@@ -92,6 +92,15 @@ pub trait PreparedQuality: Send + Sync {
     /// Expected quality of every model on `task`, written to `out`. `models` and `out` have
     /// the length and order of the models given to `prepare`.
     fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]);
+
+    /// What [`estimate_all`](Self::estimate_all) would write for `task`, when `self` already
+    /// holds it as one column (in the order of the models given to `prepare`): the router
+    /// then reads it in place instead of copying it. The default, `None`, means "ask
+    /// `estimate_all`".
+    fn column(&self, task: &dyn Task) -> Option<&[Option<f64>]> {
+        let _ = task;
+        None
+    }
 }
 
 impl fmt::Debug for dyn PreparedLatency + '_ {
@@ -152,6 +161,10 @@ impl PreparedQuality for PriorColumns {
             Some(k) => out.copy_from_slice(&self.columns[k * self.n..(k + 1) * self.n]),
             None => PriorQuality.estimate_all(task, models, out),
         }
+    }
+    fn column(&self, task: &dyn Task) -> Option<&[Option<f64>]> {
+        let k = task.kind().builtin_index()?;
+        Some(&self.columns[k * self.n..(k + 1) * self.n])
     }
 }
 

@@ -41,56 +41,84 @@ impl Pass<'_> {
     /// catalog order; an entry naming another model gets this one's id), and gives each one
     /// that passes, with its index and estimate, to `then` for its verdict
     /// ([`Verdict::Pending`] to leave it to the policy). Every candidate ends unranked.
+    ///
+    /// The common case stays in the loop: the model's row passes every check, its quality is
+    /// in `[0, 1]`, and the task's limits hold. Anything else goes to the full checks, out of
+    /// line, which give the first reason in the filters' order.
     #[inline(always)]
     pub(crate) fn run(&self, candidates: &mut [Candidate], mut then: impl FnMut(usize, Estimate) -> Verdict) {
         let view = &self.view;
-        // The checks that do not depend on the model alone, when the task and router need none
-        // of the slower ones: then a model passes the filters when its row says so.
+        // When neither the task nor the router needs a check beyond the row's, a model passes
+        // the filters when its row says so.
         let plain = self.health.is_none() && view.tags.is_empty() && self.filters.is_empty();
         let needed = u64::from(view.input) + u64::from(view.output);
-        let ids = self.table.ids();
-        let rows = self.table.rows();
-        let estimates = self.quality.iter().zip(self.latency).zip(self.cost);
-        let models = self.models.iter().zip(ids).zip(rows);
-        for (i, ((c, ((q, &latency), &cost)), ((m, id), row))) in
-            candidates.iter_mut().zip(estimates).zip(models).enumerate()
-        {
-            if !c.model.same_arc(id) {
-                c.model = id.clone();
+        let (output, required) = (view.output, view.capabilities);
+        let max_cost = view.limits.max_cost_usd.unwrap_or(f64::INFINITY);
+        let max_latency = view.limits.max_latency_ms.unwrap_or(f64::INFINITY);
+        let n = candidates.len();
+        let (ids, rows) = (&self.table.ids()[..n], &self.table.rows()[..n]);
+        let (quality, latency, cost) = (&self.quality[..n], &self.latency[..n], &self.cost[..n]);
+        for i in 0..n {
+            let c = &mut candidates[i];
+            if !c.model.same_arc(&ids[i]) {
+                c.model = ids[i].clone();
             }
             c.rank = None;
+            let row = &rows[i];
             // Each check as a value, not a branch: most models pass them all.
             let quick = row.static_ok
-                & row.capabilities.missing_from(view.capabilities).is_empty()
+                & row.capabilities.missing_from(required).is_empty()
                 & (needed <= u64::from(row.context_window))
-                & (view.output <= row.max_output_tokens);
+                & (output <= row.max_output_tokens);
             if !(quick & plain)
-                && let Err(r) = filter::check_static(
-                    self.task,
-                    view,
-                    m,
-                    row,
-                    self.constraints,
-                    self.health,
-                    self.filters,
-                )
+                && let Err(r) = self.filters_of(i)
             {
                 c.estimate = None;
                 c.verdict.set(Verdict::Rejected(r));
                 continue;
             }
-            let e = Estimate::new(q.unwrap_or(f64::NAN), cost, latency);
+            let (q, latency, cost) = (quality[i], latency[i], cost[i]);
+            let value = q.unwrap_or(f64::NAN);
+            let e = Estimate::new(value, cost, latency);
             c.estimate = Some(e);
-            c.verdict.set(match *q {
-                None => Verdict::Rejected(Rejection::NoQualityEstimate),
-                Some(value) if !(0.0..=1.0).contains(&value) => {
-                    Verdict::Rejected(Rejection::BadQualityEstimate { value })
-                }
-                Some(_) => match filter::check_limits(&view.limits, cost, latency) {
-                    Ok(()) => then(i, e),
-                    Err(r) => Verdict::Rejected(r),
-                },
+            // `!(x > limit)`, as `check_limits` rejects: a NaN estimate passes.
+            let fine = (0.0..=1.0).contains(&value) & !(cost > max_cost) & !(latency > max_latency);
+            let out = if fine {
+                None
+            } else {
+                self.estimate_rejection(q, cost, latency)
+            };
+            c.verdict.set(match out {
+                None => then(i, e),
+                Some(r) => Verdict::Rejected(r),
             });
+        }
+    }
+
+    /// The full filters of model `i`, in their order.
+    #[cold]
+    #[inline(never)]
+    fn filters_of(&self, i: usize) -> Result<(), Rejection> {
+        filter::check_static(
+            self.task,
+            &self.view,
+            &self.models[i],
+            &self.table.rows()[i],
+            self.constraints,
+            self.health,
+            self.filters,
+        )
+    }
+
+    /// Why a model with these estimates is out: its quality estimate is missing or not in
+    /// `[0, 1]`, or the task's limits rule it out (`None` when nothing does).
+    #[cold]
+    #[inline(never)]
+    fn estimate_rejection(&self, q: Option<f64>, cost: f64, latency: f64) -> Option<Rejection> {
+        match q {
+            None => Some(Rejection::NoQualityEstimate),
+            Some(value) if !(0.0..=1.0).contains(&value) => Some(Rejection::BadQualityEstimate { value }),
+            Some(_) => filter::check_limits(&self.view.limits, cost, latency).err(),
         }
     }
 }

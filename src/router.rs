@@ -192,13 +192,19 @@ impl Router {
             257..=1024 => self.decide_on_stack::<1024>(task, policy, out),
             _ => {
                 let (mut quality, mut latency, mut cost) = std::mem::take(&mut out.scratch_estimates);
-                quality.clear();
-                quality.resize(n, None);
                 latency.clear();
                 latency.resize(n, f64::INFINITY);
                 cost.clear();
                 cost.resize(n, 0.0);
-                self.decide_with(task, policy, out, (&mut quality, &mut latency, &mut cost));
+                match self.quality_column(task) {
+                    Some(column) => self.decide_with(task, policy, out, column, &mut latency, &mut cost),
+                    None => {
+                        quality.clear();
+                        quality.resize(n, None);
+                        self.estimate_quality(task, &mut quality);
+                        self.decide_with(task, policy, out, &quality, &mut latency, &mut cost);
+                    }
+                }
                 out.scratch_estimates = (quality, latency, cost);
             }
         }
@@ -211,29 +217,47 @@ impl Router {
         out: &mut Decision,
     ) {
         let n = self.models.len();
-        let mut quality = [None; N];
         let mut latency = [f64::INFINITY; N];
         let mut cost = [0.0; N];
-        let columns = (&mut quality[..n], &mut latency[..n], &mut cost[..n]);
-        self.decide_with(task, policy, out, columns);
+        let (latency, cost) = (&mut latency[..n], &mut cost[..n]);
+        if let Some(column) = self.quality_column(task) {
+            return self.decide_with(task, policy, out, column, latency, cost);
+        }
+        let mut quality = [None; N];
+        self.estimate_quality(task, &mut quality[..n]);
+        self.decide_with(task, policy, out, &quality[..n], latency, cost);
     }
 
-    /// The pipeline, with `quality`, `latency` and `cost` (one entry per model) to hold the
-    /// estimators' answers and the expected costs.
+    /// The prepared quality estimator's column for `task`, when it holds one of the right
+    /// length.
+    fn quality_column(&self, task: &dyn Task) -> Option<&[Option<f64>]> {
+        let column = self.prepared_quality.as_deref()?.column(task)?;
+        (column.len() == self.models.len()).then_some(column)
+    }
+
+    /// Asks the quality estimator about every model at once, from its prepared state if it has
+    /// one.
+    fn estimate_quality(&self, task: &dyn Task, out: &mut [Option<f64>]) {
+        match &self.prepared_quality {
+            Some(p) => p.estimate_all(task, &self.models, out),
+            None => self.quality.estimate_all(task, &self.models, out),
+        }
+    }
+
+    /// The pipeline, with the estimators' `quality` answers, and `latency` and `cost` (one
+    /// entry per model) to hold the latency estimates and the expected costs.
     fn decide_with(
         &self,
         task: &dyn Task,
         policy: Option<&dyn Policy>,
         out: &mut Decision,
-        (quality, latency, cost): (&mut [Option<f64>], &mut [f64], &mut [f64]),
+        quality: &[Option<f64>],
+        latency: &mut [f64],
+        cost: &mut [f64],
     ) {
-        // Both estimators answer for every model at once, from their prepared state if they
-        // have one; the costs come from the table's rate columns.
+        // The latency estimator answers for every model at once, from its prepared state if it
+        // has one; the costs come from the table's rate columns.
         let models = &self.models[..];
-        match &self.prepared_quality {
-            Some(p) => p.estimate_all(task, models, quality),
-            None => self.quality.estimate_all(task, models, quality),
-        }
         match &self.prepared_latency {
             Some(p) => p.latency_all(task, models, latency),
             None => self.latency.latency_all(task, models, latency),
@@ -660,6 +684,41 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_quality_column_of_the_wrong_length_is_not_read() {
+        // A prepared estimator whose column is one model short: the router asks
+        // `estimate_all` instead (reading the column would index past its end).
+        struct Short(Box<[Option<f64>]>);
+        impl PreparedQuality for Short {
+            fn estimate_all(&self, _: &dyn Task, _: &[ModelSpec], out: &mut [Option<f64>]) {
+                out.fill(Some(0.9));
+            }
+            fn column(&self, _: &dyn Task) -> Option<&[Option<f64>]> {
+                Some(&self.0)
+            }
+        }
+        struct Est;
+        impl QualityEstimator for Est {
+            fn estimate(&self, _: &dyn Task, _: &ModelSpec) -> Option<f64> {
+                Some(0.9)
+            }
+            fn prepare(&self, models: &[ModelSpec]) -> Option<Box<dyn PreparedQuality>> {
+                Some(Box::new(Short(vec![Some(0.1); models.len() - 1].into())))
+            }
+        }
+        let router = Router::builder()
+            .models(models())
+            .quality_estimator(Est)
+            .build()
+            .unwrap();
+        let d = router.route(&TaskSpec::new(TaskKind::Chat, 100)).unwrap();
+        assert!(
+            d.candidates
+                .iter()
+                .all(|c| c.estimate.is_none_or(|e| e.quality == 0.9))
+        );
     }
 
     #[test]
