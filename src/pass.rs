@@ -82,6 +82,7 @@ impl Pass<'_> {
             let e = Estimate::new(value, cost, latency);
             c.estimate = Some(e);
             // `!(x > limit)`, as `check_limits` rejects: a NaN estimate passes.
+            #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must pass, as there
             let fine = (0.0..=1.0).contains(&value) & !(cost > max_cost) & !(latency > max_latency);
             let out = if fine {
                 None
