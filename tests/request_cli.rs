@@ -115,6 +115,53 @@ fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
     assert!(!ok && err.contains("not a valid classifier file"), "{err}");
 }
 
+#[test]
+fn classify_repeats_cross_validation_over_fold_draws() {
+    // Two kinds the rules tell apart and one prompt they get wrong ("hello there" is chat to
+    // them), so the rules' recall of math is 12/13 in every repeat and on the pooled matrix.
+    let mut lines = String::new();
+    for i in 0..12 {
+        lines += &format!(
+            "{{\"text\": \"Write a python function {i} that sorts a list of strings.\", \"kind\": \"code_generation\"}}\n\
+             {{\"text\": \"Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?\", \"kind\": \"math\"}}\n"
+        );
+    }
+    lines += "{\"text\": \"hello there\", \"kind\": \"math\"}\n";
+    let labelled = scratch("repeats.jsonl", &lines);
+    let (ok, out, err) = run(&[
+        "classify",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--cross-validate",
+        "3",
+        "--repeats",
+        "4",
+        "--seed",
+        "7",
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with(
+            "3-fold cross-validation repeated 4 times (stratified by kind, seeds 7..=10), 25 prompts"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("over all 12 folds"), "{out}");
+    assert!(
+        out.contains("math             0.923 ± 0.000 (min 0.923, max 0.923)"),
+        "{out}"
+    );
+    assert!(out.contains("accuracy 0.960 (96/100)"), "{out}");
+    let (ok, _, err) = run(&[
+        "classify",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--repeats",
+        "2",
+    ]);
+    assert!(!ok && err.contains("--cross-validate"), "{err}");
+}
+
 /// `taskroute eval --infer-kind`: test prompts are routed by the kind inferred from their text.
 /// Here every text looks like the other kind: routed by the data's kinds the static estimator
 /// is perfect, routed by the inferred kinds it is always wrong.

@@ -39,6 +39,12 @@ pub(crate) struct Args {
     /// over the folds, and the confusion matrices of all held-out predictions.
     #[arg(long, value_name = "K", value_parser = clap::value_parser!(u32).range(2..=50))]
     cross_validate: Option<u32>,
+    /// With --cross-validate: repeat it with this many fold draws (seeds --seed, --seed + 1,
+    /// ...) and report each kind's recall as mean ± sd over the repeats (each repeat's held-out
+    /// predictions pooled) and over all folds of all repeats.
+    #[arg(long, value_name = "R", default_value_t = 1, requires = "cross_validate",
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    repeats: u32,
     /// Seed of the folds and of the training order.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -71,6 +77,9 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
                 args.label_field
             ))
         })?;
+        if args.repeats > 1 {
+            return repeated_cross_validation(examples, k as usize, args.repeats, &training);
+        }
         return cross_validate(examples, k as usize, &training);
     }
     if args.save.is_some() {
@@ -120,13 +129,18 @@ fn read(args: &Args) -> Result<Vec<(String, Option<TaskKind>)>, CliError> {
     Ok(rows)
 }
 
-/// Stratified k-fold cross-validation of the rules and the learned classifier.
-fn cross_validate(
+/// The held-out (true, predicted) pairs of each fold, for the rules (`[0]`) and the learned
+/// classifier (`[1]`).
+type FoldPairs = [Vec<Vec<(TaskKind, TaskKind)>>; 2];
+
+/// Stratified k-fold cross-validation: each kind's examples shuffled (seeded by
+/// `training.seed`) and dealt round-robin to the folds; the learned classifier trained on the
+/// other folds, the rules the same on every fold.
+fn run_folds(
     examples: &[(&str, TaskKind)],
     k: usize,
     training: &ClassifierTraining,
-) -> Result<(), CliError> {
-    // Folds: each kind's examples shuffled (seeded) and dealt round-robin.
+) -> Result<FoldPairs, CliError> {
     let mut fold = vec![0usize; examples.len()];
     let mut by_kind: BTreeMap<&TaskKind, Vec<usize>> = BTreeMap::new();
     for (i, (_, l)) in examples.iter().enumerate() {
@@ -140,8 +154,7 @@ fn cross_validate(
         }
     }
     let rules = RuleClassifier::new();
-    let mut pooled: [Vec<(TaskKind, TaskKind)>; 2] = [Vec::new(), Vec::new()];
-    let mut per_fold: [Vec<Vec<(TaskKind, TaskKind)>>; 2] = [Vec::new(), Vec::new()];
+    let mut per_fold: FoldPairs = [Vec::new(), Vec::new()];
     for f in 0..k {
         let train: Vec<(&str, TaskKind)> = (0..examples.len())
             .filter(|&i| fold[i] != f)
@@ -156,43 +169,126 @@ fn cross_validate(
             pairs[1].push((l.clone(), learned.classify(&input).kind));
         }
         for (c, p) in pairs.into_iter().enumerate() {
-            pooled[c].extend(p.iter().cloned());
             per_fold[c].push(p);
         }
     }
+    Ok(per_fold)
+}
+
+const CLASSIFIERS: [&str; 2] = [
+    "rules (RuleClassifier; not trained: the same rules on every fold)",
+    "learned (LearnedClassifier, trained on the other folds)",
+];
+
+/// The kinds of the examples, in order.
+fn kinds_of(examples: &[(&str, TaskKind)]) -> Vec<TaskKind> {
+    let set: std::collections::BTreeSet<&TaskKind> = examples.iter().map(|(_, l)| l).collect();
+    set.into_iter().cloned().collect()
+}
+
+/// Accuracy of a set of pairs, and the recall of `kind` (`None` if it has no example there).
+fn accuracy(p: &[(TaskKind, TaskKind)]) -> f64 {
+    p.iter().filter(|(t, q)| t == q).count() as f64 / p.len() as f64
+}
+
+fn recall(p: &[(TaskKind, TaskKind)], kind: &TaskKind) -> Option<f64> {
+    let of: Vec<_> = p.iter().filter(|(t, _)| t == kind).collect();
+    (!of.is_empty()).then(|| of.iter().filter(|(t, q)| t == q).count() as f64 / of.len() as f64)
+}
+
+/// Stratified k-fold cross-validation of the rules and the learned classifier.
+fn cross_validate(
+    examples: &[(&str, TaskKind)],
+    k: usize,
+    training: &ClassifierTraining,
+) -> Result<(), CliError> {
+    let per_fold = run_folds(examples, k, training)?;
     println!(
         "{k}-fold cross-validation (stratified by kind, seed {}), {} prompts",
         training.seed,
         examples.len()
     );
-    for (c, name) in [
-        "rules (RuleClassifier; not trained: the same rules on every fold)",
-        "learned (LearnedClassifier, trained on the other folds)",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (c, name) in CLASSIFIERS.iter().enumerate() {
         println!("\n== {name}\nper fold, mean ± sd over {k} folds:");
-        let acc: Vec<f64> = per_fold[c]
-            .iter()
-            .map(|p| p.iter().filter(|(t, q)| t == q).count() as f64 / p.len() as f64)
-            .collect();
+        let acc: Vec<f64> = per_fold[c].iter().map(|p| accuracy(p)).collect();
         println!("  {:<16} {}", "accuracy", mean_sd(&acc));
-        for kind in by_kind.keys() {
-            let recall: Vec<f64> = per_fold[c]
-                .iter()
-                .filter_map(|p| {
-                    let of: Vec<_> = p.iter().filter(|(t, _)| t == *kind).collect();
-                    (!of.is_empty())
-                        .then(|| of.iter().filter(|(t, q)| t == q).count() as f64 / of.len() as f64)
-                })
-                .collect();
-            println!("  {:<16} {} (recall)", kind.name(), mean_sd(&recall));
+        for kind in kinds_of(examples) {
+            let r: Vec<f64> = per_fold[c].iter().filter_map(|p| recall(p, &kind)).collect();
+            println!("  {:<16} {} (recall)", kind.name(), mean_sd(&r));
         }
         println!("all held-out predictions pooled:");
-        print!("{}", report(pooled[c].iter().cloned()));
+        print!("{}", report(per_fold[c].iter().flatten().cloned()));
     }
     Ok(())
+}
+
+/// [`cross_validate`] over `repeats` fold draws (seeds `training.seed` on).
+fn repeated_cross_validation(
+    examples: &[(&str, TaskKind)],
+    k: usize,
+    repeats: u32,
+    training: &ClassifierTraining,
+) -> Result<(), CliError> {
+    let mut runs = Vec::new();
+    for r in 0..repeats {
+        let mut t = training.clone();
+        t.seed = training.seed + u64::from(r);
+        runs.push(run_folds(examples, k, &t)?);
+    }
+    println!(
+        "{k}-fold cross-validation repeated {repeats} times (stratified by kind, seeds {}..={}), {} prompts",
+        training.seed,
+        training.seed + u64::from(repeats) - 1,
+        examples.len()
+    );
+    for (c, name) in CLASSIFIERS.iter().enumerate() {
+        println!(
+            "\n== {name}\n  {:<16} {:<34} over all {} folds",
+            "",
+            format!("over {repeats} repeats (each pooled)"),
+            k * repeats as usize
+        );
+        let pooled: Vec<Vec<(TaskKind, TaskKind)>> = runs
+            .iter()
+            .map(|r| r[c].iter().flatten().cloned().collect())
+            .collect();
+        let folds: Vec<&Vec<(TaskKind, TaskKind)>> = runs.iter().flat_map(|r| r[c].iter()).collect();
+        let row = |label: &str, per_repeat: Vec<f64>, per_fold: Vec<f64>| {
+            println!(
+                "  {label:<16} {:<34} {}",
+                format!(
+                    "{} (min {:.3}, max {:.3})",
+                    mean_sd(&per_repeat),
+                    min(&per_repeat),
+                    max(&per_repeat)
+                ),
+                mean_sd(&per_fold)
+            );
+        };
+        row(
+            "accuracy",
+            pooled.iter().map(|p| accuracy(p)).collect(),
+            folds.iter().map(|p| accuracy(p)).collect(),
+        );
+        for kind in kinds_of(examples) {
+            row(
+                kind.name(),
+                pooled.iter().filter_map(|p| recall(p, &kind)).collect(),
+                folds.iter().filter_map(|p| recall(p, &kind)).collect(),
+            );
+        }
+        println!("all held-out predictions of every repeat pooled:");
+        print!("{}", report(pooled.into_iter().flatten()));
+    }
+    Ok(())
+}
+
+fn min(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+fn max(v: &[f64]) -> f64 {
+    v.iter().copied().fold(f64::NEG_INFINITY, f64::max)
 }
 
 fn mean_sd(v: &[f64]) -> String {
