@@ -25,6 +25,8 @@ mod options;
 mod ratelimit;
 mod request;
 mod response;
+#[cfg(all(test, any(feature = "openai", feature = "anthropic", feature = "bedrock")))]
+mod testing;
 
 #[cfg(feature = "anthropic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "anthropic")))]

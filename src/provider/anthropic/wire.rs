@@ -368,7 +368,8 @@ mod tests {
     use super::*;
     use crate::model::Prices;
     use crate::provider::Reasoning;
-    use crate::provider::{Image, Message, ToolDefinition, ToolResult};
+    use crate::provider::testing::{assert_malformed, tool_round};
+    use crate::provider::{Message, ToolDefinition, ToolResult};
 
     fn model() -> ModelSpec {
         ModelSpec::new(
@@ -385,20 +386,8 @@ mod tests {
 
     #[test]
     fn encodes_every_part_and_merges_turns() {
-        let req = ChatRequest::new()
-            .system("sys")
-            .message(Message::user("look").with_image(Image::base64("image/png", "QUJD")))
-            .message(Message::assistant_tool_calls(
-                None,
-                vec![ToolCall::new("toolu_1", "get_weather", json!({"city": "Paris"}))],
-            ))
-            .message(Message::tool_result(ToolResult::error("toolu_1", "boom")))
+        let req = tool_round("toolu_1", ToolResult::error("toolu_1", "boom"))
             .user("and now?")
-            .tool(ToolDefinition::new(
-                "get_weather",
-                "weather",
-                json!({"type": "object"}),
-            ))
             .temperature(0.5)
             .stop("END");
         let v: serde_json::Value = serde_json::from_slice(&encode(&model(), &req, true).unwrap()).unwrap();
@@ -586,16 +575,14 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_malformed_errors() {
-        for body in [
-            &b"nope"[..],
-            b"{\"type\":\"message\"}",
-            b"{\"type\":\"error\",\"content\":[]}",
-            b"{\"content\":[],\"stop_reason\":null}",
-        ] {
-            assert_eq!(
-                decode(&model(), body).unwrap_err().kind(),
-                ErrorKind::MalformedResponse
-            );
-        }
+        assert_malformed(
+            |body| decode(&model(), body),
+            &[
+                b"nope",
+                b"{\"type\":\"message\"}",
+                b"{\"type\":\"error\",\"content\":[]}",
+                b"{\"content\":[],\"stop_reason\":null}",
+            ],
+        );
     }
 }

@@ -362,7 +362,8 @@ mod tests {
 
     use super::*;
     use crate::model::Prices;
-    use crate::provider::{Image, Message, ToolDefinition, ToolResult};
+    use crate::provider::testing::{assert_malformed, tool_round};
+    use crate::provider::{ToolDefinition, ToolResult};
 
     fn model() -> ModelSpec {
         ModelSpec::new(
@@ -376,19 +377,7 @@ mod tests {
 
     #[test]
     fn encodes_every_part() {
-        let req = ChatRequest::new()
-            .system("sys")
-            .message(Message::user("look").with_image(Image::base64("image/png", "QUJD")))
-            .message(Message::assistant_tool_calls(
-                None,
-                vec![ToolCall::new("t1", "get_weather", json!({"city": "Paris"}))],
-            ))
-            .message(Message::tool_result(ToolResult::new("t1", "20C")))
-            .tool(ToolDefinition::new(
-                "get_weather",
-                "weather",
-                json!({"type": "object"}),
-            ))
+        let req = tool_round("t1", ToolResult::new("t1", "20C"))
             .max_tokens(100)
             .stop("END");
         let v: serde_json::Value = serde_json::from_slice(&encode(&model(), &req).unwrap()).unwrap();
@@ -508,16 +497,14 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_malformed_errors() {
-        for body in [
-            &b"<xml/>"[..],
-            b"{}",
-            b"{\"output\":{}}",
-            b"{\"output\":{\"message\":{}}}",
-        ] {
-            assert_eq!(
-                decode(&model(), body).unwrap_err().kind(),
-                ErrorKind::MalformedResponse
-            );
-        }
+        assert_malformed(
+            |body| decode(&model(), body),
+            &[
+                b"<xml/>",
+                b"{}",
+                b"{\"output\":{}}",
+                b"{\"output\":{\"message\":{}}}",
+            ],
+        );
     }
 }

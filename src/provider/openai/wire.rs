@@ -415,6 +415,7 @@ mod tests {
 
     use super::*;
     use crate::model::Prices;
+    use crate::provider::testing::assert_malformed;
     use crate::provider::{Image, Message, ToolDefinition, ToolResult};
 
     fn model() -> ModelSpec {
@@ -564,20 +565,15 @@ mod tests {
 
     #[test]
     fn bad_bodies_are_malformed_errors() {
-        for body in [
-            &b"not json"[..],
-            b"{\"choices\":[]}",
-            b"{\"choices\":[{\"message\":",
-            b"",
-            b"[1,2]",
-        ] {
-            let e = decode(&model(), body).unwrap_err();
-            assert_eq!(
-                e.kind(),
-                ErrorKind::MalformedResponse,
-                "{}",
-                String::from_utf8_lossy(body)
-            );
-        }
+        assert_malformed(
+            |body| decode(&model(), body),
+            &[
+                b"not json",
+                b"{\"choices\":[]}",
+                b"{\"choices\":[{\"message\":",
+                b"",
+                b"[1,2]",
+            ],
+        );
     }
 }
