@@ -2,14 +2,20 @@
 //!
 //! Uses the RouterBench prompt texts from `../shared/data/routerbench/prompts.jsonl` (or
 //! `$TASKROUTE_DATA_DIR/routerbench/prompts.jsonl`) when present, else synthetic prompts of the
-//! same length. Outcomes are seeded random 0/1: speed does not depend on their values.
+//! same length. Outcomes and output lengths are seeded random: speed does not depend on their
+//! values.
 //!
-//! `cargo bench --bench learn --features learn`
+//! `cargo bench --bench learn --features learn`; `TASKROUTE_BENCH_CLOCK=thread-cpu` measures
+//! the thread's CPU time (benches/support/clock.rs).
+#![allow(missing_docs)]
 use std::hint::black_box;
 
-use criterion::{BenchmarkId, Criterion, criterion_main};
-use taskroute::learn::{FeatureConfig, Featurizer, LearnedEstimator, Learner, TrainConfig, TrainingSet};
-use taskroute::{ModelSpec, Prices, QualityEstimator, TaskKind, TaskSpec};
+use criterion::measurement::Measurement;
+use criterion::{BenchmarkId, Criterion};
+use taskroute::learn::{
+    FeatureConfig, Featurizer, LearnedEstimator, Learner, OutputLengths, TrainConfig, TrainingSet,
+};
+use taskroute::{ModelSpec, OutputEstimator, Prices, QualityEstimator, TaskKind, TaskSpec};
 
 const MODELS: usize = 11;
 
@@ -64,12 +70,23 @@ fn training_set(rows: &[(String, TaskKind)]) -> TrainingSet {
                 Some(if (state >> 33) % 10 < 7 { 1.0 } else { 0.0 })
             })
             .collect();
-        t.push(text.clone(), kind.clone(), &outcomes, &[]).expect("row");
+        let costs: Vec<Option<f64>> = (0..MODELS)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                Some(((state >> 33) % 500) as f64 * 1e-6)
+            })
+            .collect();
+        t.push(text.clone(), kind.clone(), &outcomes, &costs)
+            .expect("row");
     }
-    t
+    // Prices of $1 per million tokens: each answer's output tokens are read from its cost.
+    t.with_prices(&vec![Some(Prices::new(1.0, 1.0)); MODELS])
+        .expect("prices")
 }
 
-fn bench(c: &mut Criterion) {
+fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     let rows = prompts();
     let data = training_set(&rows);
     let models: Vec<ModelSpec> = (0..MODELS)
@@ -83,7 +100,7 @@ fn bench(c: &mut Criterion) {
     eprintln!("learn bench: median prompt {} bytes", text.len());
 
     let f = Featurizer::new(FeatureConfig::default()).expect("config");
-    c.bench_function("featurize/median_prompt", |b| {
+    c.bench_function(&format!("{prefix}featurize/median_prompt"), |b| {
         let mut scratch = String::new();
         let mut out = taskroute::learn::Features::new();
         b.iter(|| f.featurize_into(black_box(text), kind, &mut scratch, &mut out))
@@ -91,19 +108,20 @@ fn bench(c: &mut Criterion) {
 
     // A 1 MB prompt: n-grams from the first `max_chars` characters, statistics over all of it.
     let big = text.repeat((1 << 20) / text.len().max(1) + 1);
-    c.bench_function("featurize/1mb_prompt", |b| {
+    c.bench_function(&format!("{prefix}featurize/1mb_prompt"), |b| {
         let mut scratch = String::new();
         let mut out = taskroute::learn::Features::new();
         b.iter(|| f.featurize_into(black_box(&big), kind, &mut scratch, &mut out))
     });
 
-    let mut g = c.benchmark_group("estimate_all_11_models");
+    let mut g = c.benchmark_group(format!("{prefix}estimate_all_11_models"));
     for learner in [
         Learner::Prior,
         Learner::LogReg,
         Learner::Irt,
         Learner::Knn,
         Learner::Ensemble,
+        Learner::Mf,
     ] {
         let est = LearnedEstimator::train(&data, &TrainConfig::new(learner)).expect("train");
         let mut out = vec![None; MODELS];
@@ -120,18 +138,45 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = c.benchmark_group("train_2205_prompts");
+    // What a router decision asks a learned estimator that predicts output lengths: quality
+    // and output tokens of every model (the prompt is featurized once for both).
+    let mut g = c.benchmark_group(format!("{prefix}estimate_with_lengths_11_models"));
+    for (learner, lengths) in [
+        (Learner::Prior, OutputLengths::Task),
+        (Learner::Prior, OutputLengths::Kind),
+        (Learner::Prior, OutputLengths::Text),
+        (Learner::LogReg, OutputLengths::Text),
+    ] {
+        let config = TrainConfig::new(learner).with_lengths(lengths);
+        let est = LearnedEstimator::train(&data, &config).expect("train");
+        let (mut out, mut tokens) = (vec![None; MODELS], vec![None; MODELS]);
+        g.bench_function(BenchmarkId::from_parameter(format!("{learner}+{lengths}")), |b| {
+            b.iter(|| {
+                est.estimate_all(black_box(&task), &models, &mut out);
+                est.output_tokens_all(black_box(&task), &models, &mut tokens);
+            })
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group(format!("{prefix}train_2205_prompts"));
     g.sample_size(10);
-    for learner in [Learner::LogReg, Learner::Irt, Learner::Knn, Learner::Ensemble] {
+    for learner in [
+        Learner::LogReg,
+        Learner::Irt,
+        Learner::Knn,
+        Learner::Ensemble,
+        Learner::Mf,
+    ] {
         g.bench_function(BenchmarkId::from_parameter(learner), |b| {
             b.iter(|| LearnedEstimator::train(black_box(&data), &TrainConfig::new(learner)).expect("train"))
         });
     }
     g.finish();
+    c.final_summary();
 }
 
-#[allow(missing_docs)]
-mod group {
-    criterion::criterion_group!(benches, super::bench);
-}
-criterion_main!(group::benches);
+clock::clock_main!(run);
+
+#[path = "support/clock.rs"]
+mod clock;

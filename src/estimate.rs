@@ -268,6 +268,30 @@ impl PreparedLatency for ProfileColumns {
     }
 }
 
+/// Predicts how many output tokens each model will write for a task, so the router's cost
+/// estimate can differ per model and per prompt (a verbose model costs more on the same task).
+///
+/// Set one with [`RouterBuilder::output_estimator`](crate::RouterBuilder::output_estimator).
+/// Without one, or where it answers `None`, a candidate's cost uses the task's own
+/// [`output_tokens`](Task::output_tokens). Only the cost estimate reads it: the context-window
+/// filter and the default latency estimate keep the task's figure.
+///
+/// Only [`output_tokens`](Self::output_tokens) is required; an estimator that answers for many
+/// models faster than one by one (a learned one featurizes the text once) overrides
+/// [`output_tokens_all`](Self::output_tokens_all), which the router calls.
+pub trait OutputEstimator: Send + Sync {
+    /// Expected output tokens of `model` on `task`, `None` to keep the task's estimate.
+    fn output_tokens(&self, task: &dyn Task, model: &ModelSpec) -> Option<u32>;
+
+    /// Expected output tokens of every model in `models` on `task`, written to `out` (same
+    /// length).
+    fn output_tokens_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<u32>]) {
+        for (m, o) in models.iter().zip(out.iter_mut()) {
+            *o = self.output_tokens(task, m);
+        }
+    }
+}
+
 /// Expected cost in USD of `model` on `task`, from prices and token estimates.
 pub fn expected_cost_usd(task: &dyn Task, model: &ModelSpec) -> f64 {
     model.prices.cost_usd(
@@ -352,6 +376,14 @@ macro_rules! forward_estimators {
             }
             fn name(&self) -> &str {
                 (**self).name()
+            }
+        }
+        impl<T: OutputEstimator + ?Sized> OutputEstimator for $ptr {
+            fn output_tokens(&self, task: &dyn Task, model: &ModelSpec) -> Option<u32> {
+                (**self).output_tokens(task, model)
+            }
+            fn output_tokens_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<u32>]) {
+                (**self).output_tokens_all(task, models, out)
             }
         }
         impl<T: LatencyEstimator + ?Sized> LatencyEstimator for $ptr {

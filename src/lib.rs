@@ -117,8 +117,8 @@ pub use date::{Date, DateError};
 pub use decision::{Candidate, Decision, DecisionError, Explain, Verdict};
 pub use error::Error;
 pub use estimate::{
-    Estimate, LatencyEstimator, LatencyFn, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency,
-    QualityEstimator, QualityFn, expected_cost_usd, latency_fn, quality_fn,
+    Estimate, LatencyEstimator, LatencyFn, OutputEstimator, PreparedLatency, PreparedQuality, PriorQuality,
+    ProfileLatency, QualityEstimator, QualityFn, expected_cost_usd, latency_fn, quality_fn,
 };
 pub use filter::{Constraints, Filter, FilterFn, Health, HealthFn, Rejection, filter_fn, health_fn};
 pub use model::{

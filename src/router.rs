@@ -8,7 +8,8 @@ use crate::Error;
 use crate::date::Date;
 use crate::decision::{Candidate, Decision, Verdict};
 use crate::estimate::{
-    LatencyEstimator, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency, QualityEstimator,
+    LatencyEstimator, OutputEstimator, PreparedLatency, PreparedQuality, PriorQuality, ProfileLatency,
+    QualityEstimator,
 };
 use crate::filter::{Constraints, Filter, Health, TaskView};
 use crate::model::{Model, ModelId, ModelSpec};
@@ -31,6 +32,8 @@ pub struct Router {
     latency: Arc<dyn LatencyEstimator>,
     /// What `latency.prepare(models)` returned: asked instead of `latency` when present.
     prepared_latency: Option<Arc<dyn PreparedLatency>>,
+    /// Per-model output tokens for the cost estimate ([`RouterBuilder::output_estimator`]).
+    output: Option<Arc<dyn OutputEstimator>>,
     constraints: Arc<Constraints>,
     health: Option<Arc<dyn Health>>,
     filters: Arc<[Arc<dyn Filter>]>,
@@ -48,6 +51,7 @@ impl fmt::Debug for Router {
             .field("quality", &self.quality.name())
             .field("constraints", &self.constraints)
             .field("health", &self.health.is_some())
+            .field("output_estimator", &self.output.is_some())
             .field("filters", &self.filters.len())
             .field("ranking_depth", &self.depth)
             .finish()
@@ -228,6 +232,33 @@ impl Router {
         self.decide_with(task, policy, out, &quality[..n], latency, cost);
     }
 
+    /// Re-prices each model the output estimator predicts an output length for on that length
+    /// instead of the task's (answers on the stack for up to 64 models).
+    fn price_predicted_outputs(
+        &self,
+        o: &dyn OutputEstimator,
+        task: &dyn Task,
+        view: &TaskView,
+        cost: &mut [f64],
+    ) {
+        const ON_STACK: usize = 64;
+        let n = self.models.len();
+        let mut stack = [None; ON_STACK];
+        let mut heap = Vec::new();
+        let tokens = if n <= ON_STACK {
+            &mut stack[..n]
+        } else {
+            heap.resize(n, None);
+            &mut heap[..]
+        };
+        o.output_tokens_all(task, &self.models, tokens);
+        for ((c, t), m) in cost.iter_mut().zip(tokens.iter()).zip(self.models.iter()) {
+            if let Some(t) = t {
+                *c = m.prices.cost_usd(view.input, view.cached, *t);
+            }
+        }
+    }
+
     /// The prepared quality estimator's column for `task`, when it holds one of the right
     /// length.
     fn quality_column(&self, task: &dyn Task) -> Option<&[Option<f64>]> {
@@ -266,6 +297,9 @@ impl Router {
         let view = TaskView::of(task);
         self.table
             .costs(models, (view.input, view.cached, view.output), cost);
+        if let Some(o) = &self.output {
+            self.price_predicted_outputs(&**o, task, &view, cost);
+        }
         let pass = Pass {
             task,
             view,
@@ -309,6 +343,7 @@ pub struct RouterBuilder {
     policy: Option<Arc<dyn Policy>>,
     quality: Option<Arc<dyn QualityEstimator>>,
     latency: Option<Arc<dyn LatencyEstimator>>,
+    output: Option<Arc<dyn OutputEstimator>>,
     constraints: Constraints,
     health: Option<Arc<dyn Health>>,
     filters: Vec<Arc<dyn Filter>>,
@@ -376,6 +411,19 @@ impl RouterBuilder {
     /// Sets the latency estimator from a shared one.
     pub fn shared_latency_estimator(mut self, l: Arc<dyn LatencyEstimator>) -> Self {
         self.latency = Some(l);
+        self
+    }
+
+    /// Sets an estimator of each model's output tokens, used for the cost estimate (default:
+    /// none, every model's cost uses the task's [`output_tokens`](Task::output_tokens)).
+    pub fn output_estimator(mut self, o: impl OutputEstimator + 'static) -> Self {
+        self.output = Some(Arc::new(o));
+        self
+    }
+
+    /// Sets the output estimator from a shared one.
+    pub fn shared_output_estimator(mut self, o: Arc<dyn OutputEstimator>) -> Self {
+        self.output = Some(o);
         self
     }
 
@@ -529,6 +577,7 @@ impl RouterBuilder {
             prepared_quality,
             latency,
             prepared_latency,
+            output: self.output,
             constraints: Arc::new(self.constraints),
             health: self.health,
             filters: self.filters.into(),
@@ -740,5 +789,63 @@ mod tests {
         assert_eq!(d, b.route(&task).unwrap());
         let ids: Vec<&str> = d.candidates.iter().map(|c| c.model.as_str()).collect();
         assert_eq!(ids, ["b0", "b1", "b2", "b3"]);
+    }
+
+    /// Says "verbose" writes 1,000 output tokens and leaves every other model to the task.
+    struct VerboseWrites1000;
+
+    impl crate::OutputEstimator for VerboseWrites1000 {
+        fn output_tokens(&self, _task: &dyn Task, model: &ModelSpec) -> Option<u32> {
+            (model.id.as_str() == "verbose").then_some(1_000)
+        }
+    }
+
+    #[test]
+    fn an_output_estimator_sets_each_models_cost() {
+        // "verbose" is cheaper per output token, so on the task's 100 tokens it is the cheaper
+        // model; at the 1,000 tokens it really writes it is the dearer one. Both on the stack
+        // (2 models) and on the heap (over 1,024).
+        for extra in [0usize, 1_100] {
+            let models = [
+                ModelSpec::new("terse", "p", Prices::new(1.0, 10.0), 32_000).with_default_quality(0.9),
+                ModelSpec::new("verbose", "p", Prices::new(1.0, 5.0), 32_000).with_default_quality(0.9),
+            ]
+            .into_iter()
+            .chain((0..extra).map(|i| {
+                ModelSpec::new(format!("x{i}"), "p", Prices::new(50.0, 50.0), 32_000)
+                    .with_default_quality(0.9)
+            }));
+            let plain = Router::builder()
+                .models(models.clone())
+                .policy(CostFirst::new(0.5).unwrap())
+                .build()
+                .unwrap();
+            let task = TaskSpec::new(TaskKind::Chat, 100).with_output_tokens(100);
+            assert_eq!(
+                plain.route(&task).unwrap().primary_model().unwrap().as_str(),
+                "verbose"
+            );
+            let told = Router::builder()
+                .models(models)
+                .policy(CostFirst::new(0.5).unwrap())
+                .output_estimator(VerboseWrites1000)
+                .build()
+                .unwrap();
+            let d = told.route(&task).unwrap();
+            assert_eq!(d.primary_model().unwrap().as_str(), "terse");
+            let cost = |id: &str| {
+                d.candidates
+                    .iter()
+                    .find(|c| c.model.as_str() == id)
+                    .and_then(|c| c.estimate)
+                    .unwrap()
+                    .cost_usd
+            };
+            assert!((cost("verbose") - (100.0 + 5_000.0) / 1e6).abs() < 1e-12);
+            assert!(
+                (cost("terse") - (100.0 + 1_000.0) / 1e6).abs() < 1e-12,
+                "the task's 100 tokens"
+            );
+        }
     }
 }

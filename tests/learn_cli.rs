@@ -310,3 +310,75 @@ fn eval_refits_the_default_selection_per_fold_and_prints_aiq_per_fold() {
     assert_eq!(o.status.code(), Some(1));
     assert!(err.contains("learned-<learner>"), "{err}");
 }
+
+#[test]
+fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
+    let (table, prompts) = fixtures("lengths");
+    let d = dir();
+    let prices = d.join("lengths-prices.csv");
+    std::fs::write(
+        &prices,
+        "model,input_usd_per_mtok,output_usd_per_mtok\ncheap,1,2\ndear,10,30\n",
+    )
+    .unwrap();
+    let p = prices.to_str().unwrap();
+    let est = d.join("lengths.json");
+    let (o, out, err) = run_train(
+        &table,
+        &prompts,
+        &est,
+        &[
+            "--learner",
+            "mf",
+            "--rank",
+            "3",
+            "--lengths",
+            "text",
+            "--prices",
+            p,
+        ],
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(
+        out.contains("output lengths (each model's expected cost): `text`"),
+        "{out}"
+    );
+    let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
+    assert!(loaded.predicts_lengths());
+    assert_eq!(loaded.config().rank, 3);
+    assert_eq!(loaded.config().learner, taskroute::learn::Learner::Mf);
+    let (o, out, err) = run_eval(&table, &prompts, &est, &["--prices", p]);
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("output lengths `text`"), "{out}");
+    // Without prices no answer's output tokens are known: a clear error.
+    let (o, _, err) = run_train(
+        &table,
+        &prompts,
+        &est,
+        &["--learner", "prior", "--lengths", "kind"],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("no output tokens are known"), "{err}");
+    let (o, _, err) = run_train(&table, &prompts, &est, &["--lengths", "long"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("expected task, kind or text or auto"), "{err}");
+    // `eval --lengths` trains a fixed learner's lengths on each training split.
+    let (o, out, err) = run_on(
+        "eval",
+        &table,
+        &prompts,
+        &[
+            "--estimator",
+            "learned-prior",
+            "--lengths",
+            "kind",
+            "--prices",
+            p,
+            "--kfold",
+            "3",
+            "--no-progress",
+        ],
+    );
+    assert!(o.status.success(), "{err}");
+    assert!(out.contains("output lengths `kind`"), "{out}");
+}

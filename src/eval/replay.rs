@@ -28,7 +28,7 @@ use super::data::{Outcomes, PriceTable};
 use super::metrics::Point;
 use super::static_quality::KindSource;
 use crate::decision::{Candidate, Decision};
-use crate::estimate::{PriorQuality, QualityEstimator};
+use crate::estimate::{OutputEstimator, PriorQuality, QualityEstimator};
 use crate::model::{ModelId, ModelSpec, Prices};
 use crate::policy::Policy;
 use crate::router::Router;
@@ -128,6 +128,7 @@ impl Summary {
 pub struct ReplayBuilder {
     prices: Option<PriceTable>,
     estimator: Option<Arc<dyn QualityEstimator>>,
+    output: Option<Arc<dyn OutputEstimator>>,
     kinds: KindSource,
     output_tokens_from: Option<Outcomes>,
 }
@@ -162,6 +163,13 @@ impl ReplayBuilder {
         self
     }
 
+    /// Each model's output tokens for the router's cost estimate (default: none, every model
+    /// priced on the task's output tokens; see [`RouterBuilder::output_estimator`](crate::RouterBuilder::output_estimator)).
+    pub fn shared_output_estimator(mut self, o: Arc<dyn OutputEstimator>) -> Self {
+        self.output = Some(o);
+        self
+    }
+
     /// Which kind replayed tasks carry (default [`KindSource::Kind`]).
     pub fn kinds(mut self, kinds: KindSource) -> Self {
         self.kinds = kinds;
@@ -187,6 +195,9 @@ impl ReplayBuilder {
             builder = builder.shared_quality_estimator(e.clone());
         } else {
             builder = builder.quality_estimator(PriorQuality);
+        }
+        if let Some(o) = &self.output {
+            builder = builder.shared_output_estimator(o.clone());
         }
         let router = builder.build()?;
         let per_label = self

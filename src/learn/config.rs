@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::LearnError;
 use super::features::FeatureConfig;
 use super::learners::Hyper;
+use super::lengths::OutputLengths;
 
 /// Which learner [`LearnedEstimator::train`](super::LearnedEstimator::train) fits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -26,16 +27,22 @@ pub enum Learner {
     /// Mean log-odds of [`Irt`](Learner::Irt), [`LogReg`](Learner::LogReg) and
     /// [`Knn`](Learner::Knn).
     Ensemble,
+    /// Matrix factorisation (RouteLLM's shape on the hashed features): the log-odds of model
+    /// j on prompt x is its per-kind ability plus the dot product of a learned model vector
+    /// with a learned projection of the prompt's features ([`TrainConfig::rank`] dimensions),
+    /// fitted on every model's outcomes at once instead of one regression per model.
+    Mf,
 }
 
 impl Learner {
     /// Every learner, in a fixed order.
-    pub const ALL: [Learner; 5] = [
+    pub const ALL: [Learner; 6] = [
         Learner::Prior,
         Learner::LogReg,
         Learner::Knn,
         Learner::Irt,
         Learner::Ensemble,
+        Learner::Mf,
     ];
 
     /// The learner's name (`"logreg"`).
@@ -46,6 +53,7 @@ impl Learner {
             Learner::Knn => "knn",
             Learner::Irt => "irt",
             Learner::Ensemble => "ensemble",
+            Learner::Mf => "mf",
         }
     }
 
@@ -90,6 +98,17 @@ pub struct TrainConfig {
     /// field read as false.
     #[serde(default)]
     pub knn_by_kind: bool,
+    /// Dimensions of the prompt and model vectors of [`Learner::Mf`] (default 8; 1 to 64).
+    #[serde(default = "default_rank")]
+    pub rank: usize,
+    /// How the estimator predicts each model's output tokens for the router's cost estimate
+    /// (default [`OutputLengths::Task`]: it does not). Files without the field read as `Task`.
+    #[serde(default)]
+    pub lengths: OutputLengths,
+}
+
+fn default_rank() -> usize {
+    8
 }
 
 impl TrainConfig {
@@ -106,6 +125,8 @@ impl TrainConfig {
             knn_bits: 8,
             shrink: 0.3,
             knn_by_kind: false,
+            rank: default_rank(),
+            lengths: OutputLengths::Task,
         }
     }
 
@@ -151,6 +172,18 @@ impl TrainConfig {
         self
     }
 
+    /// Sets the rank of [`Learner::Mf`].
+    pub fn with_rank(mut self, rank: usize) -> Self {
+        self.rank = rank;
+        self
+    }
+
+    /// Sets how output lengths are predicted.
+    pub fn with_lengths(mut self, lengths: OutputLengths) -> Self {
+        self.lengths = lengths;
+        self
+    }
+
     /// Sets k for kNN.
     pub fn with_k(mut self, k: usize) -> Self {
         self.k = k;
@@ -188,6 +221,9 @@ impl TrainConfig {
         }
         if !(4..=16).contains(&self.knn_bits) {
             return bad("knn_bits", self.knn_bits.to_string(), "4 to 16");
+        }
+        if !(1..=64).contains(&self.rank) {
+            return bad("rank", self.rank.to_string(), "1 to 64");
         }
         if !(0.0..=1.0).contains(&self.shrink) {
             return bad("shrink", self.shrink.to_string(), "a number in [0, 1]");

@@ -107,12 +107,24 @@ impl<'a> Scorer<'a> {
     /// Reduces out-of-fold quality estimates (`n × m`, every prompt predicted by an estimator
     /// that did not see it) to what the fold scores need.
     pub(super) fn scored(&self, q: &[f64]) -> Scored {
+        self.scored_with_costs(q, &self.expected_cost)
+    }
+
+    /// The expected cost per (prompt, model) routing assumes by default: the mean recorded cost
+    /// of the model on the prompt's kind in the prompt's training folds (all 0 when the metric
+    /// is the log-likelihood).
+    pub(super) fn expected_cost(&self) -> &[f64] {
+        &self.expected_cost
+    }
+
+    /// As [`scored`](Self::scored), routing on the expected costs `costs` (`n × m`) instead.
+    pub(super) fn scored_with_costs(&self, q: &[f64], costs: &[f64]) -> Scored {
         let (n, m) = (self.data.len(), self.m);
         match self.metric {
             CvMetric::Aiq => {
                 let mut choices = Vec::with_capacity(n * SWEEP);
                 for i in 0..n {
-                    let (qi, ci) = (&q[i * m..(i + 1) * m], &self.expected_cost[i * m..(i + 1) * m]);
+                    let (qi, ci) = (&q[i * m..(i + 1) * m], &costs[i * m..(i + 1) * m]);
                     for &l in &self.lambdas {
                         let score = |j: usize| qi[j] - l * ci[j];
                         let best = (0..m)

@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 
 use super::LearnError;
 use crate::model::ModelId;
+use crate::prices::Prices;
 use crate::task::TaskKind;
 
 /// Examples to train a [`LearnedEstimator`](super::LearnedEstimator) on: for each prompt, its
@@ -12,6 +13,10 @@ use crate::task::TaskKind;
 ///
 /// A model may miss outcomes for some prompts (`None`): those pairs are left out of training.
 /// Outcomes are stored row-major as `f32`, a missing one as NaN.
+///
+/// Each answer's output tokens, where known (recorded in an outcome table, or read from its
+/// recorded cost once the models' prices are given with [`with_prices`](Self::with_prices)),
+/// train the per-prompt output-length model ([`OutputLengths`](super::OutputLengths)).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TrainingSet {
     models: Vec<ModelId>,
@@ -20,6 +25,10 @@ pub struct TrainingSet {
     tokens: Vec<u32>,
     outcomes: Vec<f32>,
     costs: Vec<f32>,
+    /// Output tokens per answer, row-major, NaN where unknown.
+    outputs: Vec<f32>,
+    /// Each model's prices, where given ([`with_prices`](Self::with_prices)); empty until then.
+    prices: Vec<Option<Prices>>,
 }
 
 impl TrainingSet {
@@ -130,7 +139,67 @@ impl TrainingSet {
             self.costs
                 .extend(costs.iter().map(|c| c.map_or(f32::NAN, |c| c as f32)));
         }
+        let i = self.texts.len() - 1;
+        let outputs: Vec<f32> = (0..m).map(|j| self.output_from_cost(i, j)).collect();
+        self.outputs.extend(outputs);
         Ok(())
+    }
+
+    /// Gives each model's prices (column order; `None` where unknown). Every answer whose
+    /// output tokens are not known yet gets them from its recorded cost:
+    /// `(cost - input tokens x input price) / output price`, rounded, at least 0, for a model with an
+    /// output price above 0. The length model ([`OutputLengths`](super::OutputLengths)) learns
+    /// from those, and cross-validation turns predicted lengths back into costs with the same
+    /// prices.
+    ///
+    /// # Errors
+    /// [`LearnError::PriceCount`] when `prices` does not have one entry per model.
+    pub fn with_prices(mut self, prices: &[Option<Prices>]) -> Result<Self, LearnError> {
+        let m = self.models.len();
+        if prices.len() != m {
+            return Err(LearnError::PriceCount {
+                found: prices.len(),
+                expected: m,
+            });
+        }
+        self.prices = prices.to_vec();
+        for i in 0..self.len() {
+            for j in 0..m {
+                if self.outputs[i * m + j].is_nan() {
+                    self.outputs[i * m + j] = self.output_from_cost(i, j);
+                }
+            }
+        }
+        Ok(self)
+    }
+
+    /// Output tokens of model `j` on prompt `i` read from its cost and price, NaN if either is
+    /// unknown.
+    fn output_from_cost(&self, i: usize, j: usize) -> f32 {
+        let m = self.models.len();
+        match (self.prices.get(j), self.costs[i * m + j]) {
+            (Some(Some(p)), c) if p.output > 0.0 && !c.is_nan() => {
+                let input = f64::from(self.tokens[i]) * p.input;
+                ((f64::from(c) * 1e6 - input) / p.output).max(0.0).round() as f32
+            }
+            _ => f32::NAN,
+        }
+    }
+
+    /// Output tokens of model `j`'s answer to prompt `i`, where known.
+    pub fn output_tokens(&self, i: usize, j: usize) -> Option<f64> {
+        let v = self.outputs[i * self.models.len() + j];
+        (!v.is_nan()).then_some(f64::from(v))
+    }
+
+    /// Model `j`'s prices, where given ([`with_prices`](Self::with_prices)).
+    pub fn price(&self, j: usize) -> Option<&Prices> {
+        self.prices.get(j).and_then(Option::as_ref)
+    }
+
+    /// Whether any answer's output tokens are known.
+    pub(crate) fn has_output_tokens(&self) -> bool {
+        self.outputs.iter().any(|v| !v.is_nan())
     }
 
     /// The models, in column order.
@@ -189,6 +258,7 @@ impl TrainingSet {
         let m = self.models.len();
         let mut out = TrainingSet {
             models: self.models.clone(),
+            prices: self.prices.clone(),
             ..TrainingSet::default()
         };
         for &i in rows {
@@ -197,13 +267,14 @@ impl TrainingSet {
             out.tokens.push(self.tokens[i]);
             out.outcomes.extend_from_slice(&self.outcomes[i * m..(i + 1) * m]);
             out.costs.extend_from_slice(&self.costs[i * m..(i + 1) * m]);
+            out.outputs.extend_from_slice(&self.outputs[i * m..(i + 1) * m]);
         }
         out
     }
 
     /// The prompts of an [`Outcomes`](crate::eval::Outcomes) table at `rows` (every prompt when
-    /// `rows` is `None`), with every model, its recorded qualities and costs, each prompt's text
-    /// (empty where the table has none) and kind.
+    /// `rows` is `None`), with every model, its recorded qualities, costs and output tokens
+    /// (where recorded), each prompt's text (empty where the table has none) and kind.
     #[cfg(feature = "eval")]
     #[cfg_attr(docsrs, doc(cfg(feature = "eval")))]
     pub fn from_outcomes(data: &crate::eval::Outcomes, rows: Option<&[usize]>) -> TrainingSet {
@@ -245,6 +316,8 @@ impl TrainingSet {
             out.tokens.push(data.input_tokens(p));
             out.outcomes.extend((0..m).map(|j| data.quality(p, j) as f32));
             out.costs.extend((0..m).map(|j| data.cost(p, j) as f32));
+            out.outputs
+                .extend((0..m).map(|j| data.output_tokens(p, j).map_or(f32::NAN, |t| t as f32)));
         }
         out
     }

@@ -79,6 +79,20 @@ pub enum LearnError {
         /// Trained models.
         expected: usize,
     },
+    /// A price list does not have one entry per model.
+    #[error("{found} prices for {expected} models: give one (or none) per model, in the set's model order")]
+    PriceCount {
+        /// Entries given.
+        found: usize,
+        /// Models in the set.
+        expected: usize,
+    },
+    /// Output lengths were asked for ([`OutputLengths`](super::OutputLengths)) but no answer's
+    /// output tokens are known.
+    #[error(
+        "no output tokens are known for any answer: give the models' prices (TrainingSet::with_prices, `--prices`) so they can be read from the recorded costs"
+    )]
+    NoOutputTokens,
     /// A model has no outcome at all in the training set.
     #[error("model `{model}` has no outcomes in the training set: drop it or add data for it")]
     NoObservations {

@@ -107,6 +107,48 @@ impl KindPriors {
     }
 }
 
+/// Per-kind abilities (log-odds) of every model while they are fitted with AdaGrad: `kinds ×
+/// m`, then one row over all kinds (for kinds an estimator never saw), starting at the priors.
+/// The item-response and factorisation learners share it.
+pub(crate) struct Abilities {
+    pub(crate) theta: Vec<f32>,
+    g2: Vec<f32>,
+    m: usize,
+    all: usize,
+}
+
+impl Abilities {
+    pub(crate) fn from_priors(priors: &KindPriors) -> Self {
+        let mut theta: Vec<f32> = priors.table.iter().map(|p| logit(*p)).collect();
+        theta.extend(priors.global.iter().map(|p| logit(*p)));
+        Self {
+            g2: vec![1e-6; theta.len()],
+            theta,
+            m: priors.global.len(),
+            all: priors.kinds.len(),
+        }
+    }
+
+    /// The row of kind `k` (`None`: the row over all kinds).
+    pub(crate) fn row(&self, k: Option<usize>) -> usize {
+        k.unwrap_or(self.all)
+    }
+
+    /// Model j's ability on row `k`.
+    pub(crate) fn get(&self, k: usize, j: usize) -> f32 {
+        self.theta[k * self.m + j]
+    }
+
+    /// One AdaGrad step of gradient `g` on model j's ability in row `k` and in the row over
+    /// all kinds (so unknown kinds get a sensible ability too).
+    pub(crate) fn step(&mut self, k: usize, j: usize, g: f32, lr: f32) {
+        for idx in [k * self.m + j, self.all * self.m + j] {
+            self.g2[idx] += g * g;
+            self.theta[idx] -= lr * g / self.g2[idx].sqrt();
+        }
+    }
+}
+
 /// Hyper-parameters shared by the trainers.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Hyper {
@@ -176,7 +218,7 @@ impl<'de> Deserialize<'de> for Weights {
 }
 
 impl Weights {
-    fn zeros(dim: usize, m: usize) -> Self {
+    pub(crate) fn zeros(dim: usize, m: usize) -> Self {
         Self {
             dim,
             m,
@@ -187,7 +229,7 @@ impl Weights {
 
     /// Checks the shape read from a file against `dim × m` and [`MAX_LOADED_WEIGHTS`], then
     /// expands the rows into the dense matrix.
-    fn densify(&mut self, dim: usize, m: usize, part: &'static str) -> Result<(), Corruption> {
+    pub(crate) fn densify(&mut self, dim: usize, m: usize, part: &'static str) -> Result<(), Corruption> {
         if self.dim != dim || self.m != m {
             return Err(Corruption::Shape { part });
         }
@@ -220,7 +262,7 @@ impl Weights {
 
     /// `out[j] += x · W[:, j]`.
     #[inline]
-    fn add_dot(&self, x: &Features, out: &mut [f32]) {
+    pub(crate) fn add_dot(&self, x: &Features, out: &mut [f32]) {
         let m = self.m;
         for (&i, &v) in x.indices.iter().zip(&x.values) {
             let i = i as usize;
@@ -320,13 +362,11 @@ impl Irt {
         h: Hyper,
     ) -> Self {
         let m = data.models().len();
-        let nk = priors.kinds.len();
-        let mut theta: Vec<f32> = priors.table.iter().map(|p| logit(*p)).collect();
-        theta.extend(priors.global.iter().map(|p| logit(*p)));
+        let mut theta = Abilities::from_priors(priors);
         let mut a = vec![1.0f32; m];
         let mut easiness = vec![0.0f32; dim];
         let mut residual = vec![0.0f32; DENSE_FEATURES * m];
-        let (mut g_theta, mut g_a) = (vec![1e-6f32; theta.len()], vec![1e-6f32; m]);
+        let mut g_a = vec![1e-6f32; m];
         let (mut g_w, mut g_r) = (vec![1e-6f32; dim], vec![1e-6f32; residual.len()]);
         let mut order: Vec<usize> = (0..feats.len()).collect();
         let mut rng = Pcg64Mcg::seed_from_u64(h.seed ^ 0x1417);
@@ -337,7 +377,7 @@ impl Irt {
             for &n in &order {
                 let x = &feats[n];
                 let e = x.dot(&easiness);
-                let k = kind_of[n].unwrap_or(nk);
+                let k = theta.row(kind_of[n]);
                 let y = data.outcome_row(n);
                 let mut g_e = 0.0f32;
                 for j in 0..m {
@@ -345,18 +385,14 @@ impl Irt {
                         grad[j] = 0.0;
                         continue;
                     }
-                    let mut z = theta[k * m + j] + a[j] * e;
+                    let mut z = theta.get(k, j) + a[j] * e;
                     for d in 0..DENSE_FEATURES {
                         z += residual[d * m + j] * x.dense(d);
                     }
                     let g = sigmoid(z) - y[j];
                     grad[j] = g;
                     g_e += g * a[j];
-                    // theta (also the global row, so unknown kinds get a sensible ability)
-                    for idx in [k * m + j, nk * m + j] {
-                        g_theta[idx] += g * g;
-                        theta[idx] -= lr * g / g_theta[idx].sqrt();
-                    }
+                    theta.step(k, j, g, lr);
                     let ga = g * e + h.l2 * (a[j] - 1.0);
                     g_a[j] += ga * ga;
                     a[j] -= lr * ga / g_a[j].sqrt();
@@ -375,7 +411,7 @@ impl Irt {
             }
         }
         Self {
-            theta,
+            theta: theta.theta,
             a,
             easiness,
             residual,
@@ -438,14 +474,14 @@ const KNN_DENSE_WEIGHT: f32 = 0.5;
 
 /// Missing outcomes (NaN) as JSON `null`: serde_json writes a NaN as `null` but cannot read it
 /// back as a number, so a kNN estimator trained with missing outcomes saved but did not load.
-mod nan_as_null {
+pub(crate) mod nan_as_null {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(v: &[f32], s: S) -> Result<S::Ok, S::Error> {
         s.collect_seq(v.iter().map(|x| (!x.is_nan()).then_some(*x)))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f32>, D::Error> {
         let v: Vec<Option<f32>> = Vec::deserialize(d)?;
         Ok(v.into_iter().map(|x| x.unwrap_or(f32::NAN)).collect())
     }
@@ -620,6 +656,7 @@ pub(crate) enum Model {
     Knn(Knn),
     Irt(Irt),
     Ensemble { members: Vec<(f32, Model)> },
+    Mf(super::mf::Mf),
 }
 
 /// Reused buffers for prediction.
@@ -627,9 +664,23 @@ pub(crate) enum Model {
 pub(crate) struct Scratch {
     pub(crate) text: String,
     pub(crate) features: Features,
+    /// Which prompt `features` hold, so the quality and the length estimates of one decision
+    /// featurize it once.
+    pub(crate) featured: Featured,
     pub(crate) logits: Vec<f32>,
     pub(crate) member: Vec<f32>,
     pub(crate) knn: Vec<f32>,
+    pub(crate) lengths: Vec<Option<u32>>,
+}
+
+/// The key of [`Scratch::features`]: the estimator (its unique id; 0 for none), and the
+/// prompt's text, kind and input tokens.
+#[derive(Debug, Default)]
+pub(crate) struct Featured {
+    pub(crate) estimator: u64,
+    pub(crate) text: String,
+    pub(crate) kind: Option<TaskKind>,
+    pub(crate) tokens: u32,
 }
 
 impl Model {
@@ -654,6 +705,10 @@ impl Model {
                 out.iter_mut().for_each(|z| *z = sigmoid(*z));
             }
             Model::Knn(k) => k.predict(x, kind, prior, knn, out),
+            Model::Mf(f) => {
+                f.logits(x, kind, tmp, out);
+                out.iter_mut().for_each(|z| *z = sigmoid(*z));
+            }
             Model::Ensemble { members } => {
                 // Weighted mean of the members' log-odds.
                 let m = out.len();
@@ -684,6 +739,7 @@ impl Model {
             Model::LogReg(l) => l.validate(dim, m),
             Model::Irt(r) => r.validate(dim, m, kinds),
             Model::Knn(k) => k.validate(m),
+            Model::Mf(f) => f.validate(dim, m, kinds),
             Model::Ensemble { members } => {
                 if members.is_empty() || members.iter().any(|(w, _)| !(w.is_finite() && *w > 0.0)) {
                     return Err(Corruption::EnsembleWeights);

@@ -8,9 +8,12 @@
 //!   [`LearnedEstimator::train`] on a [`TrainingSet`] (prompt texts, kinds, per-model outcomes)
 //!   with one of the [`Learner`]s: regularised logistic regression per model, k nearest
 //!   neighbours, an item-response model (prompt difficulty × model ability, pooled over all
-//!   models), or an ensemble; every estimate is shrunk toward the per-task-kind prior. It
-//!   plugs into every built-in scorer unchanged, saves to a versioned JSON file
+//!   models), a matrix factorisation, or an ensemble; every estimate is shrunk toward the
+//!   per-task-kind prior. It plugs into every built-in scorer unchanged, saves to a versioned JSON file
 //!   ([`LearnedEstimator::save`]) and loads back, refusing other versions and corrupted files.
+//!   With [`OutputLengths`] it also predicts each model's output tokens per prompt, and so,
+//!   as an [`OutputEstimator`](crate::OutputEstimator), the cost the router expects of each
+//!   model ([`RouterBuilder::output_estimator`](crate::RouterBuilder::output_estimator)).
 //! - [`OnlineEstimator`]: learns from feedback while serving
 //!   ([`observe`](OnlineEstimator::observe)) with Thompson sampling over Beta posteriors per
 //!   (task kind, model), usable from many threads at once.
@@ -48,6 +51,9 @@ mod estimator;
 mod features;
 mod format;
 mod learners;
+mod lengths;
+mod lengths_cv;
+mod mf;
 pub(crate) mod online;
 mod report;
 mod select;
@@ -63,6 +69,7 @@ pub use features::{
 #[cfg(feature = "request")]
 pub(crate) use format::{Envelope, checksum, envelope_json};
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
+pub use lengths::OutputLengths;
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};
-pub use report::{CvCandidate, CvGain, CvMetric, CvReport};
+pub use report::{CvCandidate, CvGain, CvLengthCandidate, CvLengths, CvMetric, CvReport};
 pub use select::SelectConfig;

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::config::Learner;
+use super::lengths::OutputLengths;
 
 /// What a cross-validation scored (see [`CvReport::metric`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,12 +57,7 @@ impl CvCandidate {
 
     /// Sample standard deviation of the fold scores (0 for one fold).
     pub fn sd(&self) -> f64 {
-        let n = self.folds.len();
-        if n < 2 {
-            return 0.0;
-        }
-        let m = self.mean();
-        (self.folds.iter().map(|v| (v - m) * (v - m)).sum::<f64>() / (n - 1) as f64).sqrt()
+        sd(&self.folds)
     }
 
     /// `"irt, shrink 0.6"`.
@@ -72,6 +68,16 @@ impl CvCandidate {
             (l, None) => format!("{l}, shrink {}", self.shrink),
         }
     }
+}
+
+/// Sample standard deviation (0 for fewer than 2 values).
+pub(crate) fn sd(v: &[f64]) -> f64 {
+    let n = v.len();
+    if n < 2 {
+        return 0.0;
+    }
+    let m = mean(v);
+    (v.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1) as f64).sqrt()
 }
 
 pub(crate) fn mean(v: &[f64]) -> f64 {
@@ -127,6 +133,98 @@ pub struct CvReport {
     /// Index into `candidates` of the chosen one: the best learner when its whole interval is
     /// above 0, else the prior (0).
     pub chosen: usize,
+    /// The second stage, which chose how the estimator predicts output lengths; `None` where it
+    /// did not run (no output tokens or prices known, costs missing, or no length setting
+    /// asked for) and in files written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lengths: Option<CvLengths>,
+}
+
+/// The cross-validation that chose how an estimator predicts output lengths (hence costs):
+/// the chosen quality candidate's out-of-fold estimates routed once as a router without an
+/// output estimator would (the baseline: every model priced on one output-token figure per
+/// task kind, the mean over all models' training answers of that kind) and once per length
+/// setting on the costs its predicted output tokens give. A setting is chosen only
+/// when the lower end of its gain's paired-bootstrap interval is above 0 (Bonferroni over the
+/// settings tried); else [`OutputLengths::Task`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CvLengths {
+    /// The baseline's score on each fold.
+    pub baseline: Vec<f64>,
+    /// Each length setting tried, with its score on each fold.
+    pub candidates: Vec<CvLengthCandidate>,
+    /// The best setting's gain over the baseline ([`CvGain::candidate`] indexes
+    /// `candidates`); `None` when none was tried.
+    pub gain: Option<CvGain>,
+    /// The setting saved with the estimator.
+    pub chosen: OutputLengths,
+}
+
+/// One output-length setting's cross-validated score (see [`CvLengths`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct CvLengthCandidate {
+    /// The setting.
+    pub lengths: OutputLengths,
+    /// The score on each validation fold, in fold order.
+    pub folds: Vec<f64>,
+}
+
+impl CvLengths {
+    fn is_consistent(&self, k: usize) -> bool {
+        self.baseline.len() == k
+            && self.candidates.iter().all(|c| c.folds.len() == k)
+            && self
+                .gain
+                .as_ref()
+                .is_none_or(|g| g.candidate < self.candidates.len())
+    }
+}
+
+impl fmt::Display for CvLengths {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "output lengths (routing the chosen candidate's estimates on other expected costs):"
+        )?;
+        let row = |f: &mut fmt::Formatter<'_>, label: &str, v: &[f64], mark: &str| {
+            writeln!(f, "  {label:<32} {:>8.4} {:>8.4}{mark}", mean(v), sd(v))
+        };
+        let base_mark = if self.chosen == OutputLengths::Task {
+            " <- kept"
+        } else {
+            ""
+        };
+        row(f, "one length per kind (no estimator)", &self.baseline, base_mark)?;
+        for c in &self.candidates {
+            let mark = if c.lengths == self.chosen {
+                " <- chosen"
+            } else {
+                ""
+            };
+            row(f, &format!("predicted lengths `{}`", c.lengths), &c.folds, mark)?;
+        }
+        if let Some(g) = &self.gain {
+            let best = self.candidates.get(g.candidate).map_or("", |c| c.lengths.name());
+            write!(
+                f,
+                "  best `{best}`: {:+.4} over the baseline ({:.1} % interval [{:+.4}, {:+.4}]): {}",
+                g.mean,
+                100.0 * g.level,
+                g.low,
+                g.high,
+                if self.chosen == OutputLengths::Task {
+                    "not above the CV noise, so no lengths are predicted"
+                } else {
+                    "above the CV noise, so it is chosen"
+                }
+            )?;
+        }
+        Ok(())
+    }
 }
 
 impl CvReport {
@@ -149,6 +247,10 @@ impl CvReport {
                 .as_ref()
                 .is_none_or(|g| g.candidate < self.candidates.len())
             && self.candidates.iter().all(|c| c.folds.len() == self.k_folds)
+            && self
+                .lengths
+                .as_ref()
+                .is_none_or(|l| l.is_consistent(self.k_folds))
     }
 }
 
@@ -179,7 +281,7 @@ impl fmt::Display for CvReport {
             )?;
         }
         match &self.gain {
-            None => write!(f, "  only the prior was a candidate"),
+            None => write!(f, "  only the prior was a candidate")?,
             Some(g) => {
                 let best = self
                     .candidates
@@ -196,11 +298,15 @@ impl fmt::Display for CvReport {
                     g.resamples
                 )?;
                 if self.kept_prior() {
-                    write!(f, "not above the CV noise, so the prior is kept")
+                    write!(f, "not above the CV noise, so the prior is kept")?;
                 } else {
-                    write!(f, "above the CV noise, so it is chosen")
+                    write!(f, "above the CV noise, so it is chosen")?;
                 }
             }
         }
+        if let Some(l) = &self.lengths {
+            write!(f, "\n{l}")?;
+        }
+        Ok(())
     }
 }

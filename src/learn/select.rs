@@ -7,12 +7,15 @@ use super::config::{Learner, TrainConfig};
 use super::cv::{self, Scored, Scorer};
 use super::data::TrainingSet;
 use super::estimator::LearnedEstimator;
+use super::lengths::OutputLengths;
+use super::lengths_cv;
 use super::report::{CvCandidate, CvGain, CvReport, mean};
 
 /// How [`LearnedEstimator::fit`] chooses: the candidates, the folds and the noise test.
 ///
 /// The defaults (`SelectConfig::new()`): learners `logreg` and `irt` with shrink 0, 0.3 and
-/// 0.6, beside the prior; 5 folds; 1,000 bootstrap resamples; `alpha` 0.05. kNN and the
+/// 0.6, beside the prior; output lengths [`OutputLengths::Kind`] and [`OutputLengths::Text`]
+/// tried against none; 5 folds; 1,000 bootstrap resamples; `alpha` 0.05. kNN and the
 /// ensemble (which contains kNN) are not candidates by default: a kNN estimate scans every
 /// training prompt and misses the 20 µs estimate budget (docs/evaluation.md). Add them with
 /// [`with_learners`](Self::with_learners).
@@ -38,6 +41,13 @@ pub struct SelectConfig {
     pub alpha: f64,
     /// Seed of the fold assignment and of the bootstrap.
     pub seed: u64,
+    /// Output-length settings tried, after the learner is chosen, against routing with no
+    /// output estimator (see [`CvLengths`](super::CvLengths)); the
+    /// saved estimator predicts lengths only when one beats that by more than the noise. When
+    /// the stage does not run (this list is empty, or no output tokens, prices or costs are
+    /// known), the estimator is trained with `base.lengths` as given (default
+    /// [`OutputLengths::Task`]: no lengths).
+    pub lengths: Vec<OutputLengths>,
 }
 
 impl Default for SelectConfig {
@@ -58,6 +68,7 @@ impl SelectConfig {
             resamples: 1000,
             alpha: 0.05,
             seed: 0x5eed,
+            lengths: vec![OutputLengths::Kind, OutputLengths::Text],
         }
     }
 
@@ -82,6 +93,12 @@ impl SelectConfig {
     /// Sets the neighbour counts tried for kNN.
     pub fn with_ks(mut self, ks: impl IntoIterator<Item = usize>) -> Self {
         self.ks = ks.into_iter().collect();
+        self
+    }
+
+    /// Sets the output-length settings tried.
+    pub fn with_lengths(mut self, lengths: impl IntoIterator<Item = OutputLengths>) -> Self {
+        self.lengths = lengths.into_iter().collect();
         self
     }
 
@@ -142,7 +159,8 @@ impl SelectConfig {
 
     /// Every candidate's settings, the prior first, learners deduplicated in the given order.
     fn candidates(&self) -> Vec<TrainConfig> {
-        let mut out = vec![self.base.clone().with_learner(Learner::Prior).with_shrink(0.0)];
+        let base = self.base.clone().with_lengths(OutputLengths::Task);
+        let mut out = vec![base.clone().with_learner(Learner::Prior).with_shrink(0.0)];
         let mut seen = vec![Learner::Prior];
         for &l in &self.learners {
             if seen.contains(&l) {
@@ -157,7 +175,7 @@ impl SelectConfig {
             };
             for k in ks {
                 for &s in &self.shrinks {
-                    let mut c = self.base.clone().with_learner(l).with_shrink(s);
+                    let mut c = base.clone().with_learner(l).with_shrink(s);
                     if let Some(k) = k {
                         c = c.with_k(k);
                     }
@@ -278,6 +296,20 @@ impl LearnedEstimator {
             }
             g
         });
+        let lengths = lengths_cv::choose(
+            data,
+            &folds,
+            &scorer,
+            &shrunk(&candidates[chosen]),
+            &config.base,
+            &config.lengths,
+            config.resamples,
+            config.alpha,
+            config.seed,
+        )?;
+        let final_config = candidates[chosen]
+            .clone()
+            .with_lengths(lengths.as_ref().map_or(config.base.lengths, |l| l.chosen));
         let report = CvReport {
             metric: scorer.metric,
             prompts: n,
@@ -286,8 +318,9 @@ impl LearnedEstimator {
             candidates: report_candidates,
             gain,
             chosen,
+            lengths,
         };
-        Self::train_with_report(data, &candidates[chosen], report)
+        Self::train_with_report(data, &final_config, report)
     }
 }
 

@@ -9,13 +9,19 @@ use serde::Serialize;
 use taskroute::ModelId;
 use taskroute::eval::metrics::{self, Point};
 use taskroute::eval::{
-    Baselines, Builtin, Calibration, Curve, LoadOptions, Outcomes, PriceTable, PromptJoin, Replay, Split,
-    Summary, Target,
+    Baselines, Builtin, Calibration, Curve, LoadOptions, Outcomes, PriceTable, PromptJoin, Split, Summary,
+    Target,
 };
 
+use taskroute::learn::OutputLengths;
 use taskroute::request::{ClassifyInput, KindClassifier, LearnedClassifier, RuleClassifier};
 
 use crate::{CliError, estimator, experiment, plot};
+
+/// `--lengths`: an [`OutputLengths`] by name.
+pub(crate) fn parse_lengths(s: &str) -> Result<OutputLengths, String> {
+    OutputLengths::from_name(s).ok_or_else(|| format!("`{s}`: expected task, kind or text"))
+}
 
 /// The classifier `--infer-kind` names: `rules`, or a learned classifier file.
 fn classifier(spec: &str) -> Result<Box<dyn KindClassifier>, CliError> {
@@ -80,9 +86,18 @@ pub(crate) struct Args {
     /// Seed for --kfold and the random baseline.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Quality estimator: `static` (per task kind), `static-label` (per label), or an estimator FILE.
+    /// Quality estimator: `static` (per task kind), `static-label` (per label), `learned`
+    /// (`taskroute train`'s defaults on each training split), `learned-<learner>` (prior,
+    /// logreg, knn, irt, ensemble, mf; fixed settings), or an estimator FILE.
     #[arg(long, default_value = "static", value_name = "SPEC")]
     estimator: String,
+    /// Output lengths of a learned --estimator, for each model's expected cost: `task` (none:
+    /// the label's mean output tokens for every model), `kind` (each model's mean per task kind)
+    /// or `text` (per prompt, from its text). With `learned` the setting is only a candidate of
+    /// its cross-validation (default: `kind` and `text`); with `learned-<learner>` it is trained as given
+    /// (default `task`). Reading output tokens from recorded costs needs --prices.
+    #[arg(long, value_name = "task|kind|text", value_parser = parse_lengths)]
+    lengths: Option<OutputLengths>,
     /// Route the test prompts by the task kind a classifier infers from their text (`rules`, or
     /// a classifier FILE written by `taskroute classify --save`) instead of the data's kind; the
     /// estimator is still fitted on the training prompts' own kinds. Needs --prompts.
@@ -246,6 +261,10 @@ fn ms(t: Instant) -> f64 {
 pub(crate) fn run(args: &Args) -> Result<(), CliError> {
     let start = Instant::now();
     let (data, prices) = load_all(args)?;
+    let fit = estimator::FitOptions {
+        prices: prices.as_ref(),
+        lengths: args.lengths,
+    };
     if args.experiment.is_set() {
         let (splits, split_desc) = splits(args, &data)?;
         let setup = experiment::Setup {
@@ -253,6 +272,7 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
             splits: &splits,
             split: &split_desc,
             estimator: &args.estimator,
+            fit,
             prices: prices.as_ref(),
             seed: args.seed,
             json: args.json.as_deref(),
@@ -289,18 +309,11 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
                 .count();
             test = relabelled;
         }
-        let fitted = estimator::fit(&args.estimator, &train)?;
+        let fitted = estimator::fit(&args.estimator, &train, &fit)?;
+        let replay = fitted.replay(&train, &test, prices.as_ref())?;
         description = fitted.description.clone();
         descriptions.push(fitted.description);
         estimator_cv = fitted.cv;
-        let mut builder = Replay::builder()
-            .shared_estimator(fitted.estimator)
-            .kinds(fitted.kinds)
-            .output_tokens_from(&train);
-        if let Some(p) = &prices {
-            builder = builder.prices(p.clone());
-        }
-        let replay = builder.build(&test)?;
         if grids.is_empty() {
             // One grid per policy, from the first fold, so folds can be pooled point by point.
             grids = policies.iter().map(|&w| replay.grid(w, n_grid)).collect();

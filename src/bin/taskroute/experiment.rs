@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use serde::Serialize;
-use taskroute::eval::{Builtin, Outcomes, PriceTable, Replay, Split};
+use taskroute::eval::{Builtin, Outcomes, PriceTable, Split};
 use taskroute::experiment::{Arm, Conclusion, Experiment, SequentialTest};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -48,6 +48,7 @@ pub(crate) struct Setup<'a> {
     pub(crate) splits: &'a [Split],
     pub(crate) split: &'a str,
     pub(crate) estimator: &'a str,
+    pub(crate) fit: estimator::FitOptions<'a>,
     pub(crate) prices: Option<&'a PriceTable>,
     pub(crate) seed: u64,
     pub(crate) json: Option<&'a Path>,
@@ -141,15 +142,8 @@ fn variant_choices(exp: &Experiment, setup: &Setup<'_>) -> Result<Vec<Vec<Option
     for split in setup.splits {
         let train = data.subset(&split.train);
         let test = data.subset(&split.test);
-        let fitted = estimator::fit(setup.estimator, &train)?;
-        let mut builder = Replay::builder()
-            .shared_estimator(fitted.estimator)
-            .kinds(fitted.kinds)
-            .output_tokens_from(&train);
-        if let Some(p) = setup.prices {
-            builder = builder.prices(p.clone());
-        }
-        let replay = builder.build(&test)?;
+        let fitted = estimator::fit(setup.estimator, &train, &setup.fit)?;
+        let replay = fitted.replay(&train, &test, setup.prices)?;
         for (v, variant) in exp.variants().iter().enumerate() {
             let chosen = match &variant.arm {
                 Arm::Policy(p) => replay.choices(&**p),

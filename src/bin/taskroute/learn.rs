@@ -14,9 +14,9 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use taskroute::eval::{LoadOptions, Outcomes, PriceTable, Split};
-use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, SelectConfig, TrainConfig, TrainingSet};
+use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, SelectConfig, TrainConfig};
 
-use crate::{CliError, eval};
+use crate::{CliError, estimator, eval};
 
 impl From<taskroute::learn::LearnError> for CliError {
     fn from(e: taskroute::learn::LearnError) -> Self {
@@ -41,7 +41,8 @@ pub(crate) struct TrainArgs {
     /// The prompts file's text field.
     #[arg(long, value_name = "FIELD", requires = "prompts")]
     prompt_text: Option<String>,
-    /// Prices (CSV), for tables that record no costs.
+    /// Prices (CSV), for tables that record no costs, and to read each answer's output tokens
+    /// from its recorded cost (what output lengths learn from).
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
     /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
@@ -90,6 +91,15 @@ pub(crate) struct TrainArgs {
     /// RouterBench, same held-out quality; see docs/evaluation.md).
     #[arg(long)]
     knn_by_kind: bool,
+    /// Dimensions of the matrix factorisation (mf).
+    #[arg(long, default_value_t = 8)]
+    rank: usize,
+    /// How the estimator predicts each model's output tokens (hence cost): `auto` (the default)
+    /// cross-validates `kind` and `text` against predicting none and keeps one only when it
+    /// routes better by more than the noise (needs --prices, or recorded output tokens);
+    /// `task` predicts none; `kind` and `text` are trained as given.
+    #[arg(long, value_name = "auto|task|kind|text", default_value = "auto")]
+    lengths: String,
     /// Where to write the estimator (versioned JSON).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
@@ -103,6 +113,7 @@ enum LearnerName {
     Knn,
     Irt,
     Ensemble,
+    Mf,
 }
 
 impl LearnerName {
@@ -115,6 +126,7 @@ impl LearnerName {
             LearnerName::Knn => Learner::Knn,
             LearnerName::Irt => Learner::Irt,
             LearnerName::Ensemble => Learner::Ensemble,
+            LearnerName::Mf => Learner::Mf,
         })
     }
 }
@@ -159,20 +171,26 @@ fn load(args: &TrainArgs) -> Result<Outcomes, CliError> {
 pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
     let start = Instant::now();
     let data = load(args)?;
-    let set = TrainingSet::from_outcomes(&data, None);
+    let prices = args.prices.as_ref().map(PriceTable::read_csv).transpose()?;
+    let set = estimator::training_set(&data, prices.as_ref())?;
     let with_text = (0..data.prompts()).filter(|&p| data.text(p).is_some()).count();
+    let lengths = match args.lengths.as_str() {
+        "auto" => None,
+        name => Some(eval::parse_lengths(name).map_err(|e| CliError::msg(format!("--lengths {e} or auto")))?),
+    };
     let config = TrainConfig::new(args.learner.learner().unwrap_or(Learner::Prior))
         .with_shrink(args.shrink)
         .with_seed(args.seed)
         .with_epochs(args.epochs)
         .with_k(args.k)
         .with_knn_by_kind(args.knn_by_kind)
+        .with_rank(args.rank)
         .with_features(FeatureConfig::default().with_hash_bits(args.hash_bits));
     let t0 = Instant::now();
     let est = match args.learner.learner() {
-        Some(_) => LearnedEstimator::train(&set, &config)?,
+        Some(_) => LearnedEstimator::train(&set, &config.with_lengths(lengths.unwrap_or_default()))?,
         None => {
-            let select = SelectConfig::new()
+            let mut select = SelectConfig::new()
                 .with_base(config)
                 .with_learners(args.learners.iter().filter_map(|l| l.learner()))
                 .with_shrinks(args.shrinks.iter().copied())
@@ -181,6 +199,11 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
                 .with_resamples(args.resamples)
                 .with_alpha(args.alpha)
                 .with_seed(args.seed);
+            if let Some(l) = lengths {
+                // A fixed setting: not cross-validated, trained as given.
+                select = select.with_lengths([]);
+                select.base = select.base.clone().with_lengths(l);
+            }
             LearnedEstimator::fit(&set, &select)?
         }
     };
@@ -206,6 +229,15 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
             );
         }
     }
+    println!(
+        "output lengths (each model's expected cost): `{}`{}",
+        config.lengths,
+        if est.predicts_lengths() {
+            ""
+        } else {
+            " (none predicted: the task's own estimate)"
+        }
+    );
     println!(
         "wrote {} ({:.1} KiB; total {:.2} s)",
         args.out.display(),
