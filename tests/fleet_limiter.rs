@@ -138,6 +138,63 @@ async fn a_configured_limit_is_a_ceiling_for_what_is_learned() {
 }
 
 #[tokio::test]
+async fn shared_concurrency_holds_for_the_fleet_and_a_crashed_replica_gives_its_slots_back() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    let prefix = fresh_prefix("limiter_conc");
+    let id = DeploymentId::new("east");
+    let limits = DeploymentLimits::none().max_concurrency(2);
+    let make = || {
+        RedisLimiter::new(FleetRedis::open(&url).unwrap(), &prefix, &id, limits)
+            .unwrap()
+            .shared_concurrency(Duration::from_secs(1))
+            .unwrap()
+    };
+    let (a, b) = (make(), make());
+    acquire(&a, 0).await.unwrap();
+    acquire(&b, 0).await.unwrap();
+    // Two calls in flight in the fleet: neither replica may start a third (each has only one).
+    assert_eq!(acquire(&a, 0).await, Err(Refusal::Concurrency { max: 2 }));
+    assert_eq!(acquire(&b, 0).await, Err(Refusal::Concurrency { max: 2 }));
+    // a's call ends: its slot is free for b.
+    a.settle(0, Some(0), Instant::now());
+    settle_down().await;
+    acquire(&b, 0).await.unwrap();
+    assert_eq!(acquire(&a, 0).await, Err(Refusal::Concurrency { max: 2 }));
+    // b crashes with two calls in flight: their leases end after 1 s and the slots come back.
+    drop(b);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    acquire(&a, 0).await.unwrap();
+    acquire(&a, 0).await.unwrap();
+    assert_eq!(acquire(&a, 0).await, Err(Refusal::Concurrency { max: 2 }));
+
+    // Without shared concurrency each replica counts its own: 2 + 2 in flight.
+    let (c, d) = replicas(&url, &fresh_prefix("limiter_conc_local"), limits);
+    for l in [&c, &c, &d, &d] {
+        acquire(l, 0).await.unwrap();
+    }
+    assert_eq!(acquire(&c, 0).await, Err(Refusal::Concurrency { max: 2 }));
+}
+
+#[tokio::test]
+async fn an_admission_dropped_before_its_answer_frees_its_slot() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    let (a, _) = replicas(
+        &url,
+        &fresh_prefix("limiter_drop"),
+        DeploymentLimits::none().max_concurrency(1),
+    );
+    let mut pending = Box::pin(a.acquire(0, Instant::now()).decided());
+    if futures::poll!(&mut pending).is_pending() {
+        // The caller gives up during the round trip (its request was dropped).
+        drop(pending);
+        assert_eq!(a.capacity(Instant::now()).in_flight, 0);
+        acquire(&a, 0).await.unwrap();
+    }
+}
+
+#[tokio::test]
 async fn redis_away_refuses_the_call() {
     let _serial = SERIAL.lock().await;
     let _ = redis_or_skip!();

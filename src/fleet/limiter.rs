@@ -1,7 +1,9 @@
 //! [`RedisLimiter`]: a deployment's rpm and tpm limits shared by every replica through Redis.
 //! The admission check is one round trip (one `EVALSHA` of `lua/limit.lua`, GCRA over the
 //! deployment's hash, the server's clock); corrections, learning and pauses are one script call
-//! each, sent in the background so that closing a call never waits on Redis.
+//! each, sent in the background so that closing a call never waits on Redis. Calls in flight
+//! (`max_concurrency`) are counted per process, or, with
+//! [`shared_concurrency`](RedisLimiter::shared_concurrency), by the fleet under leases.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -26,8 +28,11 @@ use crate::runtime::limit::{Acquire, Capacity, DeploymentLimits, Limiter, Refusa
 /// - Limits: the configured ones until a provider reports its own (learned by any replica,
 ///   used by all); a configured limit is a ceiling the provider's report can lower, never
 ///   raise.
-/// - Concurrency (`max_concurrency`) is counted per process: a crashed replica's calls in
-///   flight would otherwise hold slots for ever.
+/// - Concurrency (`max_concurrency`) is counted per process by default. With
+///   [`shared_concurrency`](Self::shared_concurrency) the fleet counts it: each admitted call
+///   holds a lease in a sorted set beside the hash (checked in the same script call, so still one
+///   round trip), released when the call ends; a crashed replica's leases end after the lease
+///   time and give their slots back.
 /// - Redis away (a call times out or fails): the call is refused with
 ///   [`Refusal::StoreUnavailable`] (fail closed), and the ranking moves on.
 ///
@@ -45,13 +50,19 @@ use crate::runtime::limit::{Acquire, Capacity, DeploymentLimits, Limiter, Refusa
 pub struct RedisLimiter {
     inner: Arc<Inner>,
     local: Mutex<Local>,
+    /// How long a call's slot is held at most, when the fleet counts calls in flight.
+    lease: Option<Duration>,
 }
 
 struct Inner {
     redis: FleetRedis,
     key: String,
+    /// The sorted set of leases (shared concurrency).
+    in_flight_key: String,
     limits: DeploymentLimits,
     script: Script,
+    /// Where this limiter's lease ids start (random, so replicas' ids differ).
+    lease_base: u64,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +70,9 @@ struct Local {
     in_flight: u32,
     /// The share left that the last admission reported, in permille.
     share_permille: u32,
+    /// This process's leases (shared concurrency), oldest first.
+    leases: std::collections::VecDeque<u64>,
+    next_lease: u64,
 }
 
 impl fmt::Debug for RedisLimiter {
@@ -66,6 +80,7 @@ impl fmt::Debug for RedisLimiter {
         f.debug_struct("RedisLimiter")
             .field("key", &self.inner.key)
             .field("limits", &self.inner.limits)
+            .field("shared_concurrency_lease", &self.lease)
             .field("redis", &self.inner.redis)
             .finish_non_exhaustive()
     }
@@ -83,19 +98,49 @@ impl RedisLimiter {
         deployment: &DeploymentId,
         limits: DeploymentLimits,
     ) -> Result<Self, Error> {
-        let key = KeyPrefix::new(key_prefix, deployment.as_str())?.key("limit");
+        let keys = KeyPrefix::new(key_prefix, deployment.as_str())?;
         Ok(Self {
             inner: Arc::new(Inner {
                 redis,
-                key,
+                key: keys.key("limit"),
+                in_flight_key: keys.key("inflight"),
                 limits,
                 script: Script::new(include_str!("lua/limit.lua")),
+                lease_base: std::hash::BuildHasher::hash_one(
+                    &std::collections::hash_map::RandomState::new(),
+                    std::process::id(),
+                ),
             }),
             local: Mutex::new(Local {
-                in_flight: 0,
                 share_permille: 1000,
+                ..Local::default()
             }),
+            lease: None,
         })
+    }
+
+    /// Counts `max_concurrency` across the fleet rather than per process: each admitted call
+    /// holds a lease of at most `lease` (make it longer than your longest call, streams
+    /// included; a crashed replica's slots come back when its leases end). Without a
+    /// `max_concurrency` this changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidValue`] for a zero lease.
+    pub fn shared_concurrency(mut self, lease: Duration) -> Result<Self, Error> {
+        if lease.is_zero() {
+            return Err(Error::InvalidValue {
+                field: "fleet.limiter.lease".to_owned(),
+                value: format!("{lease:?}"),
+                expected: "a positive duration, longer than the longest call",
+            });
+        }
+        self.lease = Some(lease);
+        Ok(self)
+    }
+
+    /// The fleet-wide concurrency limit, when the fleet counts it.
+    fn shared_max(&self) -> Option<u32> {
+        self.lease.and(self.inner.limits.max_concurrency)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Local> {
@@ -111,6 +156,7 @@ impl RedisLimiter {
         };
         rt.spawn(async move {
             let mut inv = inner.script.key(&inner.key);
+            inv.key(&inner.in_flight_key);
             inv.arg(op);
             for a in args {
                 inv.arg(a);
@@ -119,6 +165,21 @@ impl RedisLimiter {
                 tracing::warn!(key = %inner.key, op, error = %e, "shared limiter update failed");
             }
         });
+    }
+}
+
+/// The local slot of an admission still being decided: given back on drop unless disarmed.
+struct PendingSlot<'a> {
+    limiter: &'a RedisLimiter,
+    armed: bool,
+}
+
+impl Drop for PendingSlot<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut local = self.limiter.lock();
+            local.in_flight = local.in_flight.saturating_sub(1);
+        }
     }
 }
 
@@ -147,27 +208,43 @@ fn decode(v: &redis::Value, tokens: u64) -> Result<u32, Refusal> {
         }),
         3 => Err(Refusal::TooLarge { tokens, tpm: n }),
         4 => Err(Refusal::Throttled { retry_after: wait }),
+        5 => Err(Refusal::Concurrency {
+            max: u32::try_from(n).unwrap_or(u32::MAX),
+        }),
         _ => Err(Refusal::StoreUnavailable),
     }
 }
 
 impl Limiter for RedisLimiter {
     fn acquire(&self, tokens: u64, _now: Instant) -> Acquire<'_> {
-        {
+        let lease = {
             let mut local = self.lock();
             if let Some(max) = self.inner.limits.max_concurrency
+                && self.shared_max().is_none()
                 && local.in_flight >= max
             {
                 return Acquire::Ready(Err(Refusal::Concurrency { max }));
             }
             local.in_flight += 1;
-        }
+            local.next_lease += 1;
+            self.inner.lease_base.wrapping_add(local.next_lease)
+        };
+        // Gives the slot back if the caller drops the admission before it is decided.
+        let pending = PendingSlot {
+            limiter: self,
+            armed: true,
+        };
         Acquire::Pending(Box::pin(async move {
+            let mut pending = pending;
             let mut inv = self.inner.script.key(&self.inner.key);
-            inv.arg("acquire")
+            inv.key(&self.inner.in_flight_key)
+                .arg("acquire")
                 .arg(tokens)
                 .arg(self.inner.limits.rpm.unwrap_or(0))
                 .arg(self.inner.limits.tpm.unwrap_or(0));
+            if let (Some(max), Some(time)) = (self.shared_max(), self.lease) {
+                inv.arg(max).arg(micros(time)).arg(lease);
+            }
             let decided = match self.inner.redis.script("limiter acquire", &inv).await {
                 Ok(v) => decode(&v, tokens),
                 Err(e) => {
@@ -178,21 +255,27 @@ impl Limiter for RedisLimiter {
             let mut local = self.lock();
             match decided {
                 Ok(share) => {
+                    pending.armed = false;
                     local.share_permille = share;
+                    if self.shared_max().is_some() {
+                        local.leases.push_back(lease);
+                    }
                     Ok(())
                 }
-                Err(r) => {
-                    local.in_flight = local.in_flight.saturating_sub(1);
-                    Err(r)
-                }
+                Err(r) => Err(r),
             }
         }))
     }
 
     fn settle(&self, reserved: u64, used: Option<u64>, _now: Instant) {
-        {
+        let lease = {
             let mut local = self.lock();
             local.in_flight = local.in_flight.saturating_sub(1);
+            // Leases are alike: give back the one that ends soonest.
+            local.leases.pop_front()
+        };
+        if let Some(lease) = lease {
+            self.background("release", vec![lease]);
         }
         match used {
             Some(u) if u < reserved => self.background("settle", vec![reserved - u]),

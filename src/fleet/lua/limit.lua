@@ -4,9 +4,14 @@
 --
 -- KEYS[1]: the hash: rl, tl (limits per minute, 0: none), rt, tt (theoretical arrival times),
 --          pu (paused until).
+-- KEYS[2]: the calls in flight, when concurrency is shared: a sorted set of lease ids scored
+--          by the time each lease ends (a crashed replica's calls give their slots back then).
 -- ARGV[1]: the operation:
---   acquire  tokens rpm tpm  -> {0, share left in permille} | {1 requests | 2 tokens, wait}
+--   acquire  tokens rpm tpm [max lease lease_id]
+--                            -> {0, share left in permille} | {1 requests | 2 tokens, wait}
 --                               | {3, tpm} (never fits) | {4, wait} (paused)
+--                               | {5, max} (max calls in flight, when max > 0)
+--   release  lease_id        -> {0}  (a call in flight ended)
 --   settle   n               -> {0}  (n tokens given back: the call used fewer than reserved)
 --   settle_over n            -> {0}  (n tokens more taken: it used more)
 --   learn    rl rrem tl trem rpm tpm -> {0}  (a limit of 0: not reported; rpm, tpm: the
@@ -56,6 +61,14 @@ if op == 'acquire' then
     ntt = math.max(tt, now) + cost(tokens, tl)
     if ntt > now + P then return {2, ntt - now - P} end
   end
+  local max = tonumber(ARGV[5]) or 0
+  if max > 0 then
+    local lease = tonumber(ARGV[6]) or 0
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', int(now))
+    if redis.call('ZCARD', KEYS[2]) >= max then return {5, max} end
+    redis.call('ZADD', KEYS[2], int(now + lease), ARGV[7])
+    redis.call('PEXPIRE', KEYS[2], math.ceil(lease / 1000) + 1000)
+  end
   rt, tt = nrt, ntt
   save()
   local share = 1000
@@ -84,6 +97,9 @@ elseif op == 'learn' then
   rl, rt = adopt(rl, rt, tonumber(ARGV[2]) or 0, tonumber(ARGV[3]) or 0, tonumber(ARGV[6]) or 0)
   tl, tt = adopt(tl, tt, tonumber(ARGV[4]) or 0, tonumber(ARGV[5]) or 0, tonumber(ARGV[7]) or 0)
   save()
+  return {0}
+elseif op == 'release' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
   return {0}
 elseif op == 'throttle' then
   pu = math.max(pu, now + (tonumber(ARGV[2]) or 0))
