@@ -364,10 +364,13 @@ async fn without_step_down_the_budget_refuses_outright_and_tenants_are_capped() 
     match &e {
         RoutedError::Budget { source, attempts } => {
             assert!(source.to_string().contains("tenant `acme`"), "{source}");
-            assert!(matches!(
-                attempts[0].outcome,
-                AttemptOutcome::BudgetRefused { .. }
-            ));
+            // the attempt keeps the store's answer, with its figures
+            match &attempts[0].outcome {
+                AttemptOutcome::BudgetRefused {
+                    error: BudgetError::Exceeded { scope, limit_usd, .. },
+                } => assert_eq!((scope, *limit_usd), (&BudgetScope::tenant("acme"), 0.005)),
+                other => panic!("{other:?}"),
+            }
         }
         other => panic!("expected a budget refusal, got {other}"),
     }

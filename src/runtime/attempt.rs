@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::model::ModelId;
 use crate::provider::{ErrorKind, ProviderError};
+use crate::runtime::budget::BudgetError;
 use crate::runtime::deploy::DeploymentId;
 use crate::runtime::limit::Refusal;
 
@@ -30,8 +31,8 @@ pub enum AttemptOutcome {
     CircuitOpen,
     /// The budget refused the reservation.
     BudgetRefused {
-        /// What the budget said.
-        reason: String,
+        /// The store's answer: the scope over its cap, with its figures, or the store's failure.
+        error: BudgetError,
     },
     /// No provider is registered under the model's provider name.
     NoProvider,
@@ -91,7 +92,7 @@ impl fmt::Display for AttemptOutcome {
                 Some(s) => write!(f, "{kind} ({s})"),
                 None => write!(f, "{kind}"),
             },
-            AttemptOutcome::BudgetRefused { reason } => write!(f, "budget refused: {reason}"),
+            AttemptOutcome::BudgetRefused { error } => write!(f, "budget refused: {error}"),
             AttemptOutcome::NotAccepted { reason } => write!(f, "not accepted: {reason}"),
             AttemptOutcome::NoCapacity {
                 retry_after,

@@ -297,9 +297,7 @@ impl RoutedClient {
                     &model.id,
                     rank,
                     retry,
-                    AttemptOutcome::BudgetRefused {
-                        reason: e.to_string(),
-                    },
+                    AttemptOutcome::BudgetRefused { error: e.clone() },
                 ));
                 if !b.policy.step_down || matches!(e, BudgetError::Store(_)) {
                     return Err(Turn::Stop(Stop::Budget(e)));

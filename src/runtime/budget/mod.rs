@@ -151,6 +151,39 @@ pub enum BudgetError {
     Store(Arc<dyn std::error::Error + Send + Sync>),
 }
 
+/// Refusals are equal when their figures are; store failures when they are the same failure
+/// (the same `Arc`), as an error type need not be comparable.
+impl PartialEq for BudgetError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                BudgetError::Exceeded {
+                    scope,
+                    limit_usd,
+                    spent_usd,
+                    reserved_usd,
+                    requested_usd,
+                },
+                BudgetError::Exceeded {
+                    scope: s2,
+                    limit_usd: l2,
+                    spent_usd: sp2,
+                    reserved_usd: r2,
+                    requested_usd: rq2,
+                },
+            ) => {
+                scope == s2
+                    && limit_usd == l2
+                    && spent_usd == sp2
+                    && reserved_usd == r2
+                    && requested_usd == rq2
+            }
+            (BudgetError::Store(a), BudgetError::Store(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
 /// Converts USD to whole nano-dollars, rounding up (NaN and negative amounts give 0; amounts
 /// above 1e9 USD are clamped). The unit every [`Reservation`] is kept in.
 pub fn usd_to_nanos(usd: f64) -> u64 {
