@@ -58,6 +58,11 @@ pub struct ClassifierTraining {
     pub balance_kinds: bool,
     /// The seed of the example order.
     pub seed: u64,
+    /// Featurizes the instruction (the text's first non-empty line) a second time, in its own
+    /// block of weights, so that the words of the instruction weigh apart from those of the
+    /// material it quotes (default true; files without the setting load as `false`, the classifier without the block).
+    #[serde(default)]
+    pub instruction_features: bool,
 }
 
 impl Default for ClassifierTraining {
@@ -70,6 +75,7 @@ impl Default for ClassifierTraining {
             learning_rate: 0.5,
             balance_kinds: true,
             seed: 0x6b69_6e64,
+            instruction_features: true,
         }
     }
 }
@@ -160,8 +166,10 @@ pub enum ClassifierError {
 #[derive(Clone, Debug, PartialEq)]
 pub struct LearnedClassifier {
     featurizer: Featurizer,
+    /// Whether the instruction is featurized again (`ClassifierTraining::instruction_features`).
+    instruction: bool,
     kinds: Vec<TaskKind>,
-    /// `kinds.len()` rows of `featurizer.dim()` weights.
+    /// `kinds.len()` rows of [`dim`](Self::dim) weights.
     weights: Vec<f32>,
 }
 
@@ -170,8 +178,31 @@ pub struct LearnedClassifier {
 #[serde(deny_unknown_fields)]
 struct Payload {
     features: FeatureConfig,
+    /// Absent (false) in files written before it existed, so their checksums still hold.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    instruction: bool,
     kinds: Vec<String>,
     weights: Vec<f32>,
+}
+
+/// The first non-empty line: the instruction, when a prompt quotes material after it.
+fn instruction(text: &str) -> &str {
+    text.lines().find(|l| !l.trim().is_empty()).unwrap_or("")
+}
+
+/// The features of `text`: the featurizer's, then (with `instruction`) those of its first line,
+/// shifted into a second block of the featurizer's dimension.
+fn featurize(featurizer: &Featurizer, instruction_block: bool, text: &str, scratch: &mut String) -> Features {
+    let mut x = Features::new();
+    featurizer.featurize_into(text, &TaskKind::Chat, scratch, &mut x);
+    if instruction_block {
+        let mut first = Features::new();
+        featurizer.featurize_into(instruction(text), &TaskKind::Chat, scratch, &mut first);
+        let offset = featurizer.dim() as u32;
+        x.indices.extend(first.indices.iter().map(|i| i + offset));
+        x.values.extend(first.values);
+    }
+    x
 }
 
 /// The kind feature is the label here: never a feature.
@@ -211,7 +242,7 @@ impl LearnedClassifier {
         if kinds.len() < 2 {
             return Err(ClassifierError::TooFewKinds { found: kinds.len() });
         }
-        let dim = featurizer.dim();
+        let dim = featurizer.dim() * if config.instruction_features { 2 } else { 1 };
         if (kinds.len() as u64) * (dim as u64) > MAX_WEIGHTS {
             return Err(ClassifierError::InvalidSetting {
                 field: "features.hash_bits",
@@ -232,13 +263,17 @@ impl LearnedClassifier {
         let xs: Vec<Features> = examples
             .iter()
             .map(|(text, _)| {
-                let mut f = Features::new();
-                featurizer.featurize_into(text.as_ref(), &TaskKind::Chat, &mut scratch, &mut f);
-                f
+                featurize(
+                    &featurizer,
+                    config.instruction_features,
+                    text.as_ref(),
+                    &mut scratch,
+                )
             })
             .collect();
         let mut c = LearnedClassifier {
             featurizer,
+            instruction: config.instruction_features,
             weights: vec![0.0; kinds.len() * dim],
             kinds,
         };
@@ -264,6 +299,11 @@ impl LearnedClassifier {
         Ok(c)
     }
 
+    /// Weights per kind: the featurizer's dimension, twice with the instruction block.
+    fn dim(&self) -> usize {
+        self.featurizer.dim() * if self.instruction { 2 } else { 1 }
+    }
+
     /// The kinds it tells apart.
     pub fn kinds(&self) -> &[TaskKind] {
         &self.kinds
@@ -271,7 +311,7 @@ impl LearnedClassifier {
 
     /// The probability of each of [`kinds`](Self::kinds) for `text`.
     pub fn probabilities(&self, text: &str) -> Vec<f32> {
-        let x = self.featurizer.featurize(text, &TaskKind::Chat);
+        let x = featurize(&self.featurizer, self.instruction, text, &mut String::new());
         let mut p = vec![0.0; self.kinds.len()];
         self.probabilities_into(&x, &mut p);
         p
@@ -279,7 +319,7 @@ impl LearnedClassifier {
 
     /// Softmax of the kinds' scores.
     fn probabilities_into(&self, x: &Features, p: &mut [f32]) {
-        let dim = self.featurizer.dim();
+        let dim = self.dim();
         for (k, pk) in p.iter_mut().enumerate() {
             *pk = x.dot(&self.weights[k * dim..(k + 1) * dim]);
         }
@@ -299,6 +339,7 @@ impl LearnedClassifier {
     pub fn to_json(&self) -> Result<String, ClassifierError> {
         let payload = Payload {
             features: self.featurizer.config().clone(),
+            instruction: self.instruction,
             kinds: self.kinds.iter().map(|k| k.name().to_owned()).collect(),
             weights: self.weights.clone(),
         };
@@ -342,7 +383,7 @@ impl LearnedClassifier {
             }
             kinds.push(k);
         }
-        let dim = featurizer.dim() as u64;
+        let dim = featurizer.dim() as u64 * if p.instruction { 2 } else { 1 };
         if kinds.len() < 2
             || p.weights.len() as u64 != kinds.len() as u64 * dim
             || p.weights.iter().any(|w| !w.is_finite())
@@ -355,6 +396,7 @@ impl LearnedClassifier {
         }
         Ok(Self {
             featurizer,
+            instruction: p.instruction,
             kinds,
             weights: p.weights,
         })
@@ -452,6 +494,42 @@ mod tests {
         }
         let back = LearnedClassifier::from_json(&c.to_json().unwrap()).unwrap();
         assert_eq!(back, c);
+    }
+
+    #[test]
+    fn the_instruction_block_is_saved_and_files_without_it_still_load() {
+        let with = LearnedClassifier::train(&examples(), &ClassifierTraining::default()).unwrap();
+        assert!(with.instruction);
+        assert_eq!(with.weights.len(), with.kinds.len() * 2 * with.featurizer.dim());
+        let json = with.to_json().unwrap();
+        assert!(json.contains("\"instruction\":true"), "{}", &json[..200]);
+        assert_eq!(LearnedClassifier::from_json(&json).unwrap(), with);
+        // A classifier without the block writes no `instruction` field, as files written before
+        // it existed: their checksums still hold and they load without the block.
+        let old = ClassifierTraining {
+            instruction_features: false,
+            ..Default::default()
+        };
+        let without = LearnedClassifier::train(&examples(), &old).unwrap();
+        let json = without.to_json().unwrap();
+        assert!(!json.contains("instruction"));
+        let back = LearnedClassifier::from_json(&json).unwrap();
+        assert!(!back.instruction);
+        assert_eq!(back.weights.len(), back.kinds.len() * back.featurizer.dim());
+        // The block's weights are read by the shape check: half of them is not a classifier.
+        let half = with.weights.len() / 2;
+        let payload = Payload {
+            features: with.featurizer.config().clone(),
+            instruction: true,
+            kinds: with.kinds.iter().map(|k| k.name().to_owned()).collect(),
+            weights: with.weights[..half].to_vec(),
+        };
+        let text = serde_json::to_string(&payload).unwrap();
+        let file = envelope_json(CLASSIFIER_MAGIC, CLASSIFIER_VERSION, &text);
+        assert!(matches!(
+            LearnedClassifier::from_json(&file),
+            Err(ClassifierError::Shape { .. })
+        ));
     }
 
     #[test]
