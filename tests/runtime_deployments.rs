@@ -12,8 +12,8 @@ use std::time::Duration;
 use runtime_support::{Act, Fake, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider};
 use taskroute::runtime::{
-    AttemptOutcome, Deployment, DeploymentLimits, Jitter, Refusal, RequestOptions, RetryPolicy, RoutedClient,
-    RoutedResponse,
+    AttemptOutcome, Deployment, DeploymentLimits, Jitter, LowestLatency, Refusal, RequestOptions,
+    RetryPolicy, RoutedClient, RoutedResponse,
 };
 use taskroute::{CostFirst, Router, TaskKind, TaskSpec};
 
@@ -282,4 +282,51 @@ async fn a_refused_model_says_which_limit_refused_and_when_only_where_known() {
             && shown.contains("b: the call needs 200 tokens"),
         "{shown}"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn streamed_calls_feed_the_latency_balancer() {
+    use futures::StreamExt;
+    // a answers streams after 500 ms, b after 50 ms. LowestLatency tries each unmeasured
+    // deployment once, then keeps to the faster: only if streams record their latency.
+    let (a, b, plain) = (
+        Arc::new(Fake::new("key-a").always("big", Act::slow(500, "slow"))),
+        Arc::new(Fake::new("key-b").always("big", Act::slow(50, "fast"))),
+        Arc::new(Fake::new("fake")),
+    );
+    let client = RoutedClient::builder(router())
+        .provider(plain as Arc<dyn Provider>)
+        .provider_named("key-a", a.clone() as Arc<dyn Provider>)
+        .provider_named("key-b", b.clone() as Arc<dyn Provider>)
+        .deployments(
+            "big",
+            [Deployment::new("a", "key-a"), Deployment::new("b", "key-b")],
+        )
+        .balancer(LowestLatency)
+        .seed(7)
+        .build()
+        .unwrap();
+    let mut served = Vec::new();
+    for _ in 0..12 {
+        let mut s = client
+            .stream(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
+        while let Some(ev) = s.next().await {
+            ev.unwrap();
+        }
+        served.push(
+            s.attempts()
+                .last()
+                .unwrap()
+                .deployment
+                .as_ref()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    let mut first_two = served[..2].to_vec();
+    first_two.sort();
+    assert_eq!(first_two, ["a", "b"], "{served:?}");
+    assert!(served[2..].iter().all(|d| d == "b"), "{served:?}");
 }

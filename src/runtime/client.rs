@@ -266,17 +266,13 @@ impl RoutedClient {
             permit,
             charge,
             slot,
-            live,
             ..
         } = won;
         let deployment = slot.as_ref().map(|s| s.id.clone());
         if let Some(slot) = slot {
             let used = reported_usage(&response)
                 .then(|| u64::from(response.usage.input_tokens) + u64::from(response.usage.output_tokens));
-            slot.finish(used, response.rate_limits.as_ref());
-        }
-        if let Some(live) = live {
-            live.record_latency(latency);
+            slot.finish(latency, used, response.rate_limits.as_ref());
         }
         let out = match response.usage.output_tokens {
             0 => ctx.expected_output,

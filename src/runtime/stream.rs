@@ -157,7 +157,7 @@ impl RoutedStream {
                 let (cost, basis) = self.settle(reported.then_some(*cost_usd));
                 if let Some(slot) = self.live.slot.take() {
                     let used = u64::from(usage.input_tokens) + u64::from(usage.output_tokens);
-                    slot.finish(reported.then_some(used), None);
+                    slot.finish(latency, reported.then_some(used), None);
                 }
                 spans::answered(
                     &self.live.span,

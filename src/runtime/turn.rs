@@ -23,7 +23,7 @@ use crate::runtime::breaker::{BreakerPermit, CallOutcome};
 use crate::runtime::budget::BudgetError;
 use crate::runtime::charge::Charge;
 use crate::runtime::client::RoutedClient;
-use crate::runtime::deploy::{Live, Slot};
+use crate::runtime::deploy::Slot;
 use crate::runtime::request::{RequestCtx, Stop, Turn};
 use crate::runtime::spans;
 
@@ -59,8 +59,6 @@ pub(crate) struct Won<'m, O> {
     pub(crate) expected_ms: f64,
     /// The deployment's admission, still open (for a model with deployments).
     pub(crate) slot: Option<Slot>,
-    /// The deployment that answered.
-    pub(crate) live: Option<&'m Live>,
 }
 
 /// Whether to retry after a failed call.
@@ -192,7 +190,6 @@ impl RoutedClient {
                         charge,
                         expected_ms,
                         slot,
-                        live,
                     });
                 }
                 None => {

@@ -139,8 +139,29 @@ pub(crate) struct Live {
     pub(crate) deployment: Deployment,
     pub(crate) model: ModelSpec,
     pub(crate) limiter: Arc<dyn Limiter>,
-    /// Moving average of successful calls' latency in µs (0: none yet).
-    latency_us: AtomicU64,
+    latency: Arc<LatencyAverage>,
+}
+
+/// Moving average of a deployment's successful calls' latency in µs (0: none yet), shared by
+/// the deployment and its open [`Slot`]s (a stream records it when it ends).
+#[derive(Debug, Default)]
+pub(crate) struct LatencyAverage(AtomicU64);
+
+impl LatencyAverage {
+    /// Records a successful call's latency (weight 1/8 for the newest).
+    fn record(&self, latency: Duration) {
+        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
+        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
+            Some(if old == 0 { us } else { old - old / 8 + us / 8 })
+        });
+    }
+
+    fn get(&self) -> Option<Duration> {
+        match self.0.load(Ordering::Relaxed) {
+            0 => None,
+            us => Some(Duration::from_micros(us)),
+        }
+    }
 }
 
 impl fmt::Debug for Live {
@@ -164,24 +185,7 @@ impl Live {
             deployment,
             model,
             limiter,
-            latency_us: AtomicU64::new(0),
-        }
-    }
-
-    /// Records a successful call's latency (moving average, weight 1/8 for the newest).
-    pub(crate) fn record_latency(&self, latency: Duration) {
-        let us = u64::try_from(latency.as_micros()).unwrap_or(u64::MAX).max(1);
-        let _ = self
-            .latency_us
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |old| {
-                Some(if old == 0 { us } else { old - old / 8 + us / 8 })
-            });
-    }
-
-    fn latency(&self) -> Option<Duration> {
-        match self.latency_us.load(Ordering::Relaxed) {
-            0 => None,
-            us => Some(Duration::from_micros(us)),
+            latency: Arc::default(),
         }
     }
 }
@@ -283,7 +287,7 @@ impl Deployments {
         Choice {
             deployment: &l.deployment,
             in_flight: capacity.in_flight,
-            latency: l.latency(),
+            latency: l.latency.get(),
             remaining_share: capacity.remaining_share,
         }
     }
@@ -305,6 +309,7 @@ pub(crate) struct Slot {
     pub(crate) index: usize,
     pub(crate) id: DeploymentId,
     limiter: Arc<dyn Limiter>,
+    latency: Arc<LatencyAverage>,
     clock: Arc<dyn Clock>,
     reserved: u64,
     open: bool,
@@ -317,6 +322,7 @@ impl Slot {
             index,
             id: live.deployment.id.clone(),
             limiter: Arc::clone(&live.limiter),
+            latency: Arc::clone(&live.latency),
             clock,
             reserved,
             open: true,
@@ -340,8 +346,15 @@ impl Slot {
         self.settle(Some(0));
     }
 
-    /// The call answered with `usage` tokens (`None`: not reported) and these headers.
-    pub(crate) fn finish(mut self, used: Option<u64>, seen: Option<&crate::provider::RateLimits>) {
+    /// The call answered after `took` with `usage` tokens (`None`: not reported) and these
+    /// headers; `took` enters the deployment's latency average.
+    pub(crate) fn finish(
+        mut self,
+        took: Duration,
+        used: Option<u64>,
+        seen: Option<&crate::provider::RateLimits>,
+    ) {
+        self.latency.record(took);
         if let Some(seen) = seen {
             self.limiter.learn(seen, self.clock.now());
         }
