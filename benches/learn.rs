@@ -96,8 +96,19 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
     let mut by_len: Vec<&(String, TaskKind)> = rows.iter().collect();
     by_len.sort_by_key(|r| r.0.len());
     let (text, kind) = by_len[by_len.len() / 2];
-    let task = TaskSpec::new(kind.clone(), 200).with_text(text.clone());
     eprintln!("learn bench: median prompt {} bytes", text.len());
+    // The estimates alternate between the median prompt and the next longer one, so that every
+    // call featurizes its prompt as a new decision does (an estimator keeps the last prompt's
+    // features for the output-length estimate of the same decision).
+    let tasks: Vec<TaskSpec> = by_len[by_len.len() / 2..][..2]
+        .iter()
+        .map(|(t, k)| TaskSpec::new(k.clone(), 200).with_text(t.clone()))
+        .collect();
+    let mut turn = 0usize;
+    let mut next = move || {
+        turn ^= 1;
+        turn
+    };
 
     let f = Featurizer::new(FeatureConfig::default()).expect("config");
     c.bench_function(&format!("{prefix}featurize/median_prompt"), |b| {
@@ -126,7 +137,7 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
         let est = LearnedEstimator::train(&data, &TrainConfig::new(learner)).expect("train");
         let mut out = vec![None; MODELS];
         g.bench_function(BenchmarkId::from_parameter(learner), |b| {
-            b.iter(|| est.estimate_all(black_box(&task), &models, &mut out))
+            b.iter(|| est.estimate_all(black_box(&tasks[next()]), &models, &mut out))
         });
     }
     // kNN searching only the prompts of the query's kind (the per-kind bucketed index).
@@ -134,7 +145,7 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
         .expect("train");
     let mut out = vec![None; MODELS];
     g.bench_function(BenchmarkId::from_parameter("knn_by_kind"), |b| {
-        b.iter(|| est.estimate_all(black_box(&task), &models, &mut out))
+        b.iter(|| est.estimate_all(black_box(&tasks[next()]), &models, &mut out))
     });
     g.finish();
 
@@ -152,8 +163,9 @@ fn run<M: Measurement + 'static>(mut c: Criterion<M>, prefix: &str) {
         let (mut out, mut tokens) = (vec![None; MODELS], vec![None; MODELS]);
         g.bench_function(BenchmarkId::from_parameter(format!("{learner}+{lengths}")), |b| {
             b.iter(|| {
-                est.estimate_all(black_box(&task), &models, &mut out);
-                est.output_tokens_all(black_box(&task), &models, &mut tokens);
+                let task = black_box(&tasks[next()]);
+                est.estimate_all(task, &models, &mut out);
+                est.output_tokens_all(task, &models, &mut tokens);
             })
         });
     }
