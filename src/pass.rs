@@ -15,7 +15,7 @@ use crate::candidate::{Candidate, Verdict};
 use crate::estimate::Estimate;
 use crate::filter::{self, Constraints, Filter, Health, TaskView};
 use crate::model::ModelSpec;
-use crate::rank::{RankScratch, Top};
+use crate::rank::{RankScratch, Top, TopSpace};
 use crate::rejection::Rejection;
 use crate::score::Scorer;
 use crate::table::ModelTable;
@@ -163,7 +163,8 @@ impl ScoreEach<'_> {
             scratch,
             depth,
         } = self;
-        let mut top = Top::new(depth, scratch);
+        let mut space = TopSpace::EMPTY;
+        let mut top = Top::new(depth, &mut space, scratch);
         pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
             Ok(s) => {
                 top.offer(i, s, e.cost_usd);

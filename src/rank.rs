@@ -122,7 +122,7 @@ impl RankScratch {
 /// deeper rankings collect every key in the scratch space and select and sort at the end.
 pub(crate) struct Top<'s> {
     depth: usize,
-    small: [RankKey; SMALL_DEPTH],
+    small: &'s mut TopSpace,
     len: usize,
     /// The prefix (tier and score) of the worst kept key once the array is full: a candidate
     /// whose prefix is above it ranks below every kept key, without building its key.
@@ -130,14 +130,22 @@ pub(crate) struct Top<'s> {
     scratch: &'s mut RankScratch,
 }
 
+/// The stack space of a [`Top`] of depth at most [`SMALL_DEPTH`], lent to it by its caller (so
+/// that the `Top` itself stays a few words, not moved around as half a kilobyte).
+pub(crate) struct TopSpace([RankKey; SMALL_DEPTH]);
+
+impl TopSpace {
+    pub(crate) const EMPTY: Self = Self([RankKey::WORST; SMALL_DEPTH]);
+}
+
 impl<'s> Top<'s> {
-    /// An empty top `depth`, with `scratch` for a depth above [`SMALL_DEPTH`].
+    /// An empty top `depth` in `small`, with `scratch` for a depth above [`SMALL_DEPTH`].
     #[inline(always)]
-    pub(crate) fn new(depth: usize, scratch: &'s mut RankScratch) -> Self {
+    pub(crate) fn new(depth: usize, small: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
         scratch.keys.clear();
         Self {
             depth: depth.max(1),
-            small: [RankKey::WORST; SMALL_DEPTH],
+            small,
             len: 0,
             cut: u64::MAX,
             scratch,
@@ -156,7 +164,7 @@ impl<'s> Top<'s> {
             return;
         }
         let k = RankKey::new(index as u32, s, cost);
-        let top = &mut self.small;
+        let top = &mut self.small.0;
         let mut j = if self.len < depth {
             self.len += 1;
             self.len - 1
@@ -178,7 +186,7 @@ impl<'s> Top<'s> {
     /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.depth <= SMALL_DEPTH {
-            let kept = self.small[..self.len].iter().map(RankKey::index);
+            let kept = self.small.0[..self.len].iter().map(RankKey::index);
             set_ranks(candidates, ranking, kept);
             return;
         }
@@ -206,7 +214,8 @@ pub(crate) fn rank(
     depth: usize,
 ) {
     ranking.clear();
-    let mut top = Top::new(depth, scratch);
+    let mut space = TopSpace::EMPTY;
+    let mut top = Top::new(depth, &mut space, scratch);
     for (i, c) in candidates.iter_mut().enumerate() {
         match c.verdict {
             Verdict::Scored(s) => top.offer(i, s, cost_of(c)),

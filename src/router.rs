@@ -627,16 +627,21 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn the_table_gives_the_decisions_the_estimators_give() {
-        let tasks = [
+    /// Tasks that some of [`models`] fail for every reason: tools, tags, limits, custom kinds.
+    fn tasks() -> [TaskSpec; 3] {
+        [
             TaskSpec::new(TaskKind::Planning, 3_000).with_output_tokens(900),
             TaskSpec::new(TaskKind::Math, 3_000)
                 .with_cached_input_tokens(1_000)
                 .require(Capability::Tools)
                 .with_limits(Limits::NONE.with_max_cost_usd(0.05).with_max_latency_ms(20_000.0)),
             TaskSpec::new(TaskKind::from_name("legal"), 100).require_tag("eu"),
-        ];
+        ]
+    }
+
+    #[test]
+    fn the_table_gives_the_decisions_the_estimators_give() {
+        let tasks = tasks();
         let policies: [Arc<dyn Policy>; 3] = [
             Arc::new(CostFirst::new(0.6).unwrap()),
             Arc::new(QualityFirst::new(0.04).unwrap()),
@@ -688,15 +693,8 @@ mod tests {
         // The built-in policies score in the router's pass (`Policy::score_each`); the same
         // scorers wrapped in `policy_fn` (which keeps the default `score_each`) go through the
         // separate policy and rank passes.
-        let tasks = [
-            TaskSpec::new(TaskKind::Planning, 3_000).with_output_tokens(900),
-            TaskSpec::new(TaskKind::Math, 3_000)
-                .with_cached_input_tokens(1_000)
-                .require(Capability::Tools)
-                .with_limits(Limits::NONE.with_max_cost_usd(0.05).with_max_latency_ms(20_000.0)),
-            TaskSpec::new(TaskKind::from_name("legal"), 100).require_tag("eu"),
-            TaskSpec::new(TaskKind::Chat, 31_000).with_output_tokens(600),
-        ];
+        let mut tasks = tasks().to_vec();
+        tasks.push(TaskSpec::new(TaskKind::Chat, 31_000).with_output_tokens(600));
         let scorers: [Arc<dyn Scorer>; 3] = [
             Arc::new(CostFirst::new(0.6).unwrap()),
             Arc::new(QualityFirst::new(0.04).unwrap()),
