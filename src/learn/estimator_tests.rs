@@ -1,7 +1,7 @@
 //! Tests of [`LearnedEstimator`](super::LearnedEstimator): training, estimating, the file format.
 
 use super::*;
-use crate::learn::{FORMAT_MAGIC, FORMAT_VERSION};
+use crate::learn::{FORMAT_MAGIC, FORMAT_VERSION, FeatureConfig};
 use crate::{Prices, TaskSpec};
 
 /// Synthetic data: "weak" is right on short prompts about cats, wrong on long prompts about
@@ -350,4 +350,61 @@ fn bad_settings_are_refused() {
         LearnedEstimator::train(&empty, &TrainConfig::new(Learner::LogReg)),
         Err(LearnError::EmptyTrainingSet)
     ));
+}
+
+#[test]
+fn the_per_thread_feature_cache_never_serves_another_estimators_or_prompts_features() {
+    // Two estimators with different feature spaces, asked in turn about the same prompts on
+    // one thread, must answer as each does alone on a fresh thread.
+    let train = synthetic(200, 0);
+    let small = LearnedEstimator::train(
+        &train,
+        &TrainConfig::new(Learner::LogReg).with_features(FeatureConfig::default().with_hash_bits(8)),
+    )
+    .unwrap();
+    let large = LearnedEstimator::train(&train, &TrainConfig::new(Learner::LogReg)).unwrap();
+    let texts = ["prove the lemma 9 on compact manifolds", "tell me a cat fact 10"];
+    let alone = |est: &LearnedEstimator, text: &'static str| {
+        let est = est.clone();
+        std::thread::spawn(move || {
+            let mut out = [0.0; 2];
+            est.predict_into(Some(text), &TaskKind::Chat, &mut out).unwrap();
+            out
+        })
+        .join()
+        .unwrap()
+    };
+    for round in 0..2 {
+        for text in texts {
+            for est in [&small, &large] {
+                let mut out = [0.0; 2];
+                est.predict_into(Some(text), &TaskKind::Chat, &mut out).unwrap();
+                assert_eq!(out, alone(est, text), "round {round}, {text}");
+            }
+        }
+    }
+    // The same text of another kind is another prompt too.
+    let mut chat = [0.0; 2];
+    let mut reasoning = [0.0; 2];
+    large
+        .predict_into(Some(texts[0]), &TaskKind::Chat, &mut chat)
+        .unwrap();
+    large
+        .predict_into(Some(texts[0]), &TaskKind::Reasoning, &mut reasoning)
+        .unwrap();
+    let fresh = large.clone();
+    let want = std::thread::spawn(move || {
+        let mut out = [0.0; 2];
+        fresh
+            .predict_into(
+                Some("prove the lemma 9 on compact manifolds"),
+                &TaskKind::Reasoning,
+                &mut out,
+            )
+            .unwrap();
+        out
+    })
+    .join()
+    .unwrap();
+    assert_eq!(reasoning, want);
 }
