@@ -28,6 +28,8 @@ mod tests;
 #[cfg(any(feature = "anthropic", feature = "bedrock"))]
 mod tool_blocks;
 
+#[cfg(feature = "anthropic")]
+pub(crate) use keyed::ErrorEnvelope;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
     debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, status_error,

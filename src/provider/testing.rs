@@ -40,3 +40,17 @@ pub(crate) fn assert_malformed(
         );
     }
 }
+
+/// For each `(status, body, kind)` of `cases`, `from_status` gives an error of that kind that
+/// keeps the status.
+#[cfg(any(feature = "openai", feature = "anthropic"))]
+pub(crate) fn assert_status_kinds(
+    from_status: impl Fn(u16, &[u8]) -> ProviderError,
+    cases: &[(u16, &str, ErrorKind)],
+) {
+    for &(status, body, kind) in cases {
+        let e = from_status(status, body.as_bytes());
+        assert_eq!(e.kind(), kind, "{body}");
+        assert_eq!(e.status(), Some(status));
+    }
+}

@@ -1,17 +1,10 @@
 //! Anthropic error bodies (`{"type": "error", "error": {"type", "message"}}`) to [`ProviderError`].
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use super::super::http::{status_error, status_kind};
+use super::super::http::{ErrorEnvelope, status_kind};
 use super::super::{ErrorKind, ProviderError, redact};
 use super::PROVIDER;
-
-#[derive(Deserialize)]
-struct Envelope {
-    error: Body,
-}
 
 #[derive(Deserialize)]
 pub(crate) struct Body {
@@ -21,29 +14,17 @@ pub(crate) struct Body {
     message: Option<String>,
 }
 
-/// The error for an HTTP error status with `body`.
-pub(crate) fn from_status(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-    secrets: &[&str],
-) -> ProviderError {
-    status_error(PROVIDER, (status, retry_after), body, secrets, |body| {
-        let e: Envelope = serde_json::from_slice(body).ok()?;
-        Some(from_body(Some(status), e.error, secrets))
-    })
-}
-
 /// An `error` event in a stream (`{"type": "error", "error": {...}}`).
 pub(crate) fn from_event(data: &str, secrets: &[&str]) -> ProviderError {
-    match serde_json::from_str::<Envelope>(data) {
+    match serde_json::from_str::<ErrorEnvelope<Body>>(data) {
         Ok(e) => from_body(None, e.error, secrets),
         Err(_) => ProviderError::new(ErrorKind::Server, "the stream carried an error without details")
             .with_provider(PROVIDER),
     }
 }
 
-fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
+/// The error an error object says; `status` is the HTTP status, for an error response.
+pub(crate) fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
     let message = redact(b.message.as_deref().unwrap_or("no message"), secrets);
     let lower = message.to_ascii_lowercase();
     let ty = b.kind.as_deref().unwrap_or("");
@@ -81,78 +62,79 @@ fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::http::status_error;
+    use crate::provider::testing::assert_status_kinds;
 
     // Error shapes and types from https://docs.anthropic.com/en/api/errors.
     #[test]
     fn maps_documented_errors() {
-        let cases: &[(u16, &str, ErrorKind)] = &[
-            (
-                400,
-                r#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: roles must alternate"}}"#,
-                ErrorKind::InvalidRequest,
-            ),
-            (
-                400,
-                r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 208310 tokens > 200000 maximum"}}"#,
-                ErrorKind::ContextTooLong,
-            ),
-            (
-                400,
-                r#"{"type":"error","error":{"type":"invalid_request_error","message":"input length and `max_tokens` exceed context limit: 197626 + 8192 > 200000, decrease input length or `max_tokens` and try again"}}"#,
-                ErrorKind::ContextTooLong,
-            ),
-            (
-                401,
-                r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
-                ErrorKind::Authentication,
-            ),
-            (
-                402,
-                r#"{"type":"error","error":{"type":"billing_error","message":"billing issue"}}"#,
-                ErrorKind::Permission,
-            ),
-            (
-                403,
-                r#"{"type":"error","error":{"type":"permission_error","message":"no access"}}"#,
-                ErrorKind::Permission,
-            ),
-            (
-                404,
-                r#"{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}"#,
-                ErrorKind::NotFound,
-            ),
-            (
-                413,
-                r#"{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum allowed number of bytes."}}"#,
-                ErrorKind::InvalidRequest,
-            ),
-            (
-                429,
-                r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
-                ErrorKind::RateLimited,
-            ),
-            (
-                500,
-                r#"{"type":"error","error":{"type":"api_error","message":"An unexpected error has occurred internal to Anthropic's systems."}}"#,
-                ErrorKind::Server,
-            ),
-            (
-                504,
-                r#"{"type":"error","error":{"type":"timeout_error","message":"Request timed out"}}"#,
-                ErrorKind::Timeout,
-            ),
-            (
-                529,
-                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
-                ErrorKind::Overloaded,
-            ),
-        ];
-        for (status, body, kind) in cases {
-            let e = from_status(*status, None, body.as_bytes(), &[]);
-            assert_eq!(e.kind(), *kind, "{body}");
-            assert_eq!(e.status(), Some(*status));
-        }
-        let e = from_status(529, None, b"upstream connect error", &[]);
+        let from_status = |status, body: &[u8]| status_error(PROVIDER, (status, None), body, &[], from_body);
+        assert_status_kinds(
+            from_status,
+            &[
+                (
+                    400,
+                    r#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: roles must alternate"}}"#,
+                    ErrorKind::InvalidRequest,
+                ),
+                (
+                    400,
+                    r#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 208310 tokens > 200000 maximum"}}"#,
+                    ErrorKind::ContextTooLong,
+                ),
+                (
+                    400,
+                    r#"{"type":"error","error":{"type":"invalid_request_error","message":"input length and `max_tokens` exceed context limit: 197626 + 8192 > 200000, decrease input length or `max_tokens` and try again"}}"#,
+                    ErrorKind::ContextTooLong,
+                ),
+                (
+                    401,
+                    r#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#,
+                    ErrorKind::Authentication,
+                ),
+                (
+                    402,
+                    r#"{"type":"error","error":{"type":"billing_error","message":"billing issue"}}"#,
+                    ErrorKind::Permission,
+                ),
+                (
+                    403,
+                    r#"{"type":"error","error":{"type":"permission_error","message":"no access"}}"#,
+                    ErrorKind::Permission,
+                ),
+                (
+                    404,
+                    r#"{"type":"error","error":{"type":"not_found_error","message":"model: claude-9"}}"#,
+                    ErrorKind::NotFound,
+                ),
+                (
+                    413,
+                    r#"{"type":"error","error":{"type":"request_too_large","message":"Request exceeds the maximum allowed number of bytes."}}"#,
+                    ErrorKind::InvalidRequest,
+                ),
+                (
+                    429,
+                    r#"{"type":"error","error":{"type":"rate_limit_error","message":"Number of request tokens has exceeded your per-minute rate limit"}}"#,
+                    ErrorKind::RateLimited,
+                ),
+                (
+                    500,
+                    r#"{"type":"error","error":{"type":"api_error","message":"An unexpected error has occurred internal to Anthropic's systems."}}"#,
+                    ErrorKind::Server,
+                ),
+                (
+                    504,
+                    r#"{"type":"error","error":{"type":"timeout_error","message":"Request timed out"}}"#,
+                    ErrorKind::Timeout,
+                ),
+                (
+                    529,
+                    r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+                    ErrorKind::Overloaded,
+                ),
+            ],
+        );
+        let e = from_status(529, b"upstream connect error");
         assert_eq!(e.kind(), ErrorKind::Overloaded);
         assert!(e.is_retryable());
     }

@@ -108,7 +108,13 @@ impl Anthropic {
         }
         self.transport
             .send(PROVIDER, rb, streaming, &self.secrets(), |e| {
-                error::from_status(e.status, e.retry_after, e.body, e.secrets)
+                http::status_error(
+                    PROVIDER,
+                    (e.status, e.retry_after),
+                    e.body,
+                    e.secrets,
+                    error::from_body,
+                )
             })
             .await
     }
@@ -167,7 +173,7 @@ pub mod codec {
 
     /// Parses an error response.
     pub fn decode_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ProviderError {
-        error::from_status(status, retry_after, body, &[])
+        http::status_error(PROVIDER, (status, retry_after), body, &[], error::from_body)
     }
 
     /// Parses a streamed response body, given as chunks split anywhere.

@@ -49,19 +49,27 @@ pub(crate) async fn read_response(
     Ok(decode(&bytes)?.with_rate_limits(limits))
 }
 
-/// The error for an HTTP error status: what `parse` makes of the body's error object, or, for a
-/// body it cannot read, the status's kind with the start of the (redacted) body; either way with
-/// the status and the `Retry-After` wait.
-pub(crate) fn status_error(
+/// The `{"error": {...}}` wrapper OpenAI and Anthropic put around an error object.
+#[derive(serde::Deserialize)]
+pub(crate) struct ErrorEnvelope<B> {
+    pub(crate) error: B,
+}
+
+/// The error for an HTTP error status: what `from_body` makes of the error object of a
+/// `{"error": {...}}` body (given the status), or, for a body without one, the status's kind with
+/// the start of the (redacted) body; either way with the status and the `Retry-After` wait.
+pub(crate) fn status_error<B: serde::de::DeserializeOwned>(
     provider: &str,
     (status, retry_after): (u16, Option<std::time::Duration>),
     body: &[u8],
     secrets: &[&str],
-    parse: impl FnOnce(&[u8]) -> Option<ProviderError>,
+    from_body: impl FnOnce(Option<u16>, B, &[&str]) -> ProviderError,
 ) -> ProviderError {
-    let err = parse(body).unwrap_or_else(|| {
-        ProviderError::new(status_kind(status), unparsed_error_message(body, secrets)).with_provider(provider)
-    });
+    let err = match serde_json::from_slice::<ErrorEnvelope<B>>(body) {
+        Ok(e) => from_body(Some(status), e.error, secrets),
+        Err(_) => ProviderError::new(status_kind(status), unparsed_error_message(body, secrets))
+            .with_provider(provider),
+    };
     with_status(err, status, retry_after)
 }
 

@@ -1,17 +1,10 @@
 //! OpenAI error bodies (`{"error": {"message", "type", "param", "code"}}`) to [`ProviderError`].
 
-use std::time::Duration;
-
 use serde::Deserialize;
 
-use super::super::http::{status_error, status_kind};
+use super::super::http::status_kind;
 use super::super::{ErrorKind, ProviderError, redact};
 use super::PROVIDER;
-
-#[derive(Deserialize)]
-struct Envelope {
-    error: Body,
-}
 
 #[derive(Deserialize)]
 pub(crate) struct Body {
@@ -23,20 +16,6 @@ pub(crate) struct Body {
     code: Option<serde_json::Value>,
 }
 
-/// The error for an HTTP error status with `body`; `secrets` are redacted from anything the
-/// server echoed.
-pub(crate) fn from_status(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-    secrets: &[&str],
-) -> ProviderError {
-    status_error(PROVIDER, (status, retry_after), body, secrets, |body| {
-        let e: Envelope = serde_json::from_slice(body).ok()?;
-        Some(from_body(Some(status), e.error, secrets))
-    })
-}
-
 /// An error object found in a body (`error` field) or a stream chunk.
 pub(crate) fn from_value(v: serde_json::Value, secrets: &[&str]) -> ProviderError {
     match serde_json::from_value::<Body>(v) {
@@ -46,7 +25,8 @@ pub(crate) fn from_value(v: serde_json::Value, secrets: &[&str]) -> ProviderErro
     }
 }
 
-fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
+/// The error an error object says; `status` is the HTTP status, for an error response.
+pub(crate) fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
     let code = match &b.code {
         Some(serde_json::Value::String(s)) => Some(s.clone()),
         Some(serde_json::Value::Number(n)) => Some(n.to_string()),
@@ -90,79 +70,87 @@ fn from_body(status: Option<u16>, b: Body, secrets: &[&str]) -> ProviderError {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::provider::http::status_error;
+    use crate::provider::testing::assert_status_kinds;
 
     // Bodies as documented at https://platform.openai.com/docs/guides/error-codes and as the API
     // sends them.
     #[test]
     fn maps_documented_errors() {
-        let cases: &[(u16, &str, ErrorKind)] = &[
-            (
-                401,
-                r#"{"error":{"message":"Incorrect API key provided: sk-abc123secret. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
-                ErrorKind::Authentication,
-            ),
-            (
-                429,
-                r#"{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 30000, Requested 100.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#,
-                ErrorKind::RateLimited,
-            ),
-            (
-                429,
-                r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
-                ErrorKind::Permission,
-            ),
-            (
-                400,
-                r#"{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
-                ErrorKind::ContextTooLong,
-            ),
-            (
-                404,
-                r#"{"error":{"message":"The model `gpt-9` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
-                ErrorKind::NotFound,
-            ),
-            (
-                400,
-                r#"{"error":{"message":"Invalid value for 'temperature'.","type":"invalid_request_error","param":"temperature","code":null}}"#,
-                ErrorKind::InvalidRequest,
-            ),
-            (
-                500,
-                r#"{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}"#,
-                ErrorKind::Server,
-            ),
-            (
-                503,
-                r#"{"error":{"message":"The engine is currently overloaded, please try again later.","type":"server_error","param":null,"code":null}}"#,
-                ErrorKind::Overloaded,
-            ),
-            (
-                403,
-                r#"{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}}"#,
-                ErrorKind::Permission,
-            ),
-        ];
-        for (status, body, kind) in cases {
-            let e = from_status(*status, None, body.as_bytes(), &["sk-abc123secret"]);
-            assert_eq!(e.kind(), *kind, "{body}");
-            assert_eq!(e.status(), Some(*status));
+        let from_status = |status, body: &[u8]| {
+            let e = status_error(PROVIDER, (status, None), body, &["sk-abc123secret"], from_body);
             assert!(!e.to_string().contains("sk-abc123secret"), "{e}");
-        }
+            e
+        };
+        assert_status_kinds(
+            from_status,
+            &[
+                (
+                    401,
+                    r#"{"error":{"message":"Incorrect API key provided: sk-abc123secret. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}"#,
+                    ErrorKind::Authentication,
+                ),
+                (
+                    429,
+                    r#"{"error":{"message":"Rate limit reached for gpt-4o in organization org-x on tokens per min (TPM): Limit 30000, Used 30000, Requested 100.","type":"tokens","param":null,"code":"rate_limit_exceeded"}}"#,
+                    ErrorKind::RateLimited,
+                ),
+                (
+                    429,
+                    r#"{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}"#,
+                    ErrorKind::Permission,
+                ),
+                (
+                    400,
+                    r#"{"error":{"message":"This model's maximum context length is 128000 tokens. However, your messages resulted in 130000 tokens.","type":"invalid_request_error","param":"messages","code":"context_length_exceeded"}}"#,
+                    ErrorKind::ContextTooLong,
+                ),
+                (
+                    404,
+                    r#"{"error":{"message":"The model `gpt-9` does not exist or you do not have access to it.","type":"invalid_request_error","param":null,"code":"model_not_found"}}"#,
+                    ErrorKind::NotFound,
+                ),
+                (
+                    400,
+                    r#"{"error":{"message":"Invalid value for 'temperature'.","type":"invalid_request_error","param":"temperature","code":null}}"#,
+                    ErrorKind::InvalidRequest,
+                ),
+                (
+                    500,
+                    r#"{"error":{"message":"The server had an error while processing your request. Sorry about that!","type":"server_error","param":null,"code":null}}"#,
+                    ErrorKind::Server,
+                ),
+                (
+                    503,
+                    r#"{"error":{"message":"The engine is currently overloaded, please try again later.","type":"server_error","param":null,"code":null}}"#,
+                    ErrorKind::Overloaded,
+                ),
+                (
+                    403,
+                    r#"{"error":{"message":"Country, region, or territory not supported","type":"request_forbidden","param":null,"code":"unsupported_country_region_territory"}}"#,
+                    ErrorKind::Permission,
+                ),
+            ],
+        );
     }
 
     #[test]
     fn non_json_and_empty_bodies_fall_back_to_the_status() {
-        let e = from_status(
-            502,
-            Some(Duration::from_secs(3)),
+        let three = Some(Duration::from_secs(3));
+        let e = status_error(
+            PROVIDER,
+            (502, three),
             b"<html>Bad Gateway</html>",
             &[],
+            from_body,
         );
         assert_eq!(e.kind(), ErrorKind::Server);
         assert!(e.message().contains("non-JSON"), "{e}");
         assert_eq!(e.retry_after(), Some(Duration::from_secs(3)));
-        let e = from_status(429, None, b"", &[]);
+        let e = status_error(PROVIDER, (429, None), b"", &[], from_body);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
     }
 }
