@@ -410,3 +410,46 @@ async fn a_streamed_answer_carries_its_headers_like_a_whole_one() {
     }
     assert_eq!(c.finish(&m).unwrap().rate_limits, Some(seen));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_refused_with_retry_after_pauses_the_deployment() {
+    let clock = ManualClock::new();
+    let server = LimitServer::start(Arc::new(clock.clone()), &keys([key_limits(10.0, 100_000.0); 3])).await;
+    // Another service used key-a's 10 requests of this minute.
+    let other = openai(&server, "key-a");
+    let m = ModelSpec::new("big", "key-a", Prices::new(1.0, 1.0), 128_000);
+    for i in 0..10 {
+        let req = ChatRequest::new()
+            .user(prompt(1000 + i, WORDS))
+            .max_tokens(MAX_TOKENS);
+        other.complete(&m, &req).await.unwrap();
+    }
+    let c = client_on(&server, &clock, &[("key-a", 1.0, DeploymentLimits::none())]);
+    let mut models = Vec::new();
+    for i in 0..5 {
+        clock.advance(ms(100));
+        let task = TaskSpec::new(TaskKind::Chat, WORDS as u32).with_output_tokens(MAX_TOKENS / 2);
+        let req = ChatRequest::new().user(prompt(i, WORDS)).max_tokens(MAX_TOKENS);
+        // A 2 s deadline: the server's retry-after (6 s) does not fit, so the first request
+        // moves on to "small" rather than back off.
+        let mut s = tokio::time::timeout(
+            Duration::from_secs(30),
+            c.stream(&task, &req, RequestOptions::within(Duration::from_secs(2))),
+        )
+        .await
+        .expect("the request hung")
+        .unwrap();
+        while let Some(ev) = s.next().await {
+            ev.unwrap();
+        }
+        models.push((s.model().to_string(), s.attempts()[0].outcome.label().to_owned()));
+    }
+    eprintln!("stream refused with retry-after: {models:?}");
+    // One 429 (the first stream); its retry-after-ms paused key-a, so the others were refused
+    // before sending.
+    assert_eq!(server.stats("key-a").rejected_429, 1);
+    assert_eq!(models[0], ("small".to_owned(), "rate limited".to_owned()));
+    for m in &models[1..] {
+        assert_eq!(m, &("small".to_owned(), "no capacity".to_owned()));
+    }
+}

@@ -330,3 +330,50 @@ async fn streamed_calls_feed_the_latency_balancer() {
     assert_eq!(first_two, ["a", "b"], "{served:?}");
     assert!(served[2..].iter().all(|d| d == "b"), "{served:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_throttled_after_its_first_token_pauses_the_deployment() {
+    use futures::StreamExt;
+    use taskroute::runtime::DEFAULT_THROTTLE_PAUSE;
+    // a's first stream is cut by a rate-limit error after one token (the caller has it: no
+    // replay); the deployment rests for the default pause, so the next request is refused
+    // before sending and served by "small", and after the pause a serves again.
+    let (a, plain) = (
+        Arc::new(Fake::new("key-a").script("big", [Act::StreamCutAfter(1, ErrorKind::RateLimited)])),
+        Arc::new(Fake::new("fake")),
+    );
+    let client = RoutedClient::builder(router())
+        .provider(plain.clone() as Arc<dyn Provider>)
+        .provider_named("key-a", a.clone() as Arc<dyn Provider>)
+        .deployments("big", [Deployment::new("a", "key-a")])
+        .seed(7)
+        .build()
+        .unwrap();
+    let stream = || async {
+        let mut s = client
+            .stream(&task(), &req(), RequestOptions::within(secs(10)))
+            .await
+            .unwrap();
+        let mut interrupted = false;
+        while let Some(ev) = s.next().await {
+            interrupted |= ev.is_err();
+        }
+        (s.model().to_string(), s.attempts().to_vec(), interrupted)
+    };
+    let (model, _, interrupted) = stream().await;
+    assert_eq!((model.as_str(), interrupted), ("big", true));
+    let (model, attempts, _) = stream().await;
+    assert_eq!(model, "small", "{attempts:?}");
+    assert!(
+        matches!(
+            &attempts[0].outcome,
+            AttemptOutcome::NoCapacity { refusals, .. }
+                if matches!(refusals[..], [(_, Refusal::Throttled { .. })])
+        ),
+        "{attempts:?}"
+    );
+    tokio::time::advance(DEFAULT_THROTTLE_PAUSE).await;
+    let (model, _, _) = stream().await;
+    assert_eq!(model, "big");
+    assert_eq!(a.calls_to("big"), 2);
+}
