@@ -506,8 +506,7 @@ pub mod checks {
 macro_rules! aimock_tests {
     ($ty:ty, $client:expr, $model:expr) => {
         $crate::common::check_tests!(
-            $client,
-            $model;
+            (&$client, &$model);
             complete_returns_text_usage_and_cost,
             stream_gives_the_same_answer_as_complete,
             tool_calls_complete_and_stream,
@@ -525,13 +524,13 @@ macro_rules! aimock_tests {
 pub(crate) use aimock_tests;
 
 /// One `#[tokio::test]` per named check of [`checks`], named as the check, each calling it with
-/// `(&client, &model)`: `check_tests!(client expression, model expression; check, ...)`.
+/// the same arguments: `check_tests!((argument, ...); check, ...)`.
 #[allow(unused_macros)]
 macro_rules! check_tests {
-    ($client:expr, $model:expr; $($check:ident),* $(,)?) => {$(
+    ($args:tt; $($check:ident),* $(,)?) => {$(
         #[tokio::test]
         async fn $check() {
-            $crate::common::checks::$check(&$client, &$model).await;
+            $crate::common::checks::$check $args.await;
         }
     )*};
 }
@@ -595,23 +594,13 @@ macro_rules! key_client_tests {
             $crate::common::checks::auth_error_never_shows_the_key(&$client, &$model, KEY).await;
         }
 
-        #[tokio::test]
-        async fn bad_json_truncated_oversized_and_slow_responses_are_typed_errors() {
-            $crate::common::checks::bad_json_truncated_oversized_and_slow_responses(
-                raw_client,
-                &$crate::common::model($provider, "m"),
-            )
-            .await;
-        }
-
-        #[tokio::test]
-        async fn truncated_and_oversized_streams_are_typed_errors() {
-            $crate::common::checks::truncated_and_oversized_sse_streams(
-                raw_client,
-                &$crate::common::model($provider, "m"),
-            )
-            .await;
-        }
+        // Each a typed error: bad JSON, HTML, truncated and oversized bodies, a slow server;
+        // truncated and oversized SSE streams.
+        $crate::common::check_tests!(
+            (raw_client, &$crate::common::model($provider, "m"));
+            bad_json_truncated_oversized_and_slow_responses,
+            truncated_and_oversized_sse_streams
+        );
     };
 }
 #[allow(unused_imports)]
