@@ -8,8 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use taskroute::{
     Candidate, Capabilities, Capability, CostFirst, Decision, Error, Estimate, LatencyProfile, Limits,
-    ModelId, ModelSpec, Policy, Prices, QualityFirst, Rejection, Router, Score, ScorerPolicy, Task, TaskKind,
-    TaskSpec, Verdict, Weighted, filter_fn, health_fn, policy_fn, quality_fn, scorer_fn,
+    ModelId, ModelSpec, OutputEstimator, Policy, Prices, QualityFirst, Rejection, Router, Score,
+    ScorerPolicy, Task, TaskKind, TaskSpec, Verdict, Weighted, filter_fn, health_fn, policy_fn, quality_fn,
+    scorer_fn,
 };
 
 /// Three models: cheap and weak, mid, dear and strong.
@@ -727,5 +728,62 @@ fn bad_decision_json_is_an_error_never_a_panic() {
                 let _ = (d.primary(), d.fallbacks().count(), d.rejected().count());
             }
         }
+    }
+}
+
+/// Says "verbose" writes 1,000 output tokens and leaves every other model to the task.
+struct VerboseWrites1000;
+
+impl OutputEstimator for VerboseWrites1000 {
+    fn output_tokens(&self, _task: &dyn Task, model: &ModelSpec) -> Option<u32> {
+        (model.id.as_str() == "verbose").then_some(1_000)
+    }
+}
+
+#[test]
+fn an_output_estimator_sets_each_models_cost() {
+    // "verbose" is cheaper per output token, so on the task's 100 tokens it is the cheaper
+    // model; at the 1,000 tokens it really writes it is the dearer one. With 2 models (the
+    // router's buffers on the stack) and with 1,102 (on the heap).
+    for extra in [0usize, 1_100] {
+        let models = [
+            ModelSpec::new("terse", "p", Prices::new(1.0, 10.0), 32_000).with_default_quality(0.9),
+            ModelSpec::new("verbose", "p", Prices::new(1.0, 5.0), 32_000).with_default_quality(0.9),
+        ]
+        .into_iter()
+        .chain((0..extra).map(|i| {
+            ModelSpec::new(format!("x{i}"), "p", Prices::new(50.0, 50.0), 32_000).with_default_quality(0.9)
+        }));
+        let plain = Router::builder()
+            .models(models.clone())
+            .policy(CostFirst::new(0.5).unwrap())
+            .build()
+            .unwrap();
+        let task = TaskSpec::new(TaskKind::Chat, 100).with_output_tokens(100);
+        assert_eq!(
+            plain.route(&task).unwrap().primary_model().unwrap().as_str(),
+            "verbose"
+        );
+        let told = Router::builder()
+            .models(models)
+            .policy(CostFirst::new(0.5).unwrap())
+            .output_estimator(VerboseWrites1000)
+            .build()
+            .unwrap();
+        let d = told.route(&task).unwrap();
+        assert_eq!(d.primary_model().unwrap().as_str(), "terse");
+        let cost = |id: &str| {
+            d.candidates
+                .iter()
+                .find(|c| c.model.as_str() == id)
+                .and_then(|c| c.estimate)
+                .unwrap()
+                .cost_usd
+        };
+        assert!((cost("verbose") - (100.0 + 5_000.0) / 1e6).abs() < 1e-12);
+        assert!(
+            (cost("terse") - (100.0 + 1_000.0) / 1e6).abs() < 1e-12,
+            "the task's 100 tokens"
+        );
     }
 }
