@@ -112,11 +112,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
         *tally.entry(served_by(&r)).or_default() += 1;
         for a in &r.attempts {
-            if let AttemptOutcome::NoCapacity { retry_after, .. } = &a.outcome {
-                println!(
-                    "request {i:2}: {} had no capacity (back in {retry_after:?}: {}); fell back",
-                    a.model, a.outcome
-                );
+            if let AttemptOutcome::NoCapacity { .. } = &a.outcome {
+                // Which deployment refused, why, and when it has room again.
+                println!("request {i:2}: {}: {}; fell back", a.model, a.outcome);
             } else if a.outcome != AttemptOutcome::Success {
                 println!("request {i:2}: {a}");
             }
