@@ -8,7 +8,7 @@ use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
 use super::data::TrainingSet;
-use super::report::{CvMetric, mean};
+use super::report::{CvGain, CvMetric, mean};
 use crate::task::TaskKind;
 
 /// Cost weights per routing sweep: 0, then 40 values spaced evenly in log from 0.01 to 1,000
@@ -192,6 +192,29 @@ impl<'a> Scorer<'a> {
     /// Scores on each fold.
     pub(super) fn per_fold(&self, s: &Scored, folds: &[Vec<usize>]) -> Vec<f64> {
         folds.iter().map(|f| self.score(s, f)).collect()
+    }
+
+    /// The gain of `a` over `b` (candidate index `candidate`): the mean over folds of the
+    /// per-fold differences of their fold scores `a.1` and `b.1`, with the paired bootstrap
+    /// interval at two-sided level `1 - 2 tail`.
+    pub(super) fn gain(
+        &self,
+        candidate: usize,
+        a: (&Scored, &[f64]),
+        b: (&Scored, &[f64]),
+        folds: &[Vec<usize>],
+        (resamples, seed, tail): (usize, u64, f64),
+    ) -> CvGain {
+        let draws = self.bootstrap_gain(a.0, b.0, folds, resamples, seed);
+        let diffs: Vec<f64> = a.1.iter().zip(b.1).map(|(x, y)| x - y).collect();
+        CvGain {
+            candidate,
+            mean: mean(&diffs),
+            low: quantile(&draws, tail),
+            high: quantile(&draws, 1.0 - tail),
+            level: 1.0 - 2.0 * tail,
+            resamples,
+        }
     }
 
     /// Paired bootstrap of `mean over folds (score(a) - score(b))`: prompts drawn with

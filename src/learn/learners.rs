@@ -260,6 +260,31 @@ impl Weights {
         Ok(())
     }
 
+    /// One AdaGrad step on the rows `x` touches: weight `(i, j)` moves against the gradient
+    /// `grad[j] * x_i + l2 * w[i, j]` (no penalty on the bias, feature 0, when `free_bias`),
+    /// scaled by the root of `g2`, the squared gradients so far (same shape as the weights).
+    pub(crate) fn adagrad_step(
+        &mut self,
+        g2: &mut [f32],
+        x: &Features,
+        grad: &[f32],
+        h: &Hyper,
+        free_bias: bool,
+    ) {
+        let m = self.m;
+        for (&i, &v) in x.indices.iter().zip(&x.values) {
+            let i = i as usize;
+            let reg = if free_bias && i == 0 { 0.0 } else { h.l2 };
+            let row = &mut self.w[i * m..(i + 1) * m];
+            let acc = &mut g2[i * m..(i + 1) * m];
+            for j in 0..m {
+                let g = grad[j] * v + reg * row[j];
+                acc[j] += g * g;
+                row[j] -= h.learning_rate * g / acc[j].sqrt();
+            }
+        }
+    }
+
     /// `out[j] += x · W[:, j]`.
     #[inline]
     pub(crate) fn add_dot(&self, x: &Features, out: &mut [f32]) {
@@ -311,17 +336,7 @@ impl LogReg {
                 for j in 0..m {
                     grad[j] = if y[j].is_nan() { 0.0 } else { sigmoid(z[j]) - y[j] };
                 }
-                for (&i, &v) in x.indices.iter().zip(&x.values) {
-                    let i = i as usize;
-                    let reg = if i == 0 { 0.0 } else { h.l2 };
-                    let row = &mut w.w[i * m..(i + 1) * m];
-                    let acc = &mut g2[i * m..(i + 1) * m];
-                    for j in 0..m {
-                        let g = grad[j] * v + reg * row[j];
-                        acc[j] += g * g;
-                        row[j] -= h.learning_rate * g / acc[j].sqrt();
-                    }
-                }
+                w.adagrad_step(&mut g2, x, &grad, &h, true);
             }
         }
         Self { weights: w }

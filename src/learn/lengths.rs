@@ -142,16 +142,7 @@ impl LengthModel {
                     for j in 0..m {
                         grad[j] = target(i, j).map_or(0.0, |y| z[j] - (y as f32 - base_of(i, j)));
                     }
-                    for (&f, &v) in x.indices.iter().zip(&x.values) {
-                        let f = f as usize;
-                        let row = &mut w.w[f * m..(f + 1) * m];
-                        let acc = &mut g2[f * m..(f + 1) * m];
-                        for j in 0..m {
-                            let g = grad[j] * v + h.l2 * row[j];
-                            acc[j] += g * g;
-                            row[j] -= h.learning_rate * g / acc[j].sqrt();
-                        }
-                    }
+                    w.adagrad_step(&mut g2, x, &grad, &h, false);
                 }
             }
             w

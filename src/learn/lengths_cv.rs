@@ -8,7 +8,7 @@ use super::cv::{self, Scorer};
 use super::data::TrainingSet;
 use super::estimator::LearnedEstimator;
 use super::lengths::OutputLengths;
-use super::report::{CvGain, CvLengthCandidate, CvLengths, CvMetric, mean};
+use super::report::{CvLengthCandidate, CvLengths, CvMetric, mean};
 use crate::task::TaskKind;
 
 /// Scores each setting of `tried` against the baseline, routing the out-of-fold quality
@@ -99,22 +99,14 @@ pub(super) fn choose(
                 .then(b.cmp(&a))
         })
         .unwrap_or(0);
-    let draws = scorer.bootstrap_gain(&scored[best], &baseline_scored, folds, resamples, seed);
     let tail = alpha / settings.len() as f64;
-    let diffs: Vec<f64> = candidates[best]
-        .folds
-        .iter()
-        .zip(&baseline)
-        .map(|(a, b)| a - b)
-        .collect();
-    let gain = CvGain {
-        candidate: best,
-        mean: mean(&diffs),
-        low: cv::quantile(&draws, tail),
-        high: cv::quantile(&draws, 1.0 - tail),
-        level: 1.0 - 2.0 * tail,
-        resamples,
-    };
+    let gain = scorer.gain(
+        best,
+        (&scored[best], &candidates[best].folds),
+        (&baseline_scored, &baseline),
+        folds,
+        (resamples, seed, tail),
+    );
     let chosen = if gain.low > 0.0 {
         settings[best]
     } else {

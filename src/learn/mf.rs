@@ -77,16 +77,7 @@ impl Mf {
                         v[r] -= lr * gv / acc[r].sqrt();
                     }
                 }
-                for (&i, &xv) in x.indices.iter().zip(&x.values) {
-                    let i = i as usize;
-                    let row = &mut proj.w[i * rank..(i + 1) * rank];
-                    let acc = &mut g_proj[i * rank..(i + 1) * rank];
-                    for r in 0..rank {
-                        let gp = g_u[r] * xv + h.l2 * row[r];
-                        acc[r] += gp * gp;
-                        row[r] -= lr * gp / acc[r].sqrt();
-                    }
-                }
+                proj.adagrad_step(&mut g_proj, x, &g_u, &h, false);
             }
         }
         Self {

@@ -9,7 +9,7 @@ use super::data::TrainingSet;
 use super::estimator::LearnedEstimator;
 use super::lengths::OutputLengths;
 use super::lengths_cv;
-use super::report::{CvCandidate, CvGain, CvReport, mean};
+use super::report::{CvCandidate, CvReport};
 
 /// How [`LearnedEstimator::fit`] chooses: the candidates, the folds and the noise test.
 ///
@@ -275,22 +275,14 @@ impl LearnedEstimator {
         });
         let mut chosen = 0;
         let gain = best.map(|b| {
-            let draws = scorer.bootstrap_gain(&scored[b], &scored[0], &folds, config.resamples, config.seed);
             let tail = config.alpha / (candidates.len() - 1) as f64;
-            let diffs: Vec<f64> = report_candidates[b]
-                .folds
-                .iter()
-                .zip(&report_candidates[0].folds)
-                .map(|(a, p)| a - p)
-                .collect();
-            let g = CvGain {
-                candidate: b,
-                mean: mean(&diffs),
-                low: cv::quantile(&draws, tail),
-                high: cv::quantile(&draws, 1.0 - tail),
-                level: 1.0 - 2.0 * tail,
-                resamples: config.resamples,
-            };
+            let g = scorer.gain(
+                b,
+                (&scored[b], &report_candidates[b].folds),
+                (&scored[0], &report_candidates[0].folds),
+                &folds,
+                (config.resamples, config.seed, tail),
+            );
             if g.low > 0.0 {
                 chosen = b;
             }
