@@ -163,7 +163,7 @@ impl ScoreEach<'_> {
             scratch,
             depth,
         } = self;
-        let mut space = TopSpace::EMPTY;
+        let mut space = TopSpace::new(candidates.len(), depth);
         let mut top = Top::new(depth, &mut space, scratch);
         pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
             Ok(s) => {

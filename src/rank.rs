@@ -8,9 +8,11 @@
 //!
 //! Only the best `depth` candidates (the router's [ranking depth]) are put in order: the primary
 //! and the first fallbacks, which is what callers use. The others keep their score and stay
-//! unranked until [`Decision::rank_all`] orders them too. With a depth of at most
-//! 16 the stage keeps the best keys in a small array on the stack (one comparison
-//! per candidate that does not make the cut) and allocates nothing; deeper rankings sort.
+//! unranked until [`Decision::rank_all`] orders them too. With at most 32 candidates the stage
+//! collects one 8-byte key per scored candidate on the stack and sorts them once at the end;
+//! with more, and a depth of at most 16, it keeps the best keys in a small sorted array on the
+//! stack (one comparison per candidate that does not make the cut). Neither allocates; deeper
+//! rankings of more candidates sort in the decision's scratch space.
 //!
 //! [ranking depth]: crate::RouterBuilder::ranking_depth
 //! [`Decision::rank_all`]: crate::Decision::rank_all
@@ -20,6 +22,12 @@ use crate::score::Score;
 
 /// The deepest ranking kept on the stack; deeper ones use [`RankScratch`].
 pub(crate) const SMALL_DEPTH: usize = 16;
+
+/// The most candidates ranked by collecting their keys and sorting once (at any depth).
+pub(crate) const FEW: usize = 32;
+
+/// The bits of a [`TopSpace::Few`] entry that hold the candidate's index.
+const FEW_INDEX: u64 = FEW as u64 - 1;
 
 /// A scored candidate's place in the order, as integers compared in field order: `hi` holds the
 /// tier (1 bit), the score (64 bits, higher first, NaN last) and the top 63 bits of the cost;
@@ -115,56 +123,83 @@ impl RankScratch {
 
 /// The best `depth` scored candidates seen so far, offered one at a time (a `depth` of 0 counts
 /// as 1): the rank stage's state, shared by the separate rank pass ([`rank`]) and the router's
-/// single pass for policies that score each candidate on their own.
-///
-/// With a depth of at most [`SMALL_DEPTH`] the best keys sit in an array on the stack, sorted,
-/// and a candidate that does not make the cut costs one comparison of its tier and score;
-/// deeper rankings collect every key in the scratch space and select and sort at the end.
+/// single pass for policies that score each candidate on their own. Its space, chosen by
+/// [`TopSpace::new`], decides how it keeps them.
 pub(crate) struct Top<'s> {
     depth: usize,
-    small: &'s mut TopSpace,
+    space: &'s mut TopSpace,
     len: usize,
-    /// The prefix (tier and score) of the worst kept key once the array is full: a candidate
-    /// whose prefix is above it ranks below every kept key, without building its key.
+    /// The prefix (tier and score) of the worst kept key once [`TopSpace::Sorted`] is full: a
+    /// candidate whose prefix is above it ranks below every kept key, without building its key.
     cut: u64,
     scratch: &'s mut RankScratch,
 }
 
-/// The stack space of a [`Top`] of depth at most [`SMALL_DEPTH`], lent to it by its caller (so
-/// that the `Top` itself stays a few words, not moved around as half a kilobyte).
-pub(crate) struct TopSpace([RankKey; SMALL_DEPTH]);
+/// The stack space of a [`Top`], lent to it by its caller (so that the `Top` itself stays a few
+/// words, not moved around as half a kilobyte). Only the chosen variant is written.
+#[allow(clippy::large_enum_variant)] // on the caller's stack, never moved; a box would allocate
+pub(crate) enum TopSpace {
+    /// At most [`FEW`] candidates: each scored one's [projection](RankKey::prefix), its low bits
+    /// replaced by its index, collected unsorted; sorted once at the end, and each run of equal
+    /// projections among the kept ones by the exact key. One store per candidate.
+    Few([u64; FEW]),
+    /// More candidates, a depth of at most [`SMALL_DEPTH`]: the best keys, sorted; a candidate
+    /// that does not make the cut costs one comparison of its tier and score.
+    Sorted([RankKey; SMALL_DEPTH]),
+    /// More candidates, a deeper ranking: every key goes to the [`RankScratch`], selected and
+    /// sorted at the end.
+    Deep,
+}
 
 impl TopSpace {
-    pub(crate) const EMPTY: Self = Self([RankKey::WORST; SMALL_DEPTH]);
+    /// The space for ranking `n` candidates `depth` deep.
+    #[inline(always)]
+    pub(crate) fn new(n: usize, depth: usize) -> Self {
+        if n <= FEW {
+            Self::Few([0; FEW])
+        } else if depth <= SMALL_DEPTH {
+            Self::Sorted([RankKey::WORST; SMALL_DEPTH])
+        } else {
+            Self::Deep
+        }
+    }
 }
 
 impl<'s> Top<'s> {
-    /// An empty top `depth` in `small`, with `scratch` for a depth above [`SMALL_DEPTH`].
+    /// An empty top `depth` in `space`, with `scratch` for a [`TopSpace::Deep`] one.
     #[inline(always)]
-    pub(crate) fn new(depth: usize, small: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
+    pub(crate) fn new(depth: usize, space: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
         scratch.keys.clear();
         Self {
             depth: depth.max(1),
-            small,
+            space,
             len: 0,
             cut: u64::MAX,
             scratch,
         }
     }
 
-    /// Offers the candidate at `index`, scored `s`, with expected cost `cost`.
+    /// Offers the candidate at `index` (below [`FEW`] in a [`TopSpace::Few`]), scored `s`, with
+    /// expected cost `cost`.
     #[inline(always)]
     pub(crate) fn offer(&mut self, index: usize, s: Score, cost: f64) {
-        let depth = self.depth;
-        if depth > SMALL_DEPTH {
-            self.scratch.keys.push(RankKey::new(index as u32, s, cost));
-            return;
-        }
+        let top = match self.space {
+            TopSpace::Few(few) => {
+                few[self.len] = prefix_of(s) & !FEW_INDEX | index as u64;
+                self.len += 1;
+                return;
+            }
+            TopSpace::Deep => {
+                self.scratch.keys.push(RankKey::new(index as u32, s, cost));
+                return;
+            }
+            TopSpace::Sorted(top) => top,
+        };
         if prefix_of(s) > self.cut {
             return;
         }
+        let depth = self.depth;
         let k = RankKey::new(index as u32, s, cost);
-        let top = &mut self.small.0;
         let mut j = if self.len < depth {
             self.len += 1;
             self.len - 1
@@ -185,22 +220,37 @@ impl<'s> Top<'s> {
 
     /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
-        if self.depth <= SMALL_DEPTH {
-            let kept = self.small.0[..self.len].iter().map(RankKey::index);
-            set_ranks(candidates, ranking, kept);
-            return;
+        match self.space {
+            TopSpace::Few(few) => {
+                let few = &mut few[..self.len];
+                few.sort_unstable();
+                let kept = self.depth.min(few.len());
+                sort_runs(few, FEW_INDEX, kept, |i| {
+                    RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
+                });
+                set_ranks(
+                    candidates,
+                    ranking,
+                    few[..kept].iter().map(|&p| (p & FEW_INDEX) as u32),
+                );
+            }
+            TopSpace::Sorted(top) => {
+                set_ranks(candidates, ranking, top[..self.len].iter().map(RankKey::index));
+            }
+            TopSpace::Deep => {
+                let RankScratch { keys, order } = self.scratch;
+                if self.depth < keys.len() {
+                    keys.select_nth_unstable(self.depth - 1);
+                    keys.truncate(self.depth);
+                }
+                sort_keys(keys, order);
+                set_ranks(
+                    candidates,
+                    ranking,
+                    order.iter().map(|&p| keys[p as usize].index()),
+                );
+            }
         }
-        let RankScratch { keys, order } = self.scratch;
-        if self.depth < keys.len() {
-            keys.select_nth_unstable(self.depth - 1);
-            keys.truncate(self.depth);
-        }
-        sort_keys(keys, order);
-        set_ranks(
-            candidates,
-            ranking,
-            order.iter().map(|&p| keys[p as usize].index()),
-        );
     }
 }
 
@@ -214,7 +264,7 @@ pub(crate) fn rank(
     depth: usize,
 ) {
     ranking.clear();
-    let mut space = TopSpace::EMPTY;
+    let mut space = TopSpace::new(candidates.len(), depth);
     let mut top = Top::new(depth, &mut space, scratch);
     for (i, c) in candidates.iter_mut().enumerate() {
         match c.verdict {
@@ -274,20 +324,27 @@ fn sort_keys(keys: &[RankKey], order: &mut Vec<u64>) {
             .map(|(p, k)| (k.prefix() & !mask) | p as u64),
     );
     order.sort_unstable();
+    sort_runs(order, mask, keys.len(), |p| keys[p as usize]);
+    for o in order.iter_mut() {
+        *o &= mask;
+    }
+}
+
+/// Sorts by `key` each run of entries of the sorted `order` that agree outside `mask` (their
+/// projection), for the runs that start among its first `upto` entries; `key` maps an entry's
+/// bits inside `mask` to its exact key. Afterwards those first `upto` entries are in key order.
+fn sort_runs(order: &mut [u64], mask: u64, upto: usize, key: impl Fn(u32) -> RankKey) {
     let mut start = 0;
-    while start < order.len() {
+    while start < upto.min(order.len()) {
         let head = order[start] & !mask;
         let mut end = start + 1;
         while end < order.len() && order[end] & !mask == head {
             end += 1;
         }
         if end - start > 1 {
-            order[start..end].sort_unstable_by_key(|p| keys[(p & mask) as usize]);
+            order[start..end].sort_unstable_by_key(|p| key((p & mask) as u32));
         }
         start = end;
-    }
-    for o in order.iter_mut() {
-        *o &= mask;
     }
 }
 
@@ -387,7 +444,7 @@ mod tests {
 
     #[test]
     fn every_depth_ranks_the_prefix_of_the_full_order_and_rank_rest_completes_it() {
-        for n in [1usize, 2, 3, 17, 64, 300, 1500] {
+        for n in [1usize, 2, 3, 17, FEW - 1, FEW, FEW + 1, 64, 300, 1500] {
             let full = expected_order(&mixed(n));
             for depth in [0, 1, 2, 7, 8, SMALL_DEPTH, SMALL_DEPTH + 1, 40, n, usize::MAX] {
                 let mut cands = mixed(n);
@@ -406,6 +463,28 @@ mod tests {
                     assert_eq!(cands[i as usize].rank, Some(r as u32));
                 }
             }
+        }
+    }
+
+    #[test]
+    fn few_candidates_tell_merged_projections_apart_across_the_cut() {
+        // At most `FEW` candidates are sorted by a projection that drops the score's last bits
+        // and ignores the cost: scores one bit apart, equal scores with costs one bit apart, and
+        // reserves that tie, in an order that puts the better one later in the catalog, with the
+        // depth falling inside each run of equal projections.
+        let one_bit = |v: f64, d: u64| f64::from_bits(v.to_bits() + d);
+        let mut cands: Vec<Candidate> = (0..FEW as u64)
+            .map(|i| match i % 3 {
+                0 => scored(Score::new(one_bit(0.5, 8 - i % 8)), 1.0),
+                1 => scored(Score::new(0.25), one_bit(2.0, 16 - i % 16)),
+                _ => scored(Score::reserve(0.1), one_bit(1.0, 4 - i % 4)),
+            })
+            .collect();
+        let full = expected_order(&cands);
+        for depth in [1, 2, 5, 11, 12, 13, 20, 21, FEW] {
+            let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
+            rank(&mut cands, &mut ranking, &mut scratch, depth);
+            assert_eq!(ranking, full[..depth], "depth {depth}");
         }
     }
 

@@ -170,7 +170,7 @@ impl Router {
         // Room for the whole ranking up front, so a decision warmed up on any task never grows
         // (the ranking of a task most models can serve is longer than one few can serve).
         out.ranking.reserve(n.min(self.depth));
-        if self.depth > rank::SMALL_DEPTH {
+        if self.depth > rank::SMALL_DEPTH && n > rank::FEW {
             out.scratch_rank.reserve(n);
         }
         out.task_kind = Some(task.kind().clone());
