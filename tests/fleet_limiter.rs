@@ -194,6 +194,47 @@ async fn an_admission_dropped_before_its_answer_frees_its_slot() {
     }
 }
 
+/// Fails on the code before the fix (checked): the fleet's lease of an admission whose answer
+/// was never read stayed in Redis until it ended (here 60 s), so the fleet lost the slot.
+#[tokio::test]
+async fn a_shared_admission_dropped_after_redis_ran_it_gives_the_fleet_its_slot_back() {
+    let _serial = SERIAL.lock().await;
+    let url = redis_or_skip!();
+    let prefix = fresh_prefix("limiter_drop_shared");
+    let id = DeploymentId::new("east");
+    let limits = DeploymentLimits::none().max_concurrency(1);
+    let make = || {
+        RedisLimiter::new(FleetRedis::open(&url).unwrap(), &prefix, &id, limits)
+            .unwrap()
+            .shared_concurrency(Duration::from_secs(60))
+            .unwrap()
+    };
+    let (a, b) = (make(), make());
+    // Connected, and the script loaded: the next admission is sent on its first poll.
+    acquire(&a, 0).await.unwrap();
+    a.settle(0, Some(0), Instant::now());
+    settle_down().await;
+    // Polled once (queued), left while the connection sends it and Redis runs it (taking the
+    // fleet's one slot), then dropped with its answer unread.
+    let mut pending = Box::pin(a.acquire(0, Instant::now()).decided());
+    assert!(futures::FutureExt::now_or_never(&mut pending).is_none());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    drop(pending);
+    assert_eq!(a.capacity(Instant::now()).in_flight, 0);
+    // The other replica gets the slot soon, long before the lease would end.
+    let t0 = std::time::Instant::now();
+    while let Err(r) = acquire(&b, 0).await {
+        assert_eq!(r, Refusal::Concurrency { max: 1 });
+        assert!(
+            t0.elapsed() < Duration::from_secs(3),
+            "the dropped admission still holds the fleet's slot"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // b now holds the one slot: the fleet's limit still holds.
+    assert_eq!(acquire(&a, 0).await, Err(Refusal::Concurrency { max: 1 }));
+}
+
 #[tokio::test]
 async fn redis_away_refuses_the_call() {
     let _serial = SERIAL.lock().await;

@@ -169,16 +169,26 @@ impl RedisLimiter {
 }
 
 /// The local slot of an admission still being decided: given back on drop unless disarmed.
+/// With shared concurrency, `lease` is the fleet lease the admission asked for while Redis
+/// may hold it: released in the background on drop (the script may have run although its
+/// answer was never read: the caller gave up, or the call timed out), so the fleet's slot is
+/// not held until the lease ends. Cleared once Redis answers with a refusal (nothing held).
 struct PendingSlot<'a> {
     limiter: &'a RedisLimiter,
     armed: bool,
+    lease: Option<u64>,
 }
 
 impl Drop for PendingSlot<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let mut local = self.limiter.lock();
-            local.in_flight = local.in_flight.saturating_sub(1);
+            {
+                let mut local = self.limiter.lock();
+                local.in_flight = local.in_flight.saturating_sub(1);
+            }
+            if let Some(lease) = self.lease {
+                self.limiter.background("release", vec![lease]);
+            }
         }
     }
 }
@@ -233,6 +243,7 @@ impl Limiter for RedisLimiter {
         let pending = PendingSlot {
             limiter: self,
             armed: true,
+            lease: self.shared_max().map(|_| lease),
         };
         Acquire::Pending(Box::pin(async move {
             let mut pending = pending;
@@ -262,7 +273,13 @@ impl Limiter for RedisLimiter {
                     }
                     Ok(())
                 }
-                Err(r) => Err(r),
+                Err(r) => {
+                    // A refusal the script gave holds no lease; an unknown outcome may.
+                    if r != Refusal::StoreUnavailable {
+                        pending.lease = None;
+                    }
+                    Err(r)
+                }
             }
         }))
     }
