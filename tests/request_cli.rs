@@ -160,6 +160,22 @@ fn classify_repeats_cross_validation_over_fold_draws() {
         "2",
     ]);
     assert!(!ok && err.contains("--cross-validate"), "{err}");
+    // Seeds past u64::MAX are refused, not an overflow (a panic in a debug build).
+    let (ok, _, err) = run(&[
+        "classify",
+        "--input",
+        labelled.to_str().unwrap(),
+        "--cross-validate",
+        "3",
+        "--repeats",
+        "2",
+        "--seed",
+        "18446744073709551615",
+    ]);
+    assert!(
+        !ok && err.contains("--repeats 2") && !err.contains("panicked"),
+        "{err}"
+    );
 }
 
 /// `taskroute eval --infer-kind`: test prompts are routed by the kind inferred from their text.

@@ -78,6 +78,15 @@ pub(crate) fn run(args: &Args) -> Result<(), CliError> {
             ))
         })?;
         if args.repeats > 1 {
+            // Repeat r uses seed --seed + r: the last one must be a seed too.
+            if training.seed.checked_add(u64::from(args.repeats) - 1).is_none() {
+                return Err(CliError::msg(format!(
+                    "--seed {} with --repeats {}: the repeats' seeds (--seed, --seed + 1, ...) would pass {}",
+                    training.seed,
+                    args.repeats,
+                    u64::MAX
+                )));
+            }
             return repeated_cross_validation(examples, k as usize, args.repeats, &training);
         }
         return cross_validate(examples, k as usize, &training);
