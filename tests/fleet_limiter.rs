@@ -186,12 +186,14 @@ async fn an_admission_dropped_before_its_answer_frees_its_slot() {
         DeploymentLimits::none().max_concurrency(1),
     );
     let mut pending = Box::pin(a.acquire(0, Instant::now()).decided());
-    if futures::poll!(&mut pending).is_pending() {
-        // The caller gives up during the round trip (its request was dropped).
-        drop(pending);
-        assert_eq!(a.capacity(Instant::now()).in_flight, 0);
-        acquire(&a, 0).await.unwrap();
-    }
+    // Pending on its first poll (the answer needs the connection's task to run): when it was
+    // not, this test checked nothing.
+    assert!(futures::poll!(&mut pending).is_pending());
+    assert_eq!(a.capacity(Instant::now()).in_flight, 1);
+    // The caller gives up during the round trip (its request was dropped).
+    drop(pending);
+    assert_eq!(a.capacity(Instant::now()).in_flight, 0);
+    acquire(&a, 0).await.unwrap();
 }
 
 /// Fails on the code before the fix (checked): the fleet's lease of an admission whose answer
