@@ -280,6 +280,13 @@ pub enum DeploymentIssue {
     /// The base URL carries credentials (`user:password@`). The value is not repeated.
     #[error("carries credentials (`user:password@host`): name them with `api_key_env` instead")]
     CredentialsInUrl,
+    /// The base URL has a query string or a fragment (`?key=...`): a base URL is the API's
+    /// root, and a key in its query would be shown wherever the URL is (the entry's and the
+    /// client's `Debug`). The value is not repeated.
+    #[error(
+        "has a query string or fragment (`?...`, `#...`): give the API's root, and name a key with `api_key_env`"
+    )]
+    QueryInUrl,
     /// A required field is missing.
     #[error("is missing (required for this provider)")]
     Missing,
@@ -315,6 +322,9 @@ fn check_url(url: &str) -> Result<(), DeploymentIssue> {
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     if authority.contains('@') {
         return Err(DeploymentIssue::CredentialsInUrl);
+    }
+    if rest.contains(['?', '#']) {
+        return Err(DeploymentIssue::QueryInUrl);
     }
     if authority.is_empty() || url.chars().any(char::is_whitespace) {
         return Err(DeploymentIssue::NotAUrl);
@@ -571,12 +581,18 @@ api_name = "us.anthropic.x"
             format!(
                 r#"{{"id": "a", "provider": "openai", "base_url": "https://user:{secret}@h.example/v1"}}"#
             ),
+            format!(
+                r#"{{"id": "a", "provider": "openai", "base_url": "https://h.example/v1?key={secret}"}}"#
+            ),
+            format!(r#"{{"id": "a", "provider": "openai", "base_url": "https://h.example/v1#{secret}"}}"#),
         ] {
             let e = with(&entry).unwrap_err();
             assert!(matches!(
                 e,
                 CatalogError::Deployment {
-                    issue: DeploymentIssue::NotAVariableName | DeploymentIssue::CredentialsInUrl,
+                    issue: DeploymentIssue::NotAVariableName
+                        | DeploymentIssue::CredentialsInUrl
+                        | DeploymentIssue::QueryInUrl,
                     ..
                 }
             ));
