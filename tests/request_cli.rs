@@ -176,6 +176,23 @@ fn classify_repeats_cross_validation_over_fold_draws() {
         !ok && err.contains("--repeats 2") && !err.contains("panicked"),
         "{err}"
     );
+    // More folds than the largest kind has prompts: a fold would be empty (its accuracy 0 / 0,
+    // printed as NaN), so it is refused.
+    let few = scratch(
+        "few.jsonl",
+        "{\"text\": \"Write a python function that sorts.\", \"kind\": \"code_generation\"}\n\
+         {\"text\": \"Write a rust function that parses.\", \"kind\": \"code_generation\"}\n\
+         {\"text\": \"Sam has 3 apples. How many?\", \"kind\": \"math\"}\n\
+         {\"text\": \"Ann has 5 pears and eats 2. How many?\", \"kind\": \"math\"}\n",
+    );
+    let (ok, out, err) = run(&[
+        "classify",
+        "--input",
+        few.to_str().unwrap(),
+        "--cross-validate",
+        "3",
+    ]);
+    assert!(!ok && err.contains("fold 2 gets no prompt"), "{out}{err}");
 }
 
 /// `taskroute eval --infer-kind`: test prompts are routed by the kind inferred from their text.

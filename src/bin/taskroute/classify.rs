@@ -162,6 +162,13 @@ fn run_folds(
             fold[i] = j % k;
         }
     }
+    // A fold without a prompt has no accuracy (0 / 0): its figures would print as NaN.
+    if let Some(empty) = (0..k).find(|f| !fold.contains(f)) {
+        return Err(CliError::msg(format!(
+            "--cross-validate {k}: fold {empty} gets no prompt from {} labelled prompts; use fewer folds",
+            examples.len()
+        )));
+    }
     let rules = RuleClassifier::new();
     let mut per_fold: FoldPairs = [Vec::new(), Vec::new()];
     for f in 0..k {
