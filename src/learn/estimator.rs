@@ -463,8 +463,16 @@ impl LearnedEstimator {
         SCRATCH.with(|s| {
             let mut s = s.borrow_mut();
             self.lengths_scratch(text, kind, input_tokens, &mut s);
+            // A model writes at most its `max_output_tokens`: a prediction above that (a long
+            // tail in the training answers, the smearing factor) would price an answer it
+            // cannot give.
             for (m, o) in models.iter().zip(out.iter_mut()) {
-                *o = self.inner.index.get(&m.id).and_then(|&j| s.lengths[j]);
+                *o = self
+                    .inner
+                    .index
+                    .get(&m.id)
+                    .and_then(|&j| s.lengths[j])
+                    .map(|t| t.min(m.max_output_tokens));
             }
         });
     }

@@ -223,9 +223,9 @@ impl OutputEstimator for LearnedEstimator {
         out[0]
     }
 
-    /// The trained models' predicted output tokens ([`OutputLengths`]); `None` for models it
-    /// was not trained on, and for every model when it was trained with
-    /// [`OutputLengths::Task`].
+    /// The trained models' predicted output tokens ([`OutputLengths`]), at most each model's
+    /// [`max_output_tokens`](ModelSpec::max_output_tokens); `None` for models it was not
+    /// trained on, and for every model when it was trained with [`OutputLengths::Task`].
     fn output_tokens_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<u32>]) {
         self.predict_lengths(task.text(), task.kind(), task.input_tokens(), models, out);
     }
@@ -338,6 +338,16 @@ mod tests {
             "essay {ce:?}, yes {cy:?}"
         );
         assert_eq!((pe, py), (Some(5), Some(5)));
+        // Never more than the model can write: chatty capped at 500 output tokens.
+        let capped = [
+            ModelSpec::new("chatty", "p", price(0), 100_000).with_max_output_tokens(500),
+            models()[1].clone(),
+        ];
+        let mut out = [None; 2];
+        let essay_task = TaskSpec::new(TaskKind::Chat, 10).with_text(essay);
+        text.output_tokens_all(&essay_task, &capped, &mut out);
+        assert_eq!(out, [Some(500), pe]);
+        assert_eq!(text.output_tokens(&essay_task, &capped[0]), Some(500));
         // A model it was not trained on gets no prediction.
         let mut out = [Some(7)];
         let other = ModelSpec::new("other", "p", price(1), 100_000);
