@@ -5,14 +5,18 @@ use std::collections::HashMap;
 
 use crate::provider::StreamEvent;
 
-/// The tool blocks a stream has started: content block index → tool call index.
+/// The tool blocks a stream has started: content block index → tool call index, and the
+/// number of calls started.
 #[derive(Debug, Default)]
-pub(crate) struct ToolBlocks(HashMap<usize, usize>);
+pub(crate) struct ToolBlocks(HashMap<usize, usize>, usize);
 
 impl ToolBlocks {
-    /// A tool block starts at content block `block`: the event that opens its call.
+    /// A tool block starts at content block `block`: the event that opens its call. Every start
+    /// opens a new call, even one a server repeats for the same block (its later deltas go to
+    /// the newest), so two calls never share an index.
     pub(crate) fn start(&mut self, block: usize, id: String, name: String) -> StreamEvent {
-        let index = self.0.len();
+        let index = self.1;
+        self.1 += 1;
         self.0.insert(block, index);
         StreamEvent::ToolCallDelta {
             index,
@@ -60,5 +64,23 @@ mod tests {
             })
         );
         assert_eq!(t.delta(0, "{}".into()), None, "block 0 is not a tool block");
+    }
+
+    /// Fails on the code before the fix (checked): a start repeated for block 1 numbered the
+    /// next block's call 1 again, so two calls were merged into one.
+    #[test]
+    fn a_repeated_start_never_gives_two_calls_one_index() {
+        let mut t = ToolBlocks::default();
+        let index = |e: StreamEvent| match e {
+            StreamEvent::ToolCallDelta { index, .. } => index,
+            other => panic!("{other:?}"),
+        };
+        let got: Vec<usize> = [(1, "a"), (1, "b"), (3, "c")]
+            .into_iter()
+            .map(|(block, id)| index(t.start(block, id.into(), "f".into())))
+            .collect();
+        assert_eq!(got, [0, 1, 2]);
+        assert_eq!(t.delta(1, String::new()).map(index), Some(1));
+        assert_eq!(t.delta(3, String::new()).map(index), Some(2));
     }
 }
