@@ -163,16 +163,33 @@ impl ScoreEach<'_> {
             scratch,
             depth,
         } = self;
-        let mut space = TopSpace::new(candidates.len(), depth);
-        let mut top = Top::new(depth, &mut space, scratch);
-        pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
-            Ok(s) => {
-                top.offer(i, s, e.cost_usd);
-                Verdict::Scored(s)
-            }
-            Err(r) => Verdict::Rejected(r),
-        });
+        let mut space = TopSpace::EMPTY;
+        let mut top = Top::new(candidates.len(), depth, &mut space, scratch);
+        // The pass's loop made once per way of keeping the top, so that it does not ask which.
+        if top.is_few() {
+            score_in_pass(pass, candidates, scorer, |i, s, _| top.offer_few(i, s));
+        } else {
+            score_in_pass(pass, candidates, scorer, |i, s, cost| top.offer_more(i, s, cost));
+        }
         top.finish(candidates, ranking);
         Scored(())
     }
+}
+
+/// Runs `pass`, scoring each candidate that passes with `scorer` and offering each scored one
+/// (index, score, expected cost) to `offer`.
+#[inline(always)]
+fn score_in_pass<S: Scorer + ?Sized>(
+    pass: &Pass<'_>,
+    candidates: &mut [Candidate],
+    scorer: &S,
+    mut offer: impl FnMut(usize, crate::score::Score, f64),
+) {
+    pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
+        Ok(s) => {
+            offer(i, s, e.cost_usd);
+            Verdict::Scored(s)
+        }
+        Err(r) => Verdict::Rejected(r),
+    });
 }

@@ -123,10 +123,11 @@ impl RankScratch {
 
 /// The best `depth` scored candidates seen so far, offered one at a time (a `depth` of 0 counts
 /// as 1): the rank stage's state, shared by the separate rank pass ([`rank`]) and the router's
-/// single pass for policies that score each candidate on their own. Its space, chosen by
-/// [`TopSpace::new`], decides how it keeps them.
+/// single pass for policies that score each candidate on their own.
 pub(crate) struct Top<'s> {
     depth: usize,
+    /// Whether the candidates are at most [`FEW`] (collected in `space.few`).
+    few: bool,
     space: &'s mut TopSpace,
     len: usize,
     /// The prefix (tier and score) of the worst kept key once [`TopSpace::Sorted`] is full: a
@@ -136,42 +137,34 @@ pub(crate) struct Top<'s> {
 }
 
 /// The stack space of a [`Top`], lent to it by its caller (so that the `Top` itself stays a few
-/// words, not moved around as half a kilobyte). Only the chosen variant is written.
-#[allow(clippy::large_enum_variant)] // on the caller's stack, never moved; a box would allocate
-pub(crate) enum TopSpace {
-    /// At most [`FEW`] candidates: each scored one's [projection](RankKey::prefix), its low bits
-    /// replaced by its index, collected unsorted; sorted once at the end, and each run of equal
-    /// projections among the kept ones by the exact key. One store per candidate.
-    Few([u64; FEW]),
-    /// More candidates, a depth of at most [`SMALL_DEPTH`]: the best keys, sorted; a candidate
-    /// that does not make the cut costs one comparison of its tier and score.
-    Sorted([RankKey; SMALL_DEPTH]),
-    /// More candidates, a deeper ranking: every key goes to the [`RankScratch`], selected and
-    /// sorted at the end.
-    Deep,
+/// words, not moved around as half a kilobyte).
+pub(crate) struct TopSpace {
+    /// With at most [`FEW`] candidates: each scored one's [projection](RankKey::prefix), its
+    /// low bits replaced by its index, collected unsorted; sorted once at the end, and each run
+    /// of equal projections among the kept ones by the exact key. One store per candidate.
+    few: [u64; FEW],
+    /// With more candidates and a depth of at most [`SMALL_DEPTH`]: the best keys, sorted; a
+    /// candidate that does not make the cut costs one comparison of its tier and score. (With
+    /// a deeper ranking every key goes to the [`RankScratch`], selected and sorted at the end.)
+    sorted: [RankKey; SMALL_DEPTH],
 }
 
 impl TopSpace {
-    /// The space for ranking `n` candidates `depth` deep.
-    #[inline(always)]
-    pub(crate) fn new(n: usize, depth: usize) -> Self {
-        if n <= FEW {
-            Self::Few([0; FEW])
-        } else if depth <= SMALL_DEPTH {
-            Self::Sorted([RankKey::WORST; SMALL_DEPTH])
-        } else {
-            Self::Deep
-        }
-    }
+    pub(crate) const EMPTY: Self = Self {
+        few: [0; FEW],
+        sorted: [RankKey::WORST; SMALL_DEPTH],
+    };
 }
 
 impl<'s> Top<'s> {
-    /// An empty top `depth` in `space`, with `scratch` for a [`TopSpace::Deep`] one.
+    /// An empty top `depth` of `n` candidates in `space`, with `scratch` for more than [`FEW`]
+    /// candidates ranked deeper than [`SMALL_DEPTH`].
     #[inline(always)]
-    pub(crate) fn new(depth: usize, space: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
+    pub(crate) fn new(n: usize, depth: usize, space: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
         scratch.keys.clear();
         Self {
             depth: depth.max(1),
+            few: n <= FEW,
             space,
             len: 0,
             cut: u64::MAX,
@@ -179,27 +172,44 @@ impl<'s> Top<'s> {
         }
     }
 
-    /// Offers the candidate at `index` (below [`FEW`] in a [`TopSpace::Few`]), scored `s`, with
-    /// expected cost `cost`.
+    /// Offers the candidate at `index` (below [`FEW`] when there are at most [`FEW`]), scored
+    /// `s`, with expected cost `cost`.
     #[inline(always)]
     pub(crate) fn offer(&mut self, index: usize, s: Score, cost: f64) {
-        let top = match self.space {
-            TopSpace::Few(few) => {
-                few[self.len] = prefix_of(s) & !FEW_INDEX | index as u64;
-                self.len += 1;
-                return;
-            }
-            TopSpace::Deep => {
-                self.scratch.keys.push(RankKey::new(index as u32, s, cost));
-                return;
-            }
-            TopSpace::Sorted(top) => top,
-        };
+        if self.few {
+            self.offer_few(index, s);
+        } else {
+            self.offer_more(index, s, cost);
+        }
+    }
+
+    /// Whether this top takes [`offer_few`](Self::offer_few), not
+    /// [`offer_more`](Self::offer_more) (a caller may choose once, out of its loop).
+    #[inline(always)]
+    pub(crate) fn is_few(&self) -> bool {
+        self.few
+    }
+
+    /// [`offer`](Self::offer) when [`is_few`](Self::is_few) (the order reads the cost at the end).
+    #[inline(always)]
+    pub(crate) fn offer_few(&mut self, index: usize, s: Score) {
+        self.space.few[self.len] = prefix_of(s) & !FEW_INDEX | index as u64;
+        self.len += 1;
+    }
+
+    /// [`offer`](Self::offer) when not [`is_few`](Self::is_few).
+    #[inline(always)]
+    pub(crate) fn offer_more(&mut self, index: usize, s: Score, cost: f64) {
+        let depth = self.depth;
+        if depth > SMALL_DEPTH {
+            self.scratch.keys.push(RankKey::new(index as u32, s, cost));
+            return;
+        }
         if prefix_of(s) > self.cut {
             return;
         }
-        let depth = self.depth;
         let k = RankKey::new(index as u32, s, cost);
+        let top = &mut self.space.sorted;
         let mut j = if self.len < depth {
             self.len += 1;
             self.len - 1
@@ -220,37 +230,36 @@ impl<'s> Top<'s> {
 
     /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
-        match self.space {
-            TopSpace::Few(few) => {
-                let few = &mut few[..self.len];
-                few.sort_unstable();
-                let kept = self.depth.min(few.len());
-                sort_runs(few, FEW_INDEX, kept, |i| {
-                    RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
-                });
-                set_ranks(
-                    candidates,
-                    ranking,
-                    few[..kept].iter().map(|&p| (p & FEW_INDEX) as u32),
-                );
-            }
-            TopSpace::Sorted(top) => {
-                set_ranks(candidates, ranking, top[..self.len].iter().map(RankKey::index));
-            }
-            TopSpace::Deep => {
-                let RankScratch { keys, order } = self.scratch;
-                if self.depth < keys.len() {
-                    keys.select_nth_unstable(self.depth - 1);
-                    keys.truncate(self.depth);
-                }
-                sort_keys(keys, order);
-                set_ranks(
-                    candidates,
-                    ranking,
-                    order.iter().map(|&p| keys[p as usize].index()),
-                );
-            }
+        if self.few {
+            let few = &mut self.space.few[..self.len];
+            few.sort_unstable();
+            let kept = self.depth.min(few.len());
+            sort_runs(few, FEW_INDEX, kept, |i| {
+                RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
+            });
+            set_ranks(
+                candidates,
+                ranking,
+                few[..kept].iter().map(|&p| (p & FEW_INDEX) as u32),
+            );
+            return;
         }
+        if self.depth <= SMALL_DEPTH {
+            let kept = self.space.sorted[..self.len].iter().map(RankKey::index);
+            set_ranks(candidates, ranking, kept);
+            return;
+        }
+        let RankScratch { keys, order } = self.scratch;
+        if self.depth < keys.len() {
+            keys.select_nth_unstable(self.depth - 1);
+            keys.truncate(self.depth);
+        }
+        sort_keys(keys, order);
+        set_ranks(
+            candidates,
+            ranking,
+            order.iter().map(|&p| keys[p as usize].index()),
+        );
     }
 }
 
@@ -264,8 +273,8 @@ pub(crate) fn rank(
     depth: usize,
 ) {
     ranking.clear();
-    let mut space = TopSpace::new(candidates.len(), depth);
-    let mut top = Top::new(depth, &mut space, scratch);
+    let mut space = TopSpace::EMPTY;
+    let mut top = Top::new(candidates.len(), depth, &mut space, scratch);
     for (i, c) in candidates.iter_mut().enumerate() {
         match c.verdict {
             Verdict::Scored(s) => top.offer(i, s, cost_of(c)),
