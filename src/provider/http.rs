@@ -379,7 +379,7 @@ impl KeyedEndpoint {
         d: &'a mut fmt::DebugStruct<'b, 'c>,
     ) -> &'a mut fmt::DebugStruct<'b, 'c> {
         d.field("api_key", &redacted(&self.api_key))
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url.as_deref().map(shown_url))
     }
 }
 
@@ -449,7 +449,9 @@ pub(crate) fn with_status(err: ProviderError, status: u16, retry_after: Option<D
 }
 
 /// Parses a base URL and checks that a key may be sent to it: `https`, or `http` to a loopback
-/// address (`127.0.0.0/8`, `::1`, `localhost`) only.
+/// address (`127.0.0.0/8`, `::1`, `localhost`) only. A URL that carries credentials
+/// (`user:password@`) is refused: the key goes in its header. Errors show the URL only as
+/// [`shown_url`] does, so a secret pasted into it never reaches an error.
 pub(crate) fn parse_base_url(
     provider: &str,
     raw: &str,
@@ -457,7 +459,13 @@ pub(crate) fn parse_base_url(
 ) -> Result<reqwest::Url, ProviderError> {
     let config = |msg: String| ProviderError::new(ErrorKind::Config, msg).with_provider(provider);
     let url = reqwest::Url::parse(raw.trim_end_matches('/'))
-        .map_err(|e| config(format!("base URL `{raw}` is not a valid URL: {e}")))?;
+        .map_err(|e| config(format!("the base URL is not a valid URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(config(format!(
+            "the base URL `{}` carries credentials (user:password@): pass the key as the API key instead",
+            shown_url(raw)
+        )));
+    }
     match url.scheme() {
         "https" => {}
         "http" => {
@@ -472,9 +480,29 @@ pub(crate) fn parse_base_url(
         other => return Err(config(format!("base URL scheme `{other}` is not http or https"))),
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(config(format!("base URL `{raw}` has no host")));
+        return Err(config(format!("the base URL `{}` has no host", shown_url(raw))));
     }
     Ok(url)
+}
+
+/// A base URL as errors and `Debug` show it: without user, password, query or fragment (each may
+/// hold a secret; a query is shown as `?…`), and nothing of a string that is not a URL.
+pub(crate) fn shown_url(raw: &str) -> String {
+    let Ok(mut url) = reqwest::Url::parse(raw) else {
+        return "<not a URL>".to_owned();
+    };
+    let had_query = url.query().is_some();
+    // Clearing the user and password fails only for URLs that cannot have them (no host); such a
+    // URL holds neither.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_query(None);
+    url.set_fragment(None);
+    let mut shown = url.to_string();
+    if had_query {
+        shown.push_str("?…");
+    }
+    shown
 }
 
 /// Whether the URL's host is a loopback address.

@@ -103,7 +103,7 @@ pub(crate) fn debug_client(
     transport: &Transport,
 ) -> fmt::Result {
     let mut d = f.debug_struct(name);
-    d.field("base_url", &base.as_str())
+    d.field("base_url", &super::shown_url(base.as_str()))
         .field("api_key", &redacted(key));
     transport.debug_fields(&mut d).finish()
 }

@@ -71,3 +71,44 @@ async fn cap_stream_stops_after_the_cap() {
     assert!(got[..3].iter().all(Result::is_ok));
     assert_eq!(got[3].as_ref().unwrap_err().kind(), ErrorKind::ResponseTooLarge);
 }
+
+#[test]
+fn base_urls_with_credentials_are_refused_and_errors_never_show_a_secret() {
+    let e = parse_base_url("t", "https://user:hunter2@api.example.com/v1", true).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    for (raw, why) in [
+        ("https://user:hunter2@api.example.com/v1", "credentials"),
+        ("https://api.example.com:99999/v1?key=hunter2", "invalid port"),
+        ("not a url hunter2", "not a URL"),
+        ("data:hunter2", "no host"),
+    ] {
+        let e = parse_base_url("t", raw, true).unwrap_err();
+        let text = format!("{e} {e:?}");
+        assert!(!text.contains("hunter2"), "{why}: {text}");
+    }
+    assert_eq!(
+        shown_url("https://u:p4ss@gw.example/v1?api-key=hunter2#frag"),
+        "https://gw.example/v1?…"
+    );
+    assert_eq!(shown_url("http://127.0.0.1:4010/v1"), "http://127.0.0.1:4010/v1");
+    assert_eq!(shown_url("hunter2"), "<not a URL>");
+}
+
+#[cfg(feature = "openai")]
+#[test]
+fn a_clients_and_its_builders_debug_never_show_a_secret_in_the_base_url() {
+    let builder = crate::provider::openai::OpenAi::builder()
+        .api_key("sk-test")
+        .base_url("https://gw.example/v1?api-key=hunter2");
+    let shown = format!("{builder:?}");
+    assert!(
+        !shown.contains("hunter2") && shown.contains("gw.example"),
+        "{shown}"
+    );
+    let client = builder.build().unwrap();
+    let shown = format!("{client:?}");
+    assert!(
+        !shown.contains("hunter2") && shown.contains("gw.example"),
+        "{shown}"
+    );
+}
