@@ -63,13 +63,7 @@ fn route_request_derives_the_task_from_an_openai_body() {
 
 #[test]
 fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
-    let mut lines = String::new();
-    for i in 0..12 {
-        lines += &format!(
-            "{{\"text\": \"Write a python function {i} that sorts a list of strings.\", \"kind\": \"code_generation\"}}\n\
-             {{\"text\": \"Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?\", \"kind\": \"math\"}}\n"
-        );
-    }
+    let lines = code_and_math_lines();
     let labelled = scratch("learn.jsonl", &lines);
     let model = scratch("classifier.json", "");
     let (ok, _, err) = run(&[
@@ -119,13 +113,7 @@ fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
 fn classify_repeats_cross_validation_over_fold_draws() {
     // Two kinds the rules tell apart and one prompt they get wrong ("hello there" is chat to
     // them), so the rules' recall of math is 12/13 in every repeat and on the pooled matrix.
-    let mut lines = String::new();
-    for i in 0..12 {
-        lines += &format!(
-            "{{\"text\": \"Write a python function {i} that sorts a list of strings.\", \"kind\": \"code_generation\"}}\n\
-             {{\"text\": \"Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?\", \"kind\": \"math\"}}\n"
-        );
-    }
+    let mut lines = code_and_math_lines();
     lines += "{\"text\": \"hello there\", \"kind\": \"math\"}\n";
     let labelled = scratch("repeats.jsonl", &lines);
     let (ok, out, err) = run(&[
@@ -255,4 +243,16 @@ fn eval_routes_by_inferred_kinds() {
     let (inferred, err) = best_quality(&["--infer-kind", "rules"]);
     assert!(err.contains("0 of 20 test prompts"), "{err}");
     assert!(inferred < 0.51, "{inferred}");
+}
+
+/// 12 code-generation and 12 math prompts, labelled, as JSON lines.
+fn code_and_math_lines() -> String {
+    let mut lines = String::new();
+    for i in 0..12 {
+        lines += &format!(
+            "{{\"text\": \"Write a python function {i} that sorts a list of strings.\", \"kind\": \"code_generation\"}}\n\
+             {{\"text\": \"Sam has {i} apples and buys 3 more at 2 dollars each. How many dollars did he pay?\", \"kind\": \"math\"}}\n"
+        );
+    }
+    lines
 }

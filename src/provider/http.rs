@@ -32,8 +32,8 @@ mod tool_blocks;
 pub(crate) use keyed::ErrorEnvelope;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
-    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, status_error,
-    stream_response,
+    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, send_keyed,
+    status_error, stream_response,
 };
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;

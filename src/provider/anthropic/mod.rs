@@ -106,17 +106,15 @@ impl Anthropic {
                 http::sensitive_header(PROVIDER, k.expose(), "the API key")?,
             );
         }
-        self.transport
-            .send(PROVIDER, rb, streaming, &self.secrets(), |e| {
-                http::status_error(
-                    PROVIDER,
-                    (e.status, e.retry_after),
-                    e.body,
-                    e.secrets,
-                    error::from_body,
-                )
-            })
-            .await
+        http::send_keyed(
+            &self.transport,
+            PROVIDER,
+            rb,
+            streaming,
+            &self.secrets(),
+            error::from_body,
+        )
+        .await
     }
 }
 

@@ -55,6 +55,23 @@ pub(crate) struct ErrorEnvelope<B> {
     pub(crate) error: B,
 }
 
+/// Sends a keyed client's request through `transport`; an error status becomes the client's
+/// typed error through [`status_error`] and its `from_body`.
+pub(crate) async fn send_keyed<B: serde::de::DeserializeOwned>(
+    transport: &Transport,
+    provider: &'static str,
+    rb: reqwest::RequestBuilder,
+    streaming: bool,
+    secrets: &[String],
+    from_body: impl FnOnce(Option<u16>, B, &[&str]) -> ProviderError,
+) -> Result<reqwest::Response, ProviderError> {
+    transport
+        .send(provider, rb, streaming, secrets, |e| {
+            status_error(provider, (e.status, e.retry_after), e.body, e.secrets, from_body)
+        })
+        .await
+}
+
 /// The error for an HTTP error status: what `from_body` makes of the error object of a
 /// `{"error": {...}}` body (given the status), or, for a body without one, the status's kind with
 /// the start of the (redacted) body; either way with the status and the `Retry-After` wait.

@@ -116,17 +116,15 @@ impl OpenAi {
             let v = http::sensitive_header(PROVIDER, &format!("Bearer {}", k.expose()), "the API key")?;
             rb = rb.header(reqwest::header::AUTHORIZATION, v);
         }
-        self.transport
-            .send(PROVIDER, rb, streaming, &self.secrets(), |e| {
-                http::status_error(
-                    PROVIDER,
-                    (e.status, e.retry_after),
-                    e.body,
-                    e.secrets,
-                    error::from_body,
-                )
-            })
-            .await
+        http::send_keyed(
+            &self.transport,
+            PROVIDER,
+            rb,
+            streaming,
+            &self.secrets(),
+            error::from_body,
+        )
+        .await
     }
 }
 
