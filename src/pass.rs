@@ -15,7 +15,7 @@ use crate::candidate::{Candidate, Verdict};
 use crate::estimate::Estimate;
 use crate::filter::{self, Constraints, Filter, Health, TaskView};
 use crate::model::ModelSpec;
-use crate::rank::{RankScratch, Top, TopSpace};
+use crate::rank::{RankScratch, Top};
 use crate::rejection::Rejection;
 use crate::score::Scorer;
 use crate::table::ModelTable;
@@ -163,8 +163,7 @@ impl ScoreEach<'_> {
             scratch,
             depth,
         } = self;
-        let mut space = TopSpace::EMPTY;
-        let mut top = Top::new(candidates.len(), depth, &mut space, scratch);
+        let mut top = Top::new(candidates.len(), depth, scratch);
         // The pass's loop made once per way of keeping the top, so that it does not ask which.
         if top.is_few() {
             score_in_pass(pass, candidates, scorer, |i, s, _| top.offer_few(i, s));

@@ -109,6 +109,9 @@ fn cost_of(c: &Candidate) -> f64 {
 pub(crate) struct RankScratch {
     keys: Vec<RankKey>,
     order: Vec<u64>,
+    /// The space of every [`Top`], kept here rather than made afresh on the stack for each
+    /// decision (a [`Top`] reads only the entries it wrote, so nothing needs clearing).
+    space: TopSpace,
 }
 
 impl RankScratch {
@@ -128,7 +131,6 @@ pub(crate) struct Top<'s> {
     depth: usize,
     /// Whether the candidates are at most [`FEW`] (collected in `space.few`).
     few: bool,
-    space: &'s mut TopSpace,
     len: usize,
     /// The prefix (tier and score) of the worst kept key once [`TopSpace::Sorted`] is full: a
     /// candidate whose prefix is above it ranks below every kept key, without building its key.
@@ -136,8 +138,9 @@ pub(crate) struct Top<'s> {
     scratch: &'s mut RankScratch,
 }
 
-/// The stack space of a [`Top`], lent to it by its caller (so that the `Top` itself stays a few
-/// words, not moved around as half a kilobyte).
+/// The space of a [`Top`], kept in the [`RankScratch`] (so that the `Top` itself stays a few
+/// words, and no decision fills half a kilobyte before it starts).
+#[derive(Clone, Debug)]
 pub(crate) struct TopSpace {
     /// With at most [`FEW`] candidates: each scored one's [projection](RankKey::prefix), its
     /// low bits replaced by its index, collected unsorted; sorted once at the end, and each run
@@ -149,23 +152,24 @@ pub(crate) struct TopSpace {
     sorted: [RankKey; SMALL_DEPTH],
 }
 
-impl TopSpace {
-    pub(crate) const EMPTY: Self = Self {
-        few: [0; FEW],
-        sorted: [RankKey::WORST; SMALL_DEPTH],
-    };
+impl Default for TopSpace {
+    fn default() -> Self {
+        Self {
+            few: [0; FEW],
+            sorted: [RankKey::WORST; SMALL_DEPTH],
+        }
+    }
 }
 
 impl<'s> Top<'s> {
-    /// An empty top `depth` of `n` candidates in `space`, with `scratch` for more than [`FEW`]
-    /// candidates ranked deeper than [`SMALL_DEPTH`].
+    /// An empty top `depth` of `n` candidates in `scratch` (which also holds the keys of more than
+    /// [`FEW`] candidates ranked deeper than [`SMALL_DEPTH`]).
     #[inline(always)]
-    pub(crate) fn new(n: usize, depth: usize, space: &'s mut TopSpace, scratch: &'s mut RankScratch) -> Self {
+    pub(crate) fn new(n: usize, depth: usize, scratch: &'s mut RankScratch) -> Self {
         scratch.keys.clear();
         Self {
             depth: depth.max(1),
             few: n <= FEW,
-            space,
             len: 0,
             cut: u64::MAX,
             scratch,
@@ -193,7 +197,7 @@ impl<'s> Top<'s> {
     /// [`offer`](Self::offer) when [`is_few`](Self::is_few) (the order reads the cost at the end).
     #[inline(always)]
     pub(crate) fn offer_few(&mut self, index: usize, s: Score) {
-        self.space.few[self.len] = prefix_of(s) & !FEW_INDEX | index as u64;
+        self.scratch.space.few[self.len] = prefix_of(s) & !FEW_INDEX | index as u64;
         self.len += 1;
     }
 
@@ -209,7 +213,7 @@ impl<'s> Top<'s> {
             return;
         }
         let k = RankKey::new(index as u32, s, cost);
-        let top = &mut self.space.sorted;
+        let top = &mut self.scratch.space.sorted;
         let mut j = if self.len < depth {
             self.len += 1;
             self.len - 1
@@ -231,7 +235,7 @@ impl<'s> Top<'s> {
     /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.few {
-            let few = &mut self.space.few[..self.len];
+            let few = &mut self.scratch.space.few[..self.len];
             few.sort_unstable();
             let kept = self.depth.min(few.len());
             sort_runs(few, FEW_INDEX, kept, |i| {
@@ -245,11 +249,11 @@ impl<'s> Top<'s> {
             return;
         }
         if self.depth <= SMALL_DEPTH {
-            let kept = self.space.sorted[..self.len].iter().map(RankKey::index);
+            let kept = self.scratch.space.sorted[..self.len].iter().map(RankKey::index);
             set_ranks(candidates, ranking, kept);
             return;
         }
-        let RankScratch { keys, order } = self.scratch;
+        let RankScratch { keys, order, .. } = self.scratch;
         if self.depth < keys.len() {
             keys.select_nth_unstable(self.depth - 1);
             keys.truncate(self.depth);
@@ -273,8 +277,7 @@ pub(crate) fn rank(
     depth: usize,
 ) {
     ranking.clear();
-    let mut space = TopSpace::EMPTY;
-    let mut top = Top::new(candidates.len(), depth, &mut space, scratch);
+    let mut top = Top::new(candidates.len(), depth, scratch);
     for (i, c) in candidates.iter_mut().enumerate() {
         match c.verdict {
             Verdict::Scored(s) => top.offer(i, s, cost_of(c)),
