@@ -191,9 +191,9 @@ impl Router {
         // to 1,024 models: 32 KiB), else to the decision's own.
         match n {
             0..=16 => self.decide_on_stack::<16>(task, policy, out),
-            17..=64 => self.decide_on_stack::<64>(task, policy, out),
-            65..=256 => self.decide_on_stack::<256>(task, policy, out),
-            257..=1024 => self.decide_on_stack::<1024>(task, policy, out),
+            17..=64 => self.decide_on_big_stack::<64>(task, policy, out),
+            65..=256 => self.decide_on_big_stack::<256>(task, policy, out),
+            257..=1024 => self.decide_on_big_stack::<1024>(task, policy, out),
             _ => {
                 let (mut quality, mut latency, mut cost) = std::mem::take(&mut out.scratch_estimates);
                 latency.clear();
@@ -214,6 +214,20 @@ impl Router {
         }
     }
 
+    /// [`decide_on_stack`](Self::decide_on_stack) in a frame of its own: inlined, the largest
+    /// buffers made every decision's frame 32 KiB, and each decision touched (probed) its 8
+    /// pages, 16 candidates or 1,024.
+    #[inline(never)]
+    fn decide_on_big_stack<const N: usize>(
+        &self,
+        task: &dyn Task,
+        policy: Option<&dyn Policy>,
+        out: &mut Decision,
+    ) {
+        self.decide_on_stack::<N>(task, policy, out);
+    }
+
+    #[inline(always)]
     fn decide_on_stack<const N: usize>(
         &self,
         task: &dyn Task,
