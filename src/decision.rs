@@ -50,6 +50,10 @@ pub struct Decision {
     /// (fewer use the stack).
     #[serde(skip)]
     pub(crate) scratch_estimates: (Vec<Option<f64>>, Vec<f64>, Vec<f64>),
+    /// The output estimator's answers when the router has more than 64 models (fewer use the
+    /// stack).
+    #[serde(skip)]
+    pub(crate) scratch_outputs: Vec<Option<u32>>,
     /// The rank stage's keys when the ranking is deeper than 16.
     #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,

@@ -556,3 +556,34 @@ fn the_in_process_limiter_allocates_nothing() {
     assert_eq!(n, 0, "{n} allocations");
     assert!(granted > 100, "{granted}");
 }
+
+/// An output estimator that predicts a length for the models whose id has an even length.
+struct EvenIds;
+
+impl taskroute::OutputEstimator for EvenIds {
+    fn output_tokens(&self, _task: &dyn taskroute::Task, model: &ModelSpec) -> Option<u32> {
+        model.id.as_str().len().is_multiple_of(2).then_some(700)
+    }
+}
+
+/// A router with an output estimator prices each model on its predicted length without
+/// allocating: on the stack up to 64 models, in the decision's reused scratch above (it
+/// allocated a fresh buffer on every decision there).
+#[test]
+fn routing_with_an_output_estimator_allocates_nothing() {
+    for n in [16, 64, 65, 256, 1100] {
+        let router = Router::builder()
+            .models((0..n).map(|i| model(i, None)))
+            .shared_policy(builtin(BUILTINS[0]))
+            .output_estimator(EvenIds)
+            .build()
+            .unwrap();
+        let t = task(TaskKind::Planning);
+        let mut d = Decision::new();
+        let allocs = count_route(&router, &t, &t, &mut d);
+        assert_eq!(
+            allocs, 0,
+            "{n} models with an output estimator: {allocs} allocations"
+        );
+    }
+}
