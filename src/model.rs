@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use derive_setters::Setters;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use crate::capability::{Capabilities, Capability};
@@ -204,7 +205,8 @@ pub trait Model {
 }
 
 /// The ready-made, serde-loadable [`Model`]: one catalog entry.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ModelSpec {
@@ -215,21 +217,25 @@ pub struct ModelSpec {
     /// The name to send to the provider's API, where it differs from `id`
     /// (a Bedrock model id such as `"anthropic.claude-sonnet-4-5-20250929-v1:0"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option, into)]
     pub api_name: Option<String>,
     /// Prices in USD per million tokens.
     pub prices: Prices,
     /// Context window in tokens (input plus output).
     pub context_window: u32,
     /// Largest number of output tokens per call.
+    #[setters(generate)]
     pub max_output_tokens: u32,
     /// What the model can do.
     #[serde(default)]
+    #[setters(generate)]
     pub capabilities: Capabilities,
     /// Labels such as region or data policy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<Tag>,
     /// Typical latency, where published.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub latency: Option<LatencyProfile>,
     /// Quality priors per task kind, in `[0, 1]`.
     #[serde(default)]
@@ -242,6 +248,7 @@ pub struct ModelSpec {
     pub as_of: Option<String>,
     /// The date the provider retires the model (stops serving it), where announced.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option, rename = "with_retirement")]
     pub retires: Option<Date>,
 }
 
@@ -290,27 +297,9 @@ impl ModelSpec {
         }
     }
 
-    /// Sets the largest output per call.
-    pub fn with_max_output_tokens(mut self, n: u32) -> Self {
-        self.max_output_tokens = n;
-        self
-    }
-
-    /// Sets the capabilities.
-    pub fn with_capabilities(mut self, caps: Capabilities) -> Self {
-        self.capabilities = caps;
-        self
-    }
-
     /// Adds a tag.
     pub fn with_tag(mut self, tag: impl Into<Tag>) -> Self {
         self.tags.push(tag.into());
-        self
-    }
-
-    /// Sets the latency profile.
-    pub fn with_latency(mut self, latency: LatencyProfile) -> Self {
-        self.latency = Some(latency);
         self
     }
 
@@ -326,21 +315,9 @@ impl ModelSpec {
         self
     }
 
-    /// Sets the date the provider retires the model.
-    pub fn with_retirement(mut self, date: Date) -> Self {
-        self.retires = Some(date);
-        self
-    }
-
     /// Whether the model is retired on `today` (its retirement date is on or before it).
     pub fn is_retired(&self, today: Date) -> bool {
         self.retires.is_some_and(|r| r <= today)
-    }
-
-    /// Sets the provider's name for the model.
-    pub fn with_api_name(mut self, name: impl Into<String>) -> Self {
-        self.api_name = Some(name.into());
-        self
     }
 
     /// The name to send to the provider: `api_name` where set, else the id.

@@ -1,6 +1,7 @@
 //! What the router knows about a unit of work: [`Task`], [`TaskKind`], and the ready-made
 //! [`TaskSpec`].
 
+use derive_setters::Setters;
 use serde::{Deserialize, Serialize};
 
 use crate::capability::Capabilities;
@@ -94,7 +95,8 @@ pub trait Task {
 ///     .require(Capability::Tools);
 /// assert_eq!(task.input_tokens, 2_000);
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TaskSpec {
@@ -104,9 +106,11 @@ pub struct TaskSpec {
     pub input_tokens: u32,
     /// Expected output tokens; `None` uses the kind's typical value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub output_tokens: Option<u32>,
     /// Expected prompt-cache hits among the input tokens.
     #[serde(default)]
+    #[setters(generate)]
     pub cached_input_tokens: u32,
     /// Capabilities the model must have.
     #[serde(default)]
@@ -116,15 +120,19 @@ pub struct TaskSpec {
     pub tags: Vec<Tag>,
     /// Cost and latency limits.
     #[serde(default)]
+    #[setters(generate)]
     pub limits: Limits,
     /// The prompt text, for learned estimators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option, into)]
     pub text: Option<String>,
     /// A feature vector, for learned estimators.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub features: Option<Vec<f32>>,
     /// Who is asking, for sticky experiments (see [`Task::caller_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option, into)]
     pub caller_key: Option<String>,
 }
 
@@ -145,18 +153,6 @@ impl TaskSpec {
         }
     }
 
-    /// Sets the expected output tokens.
-    pub fn with_output_tokens(mut self, n: u32) -> Self {
-        self.output_tokens = Some(n);
-        self
-    }
-
-    /// Sets the expected prompt-cache hits.
-    pub fn with_cached_input_tokens(mut self, n: u32) -> Self {
-        self.cached_input_tokens = n;
-        self
-    }
-
     /// Adds a required capability.
     pub fn require(mut self, cap: crate::Capability) -> Self {
         self.capabilities = self.capabilities.with(cap);
@@ -166,30 +162,6 @@ impl TaskSpec {
     /// Adds a required tag.
     pub fn require_tag(mut self, tag: impl Into<Tag>) -> Self {
         self.tags.push(tag.into());
-        self
-    }
-
-    /// Sets the limits.
-    pub fn with_limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the prompt text.
-    pub fn with_text(mut self, text: impl Into<String>) -> Self {
-        self.text = Some(text.into());
-        self
-    }
-
-    /// Sets a feature vector.
-    pub fn with_features(mut self, features: Vec<f32>) -> Self {
-        self.features = Some(features);
-        self
-    }
-
-    /// Sets the caller key (see [`Task::caller_key`]).
-    pub fn with_caller_key(mut self, key: impl Into<String>) -> Self {
-        self.caller_key = Some(key.into());
         self
     }
 }

@@ -21,6 +21,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use derive_setters::Setters;
 use serde::Serialize;
 
 use super::EvalError;
@@ -124,11 +125,21 @@ impl Summary {
 }
 
 /// Builds a [`Replay`].
-#[derive(Clone, Default)]
+#[derive(Clone, Default, Setters)]
+#[setters(generate = false)]
 pub struct ReplayBuilder {
+    /// Prices for the candidate models (else derived from recorded costs).
+    #[setters(generate, strip_option)]
     prices: Option<PriceTable>,
+    /// The quality estimator, shared.
+    #[setters(generate, strip_option, rename = "shared_estimator")]
     estimator: Option<Arc<dyn QualityEstimator>>,
+    /// Each model's output tokens for the router's cost estimate (default: none, every model
+    /// priced on the task's output tokens; see [`RouterBuilder::output_estimator`](crate::RouterBuilder::output_estimator)).
+    #[setters(generate, strip_option, rename = "shared_output_estimator")]
     output: Option<Arc<dyn OutputEstimator>>,
+    /// Which kind replayed tasks carry (default [`KindSource::Kind`]).
+    #[setters(generate)]
     kinds: KindSource,
     output_tokens_from: Option<Outcomes>,
 }
@@ -144,35 +155,10 @@ impl std::fmt::Debug for ReplayBuilder {
 }
 
 impl ReplayBuilder {
-    /// Prices for the candidate models (else derived from recorded costs).
-    pub fn prices(mut self, prices: PriceTable) -> Self {
-        self.prices = Some(prices);
-        self
-    }
-
     /// The quality estimator (default: [`PriorQuality`] over the models' priors, which replayed
     /// models do not have: set one).
     pub fn estimator(mut self, e: impl QualityEstimator + 'static) -> Self {
         self.estimator = Some(Arc::new(e));
-        self
-    }
-
-    /// The quality estimator, shared.
-    pub fn shared_estimator(mut self, e: Arc<dyn QualityEstimator>) -> Self {
-        self.estimator = Some(e);
-        self
-    }
-
-    /// Each model's output tokens for the router's cost estimate (default: none, every model
-    /// priced on the task's output tokens; see [`RouterBuilder::output_estimator`](crate::RouterBuilder::output_estimator)).
-    pub fn shared_output_estimator(mut self, o: Arc<dyn OutputEstimator>) -> Self {
-        self.output = Some(o);
-        self
-    }
-
-    /// Which kind replayed tasks carry (default [`KindSource::Kind`]).
-    pub fn kinds(mut self, kinds: KindSource) -> Self {
-        self.kinds = kinds;
         self
     }
 

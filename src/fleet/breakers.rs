@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use derive_setters::Setters;
 use redis::Script;
 
 use crate::Error;
@@ -115,12 +116,19 @@ pub struct FleetBreakers {
 }
 
 /// Builds [`FleetBreakers`]; [`build`](Self::build) checks the settings.
-#[derive(Debug)]
+#[derive(Debug, Setters)]
+#[setters(generate = false)]
 pub struct FleetBreakersBuilder {
     redis: FleetRedis,
     config: BreakerConfig,
     prefix: (String, String),
+    /// How often the local breakers are synced (default 200 ms): a model opened by one replica
+    /// is avoided by the others within about two of these plus a round trip.
+    #[setters(generate)]
     refresh: Duration,
+    /// How long a process may hold a model's probe slot without reporting the probe's outcome
+    /// (default 10 s); then another process may probe.
+    #[setters(generate)]
     probe_lease: Duration,
 }
 
@@ -128,20 +136,6 @@ impl FleetBreakersBuilder {
     /// Key names `<prefix>:{<hash_tag>}:*` (default `taskroute:{breakers}:*`).
     pub fn key_prefix(mut self, prefix: impl Into<String>, hash_tag: impl Into<String>) -> Self {
         self.prefix = (prefix.into(), hash_tag.into());
-        self
-    }
-
-    /// How often the local breakers are synced (default 200 ms): a model opened by one replica
-    /// is avoided by the others within about two of these plus a round trip.
-    pub fn refresh(mut self, refresh: Duration) -> Self {
-        self.refresh = refresh;
-        self
-    }
-
-    /// How long a process may hold a model's probe slot without reporting the probe's outcome
-    /// (default 10 s); then another process may probe.
-    pub fn probe_lease(mut self, lease: Duration) -> Self {
-        self.probe_lease = lease;
         self
     }
 

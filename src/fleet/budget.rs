@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use derive_setters::Setters;
 use redis::{Script, Value};
 
 use crate::Error;
@@ -60,17 +61,40 @@ fn millis(d: Duration) -> u64 {
 }
 
 /// Builds a [`RedisBudgetStore`]; [`build`](Self::build) checks the settings.
-#[derive(Debug)]
+#[derive(Debug, Setters)]
+#[setters(generate = false)]
 pub struct RedisBudgetStoreBuilder {
     redis: FleetRedis,
     caps: HashMap<BudgetScope, BudgetCap>,
+    /// Caps every tenant without a cap of its own.
+    #[setters(generate, strip_option)]
     tenant_cap: Option<BudgetCap>,
+    /// Caps every key without a cap of its own.
+    #[setters(generate, strip_option)]
     key_cap: Option<BudgetCap>,
+    /// How long a reservation is held at most when it is neither settled nor released. A
+    /// crashed replica's reservations come back when their leases end. A reservation taken
+    /// for a request with a deadline ([`BudgetStore::reserve_within`], which the
+    /// `RoutedClient` uses) is held for the time left before that deadline plus the
+    /// [margin](Self::lease_margin), if that is shorter; one taken without a deadline
+    /// ([`BudgetStore::reserve`]) for this long. Default: 2 minutes.
+    #[setters(generate)]
     lease: Duration,
+    /// What a reservation's lease adds to the time left before its request's deadline
+    /// (default 5 s): room for the settle's round trip, and for the clocks of the replica
+    /// and Redis to disagree.
+    #[setters(generate)]
     lease_margin: Duration,
     prefix: String,
     hash_tag: String,
+    /// What to do when Redis is away (default [`RedisUnavailable::FailClosed`]).
+    #[setters(generate, rename = "on_unavailable")]
     unavailable: RedisUnavailable,
+    /// Reads time from `clock` instead of the Redis server's `TIME` (windows and leases are
+    /// then counted from the moment [`build`](Self::build) runs). For tests and single-process
+    /// use only: replicas with their own clocks do not agree on windows. Keys then get no
+    /// expiry in Redis.
+    #[setters(generate, strip_option)]
     clock: Option<Arc<dyn Clock>>,
 }
 
@@ -81,58 +105,12 @@ impl RedisBudgetStoreBuilder {
         self
     }
 
-    /// Caps every tenant without a cap of its own.
-    pub fn tenant_cap(mut self, cap: BudgetCap) -> Self {
-        self.tenant_cap = Some(cap);
-        self
-    }
-
-    /// Caps every key without a cap of its own.
-    pub fn key_cap(mut self, cap: BudgetCap) -> Self {
-        self.key_cap = Some(cap);
-        self
-    }
-
-    /// How long a reservation is held at most when it is neither settled nor released. A
-    /// crashed replica's reservations come back when their leases end. A reservation taken
-    /// for a request with a deadline ([`BudgetStore::reserve_within`], which the
-    /// `RoutedClient` uses) is held for the time left before that deadline plus the
-    /// [margin](Self::lease_margin), if that is shorter; one taken without a deadline
-    /// ([`BudgetStore::reserve`]) for this long. Default: 2 minutes.
-    pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
-        self
-    }
-
-    /// What a reservation's lease adds to the time left before its request's deadline
-    /// (default 5 s): room for the settle's round trip, and for the clocks of the replica
-    /// and Redis to disagree.
-    pub fn lease_margin(mut self, margin: Duration) -> Self {
-        self.lease_margin = margin;
-        self
-    }
-
     /// Key names: `<prefix>:{<hash_tag>}:...` (default `taskroute:{budget}:...`). Every key of
     /// the store carries the hash tag, so on a Redis Cluster they all live in one slot and
     /// every script touches one shard. Give unrelated fleets different prefixes.
     pub fn key_prefix(mut self, prefix: impl Into<String>, hash_tag: impl Into<String>) -> Self {
         self.prefix = prefix.into();
         self.hash_tag = hash_tag.into();
-        self
-    }
-
-    /// What to do when Redis is away (default [`RedisUnavailable::FailClosed`]).
-    pub fn on_unavailable(mut self, policy: RedisUnavailable) -> Self {
-        self.unavailable = policy;
-        self
-    }
-
-    /// Reads time from `clock` instead of the Redis server's `TIME` (windows and leases are
-    /// then counted from the moment [`build`](Self::build) runs). For tests and single-process
-    /// use only: replicas with their own clocks do not agree on windows. Keys then get no
-    /// expiry in Redis.
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
         self
     }
 

@@ -4,20 +4,24 @@
 use std::fmt;
 use std::time::Duration;
 
+use derive_setters::Setters;
 use redis::aio::ConnectionManager;
 use redis::{Cmd, ScriptInvocation, Value};
 
 use crate::fleet::error::FleetError;
 
 /// How the fleet talks to Redis.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct RedisOptions {
     /// The longest any one call may take, connecting included (default 500 ms). Keep it well
     /// inside your requests' deadlines: a budget check that times out refuses the request (or
     /// falls back, see [`RedisUnavailable`](crate::fleet::RedisUnavailable)).
+    #[setters(generate)]
     pub call_timeout: Duration,
     /// The longest wait between two reconnection attempts (default 1 s).
+    #[setters(generate)]
     pub reconnect_max_delay: Duration,
 }
 
@@ -27,20 +31,6 @@ impl Default for RedisOptions {
             call_timeout: Duration::from_millis(500),
             reconnect_max_delay: Duration::from_secs(1),
         }
-    }
-}
-
-impl RedisOptions {
-    /// Sets the call timeout.
-    pub fn with_call_timeout(mut self, timeout: Duration) -> Self {
-        self.call_timeout = timeout;
-        self
-    }
-
-    /// Sets the longest wait between reconnection attempts.
-    pub fn with_reconnect_max_delay(mut self, delay: Duration) -> Self {
-        self.reconnect_max_delay = delay;
-        self
     }
 }
 

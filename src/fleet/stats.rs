@@ -25,6 +25,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use derive_setters::Setters;
 use redis::{Script, Value};
 
 use crate::Error;
@@ -112,13 +113,21 @@ impl fmt::Debug for FleetStats {
 }
 
 /// Builds [`FleetStats`]; [`build`](Self::build) checks the settings.
-#[derive(Debug)]
+#[derive(Debug, Setters)]
+#[setters(generate = false)]
 pub struct FleetStatsBuilder {
     redis: FleetRedis,
     prefix: (String, String),
+    /// Shares these statistics (give the same to the `RoutedClient` and its estimators).
+    #[setters(generate, strip_option, rename = "runtime_stats")]
     stats: Option<Arc<RuntimeStats>>,
+    /// Shares this learner's arms (feature `learn`): what it learned before is added to the
+    /// fleet's arms at the first sync, and everything it learns after, at each sync.
     #[cfg(feature = "learn")]
+    #[setters(generate, strip_option)]
     online: Option<Arc<OnlineEstimator>>,
+    /// How often [`spawn`](FleetStats::spawn)'s task syncs (default 1 s).
+    #[setters(generate)]
     refresh: Duration,
     bucket: Duration,
     window: Duration,
@@ -128,26 +137,6 @@ impl FleetStatsBuilder {
     /// Key names `<prefix>:{<hash_tag>}:*` (default `taskroute:{stats}:*`).
     pub fn key_prefix(mut self, prefix: impl Into<String>, hash_tag: impl Into<String>) -> Self {
         self.prefix = (prefix.into(), hash_tag.into());
-        self
-    }
-
-    /// Shares these statistics (give the same to the `RoutedClient` and its estimators).
-    pub fn runtime_stats(mut self, stats: Arc<RuntimeStats>) -> Self {
-        self.stats = Some(stats);
-        self
-    }
-
-    /// Shares this learner's arms (feature `learn`): what it learned before is added to the
-    /// fleet's arms at the first sync, and everything it learns after, at each sync.
-    #[cfg(feature = "learn")]
-    pub fn online(mut self, online: Arc<OnlineEstimator>) -> Self {
-        self.online = Some(online);
-        self
-    }
-
-    /// How often [`spawn`](FleetStats::spawn)'s task syncs (default 1 s).
-    pub fn refresh(mut self, refresh: Duration) -> Self {
-        self.refresh = refresh;
         self
     }
 

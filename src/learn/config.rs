@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use derive_setters::Setters;
 use serde::{Deserialize, Serialize};
 
 use super::LearnError;
@@ -70,40 +71,51 @@ impl fmt::Display for Learner {
 }
 
 /// Settings for [`LearnedEstimator::train`](super::LearnedEstimator::train). Saved with the estimator.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct TrainConfig {
     /// The learner.
+    #[setters(generate)]
     pub learner: Learner,
     /// The text features.
+    #[setters(generate)]
     pub features: FeatureConfig,
     /// Seed for the optimiser's shuffles: same data, settings and seed give the same estimator.
+    #[setters(generate)]
     pub seed: u64,
     /// Passes over the data (SGD learners; default 6).
+    #[setters(generate)]
     pub epochs: u32,
     /// AdaGrad step size (default 0.2).
     pub learning_rate: f64,
     /// L2 penalty per weight and step (default 1e-4).
+    #[setters(generate)]
     pub l2: f64,
     /// Neighbours for kNN (default 40).
+    #[setters(generate)]
     pub k: usize,
     /// kNN folds the hashed features to `2^knn_bits` buckets (default 8).
     pub knn_bits: u8,
     /// Share of the final estimate taken from the per-kind prior, in `[0, 1]` (default 0.3):
     /// `q = (1 - shrink) * learner + shrink * prior`.
+    #[setters(generate)]
     pub shrink: f64,
     /// kNN searches only the training prompts of the query's task kind (a per-kind bucketed
     /// index; a kind it never saw searches every prompt). Default false; files without the
     /// field read as false.
     #[serde(default)]
+    #[setters(generate)]
     pub knn_by_kind: bool,
     /// Dimensions of the prompt and model vectors of [`Learner::Mf`] (default 8; 1 to 64).
     #[serde(default = "default_rank")]
+    #[setters(generate)]
     pub rank: usize,
     /// How the estimator predicts each model's output tokens for the router's cost estimate
     /// (default [`OutputLengths::Task`]: it does not). Files without the field read as `Task`.
     #[serde(default)]
+    #[setters(generate)]
     pub lengths: OutputLengths,
 }
 
@@ -128,66 +140,6 @@ impl TrainConfig {
             rank: default_rank(),
             lengths: OutputLengths::Task,
         }
-    }
-
-    /// Sets the learner.
-    pub fn with_learner(mut self, learner: Learner) -> Self {
-        self.learner = learner;
-        self
-    }
-
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the shrinkage toward the per-kind prior.
-    pub fn with_shrink(mut self, shrink: f64) -> Self {
-        self.shrink = shrink;
-        self
-    }
-
-    /// Sets the feature settings.
-    pub fn with_features(mut self, features: FeatureConfig) -> Self {
-        self.features = features;
-        self
-    }
-
-    /// Sets the number of epochs.
-    pub fn with_epochs(mut self, epochs: u32) -> Self {
-        self.epochs = epochs;
-        self
-    }
-
-    /// Sets the L2 penalty.
-    pub fn with_l2(mut self, l2: f64) -> Self {
-        self.l2 = l2;
-        self
-    }
-
-    /// Sets whether kNN searches only prompts of the query's task kind.
-    pub fn with_knn_by_kind(mut self, on: bool) -> Self {
-        self.knn_by_kind = on;
-        self
-    }
-
-    /// Sets the rank of [`Learner::Mf`].
-    pub fn with_rank(mut self, rank: usize) -> Self {
-        self.rank = rank;
-        self
-    }
-
-    /// Sets how output lengths are predicted.
-    pub fn with_lengths(mut self, lengths: OutputLengths) -> Self {
-        self.lengths = lengths;
-        self
-    }
-
-    /// Sets k for kNN.
-    pub fn with_k(mut self, k: usize) -> Self {
-        self.k = k;
-        self
     }
 
     /// Checks every setting.

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 
+use derive_setters::Setters;
 use rand::SeedableRng;
 use rand_distr::{Beta, Distribution};
 use rand_pcg::Pcg64Mcg;
@@ -28,16 +29,20 @@ pub enum Sampling {
 }
 
 /// Settings of an [`OnlineEstimator`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct OnlineConfig {
     /// Seed of the sampler. Draw number `n` uses a generator seeded from `(seed, n)`, so a
     /// single-threaded run is reproducible exactly.
+    #[setters(generate)]
     pub seed: u64,
     /// Weight of the base estimate, in pseudo-observations (default 4): the prior of a
     /// (kind, model) arm is `Beta(q0 * s, (1 - q0) * s)` with `q0` the base estimate.
+    #[setters(generate)]
     pub prior_strength: f64,
     /// Thompson draws or posterior means.
+    #[setters(generate)]
     pub sampling: Sampling,
 }
 
@@ -48,26 +53,6 @@ impl Default for OnlineConfig {
             prior_strength: 4.0,
             sampling: Sampling::Thompson,
         }
-    }
-}
-
-impl OnlineConfig {
-    /// Sets the seed.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
-
-    /// Sets the prior strength.
-    pub fn with_prior_strength(mut self, s: f64) -> Self {
-        self.prior_strength = s;
-        self
-    }
-
-    /// Sets the sampling mode.
-    pub fn with_sampling(mut self, sampling: Sampling) -> Self {
-        self.sampling = sampling;
-        self
     }
 }
 

@@ -2,6 +2,8 @@
 //! cross-validation on the training data alone, with the per-kind prior as a candidate that is
 //! kept unless a learner beats it by more than the noise.
 
+use derive_setters::Setters;
+
 use super::LearnError;
 use super::config::{Learner, TrainConfig};
 use super::cv::{self, Scored, Scorer};
@@ -19,11 +21,13 @@ use super::report::{CvCandidate, CvReport};
 /// ensemble (which contains kNN) are not candidates by default: a kNN estimate scans every
 /// training prompt and misses the 20 µs estimate budget (docs/evaluation.md). Add them with
 /// [`with_learners`](Self::with_learners).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct SelectConfig {
     /// Settings shared by every candidate (features, epochs, seed, ...); its `learner`, `shrink`
     /// and `k` are replaced by each candidate's.
+    #[setters(generate)]
     pub base: TrainConfig,
     /// Learners to try beside the prior (which is always a candidate).
     pub learners: Vec<Learner>,
@@ -32,14 +36,18 @@ pub struct SelectConfig {
     /// Neighbour counts to try for the learners that use kNN.
     pub ks: Vec<usize>,
     /// Number of folds (at least 2; every fold needs at least 2 prompts).
+    #[setters(generate)]
     pub folds: usize,
     /// Bootstrap resamples for the noise test (at least 100).
+    #[setters(generate)]
     pub resamples: usize,
     /// Error rate of the noise test, in (0, 0.5]: the best learner is chosen only when the lower
     /// end of its gain's bootstrap interval, at level `1 - 2 alpha / (learner candidates)`, is
     /// above 0.
+    #[setters(generate)]
     pub alpha: f64,
     /// Seed of the fold assignment and of the bootstrap.
+    #[setters(generate)]
     pub seed: u64,
     /// Output-length settings tried, after the learner is chosen, against routing with no
     /// output estimator (see [`CvLengths`](super::CvLengths)); the
@@ -72,12 +80,6 @@ impl SelectConfig {
         }
     }
 
-    /// Sets the shared settings.
-    pub fn with_base(mut self, base: TrainConfig) -> Self {
-        self.base = base;
-        self
-    }
-
     /// Sets the learners tried beside the prior.
     pub fn with_learners(mut self, learners: impl IntoIterator<Item = Learner>) -> Self {
         self.learners = learners.into_iter().collect();
@@ -99,30 +101,6 @@ impl SelectConfig {
     /// Sets the output-length settings tried.
     pub fn with_lengths(mut self, lengths: impl IntoIterator<Item = OutputLengths>) -> Self {
         self.lengths = lengths.into_iter().collect();
-        self
-    }
-
-    /// Sets the number of folds.
-    pub fn with_folds(mut self, folds: usize) -> Self {
-        self.folds = folds;
-        self
-    }
-
-    /// Sets the number of bootstrap resamples.
-    pub fn with_resamples(mut self, resamples: usize) -> Self {
-        self.resamples = resamples;
-        self
-    }
-
-    /// Sets the noise test's error rate.
-    pub fn with_alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Sets the seed of the folds and the bootstrap.
-    pub fn with_seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
         self
     }
 

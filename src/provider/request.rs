@@ -1,5 +1,6 @@
 //! [`ChatRequest`] and its parts: what every provider client sends.
 
+use derive_setters::Setters;
 use serde::{Deserialize, Serialize};
 
 use super::options::{CacheBreakpoint, Reasoning, RequestOptionError, ResponseFormat, ToolChoice};
@@ -249,10 +250,12 @@ impl Message {
 ///     .temperature(0.2);
 /// assert_eq!(req.messages.len(), 1);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Setters)]
+#[setters(generate = false)]
 #[non_exhaustive]
 pub struct ChatRequest {
     /// The system prompt.
+    #[setters(generate, strip_option, into)]
     pub system: Option<String>,
     /// The conversation, oldest first.
     pub messages: Vec<Message>,
@@ -260,19 +263,24 @@ pub struct ChatRequest {
     pub tools: Vec<ToolDefinition>,
     /// The most output tokens to generate. Providers that require a value (Anthropic) get
     /// the smaller of the model's `max_output_tokens` and 4096 when this is `None`.
+    #[setters(generate, strip_option)]
     pub max_tokens: Option<u32>,
     /// Sampling temperature.
+    #[setters(generate, strip_option)]
     pub temperature: Option<f32>,
     /// Sequences that stop generation.
     pub stop: Vec<String>,
     /// The shape the answer must take; `None` is free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub response_format: Option<ResponseFormat>,
     /// Reasoning asked of the model; `None` leaves it to the model's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub reasoning: Option<Reasoning>,
     /// Whether and which tool the model must call; `None` leaves it to the provider's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[setters(generate, strip_option)]
     pub tool_choice: Option<ToolChoice>,
     /// Prompt-cache breakpoints, in any order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -283,12 +291,6 @@ impl ChatRequest {
     /// An empty request.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Sets the system prompt.
-    pub fn system(mut self, system: impl Into<String>) -> Self {
-        self.system = Some(system.into());
-        self
     }
 
     /// Adds a message.
@@ -313,39 +315,9 @@ impl ChatRequest {
         self
     }
 
-    /// Sets the most output tokens.
-    pub fn max_tokens(mut self, n: u32) -> Self {
-        self.max_tokens = Some(n);
-        self
-    }
-
-    /// Sets the sampling temperature.
-    pub fn temperature(mut self, t: f32) -> Self {
-        self.temperature = Some(t);
-        self
-    }
-
     /// Adds a stop sequence.
     pub fn stop(mut self, s: impl Into<String>) -> Self {
         self.stop.push(s.into());
-        self
-    }
-
-    /// Sets the response format.
-    pub fn response_format(mut self, format: ResponseFormat) -> Self {
-        self.response_format = Some(format);
-        self
-    }
-
-    /// Sets the reasoning.
-    pub fn reasoning(mut self, reasoning: Reasoning) -> Self {
-        self.reasoning = Some(reasoning);
-        self
-    }
-
-    /// Sets the tool choice.
-    pub fn tool_choice(mut self, choice: ToolChoice) -> Self {
-        self.tool_choice = Some(choice);
         self
     }
 

@@ -29,6 +29,8 @@ mod routed;
 pub mod tokens;
 mod words;
 
+use derive_setters::Setters;
+
 use crate::decision::Decision;
 use crate::error::Error;
 use crate::model::{Capabilities, Capability};
@@ -44,20 +46,24 @@ pub use tokens::{Encoding, TokenCount, TokenCounter};
 
 /// How a request becomes a task: the classifier, the token counter, the confidence below which
 /// the fallback kind is used, and any value the caller fixes in advance.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Setters)]
+#[setters(generate = false)]
 #[non_exhaustive]
 pub struct RequestAnalyzer<C = RuleClassifier> {
     /// Names the kind.
     pub classifier: C,
-    /// Counts the input tokens.
+    /// Counts the input tokens (for example [`TokenCounter::for_model`] of the likely model).
+    #[setters(generate)]
     pub counter: TokenCounter,
     /// Below this confidence, [`fallback_kind`](Self::fallback_kind) is used.
     pub min_confidence: f32,
     /// The kind used when the classifier is unsure.
     pub fallback_kind: TaskKind,
     /// A kind fixed by the caller: the classifier is not asked.
+    #[setters(generate, strip_option)]
     pub kind: Option<TaskKind>,
     /// Expected output tokens fixed by the caller (else `max_tokens`, else the kind's prior).
+    #[setters(generate, strip_option)]
     pub output_tokens: Option<u32>,
 }
 
@@ -84,28 +90,10 @@ impl<C: KindClassifier> RequestAnalyzer<C> {
         }
     }
 
-    /// Sets the token counter (for example [`TokenCounter::for_model`] of the likely model).
-    pub fn counter(mut self, counter: TokenCounter) -> Self {
-        self.counter = counter;
-        self
-    }
-
     /// Below `min_confidence`, the task gets `kind`.
     pub fn fallback(mut self, kind: TaskKind, min_confidence: f32) -> Self {
         self.fallback_kind = kind;
         self.min_confidence = min_confidence;
-        self
-    }
-
-    /// Fixes the kind: the classifier is not asked.
-    pub fn kind(mut self, kind: TaskKind) -> Self {
-        self.kind = Some(kind);
-        self
-    }
-
-    /// Fixes the expected output tokens.
-    pub fn output_tokens(mut self, n: u32) -> Self {
-        self.output_tokens = Some(n);
         self
     }
 

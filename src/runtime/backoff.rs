@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use derive_setters::Setters;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -36,10 +37,12 @@ pub enum Jitter {
 /// let d = p.delay(1, None, Duration::from_secs(10), &mut rng);
 /// assert_eq!(d, Some(Duration::from_millis(200)));
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct RetryPolicy {
     /// Retries on the same model after its first attempt (0 = go straight to the fallback).
+    #[setters(generate)]
     pub max_retries: u32,
     /// The first delay.
     pub base: Duration,
@@ -48,8 +51,10 @@ pub struct RetryPolicy {
     /// The largest delay (before jitter).
     pub max_delay: Duration,
     /// Jitter.
+    #[setters(generate)]
     pub jitter: Jitter,
     /// The longest `Retry-After` the runtime waits out; longer ones move to the next model.
+    #[setters(generate)]
     pub max_retry_after: Duration,
 }
 
@@ -93,28 +98,10 @@ impl RetryPolicy {
         }
     }
 
-    /// Sets the number of retries per model.
-    pub fn with_max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
     /// Sets the first delay and the cap.
     pub fn with_delays(mut self, base: Duration, max_delay: Duration) -> Self {
         self.base = base;
         self.max_delay = max_delay;
-        self
-    }
-
-    /// Sets the jitter.
-    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
-        self
-    }
-
-    /// Sets the longest `Retry-After` waited out.
-    pub fn with_max_retry_after(mut self, d: Duration) -> Self {
-        self.max_retry_after = d;
         self
     }
 

@@ -8,6 +8,8 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use derive_setters::Setters;
+
 use crate::Error;
 use crate::filter::Health;
 use crate::model::ModelId;
@@ -44,14 +46,30 @@ pub(crate) struct Budget {
 }
 
 /// Builds a [`RoutedClient`].
+#[derive(Setters)]
+#[setters(generate = false)]
 pub struct RoutedClientBuilder {
     router: Router,
     providers: HashMap<String, Arc<dyn Provider>>,
+    /// Keeps circuit breakers; models with open breakers leave the ranking.
+    #[setters(generate, strip_option)]
     breakers: Option<Arc<BreakerRegistry>>,
     budget: Option<Budget>,
+    /// Records observed latency and errors (give the same [`RuntimeStats`] to the router's
+    /// [`ObservedLatency`](crate::runtime::ObservedLatency) or
+    /// [`FailureAwareQuality`](crate::runtime::FailureAwareQuality) to close the loop).
+    #[setters(generate, strip_option)]
     stats: Option<Arc<RuntimeStats>>,
+    /// Sets the retry policy (default: [`RetryPolicy::default`]).
+    #[setters(generate)]
     retry: RetryPolicy,
+    /// Sets the clock (default: [`TokioClock`]).
+    #[setters(generate, strip_option)]
     clock: Option<Arc<dyn Clock>>,
+    /// Sets the seed of the backoff jitter: request `n` jitters from `seed` and `n`, so a run
+    /// is reproducible. Without it, the seed is drawn once per client from the process's
+    /// random hash keys, so separate processes do not retry in lockstep.
+    #[setters(generate, strip_option)]
     seed: Option<u64>,
     deployments: Vec<PendingDeployment>,
     balancer: Option<Arc<dyn Balancer>>,
@@ -126,43 +144,9 @@ impl RoutedClientBuilder {
         self
     }
 
-    /// Keeps circuit breakers; models with open breakers leave the ranking.
-    pub fn breakers(mut self, breakers: Arc<BreakerRegistry>) -> Self {
-        self.breakers = Some(breakers);
-        self
-    }
-
     /// Keeps a budget.
     pub fn budget(mut self, store: Arc<dyn BudgetStore>, policy: BudgetPolicy) -> Self {
         self.budget = Some(Budget { store, policy });
-        self
-    }
-
-    /// Records observed latency and errors (give the same [`RuntimeStats`] to the router's
-    /// [`ObservedLatency`](crate::runtime::ObservedLatency) or
-    /// [`FailureAwareQuality`](crate::runtime::FailureAwareQuality) to close the loop).
-    pub fn stats(mut self, stats: Arc<RuntimeStats>) -> Self {
-        self.stats = Some(stats);
-        self
-    }
-
-    /// Sets the retry policy (default: [`RetryPolicy::default`]).
-    pub fn retry(mut self, retry: RetryPolicy) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets the clock (default: [`TokioClock`]).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// Sets the seed of the backoff jitter: request `n` jitters from `seed` and `n`, so a run
-    /// is reproducible. Without it, the seed is drawn once per client from the process's
-    /// random hash keys, so separate processes do not retry in lockstep.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = Some(seed);
         self
     }
 

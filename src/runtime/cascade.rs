@@ -10,6 +10,8 @@ use std::borrow::Cow;
 use std::fmt;
 use std::time::Duration;
 
+use derive_setters::Setters;
+
 use crate::decision::Decision;
 use crate::model::ModelId;
 use crate::provider::{ChatRequest, ChatResponse, FinishReason};
@@ -50,12 +52,15 @@ where
 /// let check = BasicCheck::default().min_chars(20).must_contain("Answer:");
 /// # let _ = check;
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Setters)]
+#[setters(generate = false)]
 #[non_exhaustive]
 pub struct BasicCheck {
     /// Shortest acceptable text, in characters (tool-call answers are exempt).
+    #[setters(generate)]
     pub min_chars: usize,
     /// Text the answer must contain.
+    #[setters(generate, strip_option, into)]
     pub must_contain: Option<String>,
 }
 
@@ -66,20 +71,6 @@ impl Default for BasicCheck {
             min_chars: 1,
             must_contain: None,
         }
-    }
-}
-
-impl BasicCheck {
-    /// Sets the shortest acceptable text.
-    pub fn min_chars(mut self, n: usize) -> Self {
-        self.min_chars = n;
-        self
-    }
-
-    /// Requires the answer to contain `s`.
-    pub fn must_contain(mut self, s: impl Into<String>) -> Self {
-        self.must_contain = Some(s.into());
-        self
     }
 }
 

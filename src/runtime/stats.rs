@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
+use derive_setters::Setters;
+
 use crate::Error;
 use crate::estimate::{LatencyEstimator, PreparedLatency, PreparedQuality, QualityEstimator};
 use crate::model::{LatencyProfile, ModelId, ModelSpec};
@@ -22,14 +24,18 @@ use crate::runtime::clock::Clock;
 use crate::task::Task;
 
 /// Smoothing of [`RuntimeStats`].
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct StatsConfig {
     /// Weight of each new observation in `(0, 1]`.
+    #[setters(generate)]
     pub alpha: f64,
     /// Time for the error rate to halve without new observations.
+    #[setters(generate)]
     pub error_half_life: Duration,
     /// Successful calls needed before observed latency replaces the estimate.
+    #[setters(generate)]
     pub min_samples: u32,
     /// Profile assumed for models that publish none (as [`ProfileLatency`](crate::ProfileLatency)'s
     /// default).
@@ -49,24 +55,6 @@ impl Default for StatsConfig {
 }
 
 impl StatsConfig {
-    /// Sets the smoothing weight.
-    pub fn with_alpha(mut self, alpha: f64) -> Self {
-        self.alpha = alpha;
-        self
-    }
-
-    /// Sets the error half-life.
-    pub fn with_error_half_life(mut self, d: Duration) -> Self {
-        self.error_half_life = d;
-        self
-    }
-
-    /// Sets the samples needed before observed latency is used.
-    pub fn with_min_samples(mut self, n: u32) -> Self {
-        self.min_samples = n;
-        self
-    }
-
     /// Checks the settings.
     ///
     /// # Errors

@@ -37,6 +37,7 @@
 
 use std::time::Duration;
 
+use derive_setters::Setters;
 use metrics::{counter, gauge};
 
 use crate::filter::Rejection;
@@ -138,7 +139,8 @@ impl Tokens {
 }
 
 /// One provider call, as [`Metrics::attempt`] records it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct Attempt<'a> {
     /// The provider (`gen_ai.system`).
@@ -146,16 +148,20 @@ pub struct Attempt<'a> {
     /// The model asked for.
     pub request_model: &'a ModelId,
     /// The model that answered, as the provider names it.
+    #[setters(generate, strip_option)]
     pub response_model: Option<&'a str>,
     /// `None` on success, else a fixed error code (`error.type`).
     pub error: Option<&'static str>,
     /// From sending the request to the last byte (or the failure).
     pub duration: Duration,
     /// From sending the request to the first streamed chunk.
+    #[setters(generate, strip_option)]
     pub time_to_first_chunk: Option<Duration>,
     /// Token counts, when the provider reported them.
+    #[setters(generate, strip_option)]
     pub tokens: Option<Tokens>,
     /// What the call cost, USD.
+    #[setters(generate, strip_option)]
     pub cost_usd: Option<f64>,
 }
 
@@ -185,30 +191,6 @@ impl<'a> Attempt<'a> {
             error: Some(error),
             ..Self::success(system, request_model, duration)
         }
-    }
-
-    /// Sets the answering model.
-    pub fn with_response_model(mut self, model: &'a str) -> Self {
-        self.response_model = Some(model);
-        self
-    }
-
-    /// Sets the time to the first chunk.
-    pub fn with_time_to_first_chunk(mut self, ttfc: Duration) -> Self {
-        self.time_to_first_chunk = Some(ttfc);
-        self
-    }
-
-    /// Sets the token counts.
-    pub fn with_tokens(mut self, tokens: Tokens) -> Self {
-        self.tokens = Some(tokens);
-        self
-    }
-
-    /// Sets the cost.
-    pub fn with_cost_usd(mut self, usd: f64) -> Self {
-        self.cost_usd = Some(usd);
-        self
     }
 }
 

@@ -2,20 +2,27 @@
 
 use std::borrow::Cow;
 
+use derive_setters::Setters;
+
 use super::PriceTable;
 
 /// Options for the loaders: where costs come from when the data has none.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Setters)]
+#[setters(generate = false)]
 #[non_exhaustive]
 pub struct LoadOptions {
     /// Prices for models whose cost is not recorded.
+    #[setters(generate, strip_option)]
     pub prices: Option<PriceTable>,
     /// Output tokens assumed where a cost must be computed and no answer length is recorded.
+    #[setters(generate, strip_option)]
     pub default_output_tokens: Option<u32>,
     /// Characters per token for token estimates from text lengths (default 4).
+    #[setters(generate)]
     pub chars_per_token: f64,
     /// Input tokens assumed where a cost must be computed and neither tokens, a prompt length
     /// nor a text is recorded.
+    #[setters(generate, strip_option)]
     pub default_input_tokens: Option<u32>,
     /// The range of recorded scores, `(worst, best)`: each is mapped linearly onto `[0, 1]`
     /// (MT-Bench's 1–10 judge scores: `(1.0, 10.0)`). Without it, qualities must be in `[0, 1]`.
@@ -38,30 +45,6 @@ impl LoadOptions {
     /// Default options: costs must be recorded.
     pub fn new() -> Self {
         Self::default()
-    }
-
-    /// Computes missing costs from these prices.
-    pub fn prices(mut self, prices: PriceTable) -> Self {
-        self.prices = Some(prices);
-        self
-    }
-
-    /// Output tokens to assume where no answer length is recorded.
-    pub fn default_output_tokens(mut self, n: u32) -> Self {
-        self.default_output_tokens = Some(n);
-        self
-    }
-
-    /// Characters per token for estimates from lengths.
-    pub fn chars_per_token(mut self, c: f64) -> Self {
-        self.chars_per_token = c;
-        self
-    }
-
-    /// Input tokens to assume where nothing tells the prompt's length.
-    pub fn default_input_tokens(mut self, n: u32) -> Self {
-        self.default_input_tokens = Some(n);
-        self
     }
 
     /// Maps recorded scores from `[worst, best]` onto `[0, 1]`.

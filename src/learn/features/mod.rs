@@ -24,6 +24,7 @@
 //! Featurizing is deterministic: the same text, kind and [`FeatureConfig`] always give the same
 //! vector.
 
+use derive_setters::Setters;
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -96,19 +97,23 @@ const SEED_CHAR: u64 = 0x6368_6172_6e67_7261; // "charngra"
 const SEED_KIND: u64 = 0x6b69_6e64_6b69_6e64; // "kindkind"
 
 /// How text is turned into features. Saved with a trained estimator.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct FeatureConfig {
     /// The hashed part has `2^hash_bits` buckets (8 to 24; default 16).
+    #[setters(generate)]
     pub hash_bits: u8,
     /// Word n-grams of length 1 to this (0 disables words; default 2).
+    #[setters(generate)]
     pub word_ngrams: u8,
     /// Shortest character n-gram (default 3; 0 disables character n-grams).
     pub char_ngram_min: u8,
     /// Longest character n-gram (default 4).
     pub char_ngram_max: u8,
     /// N-grams are taken from at most this many characters (default 8,192).
+    #[setters(generate)]
     pub max_chars: usize,
     /// Adds a hashed feature for the task's kind (default true).
     pub kind_feature: bool,
@@ -116,6 +121,7 @@ pub struct FeatureConfig {
     /// numbers, sentences, operation words, fraction / percent / currency symbols, question
     /// length) after the hashed block (default false; files without the field read as false).
     #[serde(default)]
+    #[setters(generate)]
     pub math_features: bool,
 }
 
@@ -134,34 +140,10 @@ impl Default for FeatureConfig {
 }
 
 impl FeatureConfig {
-    /// Sets the number of hash bits.
-    pub fn with_hash_bits(mut self, bits: u8) -> Self {
-        self.hash_bits = bits;
-        self
-    }
-
-    /// Sets the longest word n-gram (0 disables words).
-    pub fn with_word_ngrams(mut self, n: u8) -> Self {
-        self.word_ngrams = n;
-        self
-    }
-
     /// Sets the character n-gram range (`min == 0` disables them).
     pub fn with_char_ngrams(mut self, min: u8, max: u8) -> Self {
         self.char_ngram_min = min;
         self.char_ngram_max = max;
-        self
-    }
-
-    /// Turns the word-problem block on or off (see [`MATH_FEATURE_NAMES`]).
-    pub fn with_math_features(mut self, on: bool) -> Self {
-        self.math_features = on;
-        self
-    }
-
-    /// Sets the character limit for n-grams.
-    pub fn with_max_chars(mut self, max_chars: usize) -> Self {
-        self.max_chars = max_chars;
         self
     }
 

@@ -2,10 +2,13 @@
 
 use std::time::Duration;
 
+use derive_setters::Setters;
+
 use crate::Error;
 
 /// Thresholds and timings of a [`CircuitBreaker`](super::CircuitBreaker).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct BreakerConfig {
     /// Length of the sliding window the failure rate is measured over.
@@ -17,10 +20,13 @@ pub struct BreakerConfig {
     /// Failure rate in `(0, 1]` over the window that trips the breaker.
     pub failure_rate: f64,
     /// Consecutive failures that trip the breaker whatever the window says (0 turns it off).
+    #[setters(generate)]
     pub consecutive_failures: u32,
     /// How long an open breaker stays open before letting probes through.
+    #[setters(generate)]
     pub open_for: Duration,
     /// Probe calls let through at once when half-open; that many successes close the breaker.
+    #[setters(generate)]
     pub half_open_probes: u32,
 }
 
@@ -40,29 +46,11 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    /// Sets the consecutive-failure threshold (0 turns it off).
-    pub fn with_consecutive_failures(mut self, n: u32) -> Self {
-        self.consecutive_failures = n;
-        self
-    }
-
     /// Sets the failure-rate threshold, the calls it needs, and the window.
     pub fn with_failure_rate(mut self, rate: f64, min_calls: u32, window: Duration) -> Self {
         self.failure_rate = rate;
         self.min_calls = min_calls;
         self.window = window;
-        self
-    }
-
-    /// Sets how long the breaker stays open.
-    pub fn with_open_for(mut self, d: Duration) -> Self {
-        self.open_for = d;
-        self
-    }
-
-    /// Sets the number of half-open probes.
-    pub fn with_half_open_probes(mut self, n: u32) -> Self {
-        self.half_open_probes = n;
         self
     }
 

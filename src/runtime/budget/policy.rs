@@ -1,18 +1,23 @@
 //! [`BudgetPolicy`]: what the runtime does as a budget runs low.
 
+use derive_setters::Setters;
+
 use crate::Error;
 use crate::task::Limits;
 
 /// What the runtime does as a budget runs low.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Setters)]
+#[setters(prefix = "with_", generate = false)]
 #[non_exhaustive]
 pub struct BudgetPolicy {
     /// Route with the task's cost limit lowered to what is left (so the router steps down to
     /// cheaper models) before refusing. When `false`, the routed model is tried as ranked and
     /// a refused reservation ends the request.
+    #[setters(generate)]
     pub step_down: bool,
     /// Reservations are the expected cost times this factor (≥ 1; raise it when token estimates
     /// run low).
+    #[setters(generate)]
     pub reserve_factor: f64,
 }
 
@@ -27,18 +32,6 @@ impl Default for BudgetPolicy {
 }
 
 impl BudgetPolicy {
-    /// Turns stepping down on or off.
-    pub fn with_step_down(mut self, on: bool) -> Self {
-        self.step_down = on;
-        self
-    }
-
-    /// Sets the reserve factor.
-    pub fn with_reserve_factor(mut self, factor: f64) -> Self {
-        self.reserve_factor = factor;
-        self
-    }
-
     /// Checks the settings.
     ///
     /// # Errors

@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use derive_setters::Setters;
 use serde::{Deserialize, Serialize};
 
 use crate::model::ModelSpec;
@@ -69,7 +70,8 @@ fn one() -> f64 {
 ///     .limits(DeploymentLimits::none().rpm(500).tpm(200_000));
 /// assert_eq!(d.provider, "openai-east");
 /// ```
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, Setters)]
+#[setters(generate = false)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Deployment {
@@ -81,16 +83,20 @@ pub struct Deployment {
     /// The model's name on this deployment, when it differs from the model's
     /// [`api_name`](ModelSpec::api_name) (an Azure deployment name, a Bedrock inference profile).
     #[serde(default)]
+    #[setters(generate, strip_option, into)]
     pub api_name: Option<String>,
     /// Priority: tier 0 is used first (provisioned throughput), higher tiers only when no
     /// deployment of a lower one can take the call (on-demand).
     #[serde(default)]
+    #[setters(generate)]
     pub tier: u8,
     /// Its share of the traffic within its tier (weighted balancers). Positive and finite.
     #[serde(default = "one")]
+    #[setters(generate)]
     pub weight: f64,
     /// Its configured limits (unset ones are learned from the provider's headers).
     #[serde(default)]
+    #[setters(generate)]
     pub limits: DeploymentLimits,
 }
 
@@ -106,30 +112,6 @@ impl Deployment {
             weight: 1.0,
             limits: DeploymentLimits::none(),
         }
-    }
-
-    /// Sets the priority tier.
-    pub fn tier(mut self, tier: u8) -> Self {
-        self.tier = tier;
-        self
-    }
-
-    /// Sets the weight.
-    pub fn weight(mut self, weight: f64) -> Self {
-        self.weight = weight;
-        self
-    }
-
-    /// Sets the limits.
-    pub fn limits(mut self, limits: DeploymentLimits) -> Self {
-        self.limits = limits;
-        self
-    }
-
-    /// Sets the model's name on this deployment.
-    pub fn api_name(mut self, name: impl Into<String>) -> Self {
-        self.api_name = Some(name.into());
-        self
     }
 }
 
