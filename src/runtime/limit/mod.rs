@@ -26,17 +26,14 @@ pub use local::{DEFAULT_THROTTLE_PAUSE, LocalLimiter};
 /// The configured limits of one deployment; `None` is "not configured" (learned from the
 /// provider's headers when it sends them, else unlimited).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DeploymentLimits {
     /// Requests per minute.
-    #[serde(default)]
     pub rpm: Option<u64>,
     /// Tokens (input plus output) per minute.
-    #[serde(default)]
     pub tpm: Option<u64>,
     /// Calls in flight at once.
-    #[serde(default)]
     pub max_concurrency: Option<u32>,
 }
 
@@ -213,5 +210,21 @@ impl<L: Limiter + ?Sized> Limiter for std::sync::Arc<L> {
     }
     fn capacity(&self, now: Instant) -> Capacity {
         (**self).capacity(now)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DeploymentLimits;
+
+    #[test]
+    fn absent_limits_read_as_unset_and_unknown_ones_are_refused() {
+        let parse = serde_json::from_str::<DeploymentLimits>;
+        assert_eq!(
+            parse(r#"{"rpm": 500}"#).unwrap(),
+            DeploymentLimits::none().rpm(500)
+        );
+        assert_eq!(parse("{}").unwrap(), DeploymentLimits::none());
+        assert!(parse(r#"{"rps": 1}"#).is_err());
     }
 }
