@@ -15,6 +15,7 @@ use futures::{Stream, StreamExt};
 use super::{ChatStream, ErrorKind, FinishReason, ProviderError, StreamEvent, Usage};
 use crate::model::Prices;
 
+mod api;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 mod keyed;
 mod ratelimit;
@@ -27,13 +28,15 @@ mod testing;
 mod tests;
 #[cfg(any(feature = "anthropic", feature = "bedrock"))]
 mod tool_blocks;
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+mod turns;
 
+pub(crate) use api::{Api, Decode, Parse, api_provider, codec_decoders, complete, decode_chunks, stream};
 #[cfg(feature = "anthropic")]
 pub(crate) use keyed::ErrorEnvelope;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
-    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, read_response, send_keyed,
-    status_error, stream_response,
+    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, status_error,
 };
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
@@ -41,6 +44,8 @@ pub(crate) use retry_after::retry_after;
 pub(crate) use sse::{SseFrame, sse_frames};
 #[cfg(any(feature = "anthropic", feature = "bedrock"))]
 pub(crate) use tool_blocks::ToolBlocks;
+#[cfg(any(feature = "anthropic", feature = "bedrock"))]
+pub(crate) use turns::{Turns, stop_reason};
 
 /// Default time allowed for a whole non-streamed request, and for a streamed answer to start.
 pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -437,6 +442,11 @@ pub(crate) fn object_or_empty(args: &serde_json::Value) -> &serde_json::Value {
     static EMPTY_OBJECT: std::sync::LazyLock<serde_json::Value> =
         std::sync::LazyLock::new(|| serde_json::Value::Object(serde_json::Map::new()));
     if args.is_object() { args } else { &EMPTY_OBJECT }
+}
+
+/// An [`ErrorKind::MalformedResponse`] error saying `what`.
+pub(crate) fn malformed(provider: &str, what: impl fmt::Display) -> ProviderError {
+    ProviderError::new(ErrorKind::MalformedResponse, what.to_string()).with_provider(provider)
 }
 
 /// Adds the HTTP status and the `Retry-After` wait (if any) to an error.

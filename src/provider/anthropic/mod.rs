@@ -12,10 +12,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use reqwest::RequestBuilder;
 
-use super::http::{self, HttpOptions, KeyedEndpoint, Secret, Transport};
-use super::{ChatRequest, ChatResponse, ChatStream, Provider, ProviderError};
+use super::http::{self, Api, Decode, ErrorResponse, HttpOptions, KeyedEndpoint, Parse, Secret, Transport};
+use super::{ChatRequest, ProviderError};
 use crate::model::ModelSpec;
 
 mod error;
@@ -95,58 +95,54 @@ impl AnthropicBuilder {
 
 impl Anthropic {
     http::keyed_client_methods!(AnthropicBuilder, "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL");
+}
 
-    async fn send(&self, body: Vec<u8>, streaming: bool) -> Result<reqwest::Response, ProviderError> {
+impl Api for Anthropic {
+    const PROVIDER: &'static str = PROVIDER;
+
+    fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        http::key_secrets(self.key.as_ref())
+    }
+
+    fn encode(&self, model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
+        wire::encode(model, req, stream)
+    }
+
+    fn post(&self, _model: &ModelSpec, body: Vec<u8>, stream: bool) -> Result<RequestBuilder, ProviderError> {
         let url = http::join(&self.base, "v1/messages");
-        let mut rb =
-            http::json_post(&self.transport, url, streaming, body).header("anthropic-version", API_VERSION);
-        if let Some(k) = &self.key {
-            rb = rb.header(
-                "x-api-key",
-                http::sensitive_header(PROVIDER, k.expose(), "the API key")?,
-            );
-        }
-        http::send_keyed(
-            &self.transport,
+        let rb = http::json_post(&self.transport, url, stream, body).header("anthropic-version", API_VERSION);
+        let Some(key) = &self.key else {
+            return Ok(rb);
+        };
+        Ok(rb.header(
+            "x-api-key",
+            http::sensitive_header(PROVIDER, key.expose(), "the API key")?,
+        ))
+    }
+
+    fn error(e: ErrorResponse<'_>) -> ProviderError {
+        http::status_error(
             PROVIDER,
-            rb,
-            streaming,
-            &self.secrets(),
+            (e.status, e.retry_after),
+            e.body,
+            e.secrets,
             error::from_body,
         )
-        .await
     }
+
+    const DECODE: Decode = wire::decode;
+
+    const PARSE: Parse = stream::parse;
 }
 
-#[async_trait]
-impl Provider for Anthropic {
-    fn name(&self) -> &str {
-        PROVIDER
-    }
-
-    async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let body = wire::encode(model, req, false)?;
-        let resp = self.send(body, false).await?;
-        http::read_response(&self.transport, PROVIDER, resp, |bytes| {
-            wire::decode(model, bytes)
-        })
-        .await
-    }
-
-    async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let body = wire::encode(model, req, true)?;
-        let resp = self.send(body, true).await?;
-        let (prices, secrets) = (model.prices.clone(), self.secrets());
-        Ok(http::stream_response(&self.transport, PROVIDER, resp, |bytes| {
-            stream::parse(bytes, prices, secrets)
-        }))
-    }
-}
+http::api_provider!(Anthropic);
 
 /// The wire format without HTTP: for custom transports, tests and benchmarks.
 pub mod codec {
-    use futures::Stream;
-
     use super::*;
 
     /// The JSON body of a Messages request.
@@ -161,28 +157,19 @@ pub mod codec {
         wire::encode(model, req, stream)
     }
 
-    /// Parses a non-streamed response body.
-    ///
-    /// # Errors
-    /// [`ErrorKind::MalformedResponse`](crate::provider::ErrorKind::MalformedResponse) if the body is not a message.
-    pub fn decode_response(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {
-        wire::decode(model, body)
-    }
-
     /// Parses an error response.
     pub fn decode_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ProviderError {
         http::status_error(PROVIDER, (status, retry_after), body, &[], error::from_body)
     }
 
-    /// Parses a streamed response body, given as chunks split anywhere.
-    pub fn decode_stream<S>(model: &ModelSpec, chunks: S) -> ChatStream
-    where
-        S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
-    {
-        stream::parse(
-            http::chunk_stream(PROVIDER, chunks),
-            model.prices.clone(),
-            Vec::new(),
-        )
-    }
+    http::codec_decoders!(
+        Anthropic,
+        /// Parses a non-streamed response body.
+        ///
+        /// # Errors
+        /// [`ErrorKind::MalformedResponse`](crate::provider::ErrorKind::MalformedResponse) if the body is not a message.
+        decode_response,
+        /// Parses a streamed response body, given as chunks split anywhere.
+        decode_stream,
+    );
 }

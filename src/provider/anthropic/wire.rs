@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::http;
+use super::super::http::{self, Turns};
 use super::super::options::thinking_budget;
 use super::super::{
     CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
@@ -17,7 +17,7 @@ struct Body<'a> {
     max_tokens: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     system: Option<System<'a>>,
-    messages: Vec<WireMessage<'a>>,
+    messages: Turns<Cached<Block<'a>>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
@@ -77,12 +77,6 @@ struct Thinking {
 }
 
 #[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'static str,
-    content: Vec<Cached<Block<'a>>>,
-}
-
-#[derive(Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum Block<'a> {
     Text {
@@ -120,48 +114,38 @@ struct WireTool<'a> {
     input_schema: &'a serde_json::Value,
 }
 
+fn block(part: &ContentPart) -> Block<'_> {
+    match part {
+        ContentPart::Text { text } => Block::Text { text },
+        ContentPart::Image(img) => Block::Image {
+            source: ImageSource {
+                kind: "base64",
+                media_type: &img.media_type,
+                data: &img.data_base64,
+            },
+        },
+        ContentPart::ToolCall(c) => Block::ToolUse {
+            id: &c.id,
+            name: &c.name,
+            input: http::object_or_empty(&c.arguments),
+        },
+        ContentPart::ToolResult(r) => Block::ToolResult {
+            tool_use_id: &r.call_id,
+            content: &r.content,
+            is_error: r.is_error,
+        },
+    }
+}
+
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
     let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
-    let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
+    let mut messages = Turns::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
-        // Tool results travel in user turns; consecutive turns of one role are merged.
-        let role = match m.role {
-            Role::Assistant => "assistant",
-            Role::User | Role::Tool => "user",
-        };
-        let blocks = m.content.iter().map(|p| {
-            Cached::plain(match p {
-                ContentPart::Text { text } => Block::Text { text },
-                ContentPart::Image(img) => Block::Image {
-                    source: ImageSource {
-                        kind: "base64",
-                        media_type: &img.media_type,
-                        data: &img.data_base64,
-                    },
-                },
-                ContentPart::ToolCall(c) => Block::ToolUse {
-                    id: &c.id,
-                    name: &c.name,
-                    input: http::object_or_empty(&c.arguments),
-                },
-                ContentPart::ToolResult(r) => Block::ToolResult {
-                    tool_use_id: &r.call_id,
-                    content: &r.content,
-                    is_error: r.is_error,
-                },
-            })
-        });
-        match messages.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => messages.push(WireMessage {
-                role,
-                content: blocks.collect(),
-            }),
-        }
+        messages.push(m.role, m.content.iter().map(|p| Cached::plain(block(p))));
         if req.cache_after(CacheBreakpoint::Message(i)) {
             // The last block so far ends the prefix through message `i`, even when `i` itself
             // was empty.
-            if let Some(block) = messages.last_mut().and_then(|m| m.content.last_mut()) {
+            if let Some(block) = messages.last_block_mut() {
                 block.cache_control = Some(EPHEMERAL);
             }
         }
@@ -323,17 +307,11 @@ impl WireUsage {
 }
 
 pub(crate) fn finish_reason(s: &str) -> FinishReason {
-    match s {
-        "end_turn" | "stop_sequence" => FinishReason::Stop,
-        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
-        "tool_use" => FinishReason::ToolCalls,
-        "refusal" => FinishReason::ContentFilter,
-        other => FinishReason::Other(other.to_owned()),
-    }
+    http::stop_reason(s, &["refusal"])
 }
 
 pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(ErrorKind::MalformedResponse, what.to_string()).with_provider(PROVIDER)
+    http::malformed(PROVIDER, what)
 }
 
 pub(crate) fn decode(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {

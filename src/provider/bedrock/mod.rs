@@ -19,10 +19,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use async_trait::async_trait;
+use reqwest::RequestBuilder;
 
-use super::http::{self, HttpOptions, Secret, Transport};
-use super::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError};
+use super::http::{self, Api, Decode, ErrorResponse, HttpOptions, Parse, Secret, Transport};
+use super::{ChatRequest, ErrorKind, ProviderError};
 use crate::model::ModelSpec;
 
 mod error;
@@ -242,20 +242,6 @@ impl Bedrock {
         &self.region
     }
 
-    fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            Auth::SigV4 {
-                secret_access_key,
-                session_token,
-                ..
-            } => std::iter::once(secret_access_key)
-                .chain(session_token)
-                .map(|s| s.expose().to_owned())
-                .collect(),
-            Auth::Bearer(b) => vec![b.expose().to_owned()],
-        }
-    }
-
     fn url(&self, model_id: &str, op: &str) -> Result<reqwest::Url, ProviderError> {
         let mut url = self.endpoint.clone();
         url.path_segments_mut()
@@ -326,18 +312,40 @@ impl Bedrock {
             }
         }
     }
+}
 
-    async fn send(
-        &self,
-        model: &ModelSpec,
-        body: Vec<u8>,
-        streaming: bool,
-    ) -> Result<reqwest::Response, ProviderError> {
+impl Api for Bedrock {
+    const PROVIDER: &'static str = PROVIDER;
+
+    fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        match &self.auth {
+            Auth::SigV4 {
+                secret_access_key,
+                session_token,
+                ..
+            } => std::iter::once(secret_access_key)
+                .chain(session_token)
+                .map(|s| s.expose().to_owned())
+                .collect(),
+            Auth::Bearer(b) => vec![b.expose().to_owned()],
+        }
+    }
+
+    /// Converse and ConverseStream take the same body (the URL says which).
+    fn encode(&self, model: &ModelSpec, req: &ChatRequest, _stream: bool) -> Result<Vec<u8>, ProviderError> {
+        wire::encode(model, req)
+    }
+
+    fn post(&self, model: &ModelSpec, body: Vec<u8>, stream: bool) -> Result<RequestBuilder, ProviderError> {
         let url = self.url(
             model.api_name(),
-            if streaming { "converse-stream" } else { "converse" },
+            if stream { "converse-stream" } else { "converse" },
         )?;
-        let accept = if streaming {
+        let accept = if stream {
             "application/vnd.amazon.eventstream"
         } else {
             "application/json"
@@ -351,40 +359,23 @@ impl Bedrock {
         for (k, v) in auth {
             rb = rb.header(k, v);
         }
-        self.transport
-            .send(PROVIDER, rb.body(body), streaming, &self.secrets(), |e| {
-                let error_type = e.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
-                error::from_status(e.status, error_type, e.retry_after, e.body, e.secrets)
-            })
-            .await
+        Ok(rb.body(body))
     }
+
+    fn error(e: ErrorResponse<'_>) -> ProviderError {
+        let error_type = e.headers.get("x-amzn-errortype").and_then(|v| v.to_str().ok());
+        error::from_status(e.status, error_type, e.retry_after, e.body, e.secrets)
+    }
+
+    const DECODE: Decode = wire::decode;
+
+    const PARSE: Parse = stream::parse;
 }
 
-#[async_trait]
-impl Provider for Bedrock {
-    fn name(&self) -> &str {
-        PROVIDER
-    }
-
-    async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let body = wire::encode(model, req)?;
-        let resp = self.send(model, body, false).await?;
-        let bytes = self.transport.read_body(PROVIDER, resp).await?;
-        wire::decode(model, &bytes)
-    }
-
-    async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let body = wire::encode(model, req)?;
-        let resp = self.send(model, body, true).await?;
-        let bytes = self.transport.body_stream(PROVIDER, resp);
-        Ok(stream::parse(bytes, model.prices.clone(), self.secrets()))
-    }
-}
+http::api_provider!(Bedrock);
 
 /// The wire format without HTTP: for custom transports, tests and benchmarks.
 pub mod codec {
-    use futures::Stream;
-
     use super::*;
 
     /// The JSON body of a Converse or ConverseStream request.
@@ -395,30 +386,21 @@ pub mod codec {
         wire::encode(model, req)
     }
 
-    /// Parses a Converse response body.
-    ///
-    /// # Errors
-    /// [`ErrorKind::MalformedResponse`] if the body is not a Converse output.
-    pub fn decode_response(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {
-        wire::decode(model, body)
-    }
-
     /// Parses an error response, given its status, `x-amzn-ErrorType` header and body.
     pub fn decode_error(status: u16, error_type: Option<&str>, body: &[u8]) -> ProviderError {
         error::from_status(status, error_type, None, body, &[])
     }
 
-    /// Parses a ConverseStream body (AWS event-stream frames), given as chunks split anywhere.
-    pub fn decode_stream<S>(model: &ModelSpec, chunks: S) -> ChatStream
-    where
-        S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
-    {
-        stream::parse(
-            http::chunk_stream(PROVIDER, chunks),
-            model.prices.clone(),
-            Vec::new(),
-        )
-    }
+    http::codec_decoders!(
+        Bedrock,
+        /// Parses a Converse response body.
+        ///
+        /// # Errors
+        /// [`ErrorKind::MalformedResponse`] if the body is not a Converse output.
+        decode_response,
+        /// Parses a ConverseStream body (AWS event-stream frames), given as chunks split anywhere.
+        decode_stream,
+    );
 
     /// One event-stream frame: an `event` with its `:event-type`, or an `exception` with its
     /// `:exception-type`, and a JSON payload. For tests and benchmarks.

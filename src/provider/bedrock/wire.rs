@@ -2,11 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::super::http;
+use super::super::http::{self, Turns};
 use super::super::options::thinking_budget;
 use super::super::{
     CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
-    Reasoning, RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    Reasoning, RequestOptionError, RequestSetting, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -14,7 +14,7 @@ use crate::model::ModelSpec;
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Body<'a> {
-    messages: Vec<WireMessage<'a>>,
+    messages: Turns<Block<'a>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     system: Vec<Block<'a>>,
     inference_config: InferenceConfig<'a>,
@@ -79,12 +79,6 @@ struct JsonSchema<'a> {
 }
 
 #[derive(Serialize)]
-struct WireMessage<'a> {
-    role: &'static str,
-    content: Vec<Block<'a>>,
-}
-
-#[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 enum Block<'a> {
     Text(&'a str),
@@ -112,44 +106,36 @@ struct ImageSource<'a> {
     bytes: &'a str,
 }
 
+fn block(part: &ContentPart) -> Block<'_> {
+    match part {
+        ContentPart::Text { text } => Block::Text(text),
+        ContentPart::Image(img) => Block::Image {
+            format: img.format(),
+            source: ImageSource {
+                bytes: &img.data_base64,
+            },
+        },
+        ContentPart::ToolCall(c) => Block::ToolUse {
+            tool_use_id: &c.id,
+            name: &c.name,
+            input: http::object_or_empty(&c.arguments),
+        },
+        ContentPart::ToolResult(r) => Block::ToolResult {
+            tool_use_id: &r.call_id,
+            content: [TextBlock { text: &r.content }],
+            status: if r.is_error { "error" } else { "success" },
+        },
+    }
+}
+
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
     let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
-    let mut messages: Vec<WireMessage<'_>> = Vec::with_capacity(req.messages.len());
+    let mut messages = Turns::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
-        let role = match m.role {
-            Role::Assistant => "assistant",
-            Role::User | Role::Tool => "user",
-        };
-        let blocks = m.content.iter().map(|p| match p {
-            ContentPart::Text { text } => Block::Text(text),
-            ContentPart::Image(img) => Block::Image {
-                format: img.format(),
-                source: ImageSource {
-                    bytes: &img.data_base64,
-                },
-            },
-            ContentPart::ToolCall(c) => Block::ToolUse {
-                tool_use_id: &c.id,
-                name: &c.name,
-                input: http::object_or_empty(&c.arguments),
-            },
-            ContentPart::ToolResult(r) => Block::ToolResult {
-                tool_use_id: &r.call_id,
-                content: [TextBlock { text: &r.content }],
-                status: if r.is_error { "error" } else { "success" },
-            },
-        });
         let cache = req
             .cache_after(CacheBreakpoint::Message(i))
             .then_some(Block::CachePoint(CACHE_POINT));
-        let blocks = blocks.chain(cache);
-        match messages.last_mut() {
-            Some(last) if last.role == role => last.content.extend(blocks),
-            _ => messages.push(WireMessage {
-                role,
-                content: blocks.collect(),
-            }),
-        }
+        messages.push(m.role, m.content.iter().map(block).chain(cache));
     }
     let body = Body {
         messages,
@@ -321,17 +307,11 @@ impl From<WireUsage> for Usage {
 }
 
 pub(crate) fn finish_reason(s: &str) -> FinishReason {
-    match s {
-        "end_turn" | "stop_sequence" => FinishReason::Stop,
-        "max_tokens" | "model_context_window_exceeded" => FinishReason::Length,
-        "tool_use" => FinishReason::ToolCalls,
-        "guardrail_intervened" | "content_filtered" => FinishReason::ContentFilter,
-        other => FinishReason::Other(other.to_owned()),
-    }
+    http::stop_reason(s, &["guardrail_intervened", "content_filtered"])
 }
 
 pub(crate) fn malformed(what: impl std::fmt::Display) -> ProviderError {
-    ProviderError::new(ErrorKind::MalformedResponse, what.to_string()).with_provider(PROVIDER)
+    http::malformed(PROVIDER, what)
 }
 
 pub(crate) fn decode(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {

@@ -13,10 +13,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use reqwest::RequestBuilder;
 
-use super::http::{self, HttpOptions, KeyedEndpoint, Secret, Transport};
-use super::{ChatRequest, ChatResponse, ChatStream, Provider, ProviderError};
+use super::http::{self, Api, Decode, ErrorResponse, HttpOptions, KeyedEndpoint, Parse, Secret, Transport};
+use super::{ChatRequest, ProviderError};
 use crate::model::ModelSpec;
 
 mod error;
@@ -108,55 +108,52 @@ impl OpenAiBuilder {
 
 impl OpenAi {
     http::keyed_client_methods!(OpenAiBuilder, "OPENAI_API_KEY", "OPENAI_BASE_URL");
+}
 
-    async fn send(&self, body: Vec<u8>, streaming: bool) -> Result<reqwest::Response, ProviderError> {
+impl Api for OpenAi {
+    const PROVIDER: &'static str = PROVIDER;
+
+    fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    fn secrets(&self) -> Vec<String> {
+        http::key_secrets(self.key.as_ref())
+    }
+
+    fn encode(&self, model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
+        wire::encode(model, req, stream, self.max_completion_tokens)
+    }
+
+    fn post(&self, _model: &ModelSpec, body: Vec<u8>, stream: bool) -> Result<RequestBuilder, ProviderError> {
         let url = http::join(&self.base, "chat/completions");
-        let mut rb = http::json_post(&self.transport, url, streaming, body);
-        if let Some(k) = &self.key {
-            let v = http::sensitive_header(PROVIDER, &format!("Bearer {}", k.expose()), "the API key")?;
-            rb = rb.header(reqwest::header::AUTHORIZATION, v);
-        }
-        http::send_keyed(
-            &self.transport,
+        let rb = http::json_post(&self.transport, url, stream, body);
+        let Some(key) = &self.key else {
+            return Ok(rb);
+        };
+        let bearer = http::sensitive_header(PROVIDER, &format!("Bearer {}", key.expose()), "the API key")?;
+        Ok(rb.header(reqwest::header::AUTHORIZATION, bearer))
+    }
+
+    fn error(e: ErrorResponse<'_>) -> ProviderError {
+        http::status_error(
             PROVIDER,
-            rb,
-            streaming,
-            &self.secrets(),
+            (e.status, e.retry_after),
+            e.body,
+            e.secrets,
             error::from_body,
         )
-        .await
     }
+
+    const DECODE: Decode = wire::decode;
+
+    const PARSE: Parse = stream::parse;
 }
 
-#[async_trait]
-impl Provider for OpenAi {
-    fn name(&self) -> &str {
-        PROVIDER
-    }
-
-    async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let body = wire::encode(model, req, false, self.max_completion_tokens)?;
-        let resp = self.send(body, false).await?;
-        http::read_response(&self.transport, PROVIDER, resp, |bytes| {
-            wire::decode(model, bytes)
-        })
-        .await
-    }
-
-    async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let body = wire::encode(model, req, true, self.max_completion_tokens)?;
-        let resp = self.send(body, true).await?;
-        let (prices, secrets) = (model.prices.clone(), self.secrets());
-        Ok(http::stream_response(&self.transport, PROVIDER, resp, |bytes| {
-            stream::parse(bytes, prices, secrets)
-        }))
-    }
-}
+http::api_provider!(OpenAi);
 
 /// The wire format without HTTP: for custom transports, tests and benchmarks.
 pub mod codec {
-    use futures::Stream;
-
     use super::*;
 
     /// The JSON body of a Chat Completions request.
@@ -171,28 +168,19 @@ pub mod codec {
         wire::encode(model, req, stream, false)
     }
 
-    /// Parses a non-streamed response body.
-    ///
-    /// # Errors
-    /// [`ErrorKind::MalformedResponse`](crate::provider::ErrorKind::MalformedResponse) if the body is not a chat completion.
-    pub fn decode_response(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, ProviderError> {
-        wire::decode(model, body)
-    }
-
     /// Parses an error response.
     pub fn decode_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> ProviderError {
         http::status_error(PROVIDER, (status, retry_after), body, &[], error::from_body)
     }
 
-    /// Parses a streamed response body, given as chunks split anywhere.
-    pub fn decode_stream<S>(model: &ModelSpec, chunks: S) -> ChatStream
-    where
-        S: Stream<Item = Result<Vec<u8>, ProviderError>> + Send + 'static,
-    {
-        stream::parse(
-            http::chunk_stream(PROVIDER, chunks),
-            model.prices.clone(),
-            Vec::new(),
-        )
-    }
+    http::codec_decoders!(
+        OpenAi,
+        /// Parses a non-streamed response body.
+        ///
+        /// # Errors
+        /// [`ErrorKind::MalformedResponse`](crate::provider::ErrorKind::MalformedResponse) if the body is not a chat completion.
+        decode_response,
+        /// Parses a streamed response body, given as chunks split anywhere.
+        decode_stream,
+    );
 }

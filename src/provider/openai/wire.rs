@@ -338,7 +338,7 @@ pub(crate) fn finish_reason(s: &str) -> FinishReason {
 }
 
 pub(crate) fn malformed(what: impl std::fmt::Display, e: Option<serde_json::Error>) -> ProviderError {
-    let err = ProviderError::new(ErrorKind::MalformedResponse, what.to_string()).with_provider(PROVIDER);
+    let err = http::malformed(PROVIDER, what);
     match e {
         Some(e) => err.with_source(e),
         None => err,
