@@ -17,7 +17,6 @@ async fn client() -> Anthropic {
     Anthropic::builder().base_url(base).api_key(KEY).build().unwrap()
 }
 
-common::aimock_tests!(Anthropic, client().await, m());
 common::key_client_tests!(Anthropic, client().await, m(), "anthropic");
 
 fn m() -> ModelSpec {

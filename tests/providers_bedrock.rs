@@ -7,7 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::{Reply, aimock_url, checks, close_delimited, http_response, model, raw_server};
-use futures::StreamExt;
 use serde_json::json;
 use taskroute::ModelSpec;
 use taskroute::provider::bedrock::{Bedrock, codec};
@@ -134,12 +133,7 @@ async fn raw_stream(body: &[u8]) -> ChatStream {
 #[tokio::test]
 async fn exception_mid_stream_is_a_typed_error() {
     let s = raw_stream(&framed("bedrock-converse-stream-throttled.json")).await;
-    let got: Vec<_> = s.collect().await;
-    assert!(
-        matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == "Partial"),
-        "{got:?}"
-    );
-    let e = got.last().unwrap().as_ref().unwrap_err();
+    let e = checks::error_after_text(s, "Partial").await;
     assert_eq!(e.kind(), ErrorKind::RateLimited, "{e}");
     assert_eq!(e.code(), Some("throttlingException"));
 }

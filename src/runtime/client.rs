@@ -174,6 +174,27 @@ impl RoutedClient {
         Ok((ctx, decision))
     }
 
+    /// Starts a request and runs `call` down the ranking, one model's turn after another, until
+    /// a call succeeds (shared by `complete` and `stream`): the request's state, the decision,
+    /// and the successful call with its permit and charge still open.
+    pub(crate) async fn first_won<'m, T: Task + Sync + ?Sized, C: ModelCall>(
+        &'m self,
+        task: &T,
+        opts: &RequestOptions,
+        call: &C,
+    ) -> Result<(RequestCtx, Decision, Won<'m, C::Output>), RoutedError> {
+        let (mut ctx, decision) = self.begin(task, opts).await?;
+        for rank in 0..decision.ranking.len() {
+            let cand = &decision.candidates[decision.ranking[rank] as usize];
+            match self.run_model(&mut ctx, cand, rank as u32, call).await {
+                Turn::Done(won) => return Ok((ctx, decision, won)),
+                Turn::Next => {}
+                Turn::Stop(stop) => return Err(ctx.fail(stop)),
+            }
+        }
+        Err(ctx.exhausted())
+    }
+
     /// Sends `request` along the routing decision for `task`: the primary first, retries with
     /// backoff on retryable errors, then the fallbacks in ranked order on errors another model
     /// may not have, all within `opts.deadline`.
@@ -222,22 +243,13 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: &RequestOptions,
     ) -> Result<RoutedResponse, RoutedError> {
-        let (mut ctx, decision) = self.begin(task, opts).await?;
-        for rank in 0..decision.ranking.len() {
-            let cand = &decision.candidates[decision.ranking[rank] as usize];
-            match self.complete_turn(&mut ctx, cand, rank as u32, request).await {
-                Turn::Done(response) => {
-                    return Ok(RoutedResponse {
-                        response,
-                        attempts: ctx.attempts,
-                        decision,
-                    });
-                }
-                Turn::Next => continue,
-                Turn::Stop(stop) => return Err(ctx.fail(stop)),
-            }
-        }
-        Err(ctx.exhausted())
+        let (mut ctx, decision, won) = self.first_won(task, opts, &Complete(request)).await?;
+        let response = self.finish_complete(&mut ctx, won).await;
+        Ok(RoutedResponse {
+            response,
+            attempts: ctx.attempts,
+            decision,
+        })
     }
 
     /// One model's turn for a whole answer (also a cascade's step): the shared turn, then the

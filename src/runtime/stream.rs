@@ -27,7 +27,7 @@ use crate::runtime::client::RoutedClient;
 use crate::runtime::clock::{Clock, Sleep};
 use crate::runtime::deploy::{DeploymentId, Slot};
 use crate::runtime::error::RoutedError;
-use crate::runtime::request::{RequestOptions, Turn};
+use crate::runtime::request::RequestOptions;
 use crate::runtime::spans;
 use crate::runtime::stats::RuntimeStats;
 use crate::runtime::turn::{ModelCall, deadline_outcome, health_outcome, ms};
@@ -356,53 +356,42 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: &RequestOptions,
     ) -> Result<RoutedStream, RoutedError> {
-        let (mut ctx, decision) = self.begin(task, opts).await?;
-        for (rank, cand) in decision.ranked().enumerate() {
-            let won = match self
-                .run_model(&mut ctx, cand, rank as u32, &FirstEvent(request))
-                .await
-            {
-                Turn::Done(won) => won,
-                Turn::Next => continue,
-                Turn::Stop(stop) => return Err(ctx.fail(stop)),
-            };
-            let (inner, first, seen) = won.output;
-            if let (Some(slot), Some(seen)) = (&won.slot, &seen) {
-                slot.learn(seen);
-            }
-            tracing::debug!(model = %won.model.id, rank, retry = won.retry, "first event: committed to this model");
-            #[cfg(feature = "metrics")]
-            self.metrics
-                .time_to_first_chunk(&won.model.provider, &won.model.id, won.latency);
-            let deadline = self.clock.sleep(ctx.remaining(self.clock.now()));
-            return Ok(RoutedStream {
-                inner,
-                first: Some(first),
-                deadline,
-                deadline_len: ctx.deadline,
-                live: Live {
-                    model: won.model.clone(),
-                    rank: won.rank,
-                    retry: won.retry,
-                    start: won.start,
-                    expected_ms: won.expected_ms,
-                    permit: won.permit,
-                    charge: Some(won.charge),
-                    stats: self.stats.clone(),
-                    clock: Arc::clone(&self.clock),
-                    deployment: won.slot.as_ref().map(|s| s.id.clone()),
-                    slot: won.slot,
-                    span: tracing::Span::current(),
-                    #[cfg(feature = "metrics")]
-                    metrics: (Arc::clone(&self.metrics), std::mem::take(&mut ctx.scopes)),
-                },
-                attempts: ctx.attempts,
-                delivered_text: String::new(),
-                delivered_events: 0,
-                finished: false,
-                done: false,
-            });
+        let (mut ctx, _decision, won) = self.first_won(task, opts, &FirstEvent(request)).await?;
+        let (inner, first, seen) = won.output;
+        if let (Some(slot), Some(seen)) = (&won.slot, &seen) {
+            slot.learn(seen);
         }
-        Err(ctx.exhausted())
+        tracing::debug!(model = %won.model.id, rank = won.rank, retry = won.retry, "first event: committed to this model");
+        #[cfg(feature = "metrics")]
+        self.metrics
+            .time_to_first_chunk(&won.model.provider, &won.model.id, won.latency);
+        let deadline = self.clock.sleep(ctx.remaining(self.clock.now()));
+        Ok(RoutedStream {
+            inner,
+            first: Some(first),
+            deadline,
+            deadline_len: ctx.deadline,
+            live: Live {
+                model: won.model.clone(),
+                rank: won.rank,
+                retry: won.retry,
+                start: won.start,
+                expected_ms: won.expected_ms,
+                permit: won.permit,
+                charge: Some(won.charge),
+                stats: self.stats.clone(),
+                clock: Arc::clone(&self.clock),
+                deployment: won.slot.as_ref().map(|s| s.id.clone()),
+                slot: won.slot,
+                span: tracing::Span::current(),
+                #[cfg(feature = "metrics")]
+                metrics: (Arc::clone(&self.metrics), std::mem::take(&mut ctx.scopes)),
+            },
+            attempts: ctx.attempts,
+            delivered_text: String::new(),
+            delivered_events: 0,
+            finished: false,
+            done: false,
+        })
     }
 }

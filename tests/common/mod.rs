@@ -382,6 +382,16 @@ pub mod checks {
         req
     }
 
+    /// The error a stream ends in after a first event that is the text `first`.
+    pub async fn error_after_text(s: ChatStream, first: &str) -> ProviderError {
+        let mut got: Vec<_> = s.collect().await;
+        assert!(
+            matches!(&got[0], Ok(StreamEvent::TextDelta(t)) if t == first),
+            "{got:?}"
+        );
+        got.pop().unwrap().unwrap_err()
+    }
+
     /// The error a stream ends in against a raw server sending `body` as `content_type`.
     pub async fn raw_stream<P: Provider>(
         make: impl Fn(&str) -> P,
@@ -572,13 +582,15 @@ macro_rules! key_config_test {
 #[allow(unused_imports)]
 pub(crate) use key_config_test;
 
-/// The tests of a client that sends an API key over SSE-streaming HTTP (OpenAI, Anthropic):
-/// `key_client_tests!(Type, client expression, model expression, "provider")`, with `KEY` in
-/// scope. Also defines `raw_client(base)`: a client for a raw server, with a 500 ms timeout and a
-/// 4 KiB response cap.
+/// The tests of a client that sends an API key over SSE-streaming HTTP (OpenAI, Anthropic), the
+/// [`aimock_tests!`] among them: `key_client_tests!(Type, client expression, model expression,
+/// "provider")`, with `KEY` in scope. Also defines `raw_client(base)`: a client for a raw server,
+/// with a 500 ms timeout and a 4 KiB response cap.
 #[allow(unused_macros)]
 macro_rules! key_client_tests {
     ($ty:ident, $client:expr, $model:expr, $provider:literal) => {
+        $crate::common::aimock_tests!($ty, $client, $model);
+
         fn raw_client(base: &str) -> $ty {
             $ty::builder()
                 .base_url(base)

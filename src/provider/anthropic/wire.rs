@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::super::http::{self, Turns};
 use super::super::options::thinking_budget;
 use super::super::{
-    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
-    RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, FinishReason, ProviderError, RequestOptionError,
+    RequestSetting, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -347,6 +347,7 @@ mod tests {
     use crate::model::Prices;
     use crate::provider::Reasoning;
     use crate::provider::testing::{assert_malformed, tool_round};
+    use crate::provider::{ErrorKind, Role};
     use crate::provider::{Message, ToolDefinition, ToolResult};
 
     fn model() -> ModelSpec {

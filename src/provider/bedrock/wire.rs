@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 use super::super::http::{self, Turns};
 use super::super::options::thinking_budget;
 use super::super::{
-    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError,
-    Reasoning, RequestOptionError, RequestSetting, ResponseFormat, ToolCall, ToolChoice, Usage,
+    CacheBreakpoint, ChatRequest, ChatResponse, ContentPart, FinishReason, ProviderError, Reasoning,
+    RequestOptionError, RequestSetting, ResponseFormat, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -342,6 +342,7 @@ mod tests {
 
     use super::*;
     use crate::model::Prices;
+    use crate::provider::ErrorKind;
     use crate::provider::testing::{assert_malformed, tool_round};
     use crate::provider::{ToolDefinition, ToolResult};
 

@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::http;
 use super::super::{
-    ChatRequest, ChatResponse, ContentPart, ErrorKind, FinishReason, ProviderError, Reasoning,
-    RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, ContentPart, FinishReason, ProviderError, Reasoning, RequestOptionError,
+    RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -415,6 +415,7 @@ mod tests {
 
     use super::*;
     use crate::model::Prices;
+    use crate::provider::ErrorKind;
     use crate::provider::testing::assert_malformed;
     use crate::provider::{Image, Message, ToolDefinition, ToolResult};
 
