@@ -31,12 +31,14 @@ mod tool_blocks;
 #[cfg(any(feature = "anthropic", feature = "bedrock"))]
 mod turns;
 
-pub(crate) use api::{Api, Decode, Parse, api_provider, codec_decoders, complete, decode_chunks, stream};
+pub(crate) use api::{
+    Answer, Api, Decode, Parse, Streamed, api_provider, codec_decoders, complete, decode_chunks, stream,
+};
 #[cfg(feature = "anthropic")]
 pub(crate) use keyed::ErrorEnvelope;
 #[cfg(any(feature = "openai", feature = "anthropic"))]
 pub(crate) use keyed::{
-    debug_builder, debug_client, json_post, key_secrets, keyed_client_methods, status_error,
+    debug_builder, debug_client, json_post, keyed_client_methods, response_error, status_error,
 };
 pub(crate) use ratelimit::rate_limits;
 pub(crate) use retry_after::retry_after;
@@ -73,12 +75,13 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Transport settings every client has.
+/// Transport settings every client has, and the client's secrets (to redact from errors).
 #[derive(Clone, Debug)]
 pub(crate) struct Transport {
     pub(crate) client: reqwest::Client,
     pub(crate) timeout: Duration,
     pub(crate) max_response_bytes: usize,
+    secrets: Vec<Secret>,
 }
 
 /// The most redirects followed for one request (all within the base URL's origin).
@@ -100,10 +103,14 @@ impl Transport {
     pub(crate) fn new(
         provider: &str,
         base: &reqwest::Url,
-        client: Option<reqwest::Client>,
-        timeout: Option<Duration>,
-        max_response_bytes: Option<usize>,
+        options: HttpOptions,
+        secrets: Vec<Secret>,
     ) -> Result<Self, ProviderError> {
+        let HttpOptions {
+            client,
+            timeout,
+            max_response_bytes,
+        } = options;
         let timeout = timeout.unwrap_or(DEFAULT_TIMEOUT);
         let client = match client {
             Some(c) => c,
@@ -126,7 +133,13 @@ impl Transport {
             client,
             timeout,
             max_response_bytes: max_response_bytes.unwrap_or(DEFAULT_MAX_RESPONSE_BYTES),
+            secrets,
         })
+    }
+
+    /// The client's secrets, as the parsers of its answers take them.
+    pub(crate) fn secrets(&self) -> Vec<String> {
+        self.secrets.iter().map(|s| s.expose().to_owned()).collect()
     }
 }
 
@@ -177,13 +190,12 @@ impl Transport {
 
     /// Sends `rb` with the request timeout (five times as long for a stream) and returns a 2xx
     /// response as is. For any other status, reads at most 1 MiB of the body and returns the
-    /// error `on_error` makes of it; `secrets` are what it must redact.
+    /// error `on_error` makes of it, with the client's secrets to redact.
     pub(crate) async fn send(
         &self,
         provider: &'static str,
         rb: reqwest::RequestBuilder,
         streaming: bool,
-        secrets: &[String],
         on_error: impl FnOnce(ErrorResponse<'_>) -> ProviderError,
     ) -> Result<reqwest::Response, ProviderError> {
         let timeout = if streaming {
@@ -207,7 +219,7 @@ impl Transport {
         let now = std::time::SystemTime::now();
         let retry_after = retry_after(&headers, now);
         let body = read_capped(provider, resp, self.max_response_bytes.min(1 << 20)).await?;
-        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+        let secrets: Vec<&str> = self.secrets.iter().map(Secret::expose).collect();
         let err = on_error(ErrorResponse {
             status,
             headers: &headers,
@@ -257,9 +269,15 @@ pub(crate) struct HttpOptions {
 }
 
 impl HttpOptions {
-    /// The transport these settings make for a client of `base` (see [`Transport::new`]).
-    pub(crate) fn transport(self, provider: &str, base: &reqwest::Url) -> Result<Transport, ProviderError> {
-        Transport::new(provider, base, self.client, self.timeout, self.max_response_bytes)
+    /// The transport these settings make for a client of `base` that holds `secrets` (see
+    /// [`Transport::new`]).
+    pub(crate) fn transport(
+        self,
+        provider: &str,
+        base: &reqwest::Url,
+        secrets: impl IntoIterator<Item = Secret>,
+    ) -> Result<Transport, ProviderError> {
+        Transport::new(provider, base, self, secrets.into_iter().collect())
     }
 
     /// Adds `timeout` and `max_response_bytes` (as set, or unset) to a builder's `Debug`.

@@ -88,7 +88,7 @@ impl AnthropicBuilder {
             DEFAULT_BASE_URL,
             "no API key: set ANTHROPIC_API_KEY or call AnthropicBuilder::api_key",
         )?;
-        let transport = self.http.transport(PROVIDER, &base)?;
+        let transport = self.http.transport(PROVIDER, &base, key.clone())?;
         Ok(Anthropic { base, key, transport })
     }
 }
@@ -102,10 +102,6 @@ impl Api for Anthropic {
 
     fn transport(&self) -> &Transport {
         &self.transport
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        http::key_secrets(self.key.as_ref())
     }
 
     fn encode(&self, model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
@@ -125,13 +121,7 @@ impl Api for Anthropic {
     }
 
     fn error(e: ErrorResponse<'_>) -> ProviderError {
-        http::status_error(
-            PROVIDER,
-            (e.status, e.retry_after),
-            e.body,
-            e.secrets,
-            error::from_body,
-        )
+        http::response_error(PROVIDER, e, error::from_body)
     }
 
     const DECODE: Decode = wire::decode;

@@ -114,34 +114,33 @@ struct WireTool<'a> {
     input_schema: &'a serde_json::Value,
 }
 
-fn block(part: &ContentPart) -> Block<'_> {
-    match part {
-        ContentPart::Text { text } => Block::Text { text },
-        ContentPart::Image(img) => Block::Image {
-            source: ImageSource {
-                kind: "base64",
-                media_type: &img.media_type,
-                data: &img.data_base64,
-            },
-        },
-        ContentPart::ToolCall(c) => Block::ToolUse {
-            id: &c.id,
-            name: &c.name,
-            input: http::object_or_empty(&c.arguments),
-        },
-        ContentPart::ToolResult(r) => Block::ToolResult {
-            tool_use_id: &r.call_id,
-            content: &r.content,
-            is_error: r.is_error,
-        },
-    }
-}
-
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
     let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
     let mut messages = Turns::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
-        messages.push(m.role, m.content.iter().map(|p| Cached::plain(block(p))));
+        let blocks = m.content.iter().map(|p| {
+            Cached::plain(match p {
+                ContentPart::Text { text } => Block::Text { text },
+                ContentPart::Image(img) => Block::Image {
+                    source: ImageSource {
+                        kind: "base64",
+                        media_type: &img.media_type,
+                        data: &img.data_base64,
+                    },
+                },
+                ContentPart::ToolCall(c) => Block::ToolUse {
+                    id: &c.id,
+                    name: &c.name,
+                    input: http::object_or_empty(&c.arguments),
+                },
+                ContentPart::ToolResult(r) => Block::ToolResult {
+                    tool_use_id: &r.call_id,
+                    content: &r.content,
+                    is_error: r.is_error,
+                },
+            })
+        });
+        messages.push(m.role, blocks);
         if req.cache_after(CacheBreakpoint::Message(i)) {
             // The last block so far ends the prefix through message `i`, even when `i` itself
             // was empty.

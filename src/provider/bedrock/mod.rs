@@ -207,7 +207,18 @@ impl BedrockBuilder {
             .endpoint
             .unwrap_or_else(|| format!("https://bedrock-runtime.{region}.amazonaws.com"));
         let endpoint = http::parse_base_url(PROVIDER, &raw, true)?;
-        let transport = self.http.transport(PROVIDER, &endpoint)?;
+        let secrets = match &auth {
+            Auth::SigV4 {
+                secret_access_key,
+                session_token,
+                ..
+            } => std::iter::once(secret_access_key)
+                .chain(session_token)
+                .cloned()
+                .collect(),
+            Auth::Bearer(b) => vec![b.clone()],
+        };
+        let transport = self.http.transport(PROVIDER, &endpoint, secrets)?;
         Ok(Bedrock {
             endpoint,
             region,
@@ -319,20 +330,6 @@ impl Api for Bedrock {
 
     fn transport(&self) -> &Transport {
         &self.transport
-    }
-
-    fn secrets(&self) -> Vec<String> {
-        match &self.auth {
-            Auth::SigV4 {
-                secret_access_key,
-                session_token,
-                ..
-            } => std::iter::once(secret_access_key)
-                .chain(session_token)
-                .map(|s| s.expose().to_owned())
-                .collect(),
-            Auth::Bearer(b) => vec![b.expose().to_owned()],
-        }
     }
 
     /// Converse and ConverseStream take the same body (the URL says which).
@@ -508,7 +505,11 @@ mod tests {
             Some("InvalidSignatureException"),
             None,
             b"{\"message\":\"signature for wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY is wrong\"}",
-            &c.secrets().iter().map(String::as_str).collect::<Vec<_>>(),
+            &c.transport
+                .secrets()
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
         );
         assert!(!e.to_string().contains("wJalrXUtnFEMI"), "{e}");
     }

@@ -106,36 +106,33 @@ struct ImageSource<'a> {
     bytes: &'a str,
 }
 
-fn block(part: &ContentPart) -> Block<'_> {
-    match part {
-        ContentPart::Text { text } => Block::Text(text),
-        ContentPart::Image(img) => Block::Image {
-            format: img.format(),
-            source: ImageSource {
-                bytes: &img.data_base64,
-            },
-        },
-        ContentPart::ToolCall(c) => Block::ToolUse {
-            tool_use_id: &c.id,
-            name: &c.name,
-            input: http::object_or_empty(&c.arguments),
-        },
-        ContentPart::ToolResult(r) => Block::ToolResult {
-            tool_use_id: &r.call_id,
-            content: [TextBlock { text: &r.content }],
-            status: if r.is_error { "error" } else { "success" },
-        },
-    }
-}
-
 pub(crate) fn encode(model: &ModelSpec, req: &ChatRequest) -> Result<Vec<u8>, ProviderError> {
     let options = Options::of(model, req).map_err(|e| e.into_provider_error(PROVIDER))?;
     let mut messages = Turns::with_capacity(req.messages.len());
     for (i, m) in req.messages.iter().enumerate() {
+        let blocks = m.content.iter().map(|p| match p {
+            ContentPart::Text { text } => Block::Text(text),
+            ContentPart::Image(img) => Block::Image {
+                format: img.format(),
+                source: ImageSource {
+                    bytes: &img.data_base64,
+                },
+            },
+            ContentPart::ToolCall(c) => Block::ToolUse {
+                tool_use_id: &c.id,
+                name: &c.name,
+                input: http::object_or_empty(&c.arguments),
+            },
+            ContentPart::ToolResult(r) => Block::ToolResult {
+                tool_use_id: &r.call_id,
+                content: [TextBlock { text: &r.content }],
+                status: if r.is_error { "error" } else { "success" },
+            },
+        });
         let cache = req
             .cache_after(CacheBreakpoint::Message(i))
             .then_some(Block::CachePoint(CACHE_POINT));
-        messages.push(m.role, m.content.iter().map(block).chain(cache));
+        messages.push(m.role, blocks.chain(cache));
     }
     let body = Body {
         messages,

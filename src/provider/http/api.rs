@@ -11,8 +11,14 @@ use super::{ByteStream, ErrorResponse, Transport, chunk_stream, rate_limits};
 use crate::model::{ModelSpec, Prices};
 use crate::provider::{ChatRequest, ChatResponse, ChatStream, ProviderError, StreamEvent};
 
+/// What [`Provider::complete`](crate::provider::Provider::complete) returns.
+pub(crate) type Answer = Result<ChatResponse, ProviderError>;
+
+/// What [`Provider::stream`](crate::provider::Provider::stream) returns.
+pub(crate) type Streamed = Result<ChatStream, ProviderError>;
+
 /// How a client parses a whole answer.
-pub(crate) type Decode = fn(&ModelSpec, &[u8]) -> Result<ChatResponse, ProviderError>;
+pub(crate) type Decode = fn(&ModelSpec, &[u8]) -> Answer;
 
 /// How a client parses a streamed answer, given the model's prices and the secrets to redact.
 pub(crate) type Parse = fn(ByteStream, Prices, Vec<String>) -> ChatStream;
@@ -23,11 +29,8 @@ pub(crate) trait Api: Send + Sync {
     /// The provider's name (`"openai"`), in errors and as [`Provider::name`](crate::provider::Provider::name).
     const PROVIDER: &'static str;
 
-    /// The client's HTTP settings.
+    /// The client's HTTP settings and secrets.
     fn transport(&self) -> &Transport;
-
-    /// The client's secrets, to redact from errors.
-    fn secrets(&self) -> Vec<String>;
 
     /// The request body.
     fn encode(&self, model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError>;
@@ -46,11 +49,7 @@ pub(crate) trait Api: Send + Sync {
 }
 
 /// [`Provider::complete`](crate::provider::Provider::complete) for an [`Api`].
-pub(crate) async fn complete<A: Api>(
-    api: &A,
-    model: &ModelSpec,
-    req: &ChatRequest,
-) -> Result<ChatResponse, ProviderError> {
+pub(crate) async fn complete<A: Api>(api: &A, model: &ModelSpec, req: &ChatRequest) -> Answer {
     let resp = send(api, model, req, false).await?;
     read_response(api.transport(), A::PROVIDER, resp, |bytes| {
         (A::DECODE)(model, bytes)
@@ -59,13 +58,9 @@ pub(crate) async fn complete<A: Api>(
 }
 
 /// [`Provider::stream`](crate::provider::Provider::stream) for an [`Api`].
-pub(crate) async fn stream<A: Api>(
-    api: &A,
-    model: &ModelSpec,
-    req: &ChatRequest,
-) -> Result<ChatStream, ProviderError> {
+pub(crate) async fn stream<A: Api>(api: &A, model: &ModelSpec, req: &ChatRequest) -> Streamed {
     let resp = send(api, model, req, true).await?;
-    let (prices, secrets) = (model.prices.clone(), api.secrets());
+    let (prices, secrets) = (model.prices.clone(), api.transport().secrets());
     Ok(stream_response(api.transport(), A::PROVIDER, resp, |bytes| {
         (A::PARSE)(bytes, prices, secrets)
     }))
@@ -81,9 +76,7 @@ async fn send<A: Api>(
 ) -> Result<reqwest::Response, ProviderError> {
     let body = api.encode(model, req, stream)?;
     let rb = api.post(model, body, stream)?;
-    api.transport()
-        .send(A::PROVIDER, rb, stream, &api.secrets(), A::error)
-        .await
+    api.transport().send(A::PROVIDER, rb, stream, A::error).await
 }
 
 /// Reads a whole (non-streamed) answer, decodes it with `decode`, and attaches the rate limits
@@ -133,31 +126,30 @@ where
     )
 }
 
-/// `impl Provider for $client` through its [`Api`] impl.
+/// `impl Provider for $client` through its [`Api`] impl (in a block of its own, so that its
+/// imports stay out of the client's module).
 macro_rules! api_provider {
     ($client:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::provider::Provider for $client {
-            fn name(&self) -> &str {
-                <Self as $crate::provider::http::Api>::PROVIDER
-            }
+        const _: () = {
+            use $crate::model::ModelSpec;
+            use $crate::provider::http::{self, Answer, Api, Streamed};
+            use $crate::provider::{ChatRequest, Provider};
 
-            async fn complete(
-                &self,
-                model: &$crate::model::ModelSpec,
-                req: &$crate::provider::ChatRequest,
-            ) -> Result<$crate::provider::ChatResponse, $crate::provider::ProviderError> {
-                $crate::provider::http::complete(self, model, req).await
-            }
+            #[async_trait::async_trait]
+            impl Provider for $client {
+                fn name(&self) -> &str {
+                    <Self as Api>::PROVIDER
+                }
 
-            async fn stream(
-                &self,
-                model: &$crate::model::ModelSpec,
-                req: &$crate::provider::ChatRequest,
-            ) -> Result<$crate::provider::ChatStream, $crate::provider::ProviderError> {
-                $crate::provider::http::stream(self, model, req).await
+                async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Answer {
+                    http::complete(self, model, req).await
+                }
+
+                async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Streamed {
+                    http::stream(self, model, req).await
+                }
             }
-        }
+        };
     };
 }
 pub(crate) use api_provider;

@@ -1,17 +1,13 @@
 //! What the clients that send JSON and authenticate with an API key (OpenAI, Anthropic) do
-//! alike: the POST itself, the secrets to scrub, and their `Debug`.
+//! alike: the POST itself, the error bodies, and their `Debug`.
 
 use std::fmt;
 
 use super::{
-    HttpOptions, KeyedEndpoint, Secret, Transport, redacted, status_kind, unparsed_error_message, with_status,
+    ErrorResponse, HttpOptions, KeyedEndpoint, Secret, Transport, redacted, status_kind,
+    unparsed_error_message, with_status,
 };
 use crate::provider::ProviderError;
-
-/// The exposed form of an optional API key, for scrubbing it from errors.
-pub(crate) fn key_secrets(key: Option<&Secret>) -> Vec<String> {
-    key.iter().map(|k| k.expose().to_owned()).collect()
-}
 
 /// A POST of the JSON `body` to `url`, accepting an SSE stream when `streaming`, else JSON.
 pub(crate) fn json_post(
@@ -57,6 +53,15 @@ pub(crate) fn status_error<B: serde::de::DeserializeOwned>(
             .with_provider(provider),
     };
     with_status(err, status, retry_after)
+}
+
+/// [`status_error`] for an error response as [`Transport::send`] hands it over.
+pub(crate) fn response_error<B: serde::de::DeserializeOwned>(
+    provider: &str,
+    e: ErrorResponse<'_>,
+    from_body: impl FnOnce(Option<u16>, B, &[&str]) -> ProviderError,
+) -> ProviderError {
+    status_error(provider, (e.status, e.retry_after), e.body, e.secrets, from_body)
 }
 
 /// The `Debug` of a keyed client: its base URL, its key (redacted) and its transport settings.

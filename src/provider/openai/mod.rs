@@ -96,7 +96,7 @@ impl OpenAiBuilder {
             DEFAULT_BASE_URL,
             "no API key: set OPENAI_API_KEY or call OpenAiBuilder::api_key (a key-less server needs OPENAI_BASE_URL)",
         )?;
-        let transport = self.http.transport(PROVIDER, &base)?;
+        let transport = self.http.transport(PROVIDER, &base, key.clone())?;
         Ok(OpenAi {
             base,
             key,
@@ -117,10 +117,6 @@ impl Api for OpenAi {
         &self.transport
     }
 
-    fn secrets(&self) -> Vec<String> {
-        http::key_secrets(self.key.as_ref())
-    }
-
     fn encode(&self, model: &ModelSpec, req: &ChatRequest, stream: bool) -> Result<Vec<u8>, ProviderError> {
         wire::encode(model, req, stream, self.max_completion_tokens)
     }
@@ -136,13 +132,7 @@ impl Api for OpenAi {
     }
 
     fn error(e: ErrorResponse<'_>) -> ProviderError {
-        http::status_error(
-            PROVIDER,
-            (e.status, e.retry_after),
-            e.body,
-            e.secrets,
-            error::from_body,
-        )
+        http::response_error(PROVIDER, e, error::from_body)
     }
 
     const DECODE: Decode = wire::decode;
