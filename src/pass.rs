@@ -167,6 +167,8 @@ impl ScoreEach<'_> {
         // The pass's loop made once per way of keeping the top, so that it does not ask which.
         if top.is_few() {
             score_in_pass(pass, candidates, scorer, |i, s, _| top.offer_few(i, s));
+        } else if top.is_deep() {
+            score_in_pass(pass, candidates, scorer, |i, s, cost| top.offer_deep(i, s, cost));
         } else {
             score_in_pass(pass, candidates, scorer, |i, s, cost| top.offer_more(i, s, cost));
         }

@@ -132,7 +132,7 @@ pub(crate) struct Top<'s> {
     /// Whether the candidates are at most [`FEW`] (collected in `space.few`).
     few: bool,
     len: usize,
-    /// The prefix (tier and score) of the worst kept key once [`TopSpace::Sorted`] is full: a
+    /// The prefix (tier and score) of the worst kept key once `space.sorted` is full: a
     /// candidate whose prefix is above it ranks below every kept key, without building its key.
     cut: u64,
     scratch: &'s mut RankScratch,
@@ -182,6 +182,8 @@ impl<'s> Top<'s> {
     pub(crate) fn offer(&mut self, index: usize, s: Score, cost: f64) {
         if self.few {
             self.offer_few(index, s);
+        } else if self.depth > SMALL_DEPTH {
+            self.offer_deep(index, s, cost);
         } else {
             self.offer_more(index, s, cost);
         }
@@ -201,16 +203,37 @@ impl<'s> Top<'s> {
         self.len += 1;
     }
 
-    /// [`offer`](Self::offer) when not [`is_few`](Self::is_few).
+    /// Whether this top takes [`offer_deep`](Self::offer_deep), not
+    /// [`offer_more`](Self::offer_more) (more than [`FEW`] candidates ranked deeper than
+    /// [`SMALL_DEPTH`]).
+    #[inline(always)]
+    pub(crate) fn is_deep(&self) -> bool {
+        !self.few && self.depth > SMALL_DEPTH
+    }
+
+    /// [`offer`](Self::offer) when [`is_deep`](Self::is_deep): every key goes to the scratch
+    /// space, selected and sorted at the end.
+    #[inline(always)]
+    pub(crate) fn offer_deep(&mut self, index: usize, s: Score, cost: f64) {
+        self.scratch.keys.push(RankKey::new(index as u32, s, cost));
+    }
+
+    /// [`offer`](Self::offer) when neither [`is_few`](Self::is_few) nor
+    /// [`is_deep`](Self::is_deep) (it checks the latter again, out of the common path).
     #[inline(always)]
     pub(crate) fn offer_more(&mut self, index: usize, s: Score, cost: f64) {
-        let depth = self.depth;
-        if depth > SMALL_DEPTH {
-            self.scratch.keys.push(RankKey::new(index as u32, s, cost));
-            return;
-        }
         if prefix_of(s) > self.cut {
             return;
+        }
+        self.enter(index, s, cost);
+    }
+
+    /// Inserts the candidate into the sorted top when its exact key makes the cut.
+    #[inline(never)]
+    fn enter(&mut self, index: usize, s: Score, cost: f64) {
+        let depth = self.depth;
+        if depth > SMALL_DEPTH {
+            return self.offer_deep(index, s, cost);
         }
         let k = RankKey::new(index as u32, s, cost);
         let top = &mut self.scratch.space.sorted;
