@@ -3,28 +3,18 @@
 //!
 //! `cargo bench --bench eval --features eval`
 
-use std::path::PathBuf;
-
 use criterion::{Criterion, Throughput, criterion_main};
 use taskroute::eval::{Builtin, KindSource, Outcomes, PriceTable, PromptJoin, Replay, StaticQuality};
 use taskroute::{CostFirst, QualityFirst, Weighted};
 
-fn data_dir() -> PathBuf {
-    std::env::var_os("TASKROUTE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")))
-}
+#[path = "../tests/shared_data/mod.rs"]
+mod shared_data;
 
 fn bench(c: &mut Criterion) {
-    let dir = data_dir();
-    let rb = dir.join("routerbench");
-    if !rb.join("outcomes.csv").exists() {
-        eprintln!(
-            "skipped: shared data not found at {} (set TASKROUTE_DATA_DIR)",
-            dir.display()
-        );
+    let Some(dir) = shared_data::shared_data() else {
         return;
-    }
+    };
+    let rb = dir.join("routerbench");
     let data = Outcomes::read_wide_csv(rb.join("outcomes.csv"))
         .and_then(|d| d.with_prompts_jsonl(&PromptJoin::routerbench(&rb)))
         .expect("routerbench loads");

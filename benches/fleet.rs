@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rustix::time::{ClockId, clock_gettime};
-use taskroute::fleet::{FleetBreakers, FleetRedis, FleetStats, RedisBudgetStore, RedisOptions};
+use taskroute::fleet::{FleetBreakers, FleetStats, RedisBudgetStore};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetScope, BudgetStore, Clock, InMemoryBudgetStore,
     RuntimeStats, StatsConfig, TokioClock,
@@ -32,11 +32,7 @@ fn scopes() -> [BudgetScope; 2] {
 }
 
 fn redis_store(url: &str, prefix: &str) -> RedisBudgetStore {
-    let redis = FleetRedis::open_with(
-        url,
-        RedisOptions::default().with_call_timeout(Duration::from_secs(5)),
-    )
-    .unwrap();
+    let redis = fleet_support::redis_within(url, Duration::from_secs(5));
     RedisBudgetStore::builder(redis)
         .key_prefix(prefix, "budget")
         .cap(BudgetScope::Global, BudgetCap::total(1e8))
@@ -174,22 +170,11 @@ fn route_with_fleet_health(url: &str, prefix: &str) {
         .unwrap();
     let _g = rt.enter();
     let config = BreakerConfig::default();
-    let fleet = FleetBreakers::builder(
-        FleetRedis::open_with(
-            url,
-            RedisOptions::default().with_call_timeout(Duration::from_secs(5)),
-        )
-        .unwrap(),
-        config,
-    )
-    .key_prefix(prefix, "breakers")
-    .build()
-    .unwrap();
-    let synced = Arc::new(
-        BreakerRegistry::new(config, Arc::new(TokioClock))
-            .unwrap()
-            .with_observer(fleet.observer()),
-    );
+    let fleet = FleetBreakers::builder(fleet_support::redis_within(url, Duration::from_secs(5)), config)
+        .key_prefix(prefix, "breakers")
+        .build()
+        .unwrap();
+    let synced = fleet_support::registry_shared_by(&fleet, config);
     for m in ["model-0003", "model-0007"] {
         // tripped by failures, so that the open reaches the fleet
         let b = synced.breaker(&m.into());
@@ -253,17 +238,11 @@ fn stats_sync(url: &str, prefix: &str) {
         .unwrap();
     rt.block_on(async {
         let stats = Arc::new(RuntimeStats::new(StatsConfig::default(), Arc::new(TokioClock)).unwrap());
-        let fleet = FleetStats::builder(
-            FleetRedis::open_with(
-                url,
-                RedisOptions::default().with_call_timeout(Duration::from_secs(5)),
-            )
-            .unwrap(),
-        )
-        .key_prefix(prefix, "stats")
-        .runtime_stats(Arc::clone(&stats))
-        .build()
-        .unwrap();
+        let fleet = FleetStats::builder(fleet_support::redis_within(url, Duration::from_secs(5)))
+            .key_prefix(prefix, "stats")
+            .runtime_stats(Arc::clone(&stats))
+            .build()
+            .unwrap();
         let ms = models(16);
         let mut lat = Vec::with_capacity(1_000);
         for i in 0..1_100 {

@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 DIR="$PWD/.prometheus"
 mkdir -p "$DIR/targets"
+. scripts/lib/local-server.sh
 
 if ! command -v prometheus >/dev/null; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -33,12 +34,9 @@ http_status() {
 }
 ready() { http_status "$1" /-/ready | grep -q ' 200'; }
 
-if [ -f "$DIR/url" ] && [ -f "$DIR/prometheus.pid" ] && kill -0 "$(cat "$DIR/prometheus.pid")" 2>/dev/null; then
-  port="$(sed -E 's#.*:([0-9]+)/?$#\1#' "$DIR/url")"
-  if ready "$port"; then
-    echo "prometheus already running at $(cat "$DIR/url") (pid $(cat "$DIR/prometheus.pid"))"
-    exit 0
-  fi
+if still_running "$DIR/prometheus.pid" ready; then
+  echo "prometheus already running at $(cat "$DIR/url") (pid $(cat "$DIR/prometheus.pid"))"
+  exit 0
 fi
 
 cat >"$DIR/prometheus.yml" <<YAML
@@ -52,8 +50,6 @@ scrape_configs:
       - files: ['$DIR/targets/*.json']
         refresh_interval: 1s
 YAML
-
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
   local port="$1"
@@ -71,23 +67,7 @@ start() {
   return 1
 }
 
-candidates() {
-  if [ -n "${TASKROUTE_PROMETHEUS_PORT:-}" ]; then
-    echo "$TASKROUTE_PROMETHEUS_PORT"
-  else
-    for _ in $(seq 1 20); do echo $((20000 + RANDOM % 20000)); done
-  fi
-}
-
-for port in $(candidates); do
-  port_free "$port" || continue
-  if start "$port"; then
-    echo "http://127.0.0.1:${port}" >"$DIR/url"
-    echo "$DIR/targets" >"$DIR/targets_dir"
-    echo "prometheus $(prometheus --version 2>&1 | head -n1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1) at $(cat "$DIR/url") (pid $(cat "$DIR/prometheus.pid"), log $DIR/prometheus.log)"
-    exit 0
-  fi
-done
-echo "setup-prometheus: could not start prometheus on 127.0.0.1; log:" >&2
-cat "$DIR/prometheus.log" >&2 || true
-exit 1
+start_on_a_free_port setup-prometheus "${TASKROUTE_PROMETHEUS_PORT:-}" prometheus "$DIR/prometheus.log"
+echo "http://127.0.0.1:${port}" >"$DIR/url"
+echo "$DIR/targets" >"$DIR/targets_dir"
+echo "prometheus $(prometheus --version 2>&1 | head -n1 | grep -oE '[0-9]+\.[0-9]+\.[0-9]+' | head -n1) at $(cat "$DIR/url") (pid $(cat "$DIR/prometheus.pid"), log $DIR/prometheus.log)"

@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 
 DIR="$PWD/.redis"
 mkdir -p "$DIR"
+. scripts/lib/local-server.sh
 
 if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
   if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
@@ -25,17 +26,10 @@ fi
 
 pong() { [ "$(timeout 2 redis-cli -h 127.0.0.1 -p "$1" PING 2>/dev/null)" = PONG ]; }
 
-if [ -f "$DIR/url" ] && [ -f "$DIR/redis.pid" ] && kill -0 "$(cat "$DIR/redis.pid")" 2>/dev/null; then
-  port="$(sed -E 's#.*:([0-9]+)/?$#\1#' "$DIR/url")"
-  if pong "$port"; then
-    echo "redis already running at $(cat "$DIR/url") (pid $(cat "$DIR/redis.pid"))"
-    exit 0
-  fi
+if still_running "$DIR/redis.pid" pong; then
+  echo "redis already running at $(cat "$DIR/url") (pid $(cat "$DIR/redis.pid"))"
+  exit 0
 fi
-
-# A port nothing listens on (bash's /dev/tcp connect fails); redis-server refuses to start if
-# another process takes it in between, and then the next candidate is tried.
-port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
   local port="$1"
@@ -50,22 +44,6 @@ start() {
   return 1
 }
 
-candidates() {
-  if [ -n "${TASKROUTE_REDIS_PORT:-}" ]; then
-    echo "$TASKROUTE_REDIS_PORT"
-  else
-    for _ in $(seq 1 20); do echo $((20000 + RANDOM % 20000)); done
-  fi
-}
-
-for port in $(candidates); do
-  port_free "$port" || continue
-  if start "$port"; then
-    echo "redis://127.0.0.1:${port}/" >"$DIR/url"
-    echo "redis $(redis-server --version | grep -oE 'v=[0-9.]+') at $(cat "$DIR/url") (pid $(cat "$DIR/redis.pid"), log $DIR/redis.log)"
-    exit 0
-  fi
-done
-echo "setup-redis: could not start redis-server on 127.0.0.1; log:" >&2
-cat "$DIR/redis.log" >&2 || true
-exit 1
+start_on_a_free_port setup-redis "${TASKROUTE_REDIS_PORT:-}" redis-server "$DIR/redis.log"
+echo "redis://127.0.0.1:${port}/" >"$DIR/url"
+echo "redis $(redis-server --version | grep -oE 'v=[0-9.]+') at $(cat "$DIR/url") (pid $(cat "$DIR/redis.pid"), log $DIR/redis.log)"

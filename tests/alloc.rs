@@ -353,19 +353,20 @@ fn rejecting_router(n: usize, kinds: &[Kind], policy: Builtin) -> Router {
 // The checks
 // ---------------------------------------------------------------------------------------------
 
-/// Warms `d` up on `router` with `warm`, then counts the allocations of routing `task` into it
-/// (three times).
-fn count_route(router: &Router, warm: &TaskSpec, task: &TaskSpec, d: &mut Decision) -> u64 {
-    router.route_into(warm, d).expect("an eligible model");
+/// Warms a fresh decision up on `router` with `task`, then counts the allocations of routing
+/// `task` into it (three times): the decision, and the count.
+fn count_route(router: &Router, task: &TaskSpec) -> (Decision, u64) {
+    let mut d = Decision::new();
+    router.route_into(task, &mut d).expect("an eligible model");
     let (n, res) = allocations(|| {
         let mut res = Ok(());
         for _ in 0..3 {
-            res = res.and(router.route_into(task, d));
+            res = res.and(router.route_into(task, &mut d));
         }
         res
     });
     res.expect("an eligible model");
-    n
+    (d, n)
 }
 
 #[test]
@@ -378,8 +379,7 @@ fn routing_an_eligible_task_allocates_nothing() {
             for p in BUILTINS {
                 let router = plain_router_ranking(n, p, depth);
                 let t = task(TaskKind::Planning);
-                let mut d = Decision::new();
-                let allocs = count_route(&router, &t, &t, &mut d);
+                let (d, allocs) = count_route(&router, &t);
                 assert_eq!(
                     allocs, 0,
                     "{n} candidates, depth {depth}, {p:?}: {allocs} allocations"
@@ -418,8 +418,7 @@ fn routing_with_each_kind_of_rejection_allocates_nothing() {
             for p in BUILTINS {
                 let router = rejecting_router(n, &[kind], p);
                 let t = task(TaskKind::Chat);
-                let mut d = Decision::new();
-                let allocs = count_route(&router, &t, &t, &mut d);
+                let (d, allocs) = count_route(&router, &t);
                 assert_eq!(allocs, 0, "{n} candidates, {kind:?}, {p:?}: {allocs} allocations");
                 // The scenario really produces the rejection.
                 let expected = !matches!(
@@ -448,8 +447,7 @@ fn routing_with_every_kind_of_rejection_at_once_allocates_nothing() {
     for p in BUILTINS {
         let router = rejecting_router(n, &ALL_KINDS, p);
         let t = task(TaskKind::Reasoning);
-        let mut d = Decision::new();
-        let allocs = count_route(&router, &t, &t, &mut d);
+        let (d, allocs) = count_route(&router, &t);
         assert_eq!(allocs, 0, "{p:?}: {allocs} allocations");
         let reasons: BTreeSet<String> = d
             .rejected()
@@ -511,8 +509,7 @@ fn a_custom_scorer_policy_allocates_nothing_either() {
         }),
     ));
     let t = task(TaskKind::Chat);
-    let mut d = Decision::new();
-    assert_eq!(count_route(&router, &t, &t, &mut d), 0);
+    assert_eq!(count_route(&router, &t).1, 0);
 }
 
 /// The in-process deployment limiter's admission check, its correction and its capacity
@@ -579,8 +576,7 @@ fn routing_with_an_output_estimator_allocates_nothing() {
             .build()
             .unwrap();
         let t = task(TaskKind::Planning);
-        let mut d = Decision::new();
-        let allocs = count_route(&router, &t, &t, &mut d);
+        let (_, allocs) = count_route(&router, &t);
         assert_eq!(
             allocs, 0,
             "{n} models with an output estimator: {allocs} allocations"

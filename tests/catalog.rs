@@ -1,7 +1,7 @@
 //! Catalog freshness: retirements in the router (this file), and the LiteLLM import with its
 //! price fidelity (below, feature `catalog`).
 
-use taskroute::{Date, ModelSpec, Prices, Rejection, Router, TaskKind, TaskSpec, Verdict};
+use taskroute::{Candidate, Date, ModelSpec, Prices, Rejection, Router, TaskKind, TaskSpec};
 
 fn model(id: &str, input: f64, retires: Option<&str>) -> ModelSpec {
     let m = ModelSpec::new(id, "p", Prices::new(input, input), 100_000).with_default_quality(0.9);
@@ -35,15 +35,7 @@ fn retired_models_are_rejected_with_their_date_only_when_asked() {
         .unwrap();
     let d = router.route(&task).unwrap();
     assert_eq!(d.primary_model().unwrap().as_str(), "retires-later");
-    let rejected = |id: &str| {
-        d.candidates
-            .iter()
-            .find(|c| c.model.as_str() == id)
-            .and_then(|c| match &c.verdict {
-                Verdict::Rejected(r) => Some(r.clone()),
-                _ => None,
-            })
-    };
+    let rejected = |id: &str| d.candidate(id).and_then(Candidate::rejection).cloned();
     assert_eq!(
         rejected("cheap-retired"),
         Some(Rejection::Retired {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod cli_support;
+mod shared_data;
 use cli_support::{bin, text};
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
@@ -18,9 +19,16 @@ fn assert_fails(cmd: &mut Command, message: &str) {
     assert!(err.contains(message), "{err}");
 }
 
-/// Runs `cmd`, checks that it exits with status 0, and returns its stdout and the JSON report it
-/// wrote to `json`.
-fn run_report(cmd: &mut Command, json: &Path) -> (String, serde_json::Value) {
+/// Runs `taskroute eval` on the outcomes in `data` with `args`, its JSON report written to
+/// `json`; checks that it exits with status 0, and returns its stdout and the report.
+fn eval_report(data: &Path, json: &Path, args: &[&str]) -> (String, serde_json::Value) {
+    let mut cmd = bin();
+    cmd.arg("eval")
+        .arg("--outcomes")
+        .arg(data)
+        .arg("--json")
+        .arg(json)
+        .args(args);
     let o = cmd.output().unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}{err}");
@@ -80,15 +88,17 @@ fn eval_prints_table_and_writes_json_and_svg() {
     let data = scratch("table.csv", &table());
     let json = scratch("report.json", "");
     let svg = scratch("plot.svg", "");
-    let (out, report) = run_report(
-        bin()
-            .args(["eval", "--grid", "11", "--split", "seed=3,test=0.5", "--outcomes"])
-            .arg(&data)
-            .arg("--json")
-            .arg(&json)
-            .arg("--plot")
-            .arg(&svg),
+    let (out, report) = eval_report(
+        &data,
         &json,
+        &[
+            "--grid",
+            "11",
+            "--split",
+            "seed=3,test=0.5",
+            "--plot",
+            svg.to_str().unwrap(),
+        ],
     );
     for needle in [
         "cost-first",
@@ -111,22 +121,10 @@ fn eval_prints_table_and_writes_json_and_svg() {
     let svg = std::fs::read_to_string(&svg).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("cost-first") && svg.contains("oracle"));
     // k-fold tests every prompt once.
-    let (_, report) = run_report(
-        bin()
-            .args([
-                "eval",
-                "--grid",
-                "5",
-                "--kfold",
-                "4",
-                "--policy",
-                "cost-first",
-                "--json",
-            ])
-            .arg(&json)
-            .arg("--outcomes")
-            .arg(&data),
+    let (_, report) = eval_report(
+        &data,
         &json,
+        &["--grid", "5", "--kfold", "4", "--policy", "cost-first"],
     );
     assert_eq!(report["test_prompts"], 40);
 }
@@ -135,14 +133,7 @@ fn eval_prints_table_and_writes_json_and_svg() {
 fn calibration_finds_knobs_for_a_share_of_calls() {
     let data = scratch("table-cal.csv", &table());
     let json = scratch("report-cal.json", "");
-    let (out, report) = run_report(
-        bin()
-            .args(["eval", "--grid", "11", "--calibrate", "share=dear:0.5", "--json"])
-            .arg(&json)
-            .arg("--outcomes")
-            .arg(&data),
-        &json,
-    );
+    let (out, report) = eval_report(&data, &json, &["--grid", "11", "--calibrate", "share=dear:0.5"]);
     assert!(out.contains("calibrated"), "{out}");
     let cals = report["calibrations"].as_array().unwrap();
     assert_eq!(cals.len(), 3);
@@ -183,25 +174,18 @@ fn judge_scores_load_with_a_quality_range() {
         "expected a quality in [0, 1]",
     );
     let json = scratch("judgments.json", "");
-    let (_, report) = run_report(
-        bin()
-            .args([
-                "eval",
-                "--grid",
-                "11",
-                "--quality-range",
-                "1,10",
-                "--input-tokens",
-                "50",
-                "--outcomes",
-            ])
-            .arg(&data)
-            .arg("--prices")
-            .arg(&prices)
-            .arg("--json")
-            .arg(&json),
-        &json,
-    );
+    let prices = prices.to_str().unwrap();
+    let args = [
+        "--grid",
+        "11",
+        "--quality-range",
+        "1,10",
+        "--input-tokens",
+        "50",
+        "--prices",
+        prices,
+    ];
+    let (_, report) = eval_report(&data, &json, &args);
     assert_eq!(report["prompts"], 40);
     let singles = report["baselines"]["singles"].as_array().unwrap();
     assert_eq!(singles[1]["quality"], 1.0);
@@ -250,30 +234,24 @@ fn route_explains_a_decision() {
 
 #[test]
 fn shared_routerbench_reproduces_readme_single_models() {
-    let dir = std::env::var_os("TASKROUTE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")));
-    let rb = dir.join("routerbench");
-    if !rb.join("outcomes.csv").exists() {
-        eprintln!(
-            "skipped: shared data not found at {} (set TASKROUTE_DATA_DIR)",
-            dir.display()
-        );
+    let Some(dir) = shared_data::shared_data() else {
         return;
-    }
+    };
+    let rb = dir.join("routerbench");
     let json = scratch("rb.json", "");
-    let (out, report) = run_report(
-        bin()
-            .args(["eval", "--grid", "21", "--kfold", "5", "--outcomes"])
-            .arg(rb.join("outcomes.csv"))
-            .arg("--prompts")
-            .arg(rb.join("prompts.jsonl"))
-            .arg("--prices")
-            .arg(dir.join("prices.csv"))
-            .arg("--json")
-            .arg(&json),
-        &json,
-    );
+    let (prompts, prices) = (rb.join("prompts.jsonl"), dir.join("prices.csv"));
+    let (prompts, prices) = (prompts.to_str().unwrap(), prices.to_str().unwrap());
+    let args = [
+        "--grid",
+        "21",
+        "--kfold",
+        "5",
+        "--prompts",
+        prompts,
+        "--prices",
+        prices,
+    ];
+    let (out, report) = eval_report(&rb.join("outcomes.csv"), &json, &args);
     assert_eq!(report["test_prompts"], 2205);
     let singles = report["baselines"]["singles"].as_array().unwrap();
     let get = |m: &str| singles.iter().find(|s| s["policy"] == m).unwrap();

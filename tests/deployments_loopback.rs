@@ -22,7 +22,7 @@ use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{ChatRequest, LimitWindow, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, Clock, Deployment, DeploymentLimits, ManualClock, RequestOptions, RoutedClient,
-    RoutedResponse,
+    RoutedError, RoutedResponse, RoutedStream,
 };
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
@@ -98,15 +98,32 @@ fn key_limits(rpm: f64, tpm: f64) -> KeyLimits {
     }
 }
 
-async fn call(c: &RoutedClient, i: u64, opts: RequestOptions) -> RoutedResponse {
+/// Request `i`: a chat task of `WORDS` words with its `req-<i>` prompt, and `MAX_TOKENS`.
+fn request(i: u64) -> (TaskSpec, ChatRequest) {
     let task = TaskSpec::new(TaskKind::Chat, WORDS as u32).with_output_tokens(MAX_TOKENS / 2);
     let req = ChatRequest::new().user(prompt(i, WORDS)).max_tokens(MAX_TOKENS);
-    // Real time: a request that waits on the manual clock (a backoff nobody advances) fails
-    // the test instead of hanging it.
-    tokio::time::timeout(Duration::from_secs(30), c.complete(&task, &req, opts))
+    (task, req)
+}
+
+/// What `request` gives, which must be a success within 30 s of real time: a request that
+/// waits on the manual clock (a backoff nobody advances) fails the test instead of hanging it.
+async fn ok_in_real_time<T>(request: impl Future<Output = Result<T, RoutedError>>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), request)
         .await
         .expect("the request hung")
         .unwrap()
+}
+
+/// Request `i`, which must succeed.
+async fn call(c: &RoutedClient, i: u64, opts: RequestOptions) -> RoutedResponse {
+    let (task, req) = request(i);
+    ok_in_real_time(c.complete(&task, &req, opts)).await
+}
+
+/// Request `i` streamed, whose stream must start.
+async fn stream(c: &RoutedClient, i: u64, opts: RequestOptions) -> RoutedStream {
+    let (task, req) = request(i);
+    ok_in_real_time(c.stream(&task, &req, opts)).await
 }
 
 fn total_429(server: &LimitServer) -> u64 {
@@ -324,15 +341,7 @@ async fn stream_against_ten_a_minute(make: fn(&LimitServer, &str) -> Arc<dyn Pro
     let (mut big, mut small) = (0, 0);
     for i in 0..30 {
         clock.advance(ms(10));
-        let task = TaskSpec::new(TaskKind::Chat, WORDS as u32).with_output_tokens(MAX_TOKENS / 2);
-        let req = ChatRequest::new().user(prompt(i, WORDS)).max_tokens(MAX_TOKENS);
-        let mut s = tokio::time::timeout(
-            Duration::from_secs(30),
-            c.stream(&task, &req, RequestOptions::within(Duration::from_secs(10))),
-        )
-        .await
-        .expect("the request hung")
-        .unwrap();
+        let mut s = stream(&c, i, RequestOptions::within(Duration::from_secs(10))).await;
         while let Some(ev) = s.next().await {
             let ev = ev.unwrap();
             assert!(
@@ -428,17 +437,9 @@ async fn a_stream_refused_with_retry_after_pauses_the_deployment() {
     let mut models = Vec::new();
     for i in 0..5 {
         clock.advance(ms(100));
-        let task = TaskSpec::new(TaskKind::Chat, WORDS as u32).with_output_tokens(MAX_TOKENS / 2);
-        let req = ChatRequest::new().user(prompt(i, WORDS)).max_tokens(MAX_TOKENS);
         // A 2 s deadline: the server's retry-after (6 s) does not fit, so the first request
         // moves on to "small" rather than back off.
-        let mut s = tokio::time::timeout(
-            Duration::from_secs(30),
-            c.stream(&task, &req, RequestOptions::within(Duration::from_secs(2))),
-        )
-        .await
-        .expect("the request hung")
-        .unwrap();
+        let mut s = stream(&c, i, RequestOptions::within(Duration::from_secs(2))).await;
         while let Some(ev) = s.next().await {
             ev.unwrap();
         }

@@ -25,17 +25,19 @@ fn replica(url: &str, prefix: &str, config: BreakerConfig) -> Replica {
         .probe_lease(Duration::from_secs(30))
         .build()
         .unwrap();
-    let registry = Arc::new(
-        BreakerRegistry::new(config, Arc::new(TokioClock))
-            .unwrap()
-            .with_observer(fleet.observer()),
-    );
+    let registry = fleet_support::registry_shared_by(&fleet, config);
     let task = fleet.spawn(Arc::clone(&registry));
     Replica {
         registry,
         fleet,
         task,
     }
+}
+
+/// `N` replicas sharing their breakers under a key prefix of `test`'s own.
+fn replicas<const N: usize>(url: &str, test: &str, config: BreakerConfig) -> [Replica; N] {
+    let prefix = fleet_support::fresh_prefix(test);
+    std::array::from_fn(|_| replica(url, &prefix, config))
 }
 
 fn fail(r: &Replica, model: &ModelId, n: usize) {
@@ -58,11 +60,10 @@ async fn until(what: &str, within: Duration, mut f: impl FnMut() -> bool) -> Dur
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_model_opened_in_one_replica_is_avoided_by_the_other_and_probed_once() {
     let url = redis_or_skip!();
-    let prefix = fleet_support::fresh_prefix("breakers");
     let config = BreakerConfig::default()
         .with_consecutive_failures(3)
         .with_open_for(Duration::from_millis(800));
-    let (a, b) = (replica(&url, &prefix, config), replica(&url, &prefix, config));
+    let [a, b] = replicas(&url, "breakers", config);
     let m = ModelId::from("gpt-x");
     // both know the model, closed
     b.registry.breaker(&m);
@@ -114,12 +115,11 @@ async fn a_model_opened_in_one_replica_is_avoided_by_the_other_and_probed_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_spread_over_replicas_trip_the_fleet() {
     let url = redis_or_skip!();
-    let prefix = fleet_support::fresh_prefix("breakers-rate");
     // 60 % failures over at least 20 calls trips; no replica alone sees 20 calls
     let config = BreakerConfig::default()
         .with_consecutive_failures(0)
         .with_failure_rate(0.6, 20, Duration::from_secs(30));
-    let rs: Vec<Replica> = (0..3).map(|_| replica(&url, &prefix, config)).collect();
+    let rs: [Replica; 3] = replicas(&url, "breakers-rate", config);
     let m = ModelId::from("flaky");
     for r in &rs {
         for i in 0..8 {

@@ -5,7 +5,6 @@
 
 mod fleet_support;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleet_support::fresh_prefix;
@@ -13,10 +12,23 @@ use taskroute::fleet::{FleetRedis, RedisLimiter};
 use taskroute::provider::{LimitWindow, RateLimits};
 use taskroute::runtime::{DeploymentId, DeploymentLimits, Limiter, Refusal};
 
-fn replicas(url: &str, prefix: &str, limits: DeploymentLimits) -> (Arc<RedisLimiter>, Arc<RedisLimiter>) {
-    let id = DeploymentId::new("east");
-    let make = || Arc::new(RedisLimiter::new(FleetRedis::open(url).unwrap(), prefix, &id, limits).unwrap());
+/// Two replicas' limiters of one deployment, under a key prefix of `test`'s own.
+fn replicas(url: &str, test: &str, limits: DeploymentLimits) -> (RedisLimiter, RedisLimiter) {
+    let (prefix, id) = (fresh_prefix(test), DeploymentId::new("east"));
+    let make = || RedisLimiter::new(FleetRedis::open(url).unwrap(), &prefix, &id, limits).unwrap();
     (make(), make())
+}
+
+/// [`replicas`] that also share the deployment's concurrency, each admission leased for `lease`.
+fn replicas_sharing_concurrency(
+    url: &str,
+    test: &str,
+    limits: DeploymentLimits,
+    lease: Duration,
+) -> (RedisLimiter, RedisLimiter) {
+    let (a, b) = replicas(url, test, limits);
+    let share = |l: RedisLimiter| l.shared_concurrency(lease).unwrap();
+    (share(a), share(b))
 }
 
 async fn acquire(l: &RedisLimiter, tokens: u64) -> Result<(), Refusal> {
@@ -35,11 +47,7 @@ async fn settle_down() {
 async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
     let _serial = SERIAL.lock().await;
     let url = redis_or_skip!();
-    let (a, b) = replicas(
-        &url,
-        &fresh_prefix("limiter_rpm"),
-        DeploymentLimits::none().rpm(10),
-    );
+    let (a, b) = replicas(&url, "limiter_rpm", DeploymentLimits::none().rpm(10));
     // Warm the script cache (the first call may load it).
     acquire(&a, 0).await.unwrap();
     let before = fleet_support::script_calls(&url).await;
@@ -75,11 +83,7 @@ async fn two_replicas_share_one_rpm_limit_one_round_trip_each() {
 async fn tokens_are_corrected_and_learning_and_pauses_are_shared() {
     let _serial = SERIAL.lock().await;
     let url = redis_or_skip!();
-    let (a, b) = replicas(
-        &url,
-        &fresh_prefix("limiter_tpm"),
-        DeploymentLimits::none().tpm(1000),
-    );
+    let (a, b) = replicas(&url, "limiter_tpm", DeploymentLimits::none().tpm(1000));
     acquire(&a, 600).await.unwrap();
     assert!(matches!(
         acquire(&b, 600).await,
@@ -106,7 +110,7 @@ async fn tokens_are_corrected_and_learning_and_pauses_are_shared() {
     acquire(&b, 1).await.unwrap();
     assert!(matches!(acquire(&b, 1).await, Err(Refusal::Requests { .. })));
     // A 429 seen by b pauses the deployment for a as well.
-    let (c, d) = replicas(&url, &fresh_prefix("limiter_pause"), DeploymentLimits::none());
+    let (c, d) = replicas(&url, "limiter_pause", DeploymentLimits::none());
     c.throttled(Some(Duration::from_secs(30)), Instant::now());
     settle_down().await;
     match acquire(&d, 1).await {
@@ -121,11 +125,7 @@ async fn a_configured_limit_is_a_ceiling_for_what_is_learned() {
     let url = redis_or_skip!();
     // Configured 3 per minute on a key the provider allows 600: a learns the provider's
     // figure, and the fleet still takes 3.
-    let (a, b) = replicas(
-        &url,
-        &fresh_prefix("limiter_cap"),
-        DeploymentLimits::none().rpm(3),
-    );
+    let (a, b) = replicas(&url, "limiter_cap", DeploymentLimits::none().rpm(3));
     acquire(&a, 1).await.unwrap();
     a.learn(
         &RateLimits::new(Some(LimitWindow::new(600, 599)), None),
@@ -141,16 +141,8 @@ async fn a_configured_limit_is_a_ceiling_for_what_is_learned() {
 async fn shared_concurrency_holds_for_the_fleet_and_a_crashed_replica_gives_its_slots_back() {
     let _serial = SERIAL.lock().await;
     let url = redis_or_skip!();
-    let prefix = fresh_prefix("limiter_conc");
-    let id = DeploymentId::new("east");
     let limits = DeploymentLimits::none().max_concurrency(2);
-    let make = || {
-        RedisLimiter::new(FleetRedis::open(&url).unwrap(), &prefix, &id, limits)
-            .unwrap()
-            .shared_concurrency(Duration::from_secs(1))
-            .unwrap()
-    };
-    let (a, b) = (make(), make());
+    let (a, b) = replicas_sharing_concurrency(&url, "limiter_conc", limits, Duration::from_secs(1));
     acquire(&a, 0).await.unwrap();
     acquire(&b, 0).await.unwrap();
     // Two calls in flight in the fleet: neither replica may start a third (each has only one).
@@ -169,7 +161,7 @@ async fn shared_concurrency_holds_for_the_fleet_and_a_crashed_replica_gives_its_
     assert_eq!(acquire(&a, 0).await, Err(Refusal::Concurrency { max: 2 }));
 
     // Without shared concurrency each replica counts its own: 2 + 2 in flight.
-    let (c, d) = replicas(&url, &fresh_prefix("limiter_conc_local"), limits);
+    let (c, d) = replicas(&url, "limiter_conc_local", limits);
     for l in [&c, &c, &d, &d] {
         acquire(l, 0).await.unwrap();
     }
@@ -180,11 +172,7 @@ async fn shared_concurrency_holds_for_the_fleet_and_a_crashed_replica_gives_its_
 async fn an_admission_dropped_before_its_answer_frees_its_slot() {
     let _serial = SERIAL.lock().await;
     let url = redis_or_skip!();
-    let (a, _) = replicas(
-        &url,
-        &fresh_prefix("limiter_drop"),
-        DeploymentLimits::none().max_concurrency(1),
-    );
+    let (a, _) = replicas(&url, "limiter_drop", DeploymentLimits::none().max_concurrency(1));
     let mut pending = Box::pin(a.acquire(0, Instant::now()).decided());
     // Pending on its first poll (the answer needs the connection's task to run): when it was
     // not, this test checked nothing.
@@ -202,16 +190,12 @@ async fn an_admission_dropped_before_its_answer_frees_its_slot() {
 async fn a_shared_admission_dropped_after_redis_ran_it_gives_the_fleet_its_slot_back() {
     let _serial = SERIAL.lock().await;
     let url = redis_or_skip!();
-    let prefix = fresh_prefix("limiter_drop_shared");
-    let id = DeploymentId::new("east");
-    let limits = DeploymentLimits::none().max_concurrency(1);
-    let make = || {
-        RedisLimiter::new(FleetRedis::open(&url).unwrap(), &prefix, &id, limits)
-            .unwrap()
-            .shared_concurrency(Duration::from_secs(60))
-            .unwrap()
-    };
-    let (a, b) = (make(), make());
+    let (a, b) = replicas_sharing_concurrency(
+        &url,
+        "limiter_drop_shared",
+        DeploymentLimits::none().max_concurrency(1),
+        Duration::from_secs(60),
+    );
     // Connected, and the script loaded: the next admission is sent on its first poll.
     acquire(&a, 0).await.unwrap();
     a.settle(0, Some(0), Instant::now());

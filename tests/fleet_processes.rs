@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use taskroute::fleet::{FleetError, FleetRedis, RedisBudgetStore, RedisOptions};
+use taskroute::fleet::{FleetError, RedisBudgetStore};
 use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     BudgetCap, BudgetError, BudgetPolicy, BudgetScope, BudgetStore, InMemoryBudgetStore, RequestOptions,
@@ -481,11 +481,7 @@ fn a_redis_restart_fails_closed_then_recovers() {
     let cap = 3.0;
     let rt = fleet_support::runtime();
     let outcome = rt.block_on(async {
-        let redis = FleetRedis::open_with(
-            &url,
-            RedisOptions::default().with_call_timeout(Duration::from_millis(300)),
-        )
-        .unwrap();
+        let redis = fleet_support::redis_within(&url, Duration::from_millis(300));
         let store = RedisBudgetStore::builder(redis)
             .cap(BudgetScope::Global, BudgetCap::total(cap))
             .lease(Duration::from_secs(30))

@@ -7,7 +7,7 @@ mod fleet_support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use taskroute::fleet::{FleetError, FleetRedis, FleetStats, RedisOptions};
+use taskroute::fleet::{FleetError, FleetRedis, FleetStats};
 use taskroute::learn::{OnlineConfig, OnlineEstimator};
 use taskroute::runtime::{RuntimeStats, StatsConfig, TokioClock};
 use taskroute::{LatencyProfile, ModelSpec, Prices, TaskKind, TaskSpec};
@@ -133,11 +133,7 @@ async fn without_redis_the_figures_stay_local_and_are_sent_later() {
     let prefix = fleet_support::fresh_prefix("stats-down");
     // nothing listens on this port (bound, then dropped)
     let port = fleet_support::unused_port();
-    let down = FleetRedis::open_with(
-        &format!("redis://127.0.0.1:{port}/"),
-        RedisOptions::default().with_call_timeout(Duration::from_millis(200)),
-    )
-    .unwrap();
+    let down = fleet_support::redis_within(&format!("redis://127.0.0.1:{port}/"), Duration::from_millis(200));
     let a = replica_on(down, &prefix);
     let id = model().id;
     calls(&a, 400, 5, 1);
@@ -178,23 +174,13 @@ async fn without_redis_the_figures_stay_local_and_are_sent_later() {
 
 #[tokio::test]
 async fn a_server_that_is_not_redis_gives_typed_errors_never_a_panic() {
-    let replies: [(&[u8], bool); 8] = [
-        (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", true),
-        (b"*2147483647\r\n", false),
-        (b"\x00\xff\xfe garbage \r\n\r\n", true),
-        (b"+OK\r\n", false),
-        (b":1\r\n", false),
+    // Besides the common ones, two malformed arrays.
+    let replies: [(&[u8], bool); 2] = [
         (b"*2\r\n*1\r\n*2\r\n:0\r\n*2\r\n$3\r\nx:m\r\n:1\r\n*0\r\n", false),
         (b"*2\r\n*0\r\n*2\r\n$9\r\ns\nchat\nm\r\n$3\r\nnan\r\n", false),
-        (b"", true),
     ];
-    for (reply, hang_up) in replies {
-        let url = fleet_support::impostor(reply, hang_up).await;
-        let redis = FleetRedis::open_with(
-            &url,
-            RedisOptions::default().with_call_timeout(Duration::from_millis(300)),
-        )
-        .unwrap();
+    for (reply, hang_up) in fleet_support::NOT_REDIS.into_iter().chain(replies) {
+        let redis = fleet_support::impostor(reply, hang_up).await;
         let r = replica_on(redis, "impostor");
         calls(&r, 500, 3, 0);
         feedback(&r, 1.0, 2);

@@ -19,6 +19,18 @@ fn run(args: &[&str]) -> (Output, String, String) {
     (o, out, err)
 }
 
+/// The stdout of a run, which must have succeeded.
+fn succeeds((o, out, err): (Output, String, String)) -> String {
+    assert!(o.status.success(), "{err}");
+    out
+}
+
+/// Checks that a run exited with status 1 and said `message` on stderr (`err`).
+fn assert_fails(o: &Output, err: &str, message: &str) {
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(message), "{err}");
+}
+
 /// `taskroute <cmd>` on a fixture table with its `id`/`text` prompts; `tail` follows.
 fn run_on(cmd: &str, table: &Path, prompts: &Path, tail: &[&str]) -> (Output, String, String) {
     let s = |p: &Path| p.to_str().unwrap().to_owned();
@@ -104,21 +116,19 @@ fn split_train_then_eval_on_another_file() {
     let lines = |p: &PathBuf| std::fs::read_to_string(p).unwrap().lines().count();
     assert_eq!((lines(&train), lines(&test)), (141, 61));
 
-    let (o, out, err) = run_train(&train, &prompts, &est, &["--learner", "logreg"]);
-    assert!(o.status.success(), "{err}");
+    let out = succeeds(run_train(&train, &prompts, &est, &["--learner", "logreg"]));
     assert!(
         out.contains("trained `logreg` on 140 prompts (140 with text) x 2 models"),
         "{out}"
     );
 
     let report = s(&d.join("report.json"));
-    let (o, out, err) = run_eval(
+    let out = succeeds(run_eval(
         &test,
         &prompts,
         &est,
         &["--policy", "cost-first", "--json", &report],
-    );
-    assert!(o.status.success(), "{err}");
+    ));
     assert!(out.contains("60 test prompts"), "{out}");
     assert!(out.contains("learned `logreg`"), "{out}");
     // The learned router separates the prompts: some cost-first point reaches full quality
@@ -142,8 +152,7 @@ fn damaged_or_foreign_estimator_files_are_refused() {
     let d = dir();
     let s = |p: &PathBuf| p.to_str().unwrap().to_owned();
     let est = d.join("est2.json");
-    let (o, _, err) = run_train(&table, &prompts, &est, &["--learner", "knn"]);
-    assert!(o.status.success(), "{err}");
+    succeeds(run_train(&table, &prompts, &est, &["--learner", "knn"]));
     let json = std::fs::read_to_string(&est).unwrap();
     for (name, contents, expect) in [
         (
@@ -187,8 +196,7 @@ fn damaged_or_foreign_estimator_files_are_refused() {
         "--out",
         &s(&d.join("x.json")),
     ]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("shrink"), "{err}");
+    assert_fails(&o, &err, "shrink");
 }
 
 #[test]
@@ -202,8 +210,7 @@ fn train_knn_by_kind_flag_reaches_the_saved_estimator() {
         } else {
             &["--learner", "knn"]
         };
-        let (o, _, err) = run_train(&table, &prompts, &est, extra);
-        assert!(o.status.success(), "{err}");
+        succeeds(run_train(&table, &prompts, &est, extra));
         let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
         assert_eq!(loaded.config().knn_by_kind, expect);
     }
@@ -249,12 +256,15 @@ fn noise_fixtures(tag: &str) -> (PathBuf, PathBuf) {
 
 #[test]
 fn default_train_chooses_by_cross_validation_and_eval_prints_the_figures() {
-    let d = dir();
+    // `taskroute train` with its default settings, saved to `est`: what it says, and what it saved.
+    let train = |table: &Path, prompts: &Path, est: &Path| {
+        let out = succeeds(run_train(table, prompts, est, &[]));
+        (out, taskroute::learn::LearnedEstimator::load(est).unwrap())
+    };
     // Text that tells which prompts the cheap model gets right: a learner is chosen.
     let (table, prompts) = fixtures("auto");
-    let est = d.join("auto.json");
-    let (o, out, err) = run_train(&table, &prompts, &est, &[]);
-    assert!(o.status.success(), "{err}");
+    let est = dir().join("auto.json");
+    let (out, loaded) = train(&table, &prompts, &est);
     assert!(
         out.contains("model selection: 5-fold cross-validation on 200 prompts"),
         "{out}"
@@ -263,52 +273,44 @@ fn default_train_chooses_by_cross_validation_and_eval_prints_the_figures() {
         out.contains("it beat the prior by more than the CV noise"),
         "{out}"
     );
-    let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
     assert!(!loaded.cv_report().unwrap().kept_prior());
-    let (o, out, err) = run_eval(&table, &prompts, &est, &[]);
-    assert!(o.status.success(), "{err}");
+    let out = succeeds(run_eval(&table, &prompts, &est, &[]));
     assert!(out.contains("the estimator records its model selection"), "{out}");
     assert!(out.contains("<- chosen"), "{out}");
 
     // Outcomes independent of the text: the prior is saved, and train says so.
     let (table, prompts) = noise_fixtures("auto-noise");
-    let est = d.join("auto-noise.json");
-    let (o, out, err) = run_train(&table, &prompts, &est, &[]);
-    assert!(o.status.success(), "{err}");
+    let (out, loaded) = train(&table, &prompts, &dir().join("auto-noise.json"));
     assert!(
         out.contains("saved the per-kind prior: no learner beat it by more than the CV noise"),
         "{out}"
     );
-    let loaded = taskroute::learn::LearnedEstimator::load(&est).unwrap();
     assert_eq!(loaded.config().learner, taskroute::learn::Learner::Prior);
 }
 
 #[test]
 fn eval_refits_the_default_selection_per_fold_and_prints_aiq_per_fold() {
     let (table, prompts) = fixtures("kfold-learned");
-    let (o, out, err) = run_on(
+    let out = succeeds(run_on(
         "eval",
         &table,
         &prompts,
         &["--estimator", "learned", "--kfold", "3", "--no-progress"],
-    );
-    assert!(o.status.success(), "{err}");
+    ));
     assert!(
         out.contains("cross-validated on the training split (chose `"),
         "{out}"
     );
     assert!(out.contains("AIQ per fold"), "{out}");
-    let (o, out, err) = run_on(
+    let out = succeeds(run_on(
         "eval",
         &table,
         &prompts,
         &["--estimator", "learned-prior", "--kfold", "3", "--no-progress"],
-    );
-    assert!(o.status.success(), "{err}");
+    ));
     assert!(out.contains("learned `prior` with its default settings"), "{out}");
     let (o, _, err) = run_on("eval", &table, &prompts, &["--estimator", "learned-nope"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("learned-<learner>"), "{err}");
+    assert_fails(&o, &err, "learned-<learner>");
 }
 
 #[test]
@@ -323,7 +325,7 @@ fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
     .unwrap();
     let p = prices.to_str().unwrap();
     let est = d.join("lengths.json");
-    let (o, out, err) = run_train(
+    let out = succeeds(run_train(
         &table,
         &prompts,
         &est,
@@ -337,8 +339,7 @@ fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
             "--prices",
             p,
         ],
-    );
-    assert!(o.status.success(), "{err}");
+    ));
     assert!(
         out.contains("output lengths (each model's expected cost): `text`"),
         "{out}"
@@ -347,8 +348,7 @@ fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
     assert!(loaded.predicts_lengths());
     assert_eq!(loaded.config().rank, 3);
     assert_eq!(loaded.config().learner, taskroute::learn::Learner::Mf);
-    let (o, out, err) = run_eval(&table, &prompts, &est, &["--prices", p]);
-    assert!(o.status.success(), "{err}");
+    let out = succeeds(run_eval(&table, &prompts, &est, &["--prices", p]));
     assert!(out.contains("output lengths `text`"), "{out}");
     // Without prices no answer's output tokens are known: a clear error.
     let (o, _, err) = run_train(
@@ -357,13 +357,11 @@ fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
         &est,
         &["--learner", "prior", "--lengths", "kind"],
     );
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("no output tokens are known"), "{err}");
+    assert_fails(&o, &err, "no output tokens are known");
     let (o, _, err) = run_train(&table, &prompts, &est, &["--lengths", "long"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(err.contains("expected task, kind or text or auto"), "{err}");
+    assert_fails(&o, &err, "expected task, kind or text or auto");
     // `eval --lengths` trains a fixed learner's lengths on each training split.
-    let (o, out, err) = run_on(
+    let out = succeeds(run_on(
         "eval",
         &table,
         &prompts,
@@ -378,7 +376,6 @@ fn train_and_eval_flags_for_output_lengths_and_the_factorisation() {
             "3",
             "--no-progress",
         ],
-    );
-    assert!(o.status.success(), "{err}");
+    ));
     assert!(out.contains("output lengths `kind`"), "{out}");
 }

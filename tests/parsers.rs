@@ -79,6 +79,20 @@ fn payload_of(json: &str) -> &str {
     &json[start..json.len() - 1]
 }
 
+/// Loads the estimator file with `payload` (described as `what`), checking that the parse's
+/// peak memory stays within [`memory_bound`] of the file's size.
+fn load_within_memory_bound(what: &str, payload: &str) -> Result<LearnedEstimator, LearnError> {
+    let file = with_payload(payload);
+    let (result, peak) = metered(|| LearnedEstimator::from_json(&file));
+    eprintln!("{what}: {} bytes, peak {peak} bytes: {result:?}", file.len());
+    assert!(
+        peak <= memory_bound(file.len()),
+        "{what}: peak {peak} bytes for a {}-byte file",
+        file.len()
+    );
+    result
+}
+
 #[test]
 fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
     // Issue 10 item 6: a small file claiming a 2^25 x 4096 weight matrix (512 GiB) made the
@@ -92,20 +106,10 @@ fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
         &payload[..at],
         &payload[rows..]
     );
-    let file = with_payload(&huge);
-    let (result, peak) = metered(|| LearnedEstimator::from_json(&file));
-    eprintln!(
-        "2^25 x 4096 claim: {} bytes, peak {peak} bytes: {result:?}",
-        file.len()
-    );
+    let result = load_within_memory_bound("2^25 x 4096 claim", &huge);
     assert!(
         matches!(result, Err(LearnError::Corrupt(Corruption::Shape { .. }))),
         "{result:?}"
-    );
-    assert!(
-        peak <= memory_bound(file.len()),
-        "peak {peak} bytes for a {}-byte file",
-        file.len()
     );
 
     // A claim consistent with the settings (2^24 hash buckets, 4096 models listed) is refused by
@@ -122,12 +126,7 @@ fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
         .replacen("\"hash_bits\":8", "\"hash_bits\":24", 1)
         .replacen("[\"weak\",\"strong\"]", &models_json, 1)
         .replacen("\"dim\":33554432", &format!("\"dim\":{}", 21 + (1 << 24)), 1);
-    let file = with_payload(&big);
-    let (result, peak) = metered(|| LearnedEstimator::from_json(&file));
-    eprintln!(
-        "consistent 2^24 x 4096 claim: {} bytes, peak {peak} bytes: {result:?}",
-        file.len()
-    );
+    let result = load_within_memory_bound("consistent 2^24 x 4096 claim", &big);
     assert!(
         matches!(
             result,
@@ -135,11 +134,6 @@ fn an_estimator_file_claiming_huge_weights_is_refused_before_allocating() {
                 if elements == (21 + (1u64 << 24)) * 4096
         ),
         "{result:?}"
-    );
-    assert!(
-        peak <= memory_bound(file.len()),
-        "peak {peak} bytes for a {}-byte file",
-        file.len()
     );
 }
 

@@ -26,7 +26,7 @@ use taskroute::provider::bedrock::Bedrock;
 use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{ChatRequest, Provider};
 use taskroute::runtime::{RequestOptions, RetryPolicy, RoutedClient};
-use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
+use taskroute::{ModelSpec, Prices, TaskKind, TaskSpec};
 
 // No two share 8 consecutive bytes.
 const KEY: &str = "sk-logs-Hb3Nq8Wz1Kv5";
@@ -184,16 +184,10 @@ async fn exercise_runtime() {
     let (whole, streamed) = answers("openai");
     let (base, _) = raw_server(Reply::Sequence(vec![fail.clone(), whole, fail, streamed])).await;
     let openai = OpenAi::builder().base_url(&base).api_key(KEY).build().unwrap();
-    let router = Router::builder()
-        .model_spec(
-            ModelSpec::new("primary", "openai", Prices::new(0.1, 0.2), 128_000).with_default_quality(0.8),
-        )
-        .model_spec(
-            ModelSpec::new("backup", "openai", Prices::new(1.0, 2.0), 128_000).with_default_quality(0.9),
-        )
-        .policy(CostFirst::new(0.7).unwrap())
-        .build()
-        .unwrap();
+    let router = common::primary_and_backup(
+        ("primary", Prices::new(0.1, 0.2)),
+        ("backup", Prices::new(1.0, 2.0)),
+    );
     let c = RoutedClient::builder(router)
         .provider(Arc::new(openai) as Arc<dyn Provider>)
         .retry(RetryPolicy::no_retries())

@@ -1,12 +1,19 @@
 //! `taskroute classify` and `taskroute route --request`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 mod cli_support;
 use cli_support::taskroute as run;
 
 fn scratch(name: &str, contents: &str) -> PathBuf {
     cli_support::scratch("request_cli", name, contents)
+}
+
+/// Runs `taskroute classify --input <input>` with `more` arguments after it.
+fn classify(input: &Path, more: &[&str]) -> (bool, String, String) {
+    let mut args = vec!["classify", "--input", input.to_str().unwrap()];
+    args.extend_from_slice(more);
+    run(&args)
 }
 
 #[test]
@@ -22,15 +29,15 @@ fn classify_prints_accuracy_and_confusion_with_labels_and_kinds_without() {
             "\n"
         ),
     );
-    let (ok, out, err) = run(&["classify", "--input", labelled.to_str().unwrap()]);
+    let (ok, out, err) = classify(&labelled, &[]);
     assert!(ok, "{err}");
     assert!(out.starts_with("accuracy 0.667 (2/3)"), "{out}");
     assert!(out.contains("confusion (rows true, columns predicted)"), "{out}");
     let unlabelled = scratch("plain.jsonl", "{\"text\": \"Summarize this article.\"}\n");
-    let (ok, out, _) = run(&["classify", "--input", unlabelled.to_str().unwrap()]);
+    let (ok, out, _) = classify(&unlabelled, &[]);
     assert!(ok && out.starts_with("summarization\t"), "{out}");
     let bad = scratch("bad.jsonl", "{\"prompt\": \"x\"}\n");
-    let (ok, _, err) = run(&["classify", "--input", bad.to_str().unwrap()]);
+    let (ok, _, err) = classify(&bad, &[]);
     assert!(
         !ok && err.contains("bad.jsonl:1: no string field `text`"),
         "{err}"
@@ -66,46 +73,22 @@ fn classify_trains_saves_loads_and_cross_validates_a_learned_classifier() {
     let lines = code_and_math_lines();
     let labelled = scratch("learn.jsonl", &lines);
     let model = scratch("classifier.json", "");
-    let (ok, _, err) = run(&[
-        "classify",
-        "--input",
-        labelled.to_str().unwrap(),
-        "--save",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = classify(&labelled, &["--save", model.to_str().unwrap()]);
     assert!(ok && err.contains("trained on 24 prompts (2 kinds)"), "{err}");
     let probe = scratch(
         "probe.jsonl",
         "{\"text\": \"Write a python function that sorts a list of numbers.\"}\n",
     );
-    let (ok, out, err) = run(&[
-        "classify",
-        "--input",
-        probe.to_str().unwrap(),
-        "--learned",
-        model.to_str().unwrap(),
-    ]);
+    let (ok, out, err) = classify(&probe, &["--learned", model.to_str().unwrap()]);
     assert!(ok && out.starts_with("code_generation\t"), "{out}{err}");
-    let (ok, out, err) = run(&[
-        "classify",
-        "--input",
-        labelled.to_str().unwrap(),
-        "--cross-validate",
-        "3",
-    ]);
+    let (ok, out, err) = classify(&labelled, &["--cross-validate", "3"]);
     assert!(ok, "{err}");
     assert!(out.starts_with("3-fold cross-validation"), "{out}");
     assert!(
         out.contains("== learned") && out.contains("accuracy 1.000 (24/24)"),
         "{out}"
     );
-    let (ok, _, err) = run(&[
-        "classify",
-        "--input",
-        probe.to_str().unwrap(),
-        "--learned",
-        labelled.to_str().unwrap(),
-    ]);
+    let (ok, _, err) = classify(&probe, &["--learned", labelled.to_str().unwrap()]);
     assert!(!ok && err.contains("not a valid classifier file"), "{err}");
 }
 
@@ -116,17 +99,10 @@ fn classify_repeats_cross_validation_over_fold_draws() {
     let mut lines = code_and_math_lines();
     lines += "{\"text\": \"hello there\", \"kind\": \"math\"}\n";
     let labelled = scratch("repeats.jsonl", &lines);
-    let (ok, out, err) = run(&[
-        "classify",
-        "--input",
-        labelled.to_str().unwrap(),
-        "--cross-validate",
-        "3",
-        "--repeats",
-        "4",
-        "--seed",
-        "7",
-    ]);
+    let (ok, out, err) = classify(
+        &labelled,
+        &["--cross-validate", "3", "--repeats", "4", "--seed", "7"],
+    );
     assert!(ok, "{err}");
     assert!(
         out.starts_with(
@@ -140,26 +116,20 @@ fn classify_repeats_cross_validation_over_fold_draws() {
         "{out}"
     );
     assert!(out.contains("accuracy 0.960 (96/100)"), "{out}");
-    let (ok, _, err) = run(&[
-        "classify",
-        "--input",
-        labelled.to_str().unwrap(),
-        "--repeats",
-        "2",
-    ]);
+    let (ok, _, err) = classify(&labelled, &["--repeats", "2"]);
     assert!(!ok && err.contains("--cross-validate"), "{err}");
     // Seeds past u64::MAX are refused, not an overflow (a panic in a debug build).
-    let (ok, _, err) = run(&[
-        "classify",
-        "--input",
-        labelled.to_str().unwrap(),
-        "--cross-validate",
-        "3",
-        "--repeats",
-        "2",
-        "--seed",
-        "18446744073709551615",
-    ]);
+    let (ok, _, err) = classify(
+        &labelled,
+        &[
+            "--cross-validate",
+            "3",
+            "--repeats",
+            "2",
+            "--seed",
+            "18446744073709551615",
+        ],
+    );
     assert!(
         !ok && err.contains("--repeats 2") && !err.contains("panicked"),
         "{err}"
@@ -173,13 +143,7 @@ fn classify_repeats_cross_validation_over_fold_draws() {
          {\"text\": \"Sam has 3 apples. How many?\", \"kind\": \"math\"}\n\
          {\"text\": \"Ann has 5 pears and eats 2. How many?\", \"kind\": \"math\"}\n",
     );
-    let (ok, out, err) = run(&[
-        "classify",
-        "--input",
-        few.to_str().unwrap(),
-        "--cross-validate",
-        "3",
-    ]);
+    let (ok, out, err) = classify(&few, &["--cross-validate", "3"]);
     assert!(!ok && err.contains("fold 2 gets no prompt"), "{out}{err}");
 }
 

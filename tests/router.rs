@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use taskroute::{
     Candidate, Capabilities, Capability, CostFirst, Decision, Error, Estimate, LatencyProfile, Limits,
-    ModelId, ModelSpec, OutputEstimator, Policy, Prices, QualityFirst, Rejection, Router, Score,
-    ScorerPolicy, Task, TaskKind, TaskSpec, Verdict, Weighted, filter_fn, health_fn, policy_fn, quality_fn,
-    scorer_fn,
+    ModelId, ModelSpec, OutputEstimator, Policy, Prices, QualityFirst, Rejection, Router, RouterBuilder,
+    Score, ScorerPolicy, Task, TaskKind, TaskSpec, Verdict, Weighted, filter_fn, health_fn, policy_fn,
+    quality_fn, scorer_fn,
 };
 
 /// Three models: cheap and weak, mid, dear and strong.
@@ -143,35 +143,17 @@ fn required_tags() {
 
 #[test]
 fn price_caps_name_the_price() {
-    let r = Router::builder()
-        .models(models())
-        .max_input_price(2.0)
-        .max_output_price(4.0)
-        .build()
-        .unwrap();
-    let d = r.route(&chat(100)).unwrap();
-    assert_eq!(
-        rejection(&d, "large"),
-        &Rejection::PriceCap {
-            price: Cow::Borrowed("input"),
-            usd_per_mtok: 5.0,
-            cap: 2.0
-        }
-    );
-    let r = Router::builder()
-        .models(models())
-        .max_output_price(3.0)
-        .build()
-        .unwrap();
-    let d = r.route(&chat(100)).unwrap();
-    assert_eq!(
-        rejection(&d, "mid"),
-        &Rejection::PriceCap {
-            price: Cow::Borrowed("output"),
-            usd_per_mtok: 4.0,
-            cap: 3.0
-        }
-    );
+    let route_capped =
+        |caps: RouterBuilder| caps.models(models()).build().unwrap().route(&chat(100)).unwrap();
+    let price_cap = |price: &'static str, usd_per_mtok: f64, cap: f64| Rejection::PriceCap {
+        price: Cow::Borrowed(price),
+        usd_per_mtok,
+        cap,
+    };
+    let d = route_capped(Router::builder().max_input_price(2.0).max_output_price(4.0));
+    assert_eq!(rejection(&d, "large"), &price_cap("input", 5.0, 2.0));
+    let d = route_capped(Router::builder().max_output_price(3.0));
+    assert_eq!(rejection(&d, "mid"), &price_cap("output", 4.0, 3.0));
     assert_eq!(ids(d.ranked()), ["small"]);
 }
 
@@ -577,14 +559,12 @@ fn no_eligible_model_lists_every_candidate_and_reason() {
             .all(|(_, r)| matches!(r, Rejection::ContextWindow { .. }))
     );
     let msg = err.to_string();
-    assert!(
-        msg.contains("no model can serve this summarization task"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("small (needs 3000250 tokens, context window is 16000)"),
-        "{msg}"
-    );
+    for part in [
+        "no model can serve this summarization task",
+        "small (needs 3000250 tokens, context window is 16000)",
+    ] {
+        assert!(msg.contains(part), "{msg}");
+    }
     // `route_into` keeps the full decision in its buffer.
     let mut d = Decision::new();
     assert!(router().route_into(&t, &mut d).is_err());
@@ -616,44 +596,27 @@ fn router_decision_and_policies_are_send_and_sync() {
 #[test]
 fn builder_errors_name_the_problem() {
     assert!(matches!(Router::builder().build(), Err(Error::NoModels)));
+    let refused = |b: RouterBuilder| b.build().unwrap_err();
+    let with_models = || Router::builder().models(models());
 
-    let dup = Router::builder()
-        .models(models())
-        .model_spec(models().remove(1))
-        .build()
-        .unwrap_err();
+    let dup = refused(with_models().model_spec(models().remove(1)));
     assert!(
         matches!(&dup, Error::DuplicateModel { id } if id.as_str() == "mid"),
         "{dup}"
     );
 
-    let unknown = Router::builder()
-        .models(models())
-        .allow(["small", "gpt-9"])
-        .build()
-        .unwrap_err();
+    let unknown = refused(with_models().allow(["small", "gpt-9"]));
     assert!(
         matches!(&unknown, Error::UnknownModel { id } if id.as_str() == "gpt-9"),
         "{unknown}"
     );
-    let unknown = Router::builder()
-        .models(models())
-        .deny(["nope"])
-        .build()
-        .unwrap_err();
+    let unknown = refused(with_models().deny(["nope"]));
     assert!(matches!(unknown, Error::UnknownModel { .. }));
 
-    let nan = Router::builder()
-        .model(ModelSpec::new("x", "p", Prices::new(f64::NAN, 1.0), 1_000))
-        .build()
-        .unwrap_err();
+    let nan = refused(Router::builder().model(ModelSpec::new("x", "p", Prices::new(f64::NAN, 1.0), 1_000)));
     assert!(nan.to_string().contains("models[x].prices.input"), "{nan}");
 
-    let cap = Router::builder()
-        .models(models())
-        .max_output_price(-1.0)
-        .build()
-        .unwrap_err();
+    let cap = refused(with_models().max_output_price(-1.0));
     match &cap {
         Error::InvalidValue { field, value, .. } => {
             assert_eq!(field, "max_output_price");
@@ -661,11 +624,7 @@ fn builder_errors_name_the_problem() {
         }
         other => panic!("{other:?}"),
     }
-    let cap = Router::builder()
-        .models(models())
-        .max_input_price(f64::INFINITY)
-        .build()
-        .unwrap_err();
+    let cap = refused(with_models().max_input_price(f64::INFINITY));
     assert!(cap.to_string().contains("max_input_price"), "{cap}");
 }
 
@@ -772,14 +731,7 @@ fn an_output_estimator_sets_each_models_cost() {
             .unwrap();
         let d = told.route(&task).unwrap();
         assert_eq!(d.primary_model().unwrap().as_str(), "terse");
-        let cost = |id: &str| {
-            d.candidates
-                .iter()
-                .find(|c| c.model.as_str() == id)
-                .and_then(|c| c.estimate)
-                .unwrap()
-                .cost_usd
-        };
+        let cost = |id: &str| d.candidate(id).and_then(|c| c.estimate).unwrap().cost_usd;
         assert!((cost("verbose") - (100.0 + 5_000.0) / 1e6).abs() < 1e-12);
         assert!(
             (cost("terse") - (100.0 + 1_000.0) / 1e6).abs() < 1e-12,

@@ -19,7 +19,7 @@ use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, Jitter, RequestOptions, RetryPolicy, RoutedClient, RoutedResponse, RoutedStream,
 };
-use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
+use taskroute::{Prices, TaskKind, TaskSpec};
 
 async fn client(retry: RetryPolicy) -> RoutedClient {
     let base = aimock_url().await;
@@ -42,16 +42,10 @@ async fn client(retry: RetryPolicy) -> RoutedClient {
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let router = Router::builder()
-        .model_spec(
-            ModelSpec::new("rt-primary", "openai", Prices::new(0.15, 0.6), 128_000).with_default_quality(0.8),
-        )
-        .model_spec(
-            ModelSpec::new("rt-backup", "openai", Prices::new(2.5, 10.0), 128_000).with_default_quality(0.9),
-        )
-        .policy(CostFirst::new(0.7).unwrap())
-        .build()
-        .unwrap();
+    let router = common::primary_and_backup(
+        ("rt-primary", Prices::new(0.15, 0.6)),
+        ("rt-backup", Prices::new(2.5, 10.0)),
+    );
     RoutedClient::builder(router)
         .provider(Arc::new(openai) as Arc<dyn Provider>)
         .retry(retry)
@@ -131,22 +125,25 @@ async fn retry_after_from_the_server_is_waited_out() {
     assert!(took >= Duration::from_secs(1), "took {took:?}");
 }
 
+/// Streams `prompt`, whose answer fails before its first token: the backup answers `text`.
+/// Returns the stream, for its attempts.
+async fn stream_falls_back(prompt: &str, text: &str) -> RoutedStream {
+    let mut s = stream(prompt).await;
+    assert_eq!(s.model().as_str(), "rt-backup");
+    assert_eq!(text_of(&mut s).await, text);
+    s
+}
+
 #[tokio::test]
 async fn a_stream_failing_before_its_first_token_falls_back() {
-    let mut s = stream("runtime: stream fallback").await;
-    assert_eq!(s.model().as_str(), "rt-backup");
-    let text = text_of(&mut s).await;
-    assert_eq!(text, "Streamed by the backup model.");
+    let s = stream_falls_back("runtime: stream fallback", "Streamed by the backup model.").await;
     assert_eq!(s.attempts()[0].outcome.label(), "overloaded");
     assert_eq!(s.attempts().last().unwrap().outcome, AttemptOutcome::Success);
 }
 
 #[tokio::test]
 async fn a_connection_dropped_before_the_first_token_falls_back() {
-    let mut s = stream("runtime: stream dies early").await;
-    assert_eq!(s.model().as_str(), "rt-backup");
-    let text = text_of(&mut s).await;
-    assert_eq!(text, "The backup took over.");
+    let s = stream_falls_back("runtime: stream dies early", "The backup took over.").await;
     assert_eq!(s.attempts()[0].model.as_str(), "rt-primary");
     assert!(matches!(s.attempts()[0].outcome, AttemptOutcome::Failed { .. }));
 }

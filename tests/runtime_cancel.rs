@@ -395,16 +395,10 @@ async fn dropped_requests_on_limited_deployments_release_their_capacity_and_plac
     }
     fake.calm.store(true, Ordering::Relaxed);
     let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
+    let waiting = RequestOptions::within(Duration::from_secs(1)).wait_for_capacity(true);
     for _ in 0..5 {
         let start = tokio::time::Instant::now();
-        let r = c
-            .complete(
-                &task,
-                &req,
-                RequestOptions::within(Duration::from_secs(1)).wait_for_capacity(true),
-            )
-            .await
-            .unwrap();
+        let r = c.complete(&task, &req, waiting.clone()).await.unwrap();
         assert_eq!(r.model().as_str(), "m1");
         assert_eq!(r.attempts.len(), 1, "{:?}", r.attempts);
         assert_eq!(r.attempts[0].outcome, AttemptOutcome::Success);

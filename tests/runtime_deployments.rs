@@ -59,6 +59,11 @@ fn setup(a: Fake, b: Fake, limits_a: DeploymentLimits, limits_b: DeploymentLimit
     Setup { client, a, b, plain }
 }
 
+/// [`setup`] with plain fakes behind both deployments.
+fn limited(limits_a: DeploymentLimits, limits_b: DeploymentLimits) -> Setup {
+    setup(Fake::new("key-a"), Fake::new("key-b"), limits_a, limits_b)
+}
+
 impl Setup {
     /// One `complete` of [`task`] and [`req`] with `opts`, which must succeed.
     async fn call(&self, opts: RequestOptions) -> RoutedResponse {
@@ -81,12 +86,7 @@ fn req() -> ChatRequest {
 
 #[tokio::test(start_paused = true)]
 async fn limits_are_checked_before_sending_and_full_models_are_refused_with_when() {
-    let s = setup(
-        Fake::new("key-a"),
-        Fake::new("key-b"),
-        DeploymentLimits::none().rpm(2),
-        DeploymentLimits::none().rpm(1),
-    );
+    let s = limited(DeploymentLimits::none().rpm(2), DeploymentLimits::none().rpm(1));
     let mut served = Vec::new();
     for _ in 0..3 {
         let r = s.call10().await;
@@ -155,12 +155,7 @@ async fn tokens_estimate_is_input_plus_max_tokens_and_is_corrected() {
     // tpm 450 on a: the estimate is 100 input + 100 max_tokens = 200, so without correction two
     // calls fit; the fake reports 100 + 1 used, so after correction a third fits (101 + 101 +
     // 200 = 402), and a fourth does not (503). b's tpm of 1 never fits a call.
-    let s = setup(
-        Fake::new("key-a"),
-        Fake::new("key-b"),
-        DeploymentLimits::none().tpm(450),
-        DeploymentLimits::none().tpm(1),
-    );
+    let s = limited(DeploymentLimits::none().tpm(450), DeploymentLimits::none().tpm(1));
     for _ in 0..3 {
         let r = s.call10().await;
         assert_eq!(r.model().as_str(), "big", "{:?}", r.attempts);

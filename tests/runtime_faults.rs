@@ -15,9 +15,9 @@ use runtime_support::{Act, Fake, Fault, model};
 use taskroute::provider::{ChatRequest, ErrorKind, Provider, StreamEvent};
 use taskroute::runtime::{
     AttemptOutcome, BasicCheck, BreakerConfig, BreakerRegistry, BreakerState, BudgetCap, BudgetError,
-    BudgetPolicy, BudgetScope, BudgetStore, Clock, CostBasis, FailureAwareQuality, InMemoryBudgetStore,
-    Jitter, ManualClock, RequestOptions, Reservation, RetryPolicy, RoutedClient, RoutedClientBuilder,
-    RoutedError, RuntimeStats, StatsConfig, TokioClock,
+    BudgetPolicy, BudgetScope, BudgetStore, CascadeResponse, Clock, CostBasis, FailureAwareQuality,
+    InMemoryBudgetStore, Jitter, ManualClock, RequestOptions, Reservation, RetryPolicy, RoutedClient,
+    RoutedClientBuilder, RoutedError, RuntimeStats, StatsConfig, TokioClock,
 };
 use taskroute::{CostFirst, ModelId, PriorQuality, QualityFirst, Rejection, Router, TaskKind, TaskSpec};
 
@@ -444,6 +444,15 @@ async fn a_stalled_stream_is_cut_at_the_deadline() {
     assert_eq!(tokio::time::Instant::now() - t0, secs(3));
 }
 
+/// A cascade of [`task`] and [`req`] within 10 s, accepting answers of `min_chars` characters or
+/// more; it must not fail.
+async fn cascade(c: &RoutedClient, min_chars: usize) -> CascadeResponse {
+    let check = BasicCheck::default().min_chars(min_chars);
+    c.cascade(&task(), &req(), &check, within(secs(10)))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(start_paused = true)]
 async fn cascade_escalates_until_the_check_passes_and_reports_each_step() {
     let (c, _fake) = client(
@@ -451,11 +460,7 @@ async fn cascade_escalates_until_the_check_passes_and_reports_each_step() {
             .script("cheap", [Act::ok("  ")])
             .script("dear", [Act::ok("a complete and careful answer")]),
     );
-    let check = BasicCheck::default().min_chars(5);
-    let r = c
-        .cascade(&task(), &req(), &check, within(secs(10)))
-        .await
-        .unwrap();
+    let r = cascade(&c, 5).await;
     assert!(r.accepted);
     assert_eq!(r.response.text, "a complete and careful answer");
     assert_eq!(r.steps.len(), 2);
@@ -470,10 +475,7 @@ async fn cascade_escalates_until_the_check_passes_and_reports_each_step() {
     ));
     // the cheap answer is accepted when good enough: one step
     let (c, fake) = client(Fake::new("fake").script("cheap", [Act::ok("cheap but good")]));
-    let r = c
-        .cascade(&task(), &req(), &check, within(secs(10)))
-        .await
-        .unwrap();
+    let r = cascade(&c, 5).await;
     assert_eq!((r.steps.len(), r.accepted), (1, true));
     assert_eq!(fake.calls_to("dear"), 0);
 }
@@ -485,11 +487,7 @@ async fn cascade_with_errors_escalates_and_returns_last_answer_when_none_accepte
             .script("cheap", vec![Act::err(ErrorKind::Server, 500); 3])
             .script("dear", [Act::ok("short")]),
     );
-    let check = BasicCheck::default().min_chars(100);
-    let r = c
-        .cascade(&task(), &req(), &check, within(secs(10)))
-        .await
-        .unwrap();
+    let r = cascade(&c, 100).await;
     assert!(!r.accepted);
     assert_eq!(r.response.text, "short");
     assert_eq!(r.steps[0].reason.as_deref(), Some("server error (500)"));

@@ -125,16 +125,9 @@ fn entries_of(f: impl FnOnce()) -> Vec<Entry> {
 #[test]
 fn capacity_refusals_and_waits_are_recorded() {
     use taskroute::runtime::{AttemptOutcome, Deployment, DeploymentLimits, RetryPolicy, RoutedClient};
-    use taskroute::{CostFirst, ModelSpec, Prices, Router};
     // "cheap" (the primary) on one deployment allowing 1 request a minute; "solid" answers the
     // rest.
-    let router = Router::builder()
-        .model_spec(ModelSpec::new("cheap", "up", Prices::new(0.1, 0.4), 128_000).with_default_quality(0.8))
-        .model_spec(ModelSpec::new("solid", "up", Prices::new(1.0, 4.0), 128_000).with_default_quality(0.9))
-        .policy(CostFirst::new(0.7).unwrap())
-        .build()
-        .unwrap();
-    let client = RoutedClient::builder(router)
+    let client = RoutedClient::builder(updown::router("up"))
         .provider(updown::fake("up", true))
         .deployments(
             "cheap",

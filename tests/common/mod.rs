@@ -5,9 +5,13 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use taskroute::{ModelSpec, Prices};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use taskroute::{CostFirst, ModelSpec, Prices, Router};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+
+#[path = "../http_wire/mod.rs"]
+mod http_wire;
+use http_wire::read_request;
 
 /// The aimock base URL (`TASKROUTE_AIMOCK_URL`, default `http://127.0.0.1:4510`), after checking
 /// that it answers `/health`. Fails the test with instructions when it does not.
@@ -40,6 +44,20 @@ pub fn model(provider: &str, api_name: &str) -> ModelSpec {
         128_000,
     )
     .with_api_name(api_name)
+}
+
+/// A cost-first router (quality floor 0.7) over two OpenAI models, each `(id, prices)`: the
+/// primary (quality 0.8) and the backup (0.9, dearer) it falls back to.
+pub fn primary_and_backup(primary: (&str, Prices), backup: (&str, Prices)) -> Router {
+    let model = |(id, prices): (&str, Prices), quality| {
+        ModelSpec::new(id, "openai", prices, 128_000).with_default_quality(quality)
+    };
+    Router::builder()
+        .model_spec(model(primary, 0.8))
+        .model_spec(model(backup, 0.9))
+        .policy(CostFirst::new(0.7).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// What a raw server does with each connection.
@@ -77,7 +95,7 @@ pub async fn raw_server_for(reply: impl FnOnce(&str) -> Reply) -> (String, Arc<M
             let seen = seen2.clone();
             tokio::spawn(async move {
                 let req = read_request(&mut sock).await;
-                seen.lock().unwrap().push(req);
+                seen.lock().unwrap().push(req.text());
                 let bytes = match reply {
                     Reply::Bytes(b) => b,
                     Reply::Sequence(mut all) => {
@@ -101,33 +119,6 @@ pub async fn raw_server_for(reply: impl FnOnce(&str) -> Reply) -> (String, Arc<M
         }
     });
     (format!("http://{addr}"), seen)
-}
-
-async fn read_request(sock: &mut tokio::net::TcpStream) -> String {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 4096];
-    while let Ok(n) = sock.read(&mut tmp).await {
-        if n == 0 {
-            break;
-        }
-        buf.extend_from_slice(&tmp[..n]);
-        if let Some(pos) = find(&buf, b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if buf.len() >= pos + 4 + len {
-                break;
-            }
-        }
-    }
-    String::from_utf8_lossy(&buf).into_owned()
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
 }
 
 /// The first 8 consecutive bytes of any of `secrets` found in `shown` (what a leak check

@@ -21,8 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use taskroute::runtime::Clock;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
+
+#[path = "../http_wire/mod.rs"]
+mod http_wire;
+use http_wire::read_request;
 
 /// One key's limits per minute (`None`: unlimited).
 #[derive(Clone, Copy, Debug, Default)]
@@ -127,8 +131,8 @@ impl LimitServer {
                 let st = Arc::clone(&st);
                 let clock = Arc::clone(&clock);
                 tokio::spawn(async move {
-                    while let Some((head, body)) = read_request(&mut sock).await {
-                        let reply = answer(&st, clock.now(), &head, &body);
+                    while let Some((head, body)) = read_request(&mut sock).await.head_and_body() {
+                        let reply = answer(&st, clock.now(), &head.to_ascii_lowercase(), &body);
                         if sock.write_all(&reply).await.is_err() {
                             return;
                         }
@@ -147,35 +151,6 @@ impl LimitServer {
     /// Takes a key down (503) or brings it back.
     pub fn set_down(&self, key: &str, down: bool) {
         self.state.lock().unwrap().keys.get_mut(key).unwrap().limits.down = down;
-    }
-}
-
-/// Reads one HTTP/1.1 request (head, body) from a kept-alive connection; `None` at its end.
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut tmp = [0u8; 8192];
-    loop {
-        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..pos]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            while buf.len() < pos + 4 + len {
-                let n = sock.read(&mut tmp).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&tmp[..n]);
-            }
-            return Some((head, buf[pos + 4..pos + 4 + len].to_vec()));
-        }
-        let n = sock.read(&mut tmp).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&tmp[..n]);
     }
 }
 

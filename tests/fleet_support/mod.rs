@@ -2,11 +2,13 @@
 //! prefix per test, and a budget store on it.
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use taskroute::fleet::{FleetRedis, RedisBudgetStore, RedisBudgetStoreBuilder, RedisOptions};
+use taskroute::fleet::{FleetBreakers, FleetRedis, RedisBudgetStore, RedisBudgetStoreBuilder, RedisOptions};
+use taskroute::runtime::{BreakerConfig, BreakerRegistry, TokioClock};
 
 /// The test server's URL (`TASKROUTE_REDIS_URL`, exported by scripts/test.sh). `None`, after
 /// saying so, when it is not set; under CI a missing server fails the test instead.
@@ -84,11 +86,21 @@ pub fn fresh_prefix(test: &str) -> String {
 
 /// A handle with a generous call timeout (the machine is shared and loaded).
 pub fn redis(url: &str) -> FleetRedis {
-    FleetRedis::open_with(
-        url,
-        RedisOptions::default().with_call_timeout(Duration::from_secs(2)),
+    redis_within(url, Duration::from_secs(2))
+}
+
+/// A handle whose calls time out after `call_timeout`.
+pub fn redis_within(url: &str, call_timeout: Duration) -> FleetRedis {
+    FleetRedis::open_with(url, RedisOptions::default().with_call_timeout(call_timeout)).unwrap()
+}
+
+/// A breaker registry whose changes `fleet` shares (spawn `fleet` with it to sync).
+pub fn registry_shared_by(fleet: &FleetBreakers, config: BreakerConfig) -> Arc<BreakerRegistry> {
+    Arc::new(
+        BreakerRegistry::new(config, Arc::new(TokioClock))
+            .unwrap()
+            .with_observer(fleet.observer()),
     )
-    .unwrap()
 }
 
 /// A budget store builder on a fresh prefix.
@@ -96,9 +108,20 @@ pub fn store(url: &str, test: &str) -> RedisBudgetStoreBuilder {
     RedisBudgetStore::builder(redis(url)).key_prefix(fresh_prefix(test), "budget")
 }
 
-/// A TCP server on loopback that answers every connection with `reply` (then, if `close`,
-/// hangs up), whatever was asked.
-pub async fn impostor(reply: &'static [u8], close: bool) -> String {
+/// Answers a server that is not Redis (or is a broken one) may give to any command, and whether
+/// it hangs up after each: for [`impostor`].
+pub const NOT_REDIS: [(&[u8], bool); 6] = [
+    (b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", true),
+    (b"*2147483647\r\n", false),
+    (b"\x00\xff\xfe garbage \r\n\r\n", true),
+    (b"+OK\r\n", false),
+    (b":1\r\n", false),
+    (b"", true),
+];
+
+/// A handle (300 ms call timeout) on a TCP server on loopback that answers every connection
+/// with `reply` (then, if `close`, hangs up), whatever was asked.
+pub async fn impostor(reply: &'static [u8], close: bool) -> FleetRedis {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -118,5 +141,5 @@ pub async fn impostor(reply: &'static [u8], close: bool) -> String {
             });
         }
     });
-    format!("redis://{addr}/")
+    redis_within(&format!("redis://{addr}/"), Duration::from_millis(300))
 }

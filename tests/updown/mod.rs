@@ -68,15 +68,22 @@ pub(crate) fn fake(name: &'static str, up: bool) -> Arc<dyn Provider> {
     Arc::new(Fake { name, up })
 }
 
-/// The client; see the module docs.
-pub(crate) fn client() -> RoutedClient {
-    let router = Router::builder()
-        .model_spec(ModelSpec::new("cheap", "down", Prices::new(0.1, 0.4), 128_000).with_default_quality(0.8))
+/// "cheap" (quality 0.8, the cost-first primary) on the provider `cheap_on`, "solid" (0.9) on
+/// "up".
+pub(crate) fn router(cheap_on: &str) -> Router {
+    Router::builder()
+        .model_spec(
+            ModelSpec::new("cheap", cheap_on, Prices::new(0.1, 0.4), 128_000).with_default_quality(0.8),
+        )
         .model_spec(ModelSpec::new("solid", "up", Prices::new(1.0, 4.0), 128_000).with_default_quality(0.9))
         .policy(CostFirst::new(0.7).unwrap())
         .build()
-        .unwrap();
-    RoutedClient::builder(router)
+        .unwrap()
+}
+
+/// The client; see the module docs.
+pub(crate) fn client() -> RoutedClient {
+    RoutedClient::builder(router("down"))
         .provider(fake("down", false))
         .provider(fake("up", true))
         .retry(RetryPolicy::default().with_max_retries(0))

@@ -16,20 +16,10 @@ pub(crate) fn scratch(name: &str, contents: &str) -> PathBuf {
     p
 }
 
-pub(crate) fn shared_data() -> Option<PathBuf> {
-    let dir = std::env::var_os("TASKROUTE_DATA_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/data")));
-    if dir.join("routerbench/outcomes.csv").exists() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "skipped: shared data not found at {} (set TASKROUTE_DATA_DIR)",
-            dir.display()
-        );
-        None
-    }
-}
+// The shared data folder, found as the integration tests and benches find it.
+#[path = "../../../tests/shared_data/mod.rs"]
+mod shared_data;
+pub(crate) use shared_data::shared_data;
 
 /// RouterBench's outcomes from the shared data, joined with its prompts.
 pub(crate) fn routerbench(dir: &std::path::Path) -> Outcomes {
@@ -90,53 +80,72 @@ fn real_valued_quality_is_kept_as_f32_and_storage_is_compact() {
     assert_eq!(d.bytes_per_observation(), 12.0);
 }
 
-fn err(name: &str, contents: &str) -> String {
-    let p = scratch(name, contents);
-    Outcomes::read_wide_csv(&p).unwrap_err().to_string()
+/// Each `(file, contents, parts)` of `cases`, written to a scratch file and given to `read`, is
+/// refused with an error that contains every one of `parts`.
+fn assert_refused(read: impl Fn(PathBuf) -> Result<Outcomes, EvalError>, cases: &[(&str, &str, &[&str])]) {
+    for (name, contents, parts) in cases {
+        let e = read(scratch(name, contents)).unwrap_err().to_string();
+        for part in *parts {
+            assert!(e.contains(part), "{name}: {e}");
+        }
+    }
 }
 
 #[test]
 fn bad_wide_input_names_file_line_column_and_expectation() {
-    let e = err(
-        "bad-num.csv",
-        "sample_id,score|a,cost_usd|a\np1,1,0.1\np2,yes,0.1\n",
+    assert_refused(
+        Outcomes::read_wide_csv,
+        &[
+            (
+                "bad-num.csv",
+                "sample_id,score|a,cost_usd|a\np1,1,0.1\np2,yes,0.1\n",
+                &["bad-num.csv:3:2: column `score|a`: expected a finite number, got `yes`"],
+            ),
+            (
+                "bad-q.csv",
+                "sample_id,score|a,cost_usd|a\np1,2,0.1\n",
+                &[":2:2: column `score|a`: expected a quality in [0, 1]"],
+            ),
+            (
+                "nan-cost.csv",
+                "sample_id,score|a,cost_usd|a\np1,1,NaN\n",
+                &[":2:3: column `cost_usd|a`: expected a finite number, got `NaN`"],
+            ),
+            (
+                "neg-cost.csv",
+                "sample_id,score|a,cost_usd|a\np1,1,-0.1\n",
+                &["expected a finite cost >= 0 (USD), got `-0.1`"],
+            ),
+            ("no-models.csv", "sample_id,eval_name\np1,mbpp\n", &["no models"]),
+            ("no-rows.csv", "sample_id,score|a,cost_usd|a\r\n", &["no prompts"]),
+            ("empty.csv", "", &["empty"]),
+            (
+                "no-cost.csv",
+                "sample_id,score|a\np1,1\n",
+                &["no cost for model `a`"],
+            ),
+            (
+                "short.csv",
+                "sample_id,score|a,cost_usd|a\np1,1\n",
+                &["short.csv:2: expected 3 fields like the header, found 2"],
+            ),
+            (
+                "dup.csv",
+                "sample_id,score|a,cost_usd|a\np1,1,0\np1,0,0\n",
+                &["dup.csv:3: duplicate prompt id `p1` (first on line 2)"],
+            ),
+            (
+                "no-id.csv",
+                "eval_name,score|a,cost_usd|a\nx,1,0\n",
+                &["missing column `sample_id`"],
+            ),
+        ],
     );
-    assert!(
-        e.contains("bad-num.csv:3:2: column `score|a`: expected a finite number, got `yes`"),
-        "{e}"
-    );
-    let e = err("bad-q.csv", "sample_id,score|a,cost_usd|a\np1,2,0.1\n");
-    assert!(
-        e.contains(":2:2: column `score|a`: expected a quality in [0, 1]") && e.ends_with("got `2`"),
-        "{e}"
-    );
-    let e = err("nan-cost.csv", "sample_id,score|a,cost_usd|a\np1,1,NaN\n");
-    assert!(
-        e.contains(":2:3: column `cost_usd|a`: expected a finite number, got `NaN`"),
-        "{e}"
-    );
-    let e = err("neg-cost.csv", "sample_id,score|a,cost_usd|a\np1,1,-0.1\n");
-    assert!(e.contains("expected a finite cost >= 0 (USD), got `-0.1`"), "{e}");
-    let e = err("no-models.csv", "sample_id,eval_name\np1,mbpp\n");
-    assert!(e.contains("no models"), "{e}");
-    let e = err("no-rows.csv", "sample_id,score|a,cost_usd|a\r\n");
-    assert!(e.contains("no prompts"), "{e}");
-    let e = err("empty.csv", "");
-    assert!(e.contains("empty"), "{e}");
-    let e = err("no-cost.csv", "sample_id,score|a\np1,1\n");
-    assert!(e.contains("no cost for model `a`"), "{e}");
-    let e = err("short.csv", "sample_id,score|a,cost_usd|a\np1,1\n");
-    assert!(
-        e.contains("short.csv:2: expected 3 fields like the header, found 2"),
-        "{e}"
-    );
-    let e = err("dup.csv", "sample_id,score|a,cost_usd|a\np1,1,0\np1,0,0\n");
-    assert!(
-        e.contains("dup.csv:3: duplicate prompt id `p1` (first on line 2)"),
-        "{e}"
-    );
-    let e = err("no-id.csv", "eval_name,score|a,cost_usd|a\nx,1,0\n");
-    assert!(e.contains("missing column `sample_id`"), "{e}");
+    // The quality out of range is the message's last word.
+    let e = Outcomes::read_wide_csv(scratch("bad-q.csv", "sample_id,score|a,cost_usd|a\np1,2,0.1\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.ends_with("got `2`"), "{e}");
 }
 
 #[test]
@@ -210,40 +219,37 @@ fn long_csv_and_jsonl_load_the_same_table() {
 
 #[test]
 fn bad_long_input_is_refused_with_position() {
-    let missing = "prompt_id,model,quality,cost_usd\np1,a,1,0\np1,b,1,0\np2,a,1,0\n";
-    let e = Outcomes::read_long(scratch("missing.csv", missing))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("no observation of model `b` on prompt `p2`"), "{e}");
-    let dup = "prompt_id,model,quality,cost_usd\np1,a,1,0\np1,a,1,0\n";
-    let e = Outcomes::read_long(scratch("dup-long.csv", dup))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("dup-long.csv:3: duplicate observation of model `a` on prompt `p1`"),
-        "{e}"
+    assert_refused(
+        Outcomes::read_long,
+        &[
+            (
+                "missing.csv",
+                "prompt_id,model,quality,cost_usd\np1,a,1,0\np1,b,1,0\np2,a,1,0\n",
+                &["no observation of model `b` on prompt `p2`"],
+            ),
+            (
+                "dup-long.csv",
+                "prompt_id,model,quality,cost_usd\np1,a,1,0\np1,a,1,0\n",
+                &["dup-long.csv:3: duplicate observation of model `a` on prompt `p1`"],
+            ),
+            (
+                "bad.jsonl",
+                "{\"prompt_id\": 1, \"model\": \"a\", \"quality\": 1, \"cost_usd\": 0}\n{\"prompt_id\": 2, \"model\": \"a\", \"quality\": \"x\"}\n",
+                &["bad.jsonl:2:", "expected an observation"],
+            ),
+            (
+                "neg.jsonl",
+                "{\"prompt_id\": 1, \"model\": \"a\", \"quality\": 1, \"cost_usd\": -1}\n",
+                &["neg.jsonl:1: column `cost_usd`: expected a finite cost >= 0 (USD), got `-1`"],
+            ),
+            ("empty.jsonl", "\n", &["no models"]),
+            (
+                "nocol.csv",
+                "prompt_id,model,cost_usd\n",
+                &["missing column `quality`"],
+            ),
+        ],
     );
-    let e = Outcomes::read_long(scratch("bad.jsonl", "{\"prompt_id\": 1, \"model\": \"a\", \"quality\": 1, \"cost_usd\": 0}\n{\"prompt_id\": 2, \"model\": \"a\", \"quality\": \"x\"}\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("bad.jsonl:2:"), "{e}");
-    assert!(e.contains("expected an observation"), "{e}");
-    let neg = "{\"prompt_id\": 1, \"model\": \"a\", \"quality\": 1, \"cost_usd\": -1}\n";
-    let e = Outcomes::read_long(scratch("neg.jsonl", neg))
-        .unwrap_err()
-        .to_string();
-    assert!(
-        e.contains("neg.jsonl:1: column `cost_usd`: expected a finite cost >= 0 (USD), got `-1`"),
-        "{e}"
-    );
-    let e = Outcomes::read_long(scratch("empty.jsonl", "\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("no models"), "{e}");
-    let e = Outcomes::read_long(scratch("nocol.csv", "prompt_id,model,cost_usd\n"))
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("missing column `quality`"), "{e}");
 }
 
 #[test]

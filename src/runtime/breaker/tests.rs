@@ -101,15 +101,18 @@ fn neutral_outcomes_do_not_count_and_late_answers_are_ignored() {
 
 #[test]
 fn config_validation() {
-    let c = BreakerConfig {
+    let no_rate = BreakerConfig {
         failure_rate: 0.0,
         ..BreakerConfig::default()
     };
-    assert!(c.validate().unwrap_err().to_string().contains("failure_rate"));
-    let c = BreakerConfig::default().with_half_open_probes(0);
-    assert!(c.validate().is_err());
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new());
-    assert!(BreakerRegistry::new(c, clock).is_err());
+    let no_probes = BreakerConfig::default().with_half_open_probes(0);
+    // Each is refused by `validate`, which names the setting, and by the registry.
+    for (c, setting) in [(no_rate, "failure_rate"), (no_probes, "half_open_probes")] {
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains(setting), "{e}");
+        let clock: Arc<dyn Clock> = Arc::new(ManualClock::new());
+        assert!(BreakerRegistry::new(c, clock).is_err(), "{setting}");
+    }
 }
 
 #[test]
