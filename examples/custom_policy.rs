@@ -12,9 +12,13 @@
 use std::borrow::Cow;
 
 use taskroute::{
-    Candidate, Catalog, Error, Estimate, ModelId, Policy, Rejection, Router, Score, Scorer, ScorerPolicy,
-    Task, TaskKind, TaskSpec, Verdict,
+    Candidate, Error, Estimate, ModelId, Policy, Rejection, Router, Score, Scorer, ScorerPolicy, Task,
+    TaskKind, TaskSpec, Verdict,
 };
+
+#[path = "support/catalog.rs"]
+mod catalog;
+use catalog::builtin_catalog;
 
 // ---------------------------------------------------------------------------------------------
 // (a) A scorer: quality per dollar under a latency SLO
@@ -110,19 +114,27 @@ impl Policy for WeakStrongThreshold {
 
 // ---------------------------------------------------------------------------------------------
 
-fn print(router: &Router, what: &str, task: &TaskSpec) -> Result<(), Error> {
-    println!("-- {what}");
-    match router.route(task) {
-        Ok(decision) => print!("{}", decision.explain()),
-        Err(Error::NoEligibleModel { rejections, .. }) => {
-            println!("no model can serve it:");
-            for (model, why) in rejections {
-                println!("  {model:<34} {why}");
+/// A task of `kind` with `input` tokens in and `output` tokens out.
+fn task(kind: TaskKind, input: u32, output: u32) -> TaskSpec {
+    TaskSpec::new(kind, input).with_output_tokens(output)
+}
+
+/// Routes each `(description, task)` of `tasks` on `router` and prints the decision explained.
+fn route_each(router: &Router, tasks: &[(&str, TaskSpec)]) -> Result<(), Error> {
+    for (what, task) in tasks {
+        println!("-- {what}");
+        match router.route(task) {
+            Ok(decision) => print!("{}", decision.explain()),
+            Err(Error::NoEligibleModel { rejections, .. }) => {
+                println!("no model can serve it:");
+                for (model, why) in rejections {
+                    println!("  {model:<34} {why}");
+                }
             }
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
+        println!();
     }
-    println!();
     Ok(())
 }
 
@@ -142,12 +154,7 @@ fn pick(router: &Router, preferred: &[&str], better: impl Fn(f64, f64) -> bool) 
 }
 
 fn main() -> Result<(), Error> {
-    let catalog = Catalog::builtin();
-    println!(
-        "built-in catalog: {} models, checked {}\n",
-        catalog.models.len(),
-        catalog.as_of.as_deref().unwrap_or("?")
-    );
+    let catalog = builtin_catalog();
     let router = Router::builder().models(catalog.into_models()).build()?;
 
     println!("==================== (a) custom scorer via ScorerPolicy ====================");
@@ -156,22 +163,17 @@ fn main() -> Result<(), Error> {
         min_quality: 0.6,
     }));
     let tasks = [
-        (
-            "a chat reply",
-            TaskSpec::new(TaskKind::Chat, 800).with_output_tokens(200),
-        ),
+        ("a chat reply", task(TaskKind::Chat, 800, 200)),
         (
             "code completion at the cursor",
-            TaskSpec::new(TaskKind::CodeCompletion, 2_000).with_output_tokens(48),
+            task(TaskKind::CodeCompletion, 2_000, 48),
         ),
         (
             "summarise a 6 000-token document",
-            TaskSpec::new(TaskKind::Summarization, 6_000).with_output_tokens(250),
+            task(TaskKind::Summarization, 6_000, 250),
         ),
     ];
-    for (what, task) in &tasks {
-        print(&value, what, task)?;
-    }
+    route_each(&value, &tasks)?;
 
     println!("==================== (b) whole-set policy: weak/strong threshold ====================");
     // The usual pair if the catalog has it, else its cheapest and dearest models.
@@ -185,21 +187,16 @@ fn main() -> Result<(), Error> {
         threshold,
     });
     let tasks = [
-        (
-            "a math word problem",
-            TaskSpec::new(TaskKind::Math, 400).with_output_tokens(600),
-        ),
+        ("a math word problem", task(TaskKind::Math, 400, 600)),
         (
             "generate a module from a spec",
-            TaskSpec::new(TaskKind::CodeGeneration, 3_000).with_output_tokens(1_500),
+            task(TaskKind::CodeGeneration, 3_000, 1_500),
         ),
         (
             "a hard reasoning question",
-            TaskSpec::new(TaskKind::Reasoning, 3_000).with_output_tokens(1_500),
+            task(TaskKind::Reasoning, 3_000, 1_500),
         ),
     ];
-    for (what, task) in &tasks {
-        print(&pair, what, task)?;
-    }
+    route_each(&pair, &tasks)?;
     Ok(())
 }

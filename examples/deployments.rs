@@ -12,57 +12,34 @@
 //! clock, so the run is instant and the same every time.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
+use taskroute::provider::{ChatRequest, ChatResponse, ErrorKind, Provider, ProviderError, Usage};
 use taskroute::runtime::{
     AttemptOutcome, Deployment, DeploymentLimits, RequestOptions, RoutedClient, RoutedResponse,
 };
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
+use fake_provider::FakeProvider;
+
 /// An in-process stand-in for one endpoint: answers at once; every `throttle_every`-th call
 /// (if set) is a 429 with `Retry-After: 2`.
-struct Endpoint {
-    name: &'static str,
-    calls: AtomicU32,
-    throttle_every: Option<u32>,
-}
-
-#[async_trait]
-impl Provider for Endpoint {
-    fn name(&self) -> &str {
-        self.name
-    }
-    async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.throttle_every.is_some_and(|k| n.is_multiple_of(k)) {
+fn endpoint(name: &'static str, throttle_every: Option<u64>) -> Arc<dyn Provider> {
+    Arc::new(FakeProvider::new(name, move |m, n| {
+        if throttle_every.is_some_and(|k| n.is_multiple_of(k)) {
             return Err(ProviderError::new(ErrorKind::RateLimited, "rate limit reached")
-                .with_provider(self.name)
+                .with_provider(name)
                 .with_status(429)
                 .with_retry_after(Duration::from_secs(2)));
         }
         Ok(ChatResponse::text(
             m,
-            format!("answered by {}", self.name),
+            format!("answered by {name}"),
             Usage::new(200, 50, 0),
         ))
-    }
-    async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        Err(ProviderError::new(
-            ErrorKind::Unsupported,
-            "no streaming in this example",
-        ))
-    }
-}
-
-fn endpoint(name: &'static str, throttle_every: Option<u32>) -> Arc<dyn Provider> {
-    Arc::new(Endpoint {
-        name,
-        calls: AtomicU32::new(0),
-        throttle_every,
-    })
+    }))
 }
 
 fn served_by(r: &RoutedResponse) -> String {
@@ -122,16 +99,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("\nserved (model@deployment): {tally:?}");
     // The same load, but waiting for capacity (bounded by each request's deadline).
+    let waiting = RequestOptions::within(Duration::from_secs(10)).wait_for_capacity(true);
     let mut waited = 0;
     for _ in 0..5 {
         let t0 = tokio::time::Instant::now();
-        let r = client
-            .complete(
-                &task,
-                &req,
-                RequestOptions::within(Duration::from_secs(10)).wait_for_capacity(true),
-            )
-            .await?;
+        let r = client.complete(&task, &req, waiting.clone()).await?;
         waited += 1;
         println!("waiting: served by {} after {:?}", served_by(&r), t0.elapsed());
     }

@@ -9,61 +9,18 @@
 //! first line printed says which was used.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
-use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
+use taskroute::provider::{ChatRequest, ChatResponse, Provider, Usage};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, Clock, InMemoryBudgetStore,
     RequestOptions, RetryPolicy, RoutedClient, TokioClock,
 };
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
-/// A provider whose every call fails with 503 (an outage).
-struct Down {
-    calls: AtomicU32,
-}
-
-#[async_trait]
-impl Provider for Down {
-    fn name(&self) -> &str {
-        "down"
-    }
-    async fn complete(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable")
-            .with_provider("down")
-            .with_status(503))
-    }
-    async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable").with_status(503))
-    }
-}
-
-/// An in-process stand-in for a healthy provider: answers after 5 ms.
-struct Healthy;
-
-#[async_trait]
-impl Provider for Healthy {
-    fn name(&self) -> &str {
-        "openai"
-    }
-    async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        Ok(ChatResponse::text(
-            m,
-            "Hello from the in-process fake.",
-            Usage::new(12, 6, 0),
-        ))
-    }
-    async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        Err(ProviderError::new(
-            ErrorKind::InvalidRequest,
-            "this example does not stream",
-        ))
-    }
-}
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
+use fake_provider::{FakeProvider, unavailable};
 
 fn healthy_provider() -> (Arc<dyn Provider>, String) {
     #[cfg(feature = "openai")]
@@ -73,8 +30,17 @@ fn healthy_provider() -> (Arc<dyn Provider>, String) {
             Err(e) => eprintln!("cannot use OPENAI_BASE_URL ({e}); falling back to the in-process fake"),
         }
     }
+    // An in-process stand-in for a healthy provider: answers after 5 ms.
+    let healthy = FakeProvider::new("openai", |m, _| {
+        Ok(ChatResponse::text(
+            m,
+            "Hello from the in-process fake.",
+            Usage::new(12, 6, 0),
+        ))
+    })
+    .with_delay(Duration::from_millis(5));
     (
-        Arc::new(Healthy),
+        Arc::new(healthy),
         "in-process fake provider (no OPENAI_BASE_URL)".to_owned(),
     )
 }
@@ -111,9 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         InMemoryBudgetStore::new(Arc::clone(&clock))
             .with_cap(BudgetScope::Global, BudgetCap::total(0.0004))?,
     );
-    let down = Arc::new(Down {
-        calls: AtomicU32::new(0),
-    });
+    // Every call fails with 503 (an outage).
+    let down = Arc::new(FakeProvider::new("down", |_, _| {
+        Err(unavailable().with_provider("down"))
+    }));
     let client = RoutedClient::builder(router)
         .provider(down.clone())
         .provider_named("openai", healthy)
@@ -146,7 +113,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!(
         "flaky-mini was called {} times; the open breaker keeps it out of the ranking",
-        down.calls.load(Ordering::Relaxed)
+        down.calls()
     );
 
     // Quality-first wants gpt-4o; the budget steps down to gpt-4o-mini, then refuses.

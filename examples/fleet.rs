@@ -8,49 +8,27 @@
 //! model without ever calling it. Both then spend against one $0.0003 cap until it refuses.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use taskroute::fleet::{FleetBreakers, FleetRedis, RedisBudgetStore};
-use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
+use taskroute::provider::{ChatRequest, ChatResponse, Usage};
 use taskroute::runtime::{
     BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, RequestOptions, RetryPolicy,
     RoutedClient, TokioClock,
 };
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
-/// One provider: the model `down-mini` answers 503, the others answer after 5 ms.
-struct Fake {
-    down_calls: AtomicU32,
-}
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
+use fake_provider::{FakeProvider, unavailable};
 
-#[async_trait]
-impl Provider for Fake {
-    fn name(&self) -> &str {
-        "fake"
-    }
-    async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        if m.id.as_str() == "down-mini" {
-            self.down_calls.fetch_add(1, Ordering::Relaxed);
-            return Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable").with_status(503));
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        Ok(ChatResponse::text(m, "hello", Usage::new(12, 6, 0)))
-    }
-    async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        Err(ProviderError::new(
-            ErrorKind::InvalidRequest,
-            "this example does not stream",
-        ))
-    }
-}
-
-/// One replica: its own connection, registry, sync task and client; the state is in Redis.
+/// One replica: its own connection, registry, sync task and client; the state is in Redis. The
+/// model `down-mini` is served by `down`, `gpt-4o-mini` by `up`.
 async fn replica(
     url: &str,
     prefix: &str,
-    provider: Arc<Fake>,
+    down: Arc<FakeProvider>,
+    up: Arc<FakeProvider>,
 ) -> Result<(RoutedClient, Arc<BreakerRegistry>, RedisBudgetStore), Box<dyn std::error::Error>> {
     let redis = FleetRedis::open(url)?;
     let config = BreakerConfig::default()
@@ -70,15 +48,16 @@ async fn replica(
         .build()?;
     let router = Router::builder()
         .model_spec(
-            ModelSpec::new("down-mini", "fake", Prices::new(0.1, 0.4), 128_000).with_default_quality(0.8),
+            ModelSpec::new("down-mini", "down", Prices::new(0.1, 0.4), 128_000).with_default_quality(0.8),
         )
         .model_spec(
-            ModelSpec::new("gpt-4o-mini", "fake", Prices::new(0.15, 0.6), 128_000).with_default_quality(0.8),
+            ModelSpec::new("gpt-4o-mini", "up", Prices::new(0.15, 0.6), 128_000).with_default_quality(0.8),
         )
         .policy(CostFirst::new(0.75)?)
         .build()?;
     let client = RoutedClient::builder(router)
-        .provider(provider)
+        .provider(down)
+        .provider(up)
         .breakers(Arc::clone(&breakers))
         .budget(
             Arc::new(budget.clone()),
@@ -94,11 +73,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::var("TASKROUTE_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned());
     // A prefix of this run's own, so runs do not see each other's state.
     let prefix = format!("taskroute-example:{}", std::process::id());
-    let provider = Arc::new(Fake {
-        down_calls: AtomicU32::new(0),
+    // The providers both replicas call: `down` answers 503, `up` answers after 5 ms.
+    let down = Arc::new(FakeProvider::new("down", |_, _| Err(unavailable())));
+    let up = FakeProvider::new("up", |m, _| {
+        Ok(ChatResponse::text(m, "hello", Usage::new(12, 6, 0)))
     });
-    let (a, _a_breakers, budget) = replica(&url, &prefix, Arc::clone(&provider)).await?;
-    let (b, b_breakers, _) = replica(&url, &prefix, Arc::clone(&provider)).await?;
+    let up = Arc::new(up.with_delay(Duration::from_millis(5)));
+    let (a, _a_breakers, budget) = replica(&url, &prefix, Arc::clone(&down), Arc::clone(&up)).await?;
+    let (b, b_breakers, _) = replica(&url, &prefix, Arc::clone(&down), up).await?;
     let task = TaskSpec::new(TaskKind::Chat, 40).with_output_tokens(20);
     let req = ChatRequest::new().user("say hello");
     let opts = || RequestOptions::within(Duration::from_secs(5));
@@ -112,19 +94,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             r.attempts.len()
         );
     }
-    let down = "down-mini".into();
+    let down_mini = "down-mini".into();
     let t0 = std::time::Instant::now();
-    while taskroute::Health::is_available(&*b_breakers, &down) {
+    while taskroute::Health::is_available(&*b_breakers, &down_mini) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     println!("replica B sees down-mini open after {:?}", t0.elapsed());
-    let calls_before = provider.down_calls.load(Ordering::Relaxed);
+    let calls_before = down.calls();
     let r = b.complete(&task, &req, opts()).await?;
     println!(
         "B request: answered by {} after {} attempt(s); down-mini calls from B: {}",
         r.model(),
         r.attempts.len(),
-        provider.down_calls.load(Ordering::Relaxed) - calls_before
+        down.calls() - calls_before
     );
 
     println!("\n-- both replicas spend against one $0.0003 cap");

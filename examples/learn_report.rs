@@ -322,25 +322,24 @@ fn online(train: &Outcomes, test: &Outcomes, prices: &PriceTable, cfg: &TrainCon
         let id = d.primary_model().ok_or("no model")?;
         Ok(test.model_index(id.as_str()).ok_or("unknown model")?)
     };
-    let window = 100;
-    let (mut wq, mut wc, mut wo, mut ws, mut ww, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
-    let (mut tq, mut tc, mut to, mut ts, mut tw) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    let reward = |p: usize, j: usize| test.quality(p, j) - lambda * test.cost(p, j);
-    for (i, &p) in seq.iter().enumerate() {
-        let j = pick(&bandit, p, &mut d)?;
-        online.observe(
+    // A bandit's pick for prompt `p`, after which it learns the pick's recorded outcome.
+    let pick_and_learn = |r: &Router, learner: &OnlineEstimator, p: usize, d: &mut taskroute::Decision| {
+        let j = pick(r, p, d)?;
+        learner.observe(
             &stream.task(p),
             &test.models()[j],
             test.quality(p, j),
             test.cost(p, j),
         )?;
-        let jw = pick(&warm, p, &mut d)?;
-        warm_online.observe(
-            &stream.task(p),
-            &test.models()[jw],
-            test.quality(p, jw),
-            test.cost(p, jw),
-        )?;
+        Res::Ok(j)
+    };
+    let window = 100;
+    let (mut wq, mut wc, mut wo, mut ws, mut ww, mut n) = (0.0, 0.0, 0.0, 0.0, 0.0, 0usize);
+    let (mut tq, mut tc, mut to, mut ts, mut tw) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let reward = |p: usize, j: usize| test.quality(p, j) - lambda * test.cost(p, j);
+    for (i, &p) in seq.iter().enumerate() {
+        let j = pick_and_learn(&bandit, &online, p, &mut d)?;
+        let jw = pick_and_learn(&warm, &warm_online, p, &mut d)?;
         ww += reward(p, jw);
         let jo = pick(&offline, p, &mut d)?;
         let js = pick(&fixed, p, &mut d)?;
@@ -411,6 +410,60 @@ fn pair_metrics(
     ))
 }
 
+/// The configuration of `grid` with the best mean APGR over 5 folds of `train` (fitted by `fit`
+/// on each fold's training part, scored on its test part). Prints a table row per configuration:
+/// `columns(config)`, then its CV APGR.
+fn choose_by_cv(
+    train: &Outcomes,
+    prices: &PriceTable,
+    kinds: KindSource,
+    strong: usize,
+    grid: Vec<TrainConfig>,
+    fit: impl Fn(&Outcomes, &TrainConfig) -> Res<Arc<dyn QualityEstimator>>,
+    columns: impl Fn(&TrainConfig) -> String,
+) -> Res<TrainConfig> {
+    let folds = Split::kfold(train.prompts(), 5, 7)?;
+    let mut best: Option<(f64, TrainConfig)> = None;
+    for c in grid {
+        let mut sum = 0.0;
+        for fo in &folds {
+            let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
+            sum += pair_metrics(&tr, &va, prices, kinds, fit(&tr, &c)?, strong)?.0;
+        }
+        let mean = sum / folds.len() as f64;
+        println!("| {} | {mean:.4} |", columns(&c));
+        if best.as_ref().is_none_or(|b| mean > b.0) {
+            best = Some((mean, c));
+        }
+    }
+    Ok(best.ok_or("no configuration")?.1)
+}
+
+/// Each of `learners` with `chosen`'s other settings, fitted by `fit`, and its name (`label`
+/// after the learner's; the chosen one marked).
+fn each_learner(
+    chosen: &TrainConfig,
+    learners: &[Learner],
+    label: &str,
+    fit: impl Fn(&TrainConfig) -> Res<Arc<dyn QualityEstimator>>,
+) -> Res<Vec<(String, Arc<dyn QualityEstimator>)>> {
+    learners
+        .iter()
+        .map(|&learner| {
+            let c = chosen.clone().with_learner(learner);
+            let tag = if learner == chosen.learner {
+                " **chosen**"
+            } else {
+                ""
+            };
+            Ok((
+                format!("learned `{learner}`{label} (shrink {}){tag}", c.shrink),
+                fit(&c)?,
+            ))
+        })
+        .collect()
+}
+
 fn routellm(prices: &PriceTable) -> Res<()> {
     let dir = data_dir().join("routellm");
     let opts = LoadOptions::new().prices(prices.clone()).default_output_tokens(1);
@@ -448,11 +501,11 @@ fn routellm(prices: &PriceTable) -> Res<()> {
         )];
         if bench == "gsm8k" {
             // CV on the training half.
-            let folds = Split::kfold(train.prompts(), 5, 7)?;
             println!("GSM8K model selection (5-fold CV APGR on the training half):\n");
             println!("| learner | shrink | word n-grams | math block | CV APGR |\n|---|---|---|---|---|");
-            let mut best: Option<(f64, TrainConfig)> = None;
-            for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
+            let learners = [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble];
+            let mut grid = Vec::new();
+            for learner in learners {
                 for (shrink, words, math) in [
                     (0.0, 2, false),
                     (0.3, 2, false),
@@ -466,36 +519,21 @@ fn routellm(prices: &PriceTable) -> Res<()> {
                         .with_word_ngrams(words)
                         .with_math_features(math);
                     let fc = if words == 0 { fc.with_char_ngrams(0, 0) } else { fc };
-                    let c = train_cfg(learner, shrink).with_features(fc);
-                    let mut sum = 0.0;
-                    for fo in &folds {
-                        let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
-                        sum += pair_metrics(&tr, &va, prices, kinds, learned(&tr, &c)?, strong)?.0;
-                    }
-                    let mean = sum / folds.len() as f64;
-                    println!("| {learner} | {shrink} | 1..{words} | {math} | {mean:.4} |");
-                    if best.as_ref().is_none_or(|b| mean > b.0) {
-                        best = Some((mean, c));
-                    }
+                    grid.push(train_cfg(learner, shrink).with_features(fc));
                 }
             }
-            let (_, chosen) = best.ok_or("no configuration")?;
+            let chosen = choose_by_cv(&train, prices, kinds, strong, grid, learned, |c| {
+                let f = &c.features;
+                format!(
+                    "{} | {} | 1..{} | {}",
+                    c.learner, c.shrink, f.word_ngrams, f.math_features
+                )
+            })?;
             println!(
                 "\nChosen: `{}` with shrink {}, word n-grams 1..{}, math block {}.\n",
                 chosen.learner, chosen.shrink, chosen.features.word_ngrams, chosen.features.math_features
             );
-            for learner in [Learner::LogReg, Learner::Knn, Learner::Irt, Learner::Ensemble] {
-                let c = chosen.clone().with_learner(learner);
-                let tag = if learner == chosen.learner {
-                    " **chosen**"
-                } else {
-                    ""
-                };
-                ests.push((
-                    format!("learned `{learner}` (shrink {}){tag}", c.shrink),
-                    learned(&train, &c)?,
-                ));
-            }
+            ests.extend(each_learner(&chosen, &learners, "", |c| learned(&train, c))?);
         }
         if bench == "mmlu" {
             // No prompt texts: the learners see the subject (as the task kind) and the length.
@@ -505,41 +543,22 @@ fn routellm(prices: &PriceTable) -> Res<()> {
                     c,
                 )?))
             };
-            let folds = Split::kfold(train.prompts(), 5, 7)?;
             println!(
                 "MMLU model selection (5-fold CV APGR on the training half; subject and length only):\n"
             );
             println!("| learner | shrink | CV APGR |\n|---|---|---|");
-            let mut best: Option<(f64, TrainConfig)> = None;
-            for learner in [Learner::Prior, Learner::LogReg, Learner::Irt] {
-                for shrink in [0.0, 0.3] {
-                    let c = train_cfg(learner, shrink);
-                    let mut sum = 0.0;
-                    for fo in &folds {
-                        let (tr, va) = (train.subset(&fo.train), train.subset(&fo.test));
-                        sum += pair_metrics(&tr, &va, prices, kinds, by_label(&tr, &c)?, strong)?.0;
-                    }
-                    let mean = sum / folds.len() as f64;
-                    println!("| {learner} | {shrink} | {mean:.4} |");
-                    if best.as_ref().is_none_or(|b| mean > b.0) {
-                        best = Some((mean, c));
-                    }
-                }
-            }
-            let (_, chosen) = best.ok_or("no configuration")?;
+            let learners = [Learner::Prior, Learner::LogReg, Learner::Irt];
+            let grid = learners
+                .iter()
+                .flat_map(|&learner| [0.0, 0.3].map(|shrink| train_cfg(learner, shrink)))
+                .collect();
+            let chosen = choose_by_cv(&train, prices, kinds, strong, grid, by_label, |c| {
+                format!("{} | {}", c.learner, c.shrink)
+            })?;
             println!("\nChosen: `{}` with shrink {}.\n", chosen.learner, chosen.shrink);
-            for learner in [Learner::Prior, Learner::LogReg, Learner::Irt] {
-                let c = chosen.clone().with_learner(learner);
-                let tag = if learner == chosen.learner {
-                    " **chosen**"
-                } else {
-                    ""
-                };
-                ests.push((
-                    format!("learned `{learner}`, subject + length (shrink {}){tag}", c.shrink),
-                    by_label(&train, &c)?,
-                ));
-            }
+            ests.extend(each_learner(&chosen, &learners, ", subject + length", |c| {
+                by_label(&train, c)
+            })?);
         }
         println!(
             "| benchmark | estimator | test prompts | APGR | CPT(50%) | CPT(80%) |\n|---|---|---|---|---|---|"

@@ -15,12 +15,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use metrics_exporter_prometheus::PrometheusBuilder;
-use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError, Usage};
+use taskroute::provider::{ChatRequest, ChatResponse, Usage};
 use taskroute::runtime::{
     AttemptOutcome, BreakerConfig, BreakerRegistry, BudgetCap, BudgetPolicy, BudgetScope, BudgetStore, Clock,
     InMemoryBudgetStore, RequestOptions, RetryPolicy, RoutedClient, TokioClock,
@@ -28,36 +26,23 @@ use taskroute::runtime::{
 use taskroute::telemetry::{self, BreakerMetrics};
 use taskroute::{CostFirst, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
-/// A fake provider; with `fail_every` = n, every n-th call answers 503.
-struct Fake {
-    name: &'static str,
-    fail_every: u64,
-    calls: AtomicU64,
-}
+#[path = "support/fake_provider.rs"]
+mod fake_provider;
+use fake_provider::{FakeProvider, unavailable};
 
-#[async_trait]
-impl Provider for Fake {
-    fn name(&self) -> &str {
-        self.name
-    }
-    async fn complete(&self, m: &ModelSpec, _r: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let n = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-        if self.fail_every > 0 && n.is_multiple_of(self.fail_every) {
-            return Err(ProviderError::new(ErrorKind::Overloaded, "service unavailable").with_status(503));
+/// A fake provider answering after 2 ms; with `fail_every` = n, every n-th call answers 503.
+fn fake(name: &'static str, fail_every: u64) -> Arc<FakeProvider> {
+    let answer = move |m: &ModelSpec, n: u64| {
+        if fail_every > 0 && n.is_multiple_of(fail_every) {
+            return Err(unavailable());
         }
         Ok(ChatResponse::text(
             m,
             "An answer from the in-process fake.",
             Usage::new(200, 40, 64),
         ))
-    }
-    async fn stream(&self, _m: &ModelSpec, _r: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        Err(ProviderError::new(
-            ErrorKind::InvalidRequest,
-            "this example does not stream",
-        ))
-    }
+    };
+    Arc::new(FakeProvider::new(name, answer).with_delay(Duration::from_millis(2)))
 }
 
 /// Installs the Prometheus recorder, serving `/metrics` on `addr` (on the current tokio
@@ -104,13 +89,6 @@ pub(crate) fn client() -> Result<(RoutedClient, Arc<InMemoryBudgetStore>), Box<d
         )?;
     }
     let budget = Arc::new(budget);
-    let fake = |name, fail_every| {
-        Arc::new(Fake {
-            name,
-            fail_every,
-            calls: AtomicU64::new(0),
-        })
-    };
     let client = RoutedClient::builder(router)
         .provider(fake("flaky", 3))
         .provider(fake("steady", 0))

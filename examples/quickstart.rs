@@ -7,17 +7,15 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use taskroute::{
-    Capability, Catalog, CostFirst, Date, Error, Limits, Policy, QualityFirst, Router, TaskKind, TaskSpec,
-    Weighted,
+    Capability, CostFirst, Date, Error, Limits, Policy, QualityFirst, Router, TaskKind, TaskSpec, Weighted,
 };
 
+#[path = "support/catalog.rs"]
+mod catalog;
+use catalog::builtin_catalog;
+
 fn main() -> Result<(), Error> {
-    let catalog = Catalog::builtin();
-    println!(
-        "built-in catalog: {} models, checked {}\n",
-        catalog.models.len(),
-        catalog.as_of.as_deref().unwrap_or("?")
-    );
+    let catalog = builtin_catalog();
     // Warn about models retired or retiring within 30 days, and route only to those still served.
     let today = Date::from_system_time(SystemTime::now());
     for warning in catalog.retirement_warnings(today, 30) {
