@@ -39,14 +39,19 @@ pub(crate) struct Pass<'a> {
 impl Pass<'_> {
     /// Filters and estimates every candidate (`candidates` holds one entry per model, in
     /// catalog order; an entry naming another model gets this one's id), and gives each one
-    /// that passes, with its index and estimate, to `then` for its verdict
-    /// ([`Verdict::Pending`] to leave it to the policy). Every candidate ends unranked.
+    /// that passes, with its index, its estimate and its verdict (still the one it held
+    /// before), to `then`, which sets the verdict ([`Verdict::Pending`] to leave it to the
+    /// policy). Every candidate ends unranked.
     ///
     /// The common case stays in the loop: the model's row passes every check, its quality is
     /// in `[0, 1]`, and the task's limits hold. Anything else goes to the full checks, out of
     /// line, which give the first reason in the filters' order.
     #[inline(always)]
-    pub(crate) fn run(&self, candidates: &mut [Candidate], mut then: impl FnMut(usize, Estimate) -> Verdict) {
+    pub(crate) fn run(
+        &self,
+        candidates: &mut [Candidate],
+        mut then: impl FnMut(usize, Estimate, &mut Verdict),
+    ) {
         let view = &self.view;
         // When neither the task nor the router needs a check beyond the row's, a model passes
         // the filters when its row says so.
@@ -89,10 +94,10 @@ impl Pass<'_> {
             } else {
                 self.estimate_rejection(q, cost, latency)
             };
-            c.verdict.set(match out {
-                None => then(i, e),
-                Some(r) => Verdict::Rejected(r),
-            });
+            match out {
+                None => then(i, e, &mut c.verdict),
+                Some(r) => c.verdict.set(Verdict::Rejected(r)),
+            }
         }
     }
 
@@ -186,11 +191,16 @@ fn score_in_pass<S: Scorer + ?Sized>(
     scorer: &S,
     mut offer: impl FnMut(usize, crate::score::Score, f64),
 ) {
-    pass.run(candidates, |i, e| match scorer.score(pass.task, &e) {
+    pass.run(candidates, |i, e, verdict| match scorer.score(pass.task, &e) {
         Ok(s) => {
             offer(i, s, e.cost_usd);
-            Verdict::Scored(s)
+            match verdict {
+                // A score over a score (a reused decision's scored candidates): only the
+                // score is written, not the whole `Verdict`.
+                Verdict::Scored(old) => *old = s,
+                _ => verdict.set(Verdict::Scored(s)),
+            }
         }
-        Err(r) => Verdict::Rejected(r),
+        Err(r) => verdict.set(Verdict::Rejected(r)),
     });
 }

@@ -328,7 +328,7 @@ impl Router {
             cost,
         };
         let Some(policy) = policy else {
-            pass.run(&mut out.candidates, |_, _| Verdict::Pending);
+            pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
             return;
         };
         let each = ScoreEach {
@@ -339,7 +339,7 @@ impl Router {
             depth: self.depth,
         };
         if policy.score_each(each).is_none() {
-            pass.run(&mut out.candidates, |_, _| Verdict::Pending);
+            pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
             policy.rank(task, &mut out.candidates);
             rank::rank(
                 &mut out.candidates,
