@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::closure::closure_adapter;
 use crate::kind::TaskKind;
 use crate::model::{LatencyProfile, ModelSpec};
 use crate::task::Task;
@@ -301,65 +302,27 @@ pub fn expected_cost_usd(task: &dyn Task, model: &ModelSpec) -> f64 {
     )
 }
 
-/// A [`QualityEstimator`] made from a closure; see [`quality_fn`].
-#[derive(Clone)]
-pub struct QualityFn<F>(F);
-
-impl<F> fmt::Debug for QualityFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("QualityFn")
-    }
+closure_adapter! {
+    /// A [`QualityEstimator`] made from a closure; see [`quality_fn`].
+    pub struct QualityFn;
+    /// Makes a [`QualityEstimator`] from a closure.
+    pub fn quality_fn;
+    impl QualityEstimator { fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>; }
 }
 
-/// Makes a [`QualityEstimator`] from a closure.
-pub fn quality_fn<F>(f: F) -> QualityFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
-{
-    QualityFn(f)
-}
-
-impl<F> QualityEstimator for QualityFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
-{
-    fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        (self.0)(task, model)
-    }
-}
-
-/// A [`LatencyEstimator`] made from a closure; see [`latency_fn`].
-#[derive(Clone)]
-pub struct LatencyFn<F>(F);
-
-impl<F> fmt::Debug for LatencyFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("LatencyFn")
-    }
-}
-
-/// Makes a [`LatencyEstimator`] from a closure.
-///
-/// ```
-/// use taskroute::{latency_fn, Router};
-/// // 2 ms per output token, whatever the model.
-/// let latency = latency_fn(|task, _model| Some(2.0 * f64::from(task.output_tokens())));
-/// # let _ = Router::builder().latency_estimator(latency);
-/// ```
-pub fn latency_fn<F>(f: F) -> LatencyFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
-{
-    LatencyFn(f)
-}
-
-impl<F> LatencyEstimator for LatencyFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Option<f64> + Send + Sync,
-{
-    fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        (self.0)(task, model)
-    }
+closure_adapter! {
+    /// A [`LatencyEstimator`] made from a closure; see [`latency_fn`].
+    pub struct LatencyFn;
+    /// Makes a [`LatencyEstimator`] from a closure.
+    ///
+    /// ```
+    /// use taskroute::{latency_fn, Router};
+    /// // 2 ms per output token, whatever the model.
+    /// let latency = latency_fn(|task, _model| Some(2.0 * f64::from(task.output_tokens())));
+    /// # let _ = Router::builder().latency_estimator(latency);
+    /// ```
+    pub fn latency_fn;
+    impl LatencyEstimator { fn latency_ms(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64>; }
 }
 
 macro_rules! forward_estimators {

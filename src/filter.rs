@@ -6,9 +6,9 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::fmt;
 use std::sync::Arc;
 
+use crate::closure::closure_adapter;
 use crate::date::Date;
 use crate::model::{Capabilities, ModelId, ModelSpec, Tag};
 pub use crate::rejection::Rejection;
@@ -26,44 +26,25 @@ pub trait Filter: Send + Sync {
     fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection>;
 }
 
-/// A [`Filter`] made from a closure; see [`filter_fn`].
-#[derive(Clone)]
-pub struct FilterFn<F>(F);
-
-impl<F> fmt::Debug for FilterFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("FilterFn")
-    }
-}
-
-/// Makes a [`Filter`] from a closure.
-///
-/// ```
-/// use std::borrow::Cow;
-/// use taskroute::{filter_fn, Rejection};
-/// let no_previews = filter_fn(|_task, model| {
-///     if model.id.as_str().contains("preview") {
-///         Err(Rejection::Filter { filter: Cow::Borrowed("no_previews"), detail: Cow::Borrowed("preview model") })
-///     } else {
-///         Ok(())
-///     }
-/// });
-/// # let _ = no_previews;
-/// ```
-pub fn filter_fn<F>(f: F) -> FilterFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Result<(), Rejection> + Send + Sync,
-{
-    FilterFn(f)
-}
-
-impl<F> Filter for FilterFn<F>
-where
-    F: Fn(&dyn Task, &ModelSpec) -> Result<(), Rejection> + Send + Sync,
-{
-    fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection> {
-        (self.0)(task, model)
-    }
+closure_adapter! {
+    /// A [`Filter`] made from a closure; see [`filter_fn`].
+    pub struct FilterFn;
+    /// Makes a [`Filter`] from a closure.
+    ///
+    /// ```
+    /// use std::borrow::Cow;
+    /// use taskroute::{filter_fn, Rejection};
+    /// let no_previews = filter_fn(|_task, model| {
+    ///     if model.id.as_str().contains("preview") {
+    ///         Err(Rejection::Filter { filter: Cow::Borrowed("no_previews"), detail: Cow::Borrowed("preview model") })
+    ///     } else {
+    ///         Ok(())
+    ///     }
+    /// });
+    /// # let _ = no_previews;
+    /// ```
+    pub fn filter_fn;
+    impl Filter { fn check(&self, task: &dyn Task, model: &ModelSpec) -> Result<(), Rejection>; }
 }
 
 /// Tells the router whether a model can take calls now (a circuit breaker, a maintenance
@@ -73,31 +54,12 @@ pub trait Health: Send + Sync {
     fn is_available(&self, model: &ModelId) -> bool;
 }
 
-/// A [`Health`] hook made from a closure; see [`health_fn`].
-#[derive(Clone)]
-pub struct HealthFn<F>(F);
-
-impl<F> fmt::Debug for HealthFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HealthFn")
-    }
-}
-
-/// Makes a [`Health`] hook from a closure.
-pub fn health_fn<F>(f: F) -> HealthFn<F>
-where
-    F: Fn(&ModelId) -> bool + Send + Sync,
-{
-    HealthFn(f)
-}
-
-impl<F> Health for HealthFn<F>
-where
-    F: Fn(&ModelId) -> bool + Send + Sync,
-{
-    fn is_available(&self, model: &ModelId) -> bool {
-        (self.0)(model)
-    }
+closure_adapter! {
+    /// A [`Health`] hook made from a closure; see [`health_fn`].
+    pub struct HealthFn;
+    /// Makes a [`Health`] hook from a closure.
+    pub fn health_fn;
+    impl Health { fn is_available(&self, model: &ModelId) -> bool; }
 }
 
 macro_rules! forward_filter_traits {
@@ -209,28 +171,25 @@ pub(crate) fn check_static(
     if let Some(tag) = view.tags.iter().find(|t| !model.has_tag(t)) {
         return Err(Rejection::MissingTag { tag: tag.clone() });
     }
-    if let Some(cap) = constraints.max_input_price
-        && row.rates.input > cap
-    {
-        return Err(Rejection::PriceCap {
-            price: Cow::Borrowed("input"),
-            usd_per_mtok: row.rates.input,
-            cap,
-        });
-    }
-    if let Some(cap) = constraints.max_output_price
-        && row.rates.output > cap
-    {
-        return Err(Rejection::PriceCap {
-            price: Cow::Borrowed("output"),
-            usd_per_mtok: row.rates.output,
-            cap,
-        });
-    }
+    price_cap("input", row.rates.input, constraints.max_input_price)?;
+    price_cap("output", row.rates.output, constraints.max_output_price)?;
     for f in filters {
         f.check(task, model)?;
     }
     Ok(())
+}
+
+/// Rejects a `price` (`"input"` or `"output"`) above its cap.
+#[inline(always)]
+fn price_cap(price: &'static str, usd_per_mtok: f64, cap: Option<f64>) -> Result<(), Rejection> {
+    match cap {
+        Some(cap) if usd_per_mtok > cap => Err(Rejection::PriceCap {
+            price: Cow::Borrowed(price),
+            usd_per_mtok,
+            cap,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// The task's own limits, checked once cost and latency are estimated.

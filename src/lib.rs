@@ -55,6 +55,7 @@
 
 mod candidate;
 mod capability;
+mod closure;
 pub mod date;
 pub mod decision;
 pub mod error;

@@ -5,10 +5,10 @@
 //! (a threshold between a weak and a strong model, a seeded random split), or use [`policy_fn`].
 
 use std::borrow::Cow;
-use std::fmt;
 use std::sync::Arc;
 
 use crate::candidate::{Candidate, Verdict};
+use crate::closure::closure_adapter;
 pub use crate::pass::{ScoreEach, Scored};
 use crate::score::{CostFirst, QualityFirst, Scorer, Weighted};
 use crate::task::Task;
@@ -89,37 +89,12 @@ macro_rules! scorer_is_policy {
 }
 scorer_is_policy!(CostFirst, QualityFirst, Weighted);
 
-/// A [`Policy`] made from a closure; see [`policy_fn`].
-#[derive(Clone)]
-pub struct PolicyFn<F> {
-    f: F,
-    name: Cow<'static, str>,
-}
-
-impl<F> fmt::Debug for PolicyFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PolicyFn").field("name", &self.name).finish()
-    }
-}
-
-/// Makes a named [`Policy`] from a closure over the whole candidate set.
-pub fn policy_fn<F>(name: impl Into<Cow<'static, str>>, f: F) -> PolicyFn<F>
-where
-    F: Fn(&dyn Task, &mut [Candidate]) + Send + Sync,
-{
-    PolicyFn { f, name: name.into() }
-}
-
-impl<F> Policy for PolicyFn<F>
-where
-    F: Fn(&dyn Task, &mut [Candidate]) + Send + Sync,
-{
-    fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
-        (self.f)(task, candidates)
-    }
-    fn name(&self) -> Cow<'static, str> {
-        self.name.clone()
-    }
+closure_adapter! {
+    /// A [`Policy`] made from a closure; see [`policy_fn`].
+    pub struct PolicyFn named;
+    /// Makes a named [`Policy`] from a closure over the whole candidate set.
+    pub fn policy_fn;
+    impl Policy { fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]); }
 }
 
 macro_rules! forward_policy {

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::closure::closure_adapter;
 use crate::estimate::Estimate;
 use crate::rejection::Rejection;
 use crate::task::Task;
@@ -245,44 +246,19 @@ impl Scorer for Weighted {
     }
 }
 
-/// A [`Scorer`] made from a closure; see [`scorer_fn`].
-#[derive(Clone)]
-pub struct ScorerFn<F> {
-    f: F,
-    name: Cow<'static, str>,
-}
-
-impl<F> fmt::Debug for ScorerFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ScorerFn").field("name", &self.name).finish()
-    }
-}
-
-/// Makes a named [`Scorer`] from a closure.
-///
-/// ```
-/// use taskroute::{scorer_fn, Score};
-/// // Quality per dollar.
-/// let value = scorer_fn("value", |_task, e| Ok(Score::new(e.quality / (e.cost_usd + 1e-6))));
-/// # let _ = value;
-/// ```
-pub fn scorer_fn<F>(name: impl Into<Cow<'static, str>>, f: F) -> ScorerFn<F>
-where
-    F: Fn(&dyn Task, &Estimate) -> Result<Score, Rejection> + Send + Sync,
-{
-    ScorerFn { f, name: name.into() }
-}
-
-impl<F> Scorer for ScorerFn<F>
-where
-    F: Fn(&dyn Task, &Estimate) -> Result<Score, Rejection> + Send + Sync,
-{
-    fn score(&self, task: &dyn Task, e: &Estimate) -> Result<Score, Rejection> {
-        (self.f)(task, e)
-    }
-    fn name(&self) -> Cow<'static, str> {
-        self.name.clone()
-    }
+closure_adapter! {
+    /// A [`Scorer`] made from a closure; see [`scorer_fn`].
+    pub struct ScorerFn named;
+    /// Makes a named [`Scorer`] from a closure.
+    ///
+    /// ```
+    /// use taskroute::{scorer_fn, Score};
+    /// // Quality per dollar.
+    /// let value = scorer_fn("value", |_task, e| Ok(Score::new(e.quality / (e.cost_usd + 1e-6))));
+    /// # let _ = value;
+    /// ```
+    pub fn scorer_fn;
+    impl Scorer { fn score(&self, task: &dyn Task, e: &Estimate) -> Result<Score, Rejection>; }
 }
 
 macro_rules! forward_scorer {

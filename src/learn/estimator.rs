@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::config::{Learner, TrainConfig};
 use super::data::TrainingSet;
 use super::features::{Features, Featurizer};
-use super::learners::{Irt, KindPriors, Knn, LogReg, Model, Scratch};
+use super::learners::{Irt, KindPriors, Knn, LogReg, Model, Scratch, TrainInput};
 use super::lengths::{LengthModel, OutputLengths};
 use super::mf::Mf;
 use super::report::CvReport;
@@ -190,45 +190,39 @@ impl LearnedEstimator {
             })
             .collect();
         let kind_of: Vec<Option<usize>> = (0..data.len()).map(|i| priors.kind_index(data.kind(i))).collect();
-        let dim = featurizer.dim();
-        let h = config.hyper();
+        let input = TrainInput {
+            data,
+            feats: &feats,
+            kind_of: &kind_of,
+            priors: &priors,
+            dim: featurizer.dim(),
+            h: config.hyper(),
+        };
         let by_kind = config
             .knn_by_kind
             .then_some((kind_of.as_slice(), priors.kinds.len()));
         let knn = || Knn::train(&feats, data, config.k, config.knn_bits, 2.0, by_kind);
         let model = match config.learner {
             Learner::Prior => Model::Prior,
-            Learner::LogReg => Model::LogReg(LogReg::train(&feats, data, &priors, dim, h)),
+            Learner::LogReg => Model::LogReg(LogReg::train(input)),
             Learner::Knn => Model::Knn(knn()),
-            Learner::Irt => Model::Irt(Irt::train(&feats, &kind_of, data, &priors, dim, h)),
-            Learner::Mf => Model::Mf(Mf::train(&feats, &kind_of, data, &priors, dim, config.rank, h)),
+            Learner::Irt => Model::Irt(Irt::train(input)),
+            Learner::Mf => Model::Mf(Mf::train(input, config.rank)),
             Learner::Ensemble => Model::Ensemble {
                 members: vec![
-                    (
-                        1.0,
-                        Model::Irt(Irt::train(&feats, &kind_of, data, &priors, dim, h)),
-                    ),
-                    (1.0, Model::LogReg(LogReg::train(&feats, data, &priors, dim, h))),
+                    (1.0, Model::Irt(Irt::train(input))),
+                    (1.0, Model::LogReg(LogReg::train(input))),
                     (1.0, Model::Knn(knn())),
                 ],
             },
         };
-        let kinds = priors.kinds.len();
         let lengths = match config.lengths {
             OutputLengths::Task => None,
             l if !data.has_output_tokens() => {
                 let _ = l;
                 return Err(LearnError::NoOutputTokens);
             }
-            l => Some(LengthModel::train(
-                &feats,
-                &kind_of,
-                kinds,
-                data,
-                l == OutputLengths::Text,
-                dim,
-                h,
-            )),
+            l => Some(LengthModel::train(input, l == OutputLengths::Text)),
         };
         Self::from_payload(Payload {
             config: config.clone(),

@@ -27,8 +27,26 @@ pub(crate) struct Envelope<P> {
     pub(crate) payload: P,
 }
 
+impl<P: Serialize> Envelope<P> {
+    /// The payload, once the recorded checksum matches the one computed from it (else
+    /// `mismatch(recorded, computed)`); `json` maps a failure to serialize the payload again.
+    pub(crate) fn checked_payload<E>(
+        self,
+        json: impl FnOnce(serde_json::Error) -> E,
+        mismatch: impl FnOnce(String, String) -> E,
+    ) -> Result<P, E> {
+        let again = serde_json::to_string(&self.payload).map_err(json)?;
+        let computed = checksum(&again);
+        if computed == self.checksum {
+            Ok(self.payload)
+        } else {
+            Err(mismatch(self.checksum, computed))
+        }
+    }
+}
+
 /// The checksum of a payload's JSON text: its xxh3-64 in 16 lowercase hex digits.
-pub(crate) fn checksum(payload_json: &str) -> String {
+fn checksum(payload_json: &str) -> String {
     format!("{:016x}", xxh3_64(payload_json.as_bytes()))
 }
 
@@ -89,16 +107,10 @@ impl LearnedEstimator {
             None => return Err(Corruption::MissingVersion.into()),
         }
         let file: Envelope<Payload> = serde_json::from_value(value).map_err(json_error)?;
-        let again = serde_json::to_string(&file.payload).map_err(json_error)?;
-        let computed = checksum(&again);
-        if computed != file.checksum {
-            return Err(Corruption::Checksum {
-                recorded: file.checksum,
-                computed,
-            }
-            .into());
-        }
-        Self::from_payload(file.payload)
+        let payload = file.checked_payload(json_error, |recorded, computed| {
+            Corruption::Checksum { recorded, computed }.into()
+        })?;
+        Self::from_payload(payload)
     }
 
     /// Saves to `path` (see [`to_json`](Self::to_json)).

@@ -19,6 +19,14 @@ pub(crate) fn sigmoid(z: f32) -> f32 {
     1.0 / (1.0 + (-z).exp())
 }
 
+/// One AdaGrad update of the weight `w` against the gradient `g`: `g2` sums the weight's
+/// squared gradients so far, and the step is `lr` scaled by its root.
+#[inline]
+pub(crate) fn adagrad(w: &mut f32, g2: &mut f32, g: f32, lr: f32) {
+    *g2 += g * g;
+    *w -= lr * g / g2.sqrt();
+}
+
 #[inline]
 pub(crate) fn logit(p: f32) -> f32 {
     let p = p.clamp(1e-4, 1.0 - 1e-4);
@@ -143,8 +151,7 @@ impl Abilities {
     /// all kinds (so unknown kinds get a sensible ability too).
     pub(crate) fn step(&mut self, k: usize, j: usize, g: f32, lr: f32) {
         for idx in [k * self.m + j, self.all * self.m + j] {
-            self.g2[idx] += g * g;
-            self.theta[idx] -= lr * g / self.g2[idx].sqrt();
+            adagrad(&mut self.theta[idx], &mut self.g2[idx], g, lr);
         }
     }
 }
@@ -156,6 +163,30 @@ pub(crate) struct Hyper {
     pub(crate) learning_rate: f32,
     pub(crate) l2: f32,
     pub(crate) seed: u64,
+}
+
+/// What every trainer reads: the training set, each prompt's features and task kind (its index
+/// among the priors' kinds), the per-kind priors, the feature dimension and the settings.
+#[derive(Clone, Copy)]
+pub(crate) struct TrainInput<'a> {
+    pub(crate) data: &'a TrainingSet,
+    pub(crate) feats: &'a [Features],
+    pub(crate) kind_of: &'a [Option<usize>],
+    pub(crate) priors: &'a KindPriors,
+    pub(crate) dim: usize,
+    pub(crate) h: Hyper,
+}
+
+/// Calls `step(n)` for every sample `n < samples`, `epochs` times over, in an order `rng`
+/// shuffles afresh for each pass: the visiting order of every SGD trainer here.
+pub(crate) fn shuffled_passes(samples: usize, epochs: u32, rng: &mut Pcg64Mcg, mut step: impl FnMut(usize)) {
+    let mut order: Vec<usize> = (0..samples).collect();
+    for _ in 0..epochs {
+        order.shuffle(rng);
+        for &n in &order {
+            step(n);
+        }
+    }
 }
 
 /// Most values a dense weight matrix may hold when loaded from a file (2^28 `f32`s, 1 GiB): a
@@ -260,6 +291,30 @@ impl Weights {
         Ok(())
     }
 
+    /// Fits the weights by SGD with [AdaGrad steps](Self::adagrad_step), in
+    /// [`shuffled_passes`] over `feats`: for prompt `n`, `gradient(n, z, grad)` sets the loss
+    /// gradient per column from the scores `z = x_n · W` (`grad` comes zeroed, so a column
+    /// without an outcome can leave it).
+    pub(crate) fn fit_adagrad(
+        &mut self,
+        feats: &[Features],
+        h: &Hyper,
+        rng: &mut Pcg64Mcg,
+        free_bias: bool,
+        mut gradient: impl FnMut(usize, &[f32], &mut [f32]),
+    ) {
+        let mut g2 = vec![1e-6f32; self.w.len()];
+        let (mut z, mut grad) = (vec![0.0f32; self.m], vec![0.0f32; self.m]);
+        shuffled_passes(feats.len(), h.epochs, rng, |n| {
+            let x = &feats[n];
+            z.fill(0.0);
+            self.add_dot(x, &mut z);
+            grad.fill(0.0);
+            gradient(n, &z, &mut grad);
+            self.adagrad_step(&mut g2, x, &grad, h, free_bias);
+        });
+    }
+
     /// One AdaGrad step on the rows `x` touches: weight `(i, j)` moves against the gradient
     /// `grad[j] * x_i + l2 * w[i, j]` (no penalty on the bias, feature 0, when `free_bias`),
     /// scaled by the root of `g2`, the squared gradients so far (same shape as the weights).
@@ -279,8 +334,7 @@ impl Weights {
             let acc = &mut g2[i * m..(i + 1) * m];
             for j in 0..m {
                 let g = grad[j] * v + reg * row[j];
-                acc[j] += g * g;
-                row[j] -= h.learning_rate * g / acc[j].sqrt();
+                adagrad(&mut row[j], &mut acc[j], g, h.learning_rate);
             }
         }
     }
@@ -308,37 +362,22 @@ pub(crate) struct LogReg {
 }
 
 impl LogReg {
-    pub(crate) fn train(
-        feats: &[Features],
-        data: &TrainingSet,
-        priors: &KindPriors,
-        dim: usize,
-        h: Hyper,
-    ) -> Self {
-        let m = data.models().len();
-        let mut w = Weights::zeros(dim, m);
+    pub(crate) fn train(input: TrainInput<'_>) -> Self {
+        let m = input.data.models().len();
+        let mut w = Weights::zeros(input.dim, m);
         // Start the bias at the overall log-odds so the first epochs fit the text, not the mean.
         for j in 0..m {
-            w.w[j] = logit(priors.global[j]);
+            w.w[j] = logit(input.priors.global[j]);
         }
-        let mut g2 = vec![1e-6f32; dim * m];
-        let mut order: Vec<usize> = (0..feats.len()).collect();
-        let mut rng = Pcg64Mcg::seed_from_u64(h.seed);
-        let mut z = vec![0.0f32; m];
-        let mut grad = vec![0.0f32; m];
-        for _ in 0..h.epochs {
-            order.shuffle(&mut rng);
-            for &n in &order {
-                let x = &feats[n];
-                z.iter_mut().for_each(|v| *v = 0.0);
-                w.add_dot(x, &mut z);
-                let y = data.outcome_row(n);
-                for j in 0..m {
-                    grad[j] = if y[j].is_nan() { 0.0 } else { sigmoid(z[j]) - y[j] };
+        let mut rng = Pcg64Mcg::seed_from_u64(input.h.seed);
+        w.fit_adagrad(input.feats, &input.h, &mut rng, true, |n, z, grad| {
+            let y = input.data.outcome_row(n);
+            for j in 0..m {
+                if !y[j].is_nan() {
+                    grad[j] = sigmoid(z[j]) - y[j];
                 }
-                w.adagrad_step(&mut g2, x, &grad, &h, true);
             }
-        }
+        });
         Self { weights: w }
     }
 
@@ -368,63 +407,46 @@ pub(crate) struct Irt {
 }
 
 impl Irt {
-    pub(crate) fn train(
-        feats: &[Features],
-        kind_of: &[Option<usize>],
-        data: &TrainingSet,
-        priors: &KindPriors,
-        dim: usize,
-        h: Hyper,
-    ) -> Self {
-        let m = data.models().len();
-        let mut theta = Abilities::from_priors(priors);
+    pub(crate) fn train(input: TrainInput<'_>) -> Self {
+        let m = input.data.models().len();
+        let mut theta = Abilities::from_priors(input.priors);
         let mut a = vec![1.0f32; m];
-        let mut easiness = vec![0.0f32; dim];
+        let mut easiness = vec![0.0f32; input.dim];
         let mut residual = vec![0.0f32; DENSE_FEATURES * m];
         let mut g_a = vec![1e-6f32; m];
-        let (mut g_w, mut g_r) = (vec![1e-6f32; dim], vec![1e-6f32; residual.len()]);
-        let mut order: Vec<usize> = (0..feats.len()).collect();
-        let mut rng = Pcg64Mcg::seed_from_u64(h.seed ^ 0x1417);
-        let mut grad = vec![0.0f32; m];
-        let lr = h.learning_rate;
-        for _ in 0..h.epochs {
-            order.shuffle(&mut rng);
-            for &n in &order {
-                let x = &feats[n];
-                let e = x.dot(&easiness);
-                let k = theta.row(kind_of[n]);
-                let y = data.outcome_row(n);
-                let mut g_e = 0.0f32;
-                for j in 0..m {
-                    if y[j].is_nan() {
-                        grad[j] = 0.0;
-                        continue;
-                    }
-                    let mut z = theta.get(k, j) + a[j] * e;
-                    for d in 0..DENSE_FEATURES {
-                        z += residual[d * m + j] * x.dense(d);
-                    }
-                    let g = sigmoid(z) - y[j];
-                    grad[j] = g;
-                    g_e += g * a[j];
-                    theta.step(k, j, g, lr);
-                    let ga = g * e + h.l2 * (a[j] - 1.0);
-                    g_a[j] += ga * ga;
-                    a[j] -= lr * ga / g_a[j].sqrt();
-                    for d in 1..DENSE_FEATURES {
-                        let gr = g * x.dense(d) + 10.0 * h.l2 * residual[d * m + j];
-                        g_r[d * m + j] += gr * gr;
-                        residual[d * m + j] -= lr * gr / g_r[d * m + j].sqrt();
-                    }
+        let (mut g_w, mut g_r) = (vec![1e-6f32; input.dim], vec![1e-6f32; residual.len()]);
+        let mut rng = Pcg64Mcg::seed_from_u64(input.h.seed ^ 0x1417);
+        let lr = input.h.learning_rate;
+        shuffled_passes(input.feats.len(), input.h.epochs, &mut rng, |n| {
+            let x = &input.feats[n];
+            let e = x.dot(&easiness);
+            let k = theta.row(input.kind_of[n]);
+            let y = input.data.outcome_row(n);
+            let mut g_e = 0.0f32;
+            for j in 0..m {
+                if y[j].is_nan() {
+                    continue;
                 }
-                for (&i, &v) in x.indices.iter().zip(&x.values) {
-                    let i = i as usize;
-                    let g = g_e * v + h.l2 * easiness[i];
-                    g_w[i] += g * g;
-                    easiness[i] -= lr * g / g_w[i].sqrt();
+                let mut z = theta.get(k, j) + a[j] * e;
+                for d in 0..DENSE_FEATURES {
+                    z += residual[d * m + j] * x.dense(d);
+                }
+                let g = sigmoid(z) - y[j];
+                g_e += g * a[j];
+                theta.step(k, j, g, lr);
+                let ga = g * e + input.h.l2 * (a[j] - 1.0);
+                adagrad(&mut a[j], &mut g_a[j], ga, lr);
+                for d in 1..DENSE_FEATURES {
+                    let gr = g * x.dense(d) + 10.0 * input.h.l2 * residual[d * m + j];
+                    adagrad(&mut residual[d * m + j], &mut g_r[d * m + j], gr, lr);
                 }
             }
-        }
+            for (&i, &v) in x.indices.iter().zip(&x.values) {
+                let i = i as usize;
+                let g = g_e * v + input.h.l2 * easiness[i];
+                adagrad(&mut easiness[i], &mut g_w[i], g, lr);
+            }
+        });
         Self {
             theta: theta.theta,
             a,

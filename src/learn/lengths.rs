@@ -13,15 +13,13 @@
 use std::fmt;
 
 use rand::SeedableRng;
-use rand::seq::SliceRandom;
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use super::Corruption;
-use super::data::TrainingSet;
 use super::estimator::LearnedEstimator;
 use super::features::Features;
-use super::learners::{Hyper, Weights, nan_as_null};
+use super::learners::{TrainInput, Weights, nan_as_null};
 use crate::estimate::OutputEstimator;
 use crate::model::ModelSpec;
 use crate::task::Task;
@@ -90,22 +88,15 @@ pub(crate) struct LengthModel {
 }
 
 impl LengthModel {
-    /// Fits on the answers of `data` whose output tokens are known; `feats` and `kind_of` are
-    /// per prompt, `kinds` the number of known kinds. `text` adds the regression.
-    pub(crate) fn train(
-        feats: &[Features],
-        kind_of: &[Option<usize>],
-        kinds: usize,
-        data: &TrainingSet,
-        text: bool,
-        dim: usize,
-        h: Hyper,
-    ) -> Self {
-        let m = data.models().len();
-        let n = data.len();
-        let target = |i: usize, j: usize| data.output_tokens(i, j).map(|t| t.ln_1p());
+    /// Fits on the answers of the input's data whose output tokens are known. `text` adds the
+    /// regression.
+    pub(crate) fn train(input: TrainInput<'_>, text: bool) -> Self {
+        let kinds = input.priors.kinds.len();
+        let m = input.data.models().len();
+        let n = input.data.len();
+        let target = |i: usize, j: usize| input.data.output_tokens(i, j).map(|t| t.ln_1p());
         let (mut sum, mut cnt) = (vec![0.0f64; (kinds + 1) * m], vec![0.0f64; (kinds + 1) * m]);
-        for (i, k) in kind_of.iter().enumerate().take(n) {
+        for (i, k) in input.kind_of.iter().enumerate().take(n) {
             let k = k.unwrap_or(kinds);
             for j in 0..m {
                 if let Some(y) = target(i, j) {
@@ -126,31 +117,21 @@ impl LengthModel {
             .map(|idx| ((sum[idx] + KIND_SMOOTHING * global[idx % m]) / (cnt[idx] + KIND_SMOOTHING)) as f32)
             .collect();
         base.extend(global.iter().map(|g| *g as f32));
-        let base_of = |i: usize, j: usize| base[kind_of[i].unwrap_or(kinds) * m + j];
+        let base_of = |i: usize, j: usize| base[input.kind_of[i].unwrap_or(kinds) * m + j];
         let weights = text.then(|| {
-            let mut w = Weights::zeros(dim, m);
-            let mut g2 = vec![1e-6f32; dim * m];
-            let mut order: Vec<usize> = (0..n).collect();
-            let mut rng = Pcg64Mcg::seed_from_u64(h.seed ^ 0x1e47);
-            let (mut z, mut grad) = (vec![0.0f32; m], vec![0.0f32; m]);
-            for _ in 0..h.epochs {
-                order.shuffle(&mut rng);
-                for &i in &order {
-                    let x = &feats[i];
-                    z.iter_mut().for_each(|v| *v = 0.0);
-                    w.add_dot(x, &mut z);
-                    for j in 0..m {
-                        grad[j] = target(i, j).map_or(0.0, |y| z[j] - (y as f32 - base_of(i, j)));
-                    }
-                    w.adagrad_step(&mut g2, x, &grad, &h, false);
+            let mut w = Weights::zeros(input.dim, m);
+            let mut rng = Pcg64Mcg::seed_from_u64(input.h.seed ^ 0x1e47);
+            w.fit_adagrad(&input.feats[..n], &input.h, &mut rng, false, |i, z, grad| {
+                for j in 0..m {
+                    grad[j] = target(i, j).map_or(0.0, |y| z[j] - (y as f32 - base_of(i, j)));
                 }
-            }
+            });
             w
         });
         // Smearing: mean exp(residual) per model over the answers it was fitted on.
         let (mut es, mut ec) = (vec![0.0f64; m], vec![0.0f64; m]);
         let mut z = vec![0.0f32; m];
-        for (i, x) in feats.iter().enumerate().take(n) {
+        for (i, x) in input.feats.iter().enumerate().take(n) {
             z.iter_mut().for_each(|v| *v = 0.0);
             if let Some(w) = &weights {
                 w.add_dot(x, &mut z);
@@ -234,6 +215,7 @@ impl OutputEstimator for LearnedEstimator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learn::data::TrainingSet;
     use crate::learn::{LearnError, Learner, SelectConfig, TrainConfig};
     use crate::{CostFirst, Prices, Router, TaskKind, TaskSpec};
 

@@ -7,15 +7,13 @@
 //! model's outcomes at once; the item-response learner is the case `rank = 1` with a shared
 //! sign.
 
-use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use super::Corruption;
-use super::data::TrainingSet;
 use super::features::Features;
-use super::learners::{Abilities, Hyper, KindPriors, Weights, sigmoid};
+use super::learners::{Abilities, TrainInput, Weights, adagrad, sigmoid};
 
 /// Model vectors start uniform in `[-INIT, INIT]` (the projection starts at 0, so only one
 /// side needs to break the symmetry, and unseen features stay 0 and out of the file).
@@ -34,52 +32,34 @@ pub(crate) struct Mf {
 }
 
 impl Mf {
-    pub(crate) fn train(
-        feats: &[Features],
-        kind_of: &[Option<usize>],
-        data: &TrainingSet,
-        priors: &KindPriors,
-        dim: usize,
-        rank: usize,
-        h: Hyper,
-    ) -> Self {
-        let m = data.models().len();
-        let mut theta = Abilities::from_priors(priors);
-        let mut rng = Pcg64Mcg::seed_from_u64(h.seed ^ 0x3f1a);
+    /// Fits a factorisation of `rank` dimensions.
+    pub(crate) fn train(input: TrainInput<'_>, rank: usize) -> Self {
+        let m = input.data.models().len();
+        let mut theta = Abilities::from_priors(input.priors);
+        let mut rng = Pcg64Mcg::seed_from_u64(input.h.seed ^ 0x3f1a);
         let mut vectors: Vec<f32> = (0..m * rank).map(|_| rng.random_range(-INIT..INIT)).collect();
-        let mut proj = Weights::zeros(dim, rank);
+        let mut proj = Weights::zeros(input.dim, rank);
         let mut g_vec = vec![1e-6f32; vectors.len()];
-        let mut g_proj = vec![1e-6f32; dim * rank];
-        let mut order: Vec<usize> = (0..feats.len()).collect();
-        let (mut u, mut g_u) = (vec![0.0f32; rank], vec![0.0f32; rank]);
-        let lr = h.learning_rate;
-        for _ in 0..h.epochs {
-            order.shuffle(&mut rng);
-            for &n in &order {
-                let x = &feats[n];
-                u.iter_mut().for_each(|v| *v = 0.0);
-                proj.add_dot(x, &mut u);
-                g_u.iter_mut().for_each(|v| *v = 0.0);
-                let k = theta.row(kind_of[n]);
-                for (j, &y) in data.outcome_row(n).iter().enumerate() {
-                    if y.is_nan() {
-                        continue;
-                    }
-                    let v = &mut vectors[j * rank..(j + 1) * rank];
-                    let z = theta.get(k, j) + v.iter().zip(&u).map(|(a, b)| a * b).sum::<f32>();
-                    let g = sigmoid(z) - y;
-                    theta.step(k, j, g, lr);
-                    let acc = &mut g_vec[j * rank..(j + 1) * rank];
-                    for r in 0..rank {
-                        g_u[r] += g * v[r];
-                        let gv = g * u[r] + h.l2 * v[r];
-                        acc[r] += gv * gv;
-                        v[r] -= lr * gv / acc[r].sqrt();
-                    }
+        let lr = input.h.learning_rate;
+        // The projection's scores are the prompt's coordinates `u`; its gradient, `g_u`.
+        proj.fit_adagrad(input.feats, &input.h, &mut rng, false, |n, u, g_u| {
+            let k = theta.row(input.kind_of[n]);
+            for (j, &y) in input.data.outcome_row(n).iter().enumerate() {
+                if y.is_nan() {
+                    continue;
                 }
-                proj.adagrad_step(&mut g_proj, x, &g_u, &h, false);
+                let v = &mut vectors[j * rank..(j + 1) * rank];
+                let z = theta.get(k, j) + v.iter().zip(u).map(|(a, b)| a * b).sum::<f32>();
+                let g = sigmoid(z) - y;
+                theta.step(k, j, g, lr);
+                let acc = &mut g_vec[j * rank..(j + 1) * rank];
+                for r in 0..rank {
+                    g_u[r] += g * v[r];
+                    let gv = g * u[r] + input.h.l2 * v[r];
+                    adagrad(&mut v[r], &mut acc[r], gv, lr);
+                }
             }
-        }
+        });
         Self {
             theta: theta.theta,
             proj,

@@ -67,7 +67,7 @@ pub use features::{
     MATH_FEATURES,
 };
 #[cfg(feature = "request")]
-pub(crate) use format::{Envelope, checksum, envelope_json};
+pub(crate) use format::{Envelope, envelope_json};
 pub use format::{FORMAT_MAGIC, FORMAT_VERSION};
 pub use lengths::OutputLengths;
 pub use online::{OnlineConfig, OnlineEstimator, Sampling};

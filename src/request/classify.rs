@@ -8,6 +8,7 @@ use aho_corasick::AhoCorasick;
 use rustc_hash::FxHashMap;
 
 use super::words::{DIGIT, MATH_SIGN, UPPER, words};
+use crate::closure::closure_adapter;
 use crate::task::TaskKind;
 
 /// What a classifier sees of a request.
@@ -67,31 +68,12 @@ pub trait KindClassifier: Send + Sync {
     fn classify(&self, input: &ClassifyInput<'_>) -> Classified;
 }
 
-/// A [`KindClassifier`] made of a closure by [`classifier_fn`].
-#[derive(Clone, Copy)]
-pub struct ClassifierFn<F>(F);
-
-impl<F> fmt::Debug for ClassifierFn<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ClassifierFn")
-    }
-}
-
-/// A classifier from a closure `Fn(&ClassifyInput) -> Classified`.
-pub fn classifier_fn<F>(f: F) -> ClassifierFn<F>
-where
-    F: Fn(&ClassifyInput<'_>) -> Classified + Send + Sync,
-{
-    ClassifierFn(f)
-}
-
-impl<F> KindClassifier for ClassifierFn<F>
-where
-    F: Fn(&ClassifyInput<'_>) -> Classified + Send + Sync,
-{
-    fn classify(&self, input: &ClassifyInput<'_>) -> Classified {
-        (self.0)(input)
-    }
+closure_adapter! {
+    /// A [`KindClassifier`] made of a closure by [`classifier_fn`].
+    pub struct ClassifierFn;
+    /// A classifier from a closure `Fn(&ClassifyInput) -> Classified`.
+    pub fn classifier_fn;
+    impl KindClassifier { fn classify(&self, input: &ClassifyInput<'_>) -> Classified; }
 }
 
 impl<T: KindClassifier + ?Sized> KindClassifier for &T {
@@ -136,43 +118,28 @@ impl RuleClassifier {
     }
 }
 
-/// Index of each scored kind in [`Scores`].
-#[derive(Clone, Copy)]
-enum K {
-    Planning,
-    Reasoning,
-    // Decided before scoring (a marker or a suffix is enough); keeps the indices in line.
-    #[allow(dead_code)]
-    CodeCompletion,
-    CodeGeneration,
-    Chat,
-    Summarization,
-    Extraction,
-    Classification,
-    Math,
-}
-
-const KINDS: [TaskKind; TaskKind::BUILTIN_COUNT] = TaskKind::BUILTIN;
-// `K` indexes `KINDS`: one entry per built-in kind, in `TaskKind::BUILTIN`'s order.
-const _: () = assert!(K::Math as usize + 1 == TaskKind::BUILTIN_COUNT);
-
+/// A score per built-in kind, in [`TaskKind::BUILTIN`]'s order.
 #[derive(Default)]
 struct Scores([f32; TaskKind::BUILTIN_COUNT]);
 
 impl Scores {
-    fn add(&mut self, k: K, w: f32) {
-        self.0[k as usize] += w;
+    fn add(&mut self, k: &TaskKind, w: f32) {
+        if let Some(i) = k.builtin_index() {
+            self.0[i] += w;
+        }
     }
 }
 
 impl fmt::Debug for Scores {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(KINDS.iter().zip(self.0.iter())).finish()
+        f.debug_map()
+            .entries(TaskKind::BUILTIN.iter().zip(self.0.iter()))
+            .finish()
     }
 }
 
 /// Cue words (lower-case) and the kind and weight each adds.
-const CUES: &[(&[&str], K, f32)] = &[
+const CUES: &[(&[&str], TaskKind, f32)] = &[
     // code
     (
         &[
@@ -190,7 +157,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "regex",
             "json_schema",
         ],
-        K::CodeGeneration,
+        TaskKind::CodeGeneration,
         2.0,
     ),
     (
@@ -232,7 +199,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "api",
             "website",
         ],
-        K::CodeGeneration,
+        TaskKind::CodeGeneration,
         1.0,
     ),
     // math
@@ -277,21 +244,25 @@ const CUES: &[(&[&str], K, f32)] = &[
             "square",
             "value",
         ],
-        K::Math,
+        TaskKind::Math,
         1.0,
     ),
     // extraction
     (
         &["extract", "extraction", "entities", "json", "csv"],
-        K::Extraction,
+        TaskKind::Extraction,
         4.0,
     ),
     (
         &["named", "fields", "records", "parse", "retrieve"],
-        K::Extraction,
+        TaskKind::Extraction,
         2.0,
     ),
-    (&["identify", "format", "present", "output"], K::Extraction, 1.5),
+    (
+        &["identify", "format", "present", "output"],
+        TaskKind::Extraction,
+        1.5,
+    ),
     // summarisation
     (
         &[
@@ -306,7 +277,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "gist",
             "recap",
         ],
-        K::Summarization,
+        TaskKind::Summarization,
         3.0,
     ),
     // classification
@@ -324,7 +295,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "rate",
             "evaluate",
         ],
-        K::Classification,
+        TaskKind::Classification,
         1.5,
     ),
     // planning
@@ -342,7 +313,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "outline",
             "agenda",
         ],
-        K::Planning,
+        TaskKind::Planning,
         2.0,
     ),
     // reasoning
@@ -368,7 +339,7 @@ const CUES: &[(&[&str], K, f32)] = &[
             "father",
             "direction",
         ],
-        K::Reasoning,
+        TaskKind::Reasoning,
         1.0,
     ),
     // chat and writing
@@ -388,20 +359,20 @@ const CUES: &[(&[&str], K, f32)] = &[
             "describe",
             "discuss",
         ],
-        K::Chat,
+        TaskKind::Chat,
         1.0,
     ),
 ];
 
 /// [`CUES`] as a table, built once: one hash lookup per word instead of a comparison per cue.
-static CUE_TABLE: LazyLock<FxHashMap<&'static str, (K, f32)>> = LazyLock::new(|| {
+static CUE_TABLE: LazyLock<FxHashMap<&'static str, (&'static TaskKind, f32)>> = LazyLock::new(|| {
     CUES.iter()
-        .flat_map(|(words, k, w)| words.iter().map(move |word| (*word, (*k, *w))))
+        .flat_map(|(words, k, w)| words.iter().map(move |word| (*word, (k, *w))))
         .collect()
 });
 
-/// The cue weight of one lower-cased word.
-fn word_cue(w: &str) -> Option<(K, f32)> {
+/// The cue (kind and weight) of one lower-cased word.
+fn word_cue(w: &str) -> Option<(&'static TaskKind, f32)> {
     CUE_TABLE.get(w).copied()
 }
 
@@ -419,10 +390,10 @@ impl KindClassifier for RuleClassifier {
             return Classified::new(TaskKind::CodeCompletion, 0.95);
         }
         if input.structured_output {
-            s.add(K::Extraction, 3.0);
+            s.add(&TaskKind::Extraction, 3.0);
         }
         if fence {
-            s.add(K::CodeGeneration, 3.0);
+            s.add(&TaskKind::CodeGeneration, 3.0);
         }
         let mut numbers = 0u32;
         let mut word_count = 0u32;
@@ -434,7 +405,7 @@ impl KindClassifier for RuleClassifier {
             if word.flags & DIGIT != 0 {
                 numbers += 1;
                 if word.flags & MATH_SIGN != 0 {
-                    s.add(K::Math, 1.0);
+                    s.add(&TaskKind::Math, 1.0);
                 }
                 continue;
             }
@@ -455,10 +426,10 @@ impl KindClassifier for RuleClassifier {
                 raw
             };
             if prev_how && matches!(w, "many" | "much" | "long" | "far" | "old") {
-                s.add(K::Math, 2.0);
+                s.add(&TaskKind::Math, 2.0);
             }
             if write_a && matches!(w, "function" | "program" | "script" | "python" | "sql" | "query") {
-                s.add(K::CodeGeneration, 3.0);
+                s.add(&TaskKind::CodeGeneration, 3.0);
             }
             prev_how = w == "how";
             write_a = matches!(w, "write" | "a" | "an") && (write_a || w == "write");
@@ -470,21 +441,21 @@ impl KindClassifier for RuleClassifier {
         }
         // Word problems: several numbers in a question.
         if numbers >= 2 {
-            s.add(K::Math, (numbers.min(6) as f32) * 0.4);
+            s.add(&TaskKind::Math, (numbers.min(6) as f32) * 0.4);
         }
         // A long input with a short instruction: summarise it.
         if input.input_chars > 6_000 && word_count < 60 {
-            s.add(K::Summarization, 2.0);
+            s.add(&TaskKind::Summarization, 2.0);
         }
-        s.add(K::Chat, 0.5);
+        s.add(&TaskKind::Chat, 0.5);
         let (best, second) = top_two(&s);
         let confidence = s.0[best] / (s.0[best] + s.0[second] + 1.0);
-        Classified::new(KINDS[best].clone(), confidence)
+        Classified::new(TaskKind::BUILTIN[best].clone(), confidence)
     }
 }
 
 fn top_two(s: &Scores) -> (usize, usize) {
-    let mut best = K::Chat as usize;
+    let mut best = TaskKind::Chat.builtin_index().unwrap_or_default();
     for (i, v) in s.0.iter().enumerate() {
         if *v > s.0[best] {
             best = i;

@@ -32,7 +32,7 @@ use rand_pcg::Pcg64Mcg;
 use serde::{Deserialize, Serialize};
 
 use super::classify::{Classified, ClassifyInput, KindClassifier};
-use crate::learn::{Envelope, FeatureConfig, Features, Featurizer, LearnError, checksum, envelope_json};
+use crate::learn::{Envelope, FeatureConfig, Features, Featurizer, LearnError, envelope_json};
 use crate::task::TaskKind;
 
 /// The `magic` field of every classifier file.
@@ -365,15 +365,10 @@ impl LearnedClassifier {
                 supported: CLASSIFIER_VERSION,
             });
         }
-        let again = serde_json::to_string(&file.payload).map_err(json_error)?;
-        let computed = checksum(&again);
-        if computed != file.checksum {
-            return Err(ClassifierError::Checksum {
-                recorded: file.checksum,
-                computed,
-            });
-        }
-        let p = file.payload;
+        let p = file.checked_payload(json_error, |recorded, computed| ClassifierError::Checksum {
+            recorded,
+            computed,
+        })?;
         let featurizer = Featurizer::new(config_without_kind(p.features))?;
         let mut kinds: Vec<TaskKind> = Vec::with_capacity(p.kinds.len());
         for name in &p.kinds {

@@ -13,9 +13,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use taskroute::eval::{LoadOptions, Outcomes, PriceTable, Split};
+use taskroute::eval::Split;
 use taskroute::learn::{FeatureConfig, LearnedEstimator, Learner, SelectConfig, TrainConfig};
 
+use crate::data::DataArgs;
 use crate::{CliError, estimator, eval};
 
 impl From<taskroute::learn::LearnError> for CliError {
@@ -27,27 +28,11 @@ impl From<taskroute::learn::LearnError> for CliError {
 /// Train a learned quality estimator on recorded outcomes and prompt texts.
 #[derive(Debug, clap::Args)]
 pub(crate) struct TrainArgs {
-    /// Training outcomes: a wide CSV (RouterBench's layout, or RouteLLM's) or a long CSV/JSONL.
-    #[arg(long, value_name = "FILE")]
-    outcomes: PathBuf,
-    /// JSONL prompt texts joined by id (RouterBench's prompts.jsonl, with fewshot_prefixes.json
-    /// beside it, and RouteLLM's gsm8k_prompts.jsonl are recognised; others need --prompt-key
-    /// and --prompt-text). Without it the estimator learns per-kind priors only.
-    #[arg(long, value_name = "FILE")]
-    prompts: Option<PathBuf>,
-    /// The prompts file's key field.
-    #[arg(long, value_name = "FIELD", requires = "prompts")]
-    prompt_key: Option<String>,
-    /// The prompts file's text field.
-    #[arg(long, value_name = "FIELD", requires = "prompts")]
-    prompt_text: Option<String>,
-    /// Prices (CSV), for tables that record no costs, and to read each answer's output tokens
-    /// from its recorded cost (what output lengths learn from).
-    #[arg(long, value_name = "FILE")]
-    prices: Option<PathBuf>,
-    /// Output tokens assumed where a cost is computed from prices and no answer length is recorded.
-    #[arg(long, value_name = "N")]
-    output_tokens: Option<u32>,
+    // The training data. Without --prompts the estimator learns per-kind priors only; --prices
+    // also reads each answer's output tokens from its recorded cost (what output lengths learn
+    // from).
+    #[command(flatten)]
+    data: DataArgs,
     /// The learner. `auto` (the default) chooses among the per-kind prior and --learners, with
     /// --shrinks and --ks, by k-fold cross-validation on this file only, and keeps the prior
     /// unless a learner beats it by more than the noise; the figures are printed and saved.
@@ -152,26 +137,9 @@ pub(crate) struct SplitArgs {
     test_out: PathBuf,
 }
 
-fn load(args: &TrainArgs) -> Result<Outcomes, CliError> {
-    let mut options = LoadOptions::new();
-    if let Some(p) = &args.prices {
-        options = options.prices(PriceTable::read_csv(p)?);
-    }
-    if let Some(n) = args.output_tokens {
-        options = options.default_output_tokens(n);
-    }
-    let mut data = eval::load(&args.outcomes, eval::Layout::Auto, &options)?;
-    if let Some(p) = &args.prompts {
-        let join = eval::prompt_join(p, args.prompt_key.as_deref(), args.prompt_text.as_deref(), None)?;
-        data = data.with_prompts_jsonl(&join)?;
-    }
-    Ok(data)
-}
-
 pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
     let start = Instant::now();
-    let data = load(args)?;
-    let prices = args.prices.as_ref().map(PriceTable::read_csv).transpose()?;
+    let (data, prices) = args.data.load()?;
     let set = estimator::training_set(&data, prices.as_ref())?;
     let with_text = (0..data.prompts()).filter(|&p| data.text(p).is_some()).count();
     let lengths = match args.lengths.as_str() {
@@ -216,7 +184,7 @@ pub(crate) fn train(args: &TrainArgs) -> Result<(), CliError> {
         config.learner,
         set.len(),
         set.models().len(),
-        args.outcomes.display()
+        args.data.outcomes.display()
     );
     if let Some(cv) = est.cv_report() {
         println!("{cv}");

@@ -19,6 +19,7 @@ use clap::{Parser, Subcommand};
 
 mod catalog;
 mod classify;
+mod data;
 mod estimator;
 mod eval;
 mod experiment;

@@ -57,63 +57,63 @@ pub(super) fn csv_error(path: &Path, e: csv::Error) -> EvalError {
     }
 }
 
-pub(super) fn bad(
-    path: &Path,
-    line: u64,
-    col: usize,
-    headers: &[String],
-    rec: &csv::StringRecord,
-    expected: impl Into<std::borrow::Cow<'static, str>>,
-) -> EvalError {
-    EvalError::parse(
-        path,
-        line,
-        Some(col as u64 + 1),
-        headers.get(col).map(String::as_str),
-        expected,
-        Some(rec.get(col).unwrap_or("").to_owned()),
-    )
+/// One record being read, with what its errors name: the file, line and column (by header).
+pub(super) struct Record<'a> {
+    pub(super) path: &'a Path,
+    pub(super) line: u64,
+    headers: &'a [String],
+    rec: &'a csv::StringRecord,
 }
 
-pub(super) fn num(
-    path: &Path,
-    line: u64,
-    col: usize,
-    headers: &[String],
-    rec: &csv::StringRecord,
-) -> Result<f64, EvalError> {
-    match rec[col].trim().parse::<f64>() {
-        Ok(v) if v.is_finite() => Ok(v),
-        _ => Err(bad(path, line, col, headers, rec, "a finite number")),
+impl<'a> Record<'a> {
+    pub(super) fn new(path: &'a Path, headers: &'a [String], rec: &'a csv::StringRecord) -> Self {
+        Record {
+            path,
+            line: line_of(rec),
+            headers,
+            rec,
+        }
     }
-}
 
-pub(super) fn opt_num(
-    path: &Path,
-    line: u64,
-    col: Option<usize>,
-    headers: &[String],
-    rec: &csv::StringRecord,
-) -> Result<Option<f64>, EvalError> {
-    match col {
-        Some(c) if !rec[c].trim().is_empty() => num(path, line, c, headers, rec).map(Some),
-        _ => Ok(None),
+    /// The error for column `col`'s value, which is not `expected`.
+    pub(super) fn bad(&self, col: usize, expected: impl Into<std::borrow::Cow<'static, str>>) -> EvalError {
+        EvalError::parse(
+            self.path,
+            self.line,
+            Some(col as u64 + 1),
+            self.headers.get(col).map(String::as_str),
+            expected,
+            Some(self.rec.get(col).unwrap_or("").to_owned()),
+        )
     }
-}
 
-pub(super) fn opt_count(
-    path: &Path,
-    line: u64,
-    col: Option<usize>,
-    headers: &[String],
-    rec: &csv::StringRecord,
-) -> Result<Option<u32>, EvalError> {
-    match col {
-        Some(c) if !rec[c].trim().is_empty() => rec[c]
-            .trim()
-            .parse::<u32>()
-            .map(Some)
-            .map_err(|_| bad(path, line, c, headers, rec, "a whole number of tokens")),
-        _ => Ok(None),
+    /// Column `col` as a finite number.
+    pub(super) fn num(&self, col: usize) -> Result<f64, EvalError> {
+        match self.rec[col].trim().parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            _ => Err(self.bad(col, "a finite number")),
+        }
+    }
+
+    /// Column `col` as a finite number; `None` without the column or a value in it.
+    pub(super) fn opt_num(&self, col: Option<usize>) -> Result<Option<f64>, EvalError> {
+        self.filled(col).map(|c| self.num(c)).transpose()
+    }
+
+    /// Column `col` as a token count; `None` without the column or a value in it.
+    pub(super) fn opt_count(&self, col: Option<usize>) -> Result<Option<u32>, EvalError> {
+        self.filled(col)
+            .map(|c| {
+                self.rec[c]
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| self.bad(c, "a whole number of tokens"))
+            })
+            .transpose()
+    }
+
+    /// `col`, where the record has a value in it.
+    fn filled(&self, col: Option<usize>) -> Option<usize> {
+        col.filter(|&c| !self.rec[c].trim().is_empty())
     }
 }

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use super::csvio::{csv_error, csv_reader, find, headers, line_of, num, opt_count, opt_num};
+use super::csvio::{Record, csv_error, csv_reader, find, headers};
 use super::table::{Builder, PromptMeta};
 use super::{LoadOptions, Outcomes};
 use crate::eval::EvalError;
@@ -85,25 +85,25 @@ fn long_rows_csv(path: &Path) -> Result<Vec<LongRow>, EvalError> {
     let mut rows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| csv_error(path, e))?;
-        let line = line_of(&rec);
+        let r = Record::new(path, &headers, &rec);
         let s = |c: Option<usize>| c.map(|c| rec[c].to_owned()).filter(|s| !s.is_empty());
         rows.push(LongRow {
-            line,
+            line: r.line,
             prompt: match turn {
                 Some(t) => format!("{}.{}", &rec[pc], &rec[t]),
                 None => rec[pc].to_owned(),
             },
             model: rec[mc].to_owned(),
-            quality: num(path, line, qc, &headers, &rec)?,
-            cost: opt_num(path, line, cc, &headers, &rec)?,
-            latency_ms: opt_num(path, line, lc, &headers, &rec)?,
-            input_tokens: opt_count(path, line, ic, &headers, &rec)?,
-            output_tokens: opt_count(path, line, oc, &headers, &rec)?,
+            quality: r.num(qc)?,
+            cost: r.opt_num(cc)?,
+            latency_ms: r.opt_num(lc)?,
+            input_tokens: r.opt_count(ic)?,
+            output_tokens: r.opt_count(oc)?,
             kind: s(kc),
             label: s(labc),
             text: s(tc),
-            prompt_chars: opt_num(path, line, chc, &headers, &rec)?,
-            output_chars: opt_num(path, line, occ, &headers, &rec)?,
+            prompt_chars: r.opt_num(chc)?,
+            output_chars: r.opt_num(occ)?,
         });
     }
     Ok(rows)

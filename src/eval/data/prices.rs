@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::csvio::{bad, csv_error, csv_reader, find, headers, line_of, num};
+use super::csvio::{Record, csv_error, csv_reader, find, headers};
 use crate::eval::EvalError;
 use crate::model::Prices;
 
@@ -63,20 +63,13 @@ impl PriceTable {
         let mut table = PriceTable::new();
         for rec in rdr.records() {
             let rec = rec.map_err(|e| csv_error(path, e))?;
-            let line = line_of(&rec);
+            let r = Record::new(path, &headers, &rec);
             let price = |c: usize| -> Result<f64, EvalError> {
-                let v = num(path, line, c, &headers, &rec)?;
+                let v = r.num(c)?;
                 if v >= 0.0 {
                     Ok(v)
                 } else {
-                    Err(bad(
-                        path,
-                        line,
-                        c,
-                        &headers,
-                        &rec,
-                        "a finite price >= 0 (USD per million tokens)",
-                    ))
+                    Err(r.bad(c, "a finite price >= 0 (USD per million tokens)"))
                 }
             };
             table.insert(&rec[m], Prices::new(price(i)?, price(o)?));

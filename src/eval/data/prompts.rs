@@ -114,19 +114,13 @@ impl Outcomes {
             }
             let obj: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&line).map_err(|e| EvalError::json(path, lineno, "a JSON object", e))?;
+            let bad_field = |field: &str, expected: &'static str| {
+                EvalError::parse(path, lineno, None, Some(field), expected, None)
+            };
             let key = match obj.get(&join.key_field) {
                 Some(serde_json::Value::String(s)) => s.clone(),
                 Some(serde_json::Value::Number(n)) => n.to_string(),
-                _ => {
-                    return Err(EvalError::parse(
-                        path,
-                        lineno,
-                        None,
-                        Some(&join.key_field),
-                        "a string or number key",
-                        None,
-                    ));
-                }
+                _ => return Err(bad_field(&join.key_field, "a string or number key")),
             };
             let id = format!("{}{key}", join.key_prefix);
             if let Some(first) = seen.insert(id.clone(), lineno) {
@@ -141,14 +135,7 @@ impl Outcomes {
                 continue;
             };
             let Some(serde_json::Value::String(query)) = obj.get(&join.text_field) else {
-                return Err(EvalError::parse(
-                    path,
-                    lineno,
-                    None,
-                    Some(&join.text_field),
-                    "a string",
-                    None,
-                ));
+                return Err(bad_field(&join.text_field, "a string"));
             };
             let text = match &prefixes {
                 Some((map, label_field, flag_field))

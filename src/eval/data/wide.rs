@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::csvio::{bad, csv_error, csv_reader, find, headers, line_of, num, opt_count, opt_num};
+use super::csvio::{Record, csv_error, csv_reader, find, headers};
 use super::table::{Builder, PromptMeta};
 use super::{LoadOptions, Outcomes};
 use crate::eval::EvalError;
@@ -129,7 +129,8 @@ impl Outcomes {
                 Ok(false) => break,
                 Err(e) => return Err(csv_error(path, e)),
             }
-            let line = line_of(&rec);
+            let r = Record::new(path, &headers, &rec);
+            let line = r.line;
 
             let label = match (label_col, bench_col, subject_col) {
                 (Some(c), _, _) => rec[c].to_owned(),
@@ -142,14 +143,7 @@ impl Outcomes {
                 None => format!("{label}.{}", &rec[row_col.unwrap_or_default()]),
             };
             if id.is_empty() {
-                return Err(bad(
-                    path,
-                    line,
-                    id_col.unwrap_or(0),
-                    &headers,
-                    &rec,
-                    "a non-empty prompt id",
-                ));
+                return Err(r.bad(id_col.unwrap_or(0), "a non-empty prompt id"));
             }
             if let Some(first) = seen.insert(id.clone(), line) {
                 return Err(EvalError::DuplicatePrompt {
@@ -160,40 +154,33 @@ impl Outcomes {
                 });
             }
             let chars = match chars_col {
-                Some(c) => Some(num(path, line, c, &headers, &rec)?),
+                Some(c) => Some(r.num(c)?),
                 None => None,
             };
             if let Some(c) = chars
                 && c < 0.0
             {
-                return Err(bad(
-                    path,
-                    line,
-                    chars_col.unwrap_or(0),
-                    &headers,
-                    &rec,
-                    "a length >= 0",
-                ));
+                return Err(r.bad(chars_col.unwrap_or(0), "a length >= 0"));
             }
             for j in 0..n_models {
-                let q = num(path, line, q_cols[j], &headers, &rec)?;
+                let q = r.num(q_cols[j])?;
                 let q = options
                     .quality(q)
-                    .map_err(|expected| bad(path, line, q_cols[j], &headers, &rec, expected))?;
+                    .map_err(|expected| r.bad(q_cols[j], expected))?;
                 b.quality.push(q as f32);
-                let in_tok = opt_count(path, line, in_cols[j], &headers, &rec)?;
-                let out_tok = opt_count(path, line, out_cols[j], &headers, &rec)?;
+                let in_tok = r.opt_count(in_cols[j])?;
+                let out_tok = r.opt_count(out_cols[j])?;
                 let cost = match &costs[j] {
                     &CostSource::Column(c) => {
-                        let v = num(path, line, c, &headers, &rec)?;
+                        let v = r.num(c)?;
                         if v < 0.0 {
-                            return Err(bad(path, line, c, &headers, &rec, "a finite cost >= 0 (USD)"));
+                            return Err(r.bad(c, "a finite cost >= 0 (USD)"));
                         }
                         v
                     }
                     CostSource::Prices(p) => {
                         let input = in_tok.unwrap_or_else(|| options.tokens(chars.unwrap_or(0.0)));
-                        let output = match (out_tok, opt_num(path, line, resp_cols[j], &headers, &rec)?) {
+                        let output = match (out_tok, r.opt_num(resp_cols[j])?) {
                             (Some(t), _) => t,
                             (None, Some(rc)) => options.tokens(rc),
                             (None, None) => {
@@ -211,20 +198,12 @@ impl Outcomes {
                     }
                 };
                 b.cost.push(cost as f32);
-                b.latency
-                    .push(match opt_num(path, line, lat_cols[j], &headers, &rec)? {
-                        Some(v) if v < 0.0 => {
-                            return Err(bad(
-                                path,
-                                line,
-                                lat_cols[j].unwrap_or(0),
-                                &headers,
-                                &rec,
-                                "a latency >= 0 ms",
-                            ));
-                        }
-                        v => v.map(|v| v as f32),
-                    });
+                b.latency.push(match r.opt_num(lat_cols[j])? {
+                    Some(v) if v < 0.0 => {
+                        return Err(r.bad(lat_cols[j].unwrap_or(0), "a latency >= 0 ms"));
+                    }
+                    v => v.map(|v| v as f32),
+                });
                 b.in_tok.push(in_tok);
                 b.out_tok.push(out_tok);
             }

@@ -411,21 +411,20 @@ mod tests {
             requests: Some(LimitWindow::new(limit, remaining)),
             tokens: None,
         };
+        // Configured `rpm`, then told the provider's `limit` and `remaining`: the limit becomes
+        // `ceiling`, and `left` calls go through before the next is refused.
+        let check = |rpm, (limit, remaining), ceiling, left| {
+            let l = LocalLimiter::new(DeploymentLimits::none().rpm(rpm));
+            l.learn(&window(limit, remaining), t0);
+            assert_eq!(l.limits().rpm, Some(ceiling));
+            for _ in 0..left {
+                l.try_acquire(1, t0).unwrap();
+            }
+            assert!(matches!(l.try_acquire(1, t0), Err(Refusal::Requests { .. })));
+        };
         // Configured 5 per minute on a key the provider allows 600: still 5.
-        let l = LocalLimiter::new(DeploymentLimits::none().rpm(5));
-        l.learn(&window(600, 600), t0);
-        assert_eq!(l.limits().rpm, Some(5));
-        for _ in 0..5 {
-            l.try_acquire(1, t0).unwrap();
-        }
-        assert!(matches!(l.try_acquire(1, t0), Err(Refusal::Requests { .. })));
+        check(5, (600, 600), 5, 5);
         // Configured 100 on a key the provider allows 10, 4 of them used elsewhere: 10, 6 left.
-        let l = LocalLimiter::new(DeploymentLimits::none().rpm(100));
-        l.learn(&window(10, 6), t0);
-        assert_eq!(l.limits().rpm, Some(10));
-        for _ in 0..6 {
-            l.try_acquire(1, t0).unwrap();
-        }
-        assert!(matches!(l.try_acquire(1, t0), Err(Refusal::Requests { .. })));
+        check(100, (10, 6), 10, 6);
     }
 }
