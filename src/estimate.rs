@@ -293,6 +293,18 @@ pub trait OutputEstimator: Send + Sync {
     }
 }
 
+/// One model's value from a batch call `all(models, out)`: the single-model method of an
+/// estimator whose batch method does the work (a learned estimator featurizes the task once per
+/// call, whatever the number of models).
+pub(crate) fn one_by_batch<T: Copy>(
+    model: &ModelSpec,
+    all: impl FnOnce(&[ModelSpec], &mut [Option<T>]),
+) -> Option<T> {
+    let mut out = [None];
+    all(std::slice::from_ref(model), &mut out);
+    out[0]
+}
+
 /// Expected cost in USD of `model` on `task`, from prices and token estimates.
 pub fn expected_cost_usd(task: &dyn Task, model: &ModelSpec) -> f64 {
     model.prices.cost_usd(

@@ -17,7 +17,7 @@ use super::lengths::{LengthModel, OutputLengths};
 use super::mf::Mf;
 use super::report::CvReport;
 use super::{Corruption, LearnError};
-use crate::estimate::QualityEstimator;
+use crate::estimate::{QualityEstimator, one_by_batch};
 use crate::model::{ModelId, ModelSpec};
 use crate::task::{Task, TaskKind};
 
@@ -494,9 +494,7 @@ impl LearnedEstimator {
 
 impl QualityEstimator for LearnedEstimator {
     fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        let mut out = [None];
-        self.estimate_all(task, std::slice::from_ref(model), &mut out);
-        out[0]
+        one_by_batch(model, |models, out| self.estimate_all(task, models, out))
     }
 
     /// Featurizes the task once and estimates every model from the same features.

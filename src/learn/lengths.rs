@@ -20,7 +20,7 @@ use super::Corruption;
 use super::estimator::LearnedEstimator;
 use super::features::Features;
 use super::learners::{TrainInput, Weights, nan_as_null};
-use crate::estimate::OutputEstimator;
+use crate::estimate::{OutputEstimator, one_by_batch};
 use crate::model::ModelSpec;
 use crate::task::Task;
 
@@ -199,9 +199,7 @@ impl LengthModel {
 
 impl OutputEstimator for LearnedEstimator {
     fn output_tokens(&self, task: &dyn Task, model: &ModelSpec) -> Option<u32> {
-        let mut out = [None];
-        self.output_tokens_all(task, std::slice::from_ref(model), &mut out);
-        out[0]
+        one_by_batch(model, |models, out| self.output_tokens_all(task, models, out))
     }
 
     /// The trained models' predicted output tokens ([`OutputLengths`]), at most each model's

@@ -12,7 +12,7 @@ use rand_distr::{Beta, Distribution};
 use rand_pcg::Pcg64Mcg;
 
 use super::LearnError;
-use crate::estimate::{PriorQuality, QualityEstimator};
+use crate::estimate::{PriorQuality, QualityEstimator, one_by_batch};
 use crate::model::{ModelId, ModelSpec};
 use crate::task::{Task, TaskKind};
 
@@ -345,9 +345,7 @@ fn flatten(arms: Arms) -> Vec<(TaskKind, ModelId, Arm)> {
 
 impl QualityEstimator for OnlineEstimator {
     fn estimate(&self, task: &dyn Task, model: &ModelSpec) -> Option<f64> {
-        let mut out = [None];
-        self.estimate_all(task, std::slice::from_ref(model), &mut out);
-        out[0]
+        one_by_batch(model, |models, out| self.estimate_all(task, models, out))
     }
 
     fn estimate_all(&self, task: &dyn Task, models: &[ModelSpec], out: &mut [Option<f64>]) {
