@@ -26,6 +26,13 @@ fn run(stream: ChatStream) -> (Vec<StreamEvent>, Option<String>) {
     })
 }
 
+/// The events of a stream that must end without an error.
+fn events_of(stream: ChatStream) -> Vec<StreamEvent> {
+    let (events, err) = run(stream);
+    assert_eq!(err, None, "{events:?}");
+    events
+}
+
 /// A body as a stream of chunks, as the codecs' `decode_stream` takes it.
 type Chunks = futures::stream::Iter<std::vec::IntoIter<Result<Vec<u8>, ProviderError>>>;
 
@@ -93,8 +100,7 @@ mod openai {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(&model(), whole(BODY.as_bytes())));
-        assert_eq!(err, None);
+        let events = events_of(decode_stream(&model(), whole(BODY.as_bytes())));
         assert_eq!(events.len(), 4, "{events:?}");
         assert!(matches!(events.last(), Some(StreamEvent::Finish { .. })));
     }
@@ -139,8 +145,7 @@ mod anthropic {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(&model(), whole(BODY.as_bytes())));
-        assert_eq!(err, None);
+        let events = events_of(decode_stream(&model(), whole(BODY.as_bytes())));
         match events.last() {
             Some(StreamEvent::Finish { usage, .. }) => {
                 assert_eq!(
@@ -194,8 +199,7 @@ mod bedrock {
 
     #[test]
     fn whole_body_parses() {
-        let (events, err) = run(decode_stream(&model(), whole(&body())));
-        assert_eq!(err, None);
+        let events = events_of(decode_stream(&model(), whole(&body())));
         assert_eq!(events.len(), 5, "{events:?}");
     }
 

@@ -49,6 +49,8 @@ pub use response::{ChatResponse, Collector, FinishReason, StreamEvent, Usage};
 
 #[allow(unused_imports)]
 pub(crate) use error::{redact, truncate_utf8};
+#[allow(unused_imports)]
+pub(crate) use request::OpenAiToolCall;
 
 /// A streamed answer: [`StreamEvent`]s ending with [`StreamEvent::Finish`], or an error.
 pub type ChatStream = futures::stream::BoxStream<'static, Result<StreamEvent, ProviderError>>;

@@ -122,6 +122,29 @@ impl ToolCall {
     }
 }
 
+/// A tool call as OpenAI's Chat Completions writes it, in a request's assistant message and in
+/// an answer: `{"id": …, "function": {"name": …, "arguments": "<JSON text>"}}`.
+#[derive(Deserialize)]
+pub(crate) struct OpenAiToolCall {
+    #[serde(default)]
+    id: String,
+    function: OpenAiFunction,
+}
+
+#[derive(Deserialize)]
+struct OpenAiFunction {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    arguments: String,
+}
+
+impl From<OpenAiToolCall> for ToolCall {
+    fn from(c: OpenAiToolCall) -> Self {
+        ToolCall::from_json_text(c.id, c.function.name, &c.function.arguments)
+    }
+}
+
 /// The result of running a tool, sent back to the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]

@@ -4,8 +4,8 @@
 use serde::Deserialize;
 
 use crate::provider::{
-    ChatRequest, ContentPart, Image, Message, Reasoning, ReasoningEffort, ResponseFormat, Role, ToolCall,
-    ToolChoice, ToolDefinition, ToolResult,
+    ChatRequest, ContentPart, Image, Message, OpenAiToolCall, Reasoning, ReasoningEffort, ResponseFormat,
+    Role, ToolChoice, ToolDefinition, ToolResult,
 };
 
 /// Why an OpenAI-style request body could not be read.
@@ -70,7 +70,7 @@ struct WireMessage {
     role: String,
     content: Option<Content>,
     #[serde(default)]
-    tool_calls: Vec<WireToolCall>,
+    tool_calls: Vec<OpenAiToolCall>,
     tool_call_id: Option<String>,
 }
 
@@ -97,20 +97,6 @@ enum Part {
 #[derive(Deserialize)]
 struct Url {
     url: String,
-}
-
-#[derive(Deserialize)]
-struct WireToolCall {
-    #[serde(default)]
-    id: String,
-    function: WireFunction,
-}
-
-#[derive(Deserialize)]
-struct WireFunction {
-    name: String,
-    #[serde(default)]
-    arguments: String,
 }
 
 #[derive(Deserialize)]
@@ -203,13 +189,7 @@ pub fn chat_request_from_openai(body: &str) -> Result<ChatRequest, RequestBodyEr
                 });
             }
         };
-        parts.extend(m.tool_calls.into_iter().map(|c| {
-            ContentPart::ToolCall(ToolCall::from_json_text(
-                c.id,
-                c.function.name,
-                &c.function.arguments,
-            ))
-        }));
+        parts.extend(m.tool_calls.into_iter().map(|c| ContentPart::ToolCall(c.into())));
         req = req.message(Message::new(role, parts));
     }
     if !system.is_empty() {

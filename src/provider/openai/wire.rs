@@ -4,8 +4,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::http;
 use super::super::{
-    ChatRequest, ChatResponse, ContentPart, FinishReason, ProviderError, Reasoning, RequestOptionError,
-    RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
+    ChatRequest, ChatResponse, ContentPart, FinishReason, OpenAiToolCall, ProviderError, Reasoning,
+    RequestOptionError, RequestSetting, ResponseFormat, Role, ToolCall, ToolChoice, Usage,
 };
 use super::PROVIDER;
 use crate::model::ModelSpec;
@@ -283,23 +283,8 @@ struct Choice {
 struct RespMessage {
     content: Option<String>,
     #[serde(default)]
-    tool_calls: Vec<WireToolCall>,
+    tool_calls: Vec<OpenAiToolCall>,
     refusal: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct WireToolCall {
-    #[serde(default)]
-    id: String,
-    function: WireFunction,
-}
-
-#[derive(Deserialize)]
-struct WireFunction {
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    arguments: String,
 }
 
 #[derive(Deserialize, Default, Clone, Copy)]
@@ -360,7 +345,7 @@ pub(crate) fn decode(model: &ModelSpec, body: &[u8]) -> Result<ChatResponse, Pro
         .message
         .tool_calls
         .into_iter()
-        .map(|c| ToolCall::from_json_text(c.id, c.function.name, &c.function.arguments))
+        .map(ToolCall::from)
         .collect();
     let finish = match choice.finish_reason.as_deref() {
         Some(r) => finish_reason(r),
