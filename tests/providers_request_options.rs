@@ -5,30 +5,24 @@
 
 mod common;
 
-use common::{Reply, http_response, model, raw_server};
+use common::{Reply, checks, http_response, model, raw_server};
 use serde_json::{Value, json};
 use taskroute::ModelSpec;
 use taskroute::provider::anthropic::Anthropic;
 use taskroute::provider::bedrock::Bedrock;
 use taskroute::provider::openai::OpenAi;
 use taskroute::provider::{
-    CacheBreakpoint, ChatRequest, ErrorKind, Provider, Reasoning, ReasoningEffort, ResponseFormat,
-    ToolChoice, ToolDefinition,
+    CacheBreakpoint, ChatRequest, ErrorKind, Provider, Reasoning, ReasoningEffort, ResponseFormat, ToolChoice,
 };
 
 const OPENAI_OK: &[u8] = br#"{"choices":[{"message":{"role":"assistant","content":"{}"},"finish_reason":"stop"}],"usage":{"prompt_tokens":1,"completion_tokens":1}}"#;
 const ANTHROPIC_OK: &[u8] = br#"{"type":"message","content":[{"type":"thinking","thinking":"hm","signature":"s"},{"type":"text","text":"{}"}],"stop_reason":"end_turn","usage":{"input_tokens":1,"output_tokens":1}}"#;
 const BEDROCK_OK: &[u8] = br#"{"output":{"message":{"role":"assistant","content":[{"text":"{}"}]}},"stopReason":"end_turn","usage":{"inputTokens":1,"outputTokens":1,"totalTokens":2}}"#;
 
+/// The weather request with a system prompt, a tool choice, reasoning and a cache breakpoint.
 fn request() -> ChatRequest {
-    ChatRequest::new()
+    checks::weather_request()
         .system("sys")
-        .user("What is the weather in Paris?")
-        .tool(ToolDefinition::new(
-            "get_weather",
-            "Current weather",
-            json!({"type": "object", "properties": {"city": {"type": "string"}}}),
-        ))
         .tool_choice(ToolChoice::Auto)
         .reasoning(Reasoning::Effort(ReasoningEffort::Low))
         .cache_breakpoint(CacheBreakpoint::System)
