@@ -245,7 +245,7 @@ impl LatencyEstimator for ProfileLatency {
         let profiles = models.iter().map(|m| self.profile_of(m));
         Some(Box::new(ProfileColumns {
             ttft_ms: profiles.clone().map(|p| p.ttft_ms).collect(),
-            tokens_per_sec: profiles.map(|p| p.output_tokens_per_sec).collect(),
+            ms_per_token: profiles.map(|p| p.ms_per_output_token()).collect(),
         }))
     }
 }
@@ -255,16 +255,16 @@ impl LatencyEstimator for ProfileLatency {
 #[derive(Debug)]
 struct ProfileColumns {
     ttft_ms: Box<[f64]>,
-    tokens_per_sec: Box<[f64]>,
+    ms_per_token: Box<[f64]>,
 }
 
 impl PreparedLatency for ProfileColumns {
     fn latency_all(&self, task: &dyn Task, _models: &[ModelSpec], out: &mut [f64]) {
         // What `LatencyProfile::latency_ms` computes, the same operations in the same order.
-        let output = f64::from(task.output_tokens()) * 1000.0;
-        let columns = self.ttft_ms.iter().zip(self.tokens_per_sec.iter());
-        for (o, (ttft, tps)) in out.iter_mut().zip(columns) {
-            *o = ttft + output / tps;
+        let output = f64::from(task.output_tokens());
+        let columns = self.ttft_ms.iter().zip(self.ms_per_token.iter());
+        for (o, (ttft, ms)) in out.iter_mut().zip(columns) {
+            *o = ttft + output * ms;
         }
     }
 }

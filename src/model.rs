@@ -36,9 +36,17 @@ impl LatencyProfile {
         }
     }
 
-    /// Expected wall time in milliseconds to produce `output_tokens` tokens.
+    /// Expected wall time in milliseconds to produce `output_tokens` tokens: the time to first
+    /// token plus the tokens at the profile's milliseconds per token.
     pub fn latency_ms(&self, output_tokens: u32) -> f64 {
-        self.ttft_ms + f64::from(output_tokens) * 1000.0 / self.output_tokens_per_sec
+        self.ttft_ms + f64::from(output_tokens) * self.ms_per_output_token()
+    }
+
+    /// Milliseconds per output token. (A prepared estimator keeps it per model, so that a
+    /// decision multiplies rather than divides: a division per model was several per cent of
+    /// a 16-model decision's time.)
+    pub(crate) fn ms_per_output_token(&self) -> f64 {
+        1000.0 / self.output_tokens_per_sec
     }
 }
 

@@ -387,7 +387,7 @@ fn oracle_cost(g: &GenModel, t: &GenTask) -> f64 {
 
 fn oracle_latency(g: &GenModel, t: &GenTask) -> f64 {
     let (ttft, tps) = g.latency.unwrap_or((800.0, 60.0));
-    ttft + f64::from(oracle_output_tokens(t)) * 1000.0 / tps
+    ttft + f64::from(oracle_output_tokens(t)) * (1000.0 / tps)
 }
 
 /// What should happen to model `i`: the first rule it breaks, in the documented order, or its
