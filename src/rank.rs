@@ -94,6 +94,15 @@ impl RankKey {
     fn prefix(&self) -> u64 {
         (self.hi >> 64) as u64
     }
+
+    /// The score the key was made of (a NaN score comes back as a NaN).
+    fn score(&self) -> Score {
+        let reserve = self.hi >> 127 == 1;
+        let bits = !((self.hi >> 63) as u64);
+        // `ascending` undone: its top bit tells which way it went.
+        let value = f64::from_bits(if bits >> 63 == 1 { bits & !(1 << 63) } else { !bits });
+        Score { value, reserve }
+    }
 }
 
 /// A candidate's expected cost as the order reads it: infinite without an estimate.
@@ -132,9 +141,12 @@ pub(crate) struct Top<'s> {
     /// Whether the candidates are at most [`FEW`] (collected in `space.few`).
     few: bool,
     len: usize,
-    /// The prefix (tier and score) of the worst kept key once `space.sorted` is full: a
-    /// candidate whose prefix is above it ranks below every kept key, without building its key.
-    cut: u64,
+    /// The score of the worst kept key once `space.sorted` is full (until then a reserve score
+    /// of −∞, which nothing falls below): a candidate of a worse tier, or of the same tier with
+    /// a lower score, ranks below every kept key, at the cost of two float comparisons and
+    /// without building its key. (Equal scores, such as reserves that tie, go on to the exact
+    /// key.)
+    cut: Score,
     scratch: &'s mut RankScratch,
 }
 
@@ -171,7 +183,7 @@ impl<'s> Top<'s> {
             depth: depth.max(1),
             few: n <= FEW,
             len: 0,
-            cut: u64::MAX,
+            cut: Score::reserve(f64::NEG_INFINITY),
             scratch,
         }
     }
@@ -222,7 +234,9 @@ impl<'s> Top<'s> {
     /// [`is_deep`](Self::is_deep) (it checks the latter again, out of the common path).
     #[inline(always)]
     pub(crate) fn offer_more(&mut self, index: usize, s: Score, cost: f64) {
-        if prefix_of(s) > self.cut {
+        // Below the cut: a worse tier, or the same tier and a lower score (NaN is never lower).
+        let cut = self.cut;
+        if (s.reserve & !cut.reserve) | ((s.reserve == cut.reserve) & (s.value < cut.value)) {
             return;
         }
         self.enter(index, s, cost);
@@ -251,7 +265,7 @@ impl<'s> Top<'s> {
         }
         top[j] = k;
         if self.len == depth {
-            self.cut = top[depth - 1].prefix();
+            self.cut = top[depth - 1].score();
         }
     }
 
@@ -454,6 +468,42 @@ mod tests {
             for b in v {
                 assert_eq!(ascending(a).cmp(&ascending(b)), a.total_cmp(&b), "{a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn a_key_gives_back_its_score() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -0.0,
+            0.0,
+            f64::MIN_POSITIVE,
+            0.8,
+            1e300,
+            f64::INFINITY,
+        ];
+        for reserve in [false, true] {
+            for v in values {
+                let s = Score { value: v, reserve };
+                let back = RankKey::new(7, s, 1.5).score();
+                assert_eq!(
+                    (back.value.to_bits(), back.reserve),
+                    (v.to_bits(), reserve),
+                    "{s:?}"
+                );
+            }
+            let back = RankKey::new(
+                7,
+                Score {
+                    value: f64::NAN,
+                    reserve,
+                },
+                1.5,
+            )
+            .score();
+            assert!(back.value.is_nan() && back.reserve == reserve);
         }
     }
 
