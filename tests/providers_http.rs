@@ -1,7 +1,7 @@
 //! HTTP security of the provider clients, on raw servers on 127.0.0.1: every form of
 //! `Retry-After` reaches the error faithfully, redirects to another host or scheme are not
 //! followed (so `x-api-key` and `x-amz-security-token` never reach another host), and error
-//! bodies that echo a credential never show any of it. Proxies: `tests/providers_proxy.rs`;
+//! bodies and streamed error events that echo a credential never show any of it. Proxies: `tests/providers_proxy.rs`;
 //! logs: `tests/providers_logs.rs`.
 #![cfg(all(feature = "openai", feature = "anthropic", feature = "bedrock"))]
 
@@ -9,7 +9,8 @@ mod common;
 
 use std::time::{Duration, SystemTime};
 
-use common::{Reply, http_response, leak, model, raw_server, raw_server_for, response_with};
+use common::{Reply, close_delimited, http_response, leak, model, raw_server, raw_server_for, response_with};
+use futures::StreamExt;
 use taskroute::ModelSpec;
 use taskroute::provider::anthropic::Anthropic;
 use taskroute::provider::bedrock::Bedrock;
@@ -278,5 +279,68 @@ async fn error_bodies_that_echo_a_credential_never_show_any_of_it() {
                 assert_eq!(leak(&shown, &secrets), None, "{shown}");
             }
         }
+    }
+}
+
+/// A streamed answer in `provider`'s wire format: the text `Hi`, then an error event whose
+/// every field says `echo`.
+fn stream_failing_with(provider: &str, echo: &str) -> Vec<u8> {
+    let echoed = serde_json::json!({"type": echo, "message": echo, "code": echo});
+    match provider {
+        "openai" => close_delimited(
+            "text/event-stream",
+            format!(
+                "data: {}\n\ndata: {}\n\n",
+                serde_json::json!({"choices": [{"index": 0, "delta": {"content": "Hi"}}]}),
+                serde_json::json!({"error": echoed}),
+            )
+            .as_bytes(),
+        ),
+        "anthropic" => close_delimited(
+            "text/event-stream",
+            format!(
+                "event: content_block_delta\ndata: {}\n\nevent: error\ndata: {}\n\n",
+                serde_json::json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hi"}}),
+                serde_json::json!({"type": "error", "error": echoed}),
+            )
+            .as_bytes(),
+        ),
+        _ => {
+            use taskroute::provider::bedrock::codec::encode_frame;
+            let delta = serde_json::json!({"contentBlockIndex": 0, "delta": {"text": "Hi"}});
+            let mut body = encode_frame("event", "contentBlockDelta", delta.to_string().as_bytes());
+            body.extend(encode_frame("exception", echo, echoed.to_string().as_bytes()));
+            close_delimited("application/vnd.amazon.eventstream", &body)
+        }
+    }
+}
+
+#[tokio::test]
+async fn streamed_error_events_that_echo_a_credential_never_show_any_of_it() {
+    // The secrets a stream's parser redacts are the ones its client's transport holds.
+    let (base, _) = raw_server(Reply::Bytes(Vec::new())).await;
+    let echo = clients(&base)
+        .into_iter()
+        .flat_map(|c| c.2)
+        .collect::<Vec<_>>()
+        .join(" and ");
+    for i in 0..clients(&base).len() {
+        let provider = clients(&base)[i].1.provider.clone();
+        let (base, _) = raw_server(Reply::Bytes(stream_failing_with(&provider, &echo))).await;
+        let (p, m, secrets) = clients(&base).swap_remove(i);
+        let events: Vec<_> = p.stream(&m, &hi()).await.unwrap().collect().await;
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Ok(taskroute::provider::StreamEvent::TextDelta(t)) if t == "Hi")),
+            "{provider}: {events:?}"
+        );
+        let Some(Err(e)) = events.last() else {
+            panic!("{provider}: the stream must end in its error event: {events:?}");
+        };
+        for shown in [e.to_string(), format!("{e:?}"), e.message().to_owned()] {
+            assert_eq!(leak(&shown, &secrets), None, "{provider} #{i}: {shown}");
+        }
+        assert!(e.message().contains("[REDACTED]"), "{provider} #{i}: {e}");
     }
 }
