@@ -296,6 +296,7 @@ pub trait OutputEstimator: Send + Sync {
 /// One model's value from a batch call `all(models, out)`: the single-model method of an
 /// estimator whose batch method does the work (a learned estimator featurizes the task once per
 /// call, whatever the number of models).
+#[cfg(feature = "learn")]
 pub(crate) fn one_by_batch<T: Copy>(
     model: &ModelSpec,
     all: impl FnOnce(&[ModelSpec], &mut [Option<T>]),

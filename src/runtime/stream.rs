@@ -356,6 +356,8 @@ impl RoutedClient {
         request: &ChatRequest,
         opts: &RequestOptions,
     ) -> Result<RoutedStream, RoutedError> {
+        // `ctx` gives its metric scopes to the stream (feature `metrics`).
+        #[cfg_attr(not(feature = "metrics"), allow(unused_mut))]
         let (mut ctx, _decision, won) = self.first_won(task, opts, &FirstEvent(request)).await?;
         let (inner, first, seen) = won.output;
         if let (Some(slot), Some(seen)) = (&won.slot, &seen) {

@@ -39,7 +39,8 @@ impl<B> Turns<B> {
         }
     }
 
-    /// The last block so far.
+    /// The last block so far (where Anthropic puts a cache breakpoint).
+    #[cfg(feature = "anthropic")]
     pub(crate) fn last_block_mut(&mut self) -> Option<&mut B> {
         self.0.last_mut().and_then(|t| t.content.last_mut())
     }
