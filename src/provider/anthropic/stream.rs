@@ -33,15 +33,19 @@ struct StartMessage {
     usage: Option<WireUsage>,
 }
 
+/// `content_block_start` and `content_block_delta`: a block's index, and the block it opens (in
+/// `content_block`) or the delta to it (in `delta`).
 #[derive(Deserialize)]
-struct BlockStart<'a> {
+struct BlockEvent<'a> {
     index: usize,
-    #[serde(borrow)]
-    content_block: StartBlock<'a>,
+    #[serde(rename = "content_block", alias = "delta", borrow)]
+    block: Block<'a>,
 }
 
+/// A block or a delta: its type, and the fields of the types this client reads (`text` of
+/// `text` and `text_delta`, `id` and `name` of `tool_use`, `partial_json` of `input_json_delta`).
 #[derive(Deserialize)]
-struct StartBlock<'a> {
+struct Block<'a> {
     #[serde(rename = "type", borrow)]
     kind: Cow<'a, str>,
     #[serde(default)]
@@ -50,21 +54,6 @@ struct StartBlock<'a> {
     id: Option<String>,
     #[serde(default)]
     name: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct BlockDelta<'a> {
-    index: usize,
-    #[serde(borrow)]
-    delta: Delta<'a>,
-}
-
-#[derive(Deserialize)]
-struct Delta<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default)]
-    text: Option<String>,
     #[serde(default)]
     partial_json: Option<String>,
 }
@@ -129,39 +118,30 @@ impl FrameParser for Parser {
                     self.usage.merge(u);
                 }
             }
-            "content_block_start" => {
-                let b: BlockStart<'_> = json(name, &frame.data)?;
-                match b.content_block.kind.as_ref() {
-                    "text" => {
-                        if let Some(t) = b.content_block.text.filter(|t| !t.is_empty()) {
+            // The block's type says what it carries: `text` and `tool_use` open a block,
+            // `text_delta` and `input_json_delta` add to one.
+            "content_block_start" | "content_block_delta" => {
+                let b: BlockEvent<'_> = json(name, &frame.data)?;
+                match b.block.kind.as_ref() {
+                    "text" | "text_delta" => {
+                        if let Some(t) = b.block.text.filter(|t| !t.is_empty()) {
                             out.push_back(StreamEvent::TextDelta(t));
                         }
                     }
                     "tool_use" => {
-                        let (id, name) = (b.content_block.id, b.content_block.name);
+                        let (id, name) = (b.block.id, b.block.name);
                         out.push_back(self.tools.start(
                             b.index,
                             id.unwrap_or_default(),
                             name.unwrap_or_default(),
                         ));
                     }
-                    _ => {}
-                }
-            }
-            "content_block_delta" => {
-                let d: BlockDelta<'_> = json(name, &frame.data)?;
-                match d.delta.kind.as_ref() {
-                    "text_delta" => {
-                        if let Some(t) = d.delta.text.filter(|t| !t.is_empty()) {
-                            out.push_back(StreamEvent::TextDelta(t));
-                        }
-                    }
                     "input_json_delta" => {
-                        let args = d.delta.partial_json.unwrap_or_default();
-                        let Some(delta) = self.tools.delta(d.index, args) else {
+                        let args = b.block.partial_json.unwrap_or_default();
+                        let Some(delta) = self.tools.delta(b.index, args) else {
                             return Err(malformed(format_args!(
                                 "input_json_delta for block {}, which is not a tool_use block",
-                                d.index
+                                b.index
                             )));
                         };
                         out.push_back(delta);
