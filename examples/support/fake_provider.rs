@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use taskroute::ModelSpec;
 use taskroute::provider::{ChatRequest, ChatResponse, ChatStream, ErrorKind, Provider, ProviderError};
 
-/// What a fake answers to its n-th call (counted from 1) to a model.
+/// What a fake answers to its n-th call (counted from 1 over all its calls, whatever the model).
 type Answer = dyn Fn(&ModelSpec, u64) -> Result<ChatResponse, ProviderError> + Send + Sync;
 
 /// A provider named `name` that answers each call with `answer(model, n)`.
@@ -22,7 +22,7 @@ pub(crate) struct FakeProvider {
 }
 
 impl FakeProvider {
-    /// A fake named `name` whose n-th call (from 1) to `model` answers `answer(model, n)` at once.
+    /// A fake named `name` whose n-th call (from 1, over all models) answers `answer(model, n)` at once.
     pub(crate) fn new(
         name: &'static str,
         answer: impl Fn(&ModelSpec, u64) -> Result<ChatResponse, ProviderError> + Send + Sync + 'static,

@@ -123,7 +123,8 @@ impl ToolCall {
 }
 
 /// A tool call as OpenAI's Chat Completions writes it, in a request's assistant message and in
-/// an answer: `{"id": …, "function": {"name": …, "arguments": "<JSON text>"}}`.
+/// an answer: `{"id": …, "function": {"name": …, "arguments": "<JSON text>"}}`. A call without
+/// `function.name` is refused: nothing can run a tool with no name.
 #[derive(Deserialize)]
 pub(crate) struct OpenAiToolCall {
     #[serde(default)]
@@ -133,7 +134,6 @@ pub(crate) struct OpenAiToolCall {
 
 #[derive(Deserialize)]
 struct OpenAiFunction {
-    #[serde(default)]
     name: String,
     #[serde(default)]
     arguments: String,

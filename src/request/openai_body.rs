@@ -296,7 +296,7 @@ mod tests {
     #[test]
     fn bad_bodies_are_typed_errors() {
         type Check = fn(&RequestBodyError) -> bool;
-        let cases: [(&str, Check); 4] = [
+        let cases: [(&str, Check); 5] = [
             ("not json", |e: &RequestBodyError| {
                 matches!(e, RequestBodyError::Json { .. })
             }),
@@ -307,6 +307,10 @@ mod tests {
             (
                 r#"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}]}"#,
                 |e: &RequestBodyError| matches!(e, RequestBodyError::ImageUrl { index: 0 }),
+            ),
+            (
+                r#"{"messages": [{"role": "assistant", "content": null, "tool_calls": [{"id": "c1", "function": {"arguments": "{}"}}]}]}"#,
+                |e: &RequestBodyError| matches!(e, RequestBodyError::Json { .. }),
             ),
             (
                 r#"{"messages": [], "reasoning_effort": "extreme"}"#,

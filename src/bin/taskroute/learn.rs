@@ -27,10 +27,12 @@ impl From<taskroute::learn::LearnError> for CliError {
 
 /// Train a learned quality estimator on recorded outcomes and prompt texts.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Without --prompts the estimator learns per-kind priors only; --prices also \
+reads each answer's output tokens from its recorded cost (what output lengths learn from)."
+)]
 pub(crate) struct TrainArgs {
-    // The training data. Without --prompts the estimator learns per-kind priors only; --prices
-    // also reads each answer's output tokens from its recorded cost (what output lengths learn
-    // from).
+    /// The training data.
     #[command(flatten)]
     data: DataArgs,
     /// The learner. `auto` (the default) chooses among the per-kind prior and --learners, with
