@@ -292,6 +292,10 @@ impl Router {
 
     /// The pipeline, with the estimators' `quality` answers, and `latency` and `cost` (one
     /// entry per model) to hold the latency estimates and the expected costs.
+    ///
+    /// Inlined into each stack size's frame: as a call it took ten arguments and saved and
+    /// spilled most registers, about 55 instructions a decision (docs/performance.md, round 10).
+    #[inline(always)]
     fn decide_with(
         &self,
         task: &dyn Task,
