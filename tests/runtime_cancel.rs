@@ -1,6 +1,6 @@
-//! Cancellation: `complete` futures and streams dropped at random points, under tokio's paused
-//! clock. Afterwards no reservation is held and the recorded spend is at least what the fake
-//! provider billed. The fake bills like a real provider: a call it finished costs its usage; a
+//! Cancellation: `complete` futures, streams and cascades dropped at random points, under tokio's
+//! paused clock. Afterwards no reservation is held and the recorded spend is at least what the
+//! fake provider billed. The fake bills like a real provider: a call it finished costs its usage; a
 //! call dropped after it was sent costs the tokens produced until then (never more than
 //! `max_tokens` allows); a stream dropped after some tokens costs those tokens.
 //!
@@ -12,6 +12,7 @@
 
 mod runtime_support;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -178,14 +179,35 @@ fn router(two: bool) -> Router {
     b.policy(QualityFirst::unbounded()).build().unwrap()
 }
 
-/// Sends 400 requests at once (the odd ones streamed, each stream read to its end), each
-/// started after a random `0..start_ms` and dropped after a random `0..drop_ms` (drawn from
-/// `seed`); whether each was dropped before it finished.
+/// What a request of [`run_or_drop`] is.
+#[derive(Clone, Copy, Debug)]
+enum Call {
+    Complete,
+    /// Read to its end.
+    Stream,
+    /// Over every model, cheapest first; an answer shorter than `MAX_TOKENS / 2` words is
+    /// turned down, so about half the cascades escalate to a second call.
+    Cascade,
+}
+
+/// Turns down an answer shorter than `MAX_TOKENS / 2` words.
+fn long_enough(r: &ChatResponse) -> Result<(), Cow<'static, str>> {
+    if r.text.split_whitespace().count() >= (MAX_TOKENS / 2) as usize {
+        Ok(())
+    } else {
+        Err("short".into())
+    }
+}
+
+/// Sends 400 requests at once, request `i` a `calls[i % calls.len()]`, each started after a
+/// random `0..start_ms` and dropped after a random `0..drop_ms` (drawn from `seed`); whether
+/// each was dropped before it finished.
 async fn run_or_drop(
     c: &RoutedClient,
     task: &TaskSpec,
     seed: u64,
     (start_ms, drop_ms): (u64, u64),
+    calls: &[Call],
     opts: impl Fn(u32) -> RequestOptions,
 ) -> Vec<bool> {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
@@ -194,15 +216,22 @@ async fn run_or_drop(
         let drop_after = Duration::from_millis(rng.random_range(0..drop_ms));
         let start_after = Duration::from_millis(rng.random_range(0..start_ms));
         let (opts, req) = (opts(i), &req);
+        let call = calls[i as usize % calls.len()];
         async move {
             tokio::time::sleep(start_after).await;
             let work = async {
-                if i % 2 == 1 {
-                    if let Ok(mut s) = c.stream(task, req, opts).await {
-                        while s.next().await.is_some() {}
+                match call {
+                    Call::Complete => {
+                        let _ = c.complete(task, req, opts).await;
                     }
-                } else {
-                    let _ = c.complete(task, req, opts).await;
+                    Call::Stream => {
+                        if let Ok(mut s) = c.stream(task, req, opts).await {
+                            while s.next().await.is_some() {}
+                        }
+                    }
+                    Call::Cascade => {
+                        let _ = c.cascade(task, req, &long_enough, opts).await;
+                    }
                 }
             };
             tokio::time::timeout(drop_after, work).await.is_err()
@@ -211,12 +240,42 @@ async fn run_or_drop(
     futures::future::join_all(runs.collect::<Vec<_>>()).await
 }
 
+/// `complete` and `stream` requests, one of each in turn.
+const CALLS: &[Call] = &[Call::Complete, Call::Stream];
+
+/// Cascades only: the spend is compared with the bill of their calls alone (another kind's
+/// over-charge, a whole reservation for a call dropped early, cannot hide their under-charge).
+const CASCADES: &[Call] = &[Call::Cascade];
+
 #[tokio::test(start_paused = true)]
 async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed() {
+    // Dropped after 0..1.5 s: before, during and after the calls (up to 2 s of tokens).
+    hold_nothing_and_charge_at_least_the_bill(CALLS, 1_500).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_cascades_hold_nothing_and_are_charged_at_least_what_was_billed() {
+    // Dropped after 0..3 s: in the first step, between the steps, in the second (a step has
+    // up to 2 s of tokens), and after.
+    hold_nothing_and_charge_at_least_the_bill(CASCADES, 3_000).await;
+}
+
+/// `calls` dropped after a random `0..drop_ms` against a budget store: nothing held, and the
+/// spend recorded is at least the bill.
+async fn hold_nothing_and_charge_at_least_the_bill(calls: &[Call], drop_ms: u64) {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
     let store = capped_store(&clock);
+    // Breakers that stay closed: the fake's 503s come at once and its answers after up to
+    // 2 s, so early on the failure rate would open both breakers and leave most requests
+    // with no model to call.
     let breakers = Arc::new(
-        BreakerRegistry::new(BreakerConfig::default().with_consecutive_failures(1000), clock).unwrap(),
+        BreakerRegistry::new(
+            BreakerConfig::default()
+                .with_consecutive_failures(1000)
+                .with_failure_rate(1.0, 1000, Duration::from_secs(30)),
+            clock,
+        )
+        .unwrap(),
     );
     let bill = Arc::new(Bill::default());
     let provider = Billing::new(&bill, 7);
@@ -231,8 +290,7 @@ async fn dropped_requests_hold_nothing_and_are_charged_at_least_what_was_billed(
             .unwrap(),
     );
     let task = TaskSpec::new(TaskKind::Chat, INPUT).with_output_tokens(50);
-    // Drop after 0..1.5 s: before, during and after the calls (up to 2 s of tokens).
-    let runs = run_or_drop(&c, &task, 11, (500, 1_500), |_| {
+    let runs = run_or_drop(&c, &task, 11, (500, drop_ms), calls, |_| {
         RequestOptions::within(Duration::from_secs(60))
     })
     .await;
@@ -334,6 +392,18 @@ impl BudgetStore for Remote {
 
 #[tokio::test(start_paused = true)]
 async fn dropped_requests_on_limited_deployments_release_their_capacity_and_place_in_line() {
+    release_capacity_and_place_in_line(CALLS).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn dropped_cascades_on_limited_deployments_release_their_capacity_and_place_in_line() {
+    release_capacity_and_place_in_line(CASCADES).await;
+}
+
+/// `calls` dropped at random points on limited deployments with a budget store a round trip
+/// away: every grant settled, nothing in flight or held, the spend at least the bill, and the
+/// line empty afterwards.
+async fn release_capacity_and_place_in_line(calls: &[Call]) {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock);
     let memory = capped_store(&clock);
     let bill = Arc::new(Bill::default());
@@ -363,7 +433,7 @@ async fn dropped_requests_on_limited_deployments_release_their_capacity_and_plac
             .unwrap(),
     );
     let task = TaskSpec::new(TaskKind::Chat, INPUT).with_output_tokens(50);
-    let runs = run_or_drop(&c, &task, 13, (1_000, 3_000), |i| {
+    let runs = run_or_drop(&c, &task, 13, (1_000, 3_000), calls, |i| {
         RequestOptions::within(Duration::from_secs(60)).wait_for_capacity(i % 4 < 2)
     })
     .await;
