@@ -118,17 +118,20 @@ impl FrameParser for Parser {
                     self.usage.merge(u);
                 }
             }
-            // The block's type says what it carries: `text` and `tool_use` open a block,
-            // `text_delta` and `input_json_delta` add to one.
+            // The block's type says what it carries: `text` and `tool_use` open a block (in a
+            // `content_block_start`), `text_delta` and `input_json_delta` add to one (in a
+            // `content_block_delta`). A type of the other event's kind is ignored, like any
+            // type this client does not know.
             "content_block_start" | "content_block_delta" => {
                 let b: BlockEvent<'_> = json(name, &frame.data)?;
-                match b.block.kind.as_ref() {
-                    "text" | "text_delta" => {
+                let start = name == "content_block_start";
+                match (start, b.block.kind.as_ref()) {
+                    (true, "text") | (false, "text_delta") => {
                         if let Some(t) = b.block.text.filter(|t| !t.is_empty()) {
                             out.push_back(StreamEvent::TextDelta(t));
                         }
                     }
-                    "tool_use" => {
+                    (true, "tool_use") => {
                         let (id, name) = (b.block.id, b.block.name);
                         out.push_back(self.tools.start(
                             b.index,
@@ -136,7 +139,7 @@ impl FrameParser for Parser {
                             name.unwrap_or_default(),
                         ));
                     }
-                    "input_json_delta" => {
+                    (false, "input_json_delta") => {
                         let args = b.block.partial_json.unwrap_or_default();
                         let Some(delta) = self.tools.delta(b.index, args) else {
                             return Err(malformed(format_args!(
@@ -181,4 +184,72 @@ impl FrameParser for Parser {
 /// Parses an Anthropic event stream.
 pub(crate) fn parse(bytes: ByteStream, prices: Prices, secrets: Vec<String>) -> ChatStream {
     drive(sse_frames(PROVIDER, bytes), Parser::new(prices, secrets))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn events(frames: &[(&str, &str)]) -> Result<Vec<StreamEvent>, ProviderError> {
+        let mut p = Parser::new(Prices::new(1.0, 1.0), Vec::new());
+        let mut out = VecDeque::new();
+        for (event, data) in frames {
+            let frame = SseFrame {
+                event: (*event).to_owned(),
+                data: (*data).to_owned(),
+            };
+            p.frame(frame, &mut out)?;
+        }
+        Ok(out.into())
+    }
+
+    #[test]
+    fn a_block_event_with_a_type_of_the_other_event_kind_is_ignored() {
+        let start = "content_block_start";
+        let delta = "content_block_delta";
+        let wrong = [
+            (
+                delta,
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"text","text":"x"}}"#,
+            ),
+            (
+                delta,
+                r#"{"type":"content_block_delta","index":0,"delta":{"type":"tool_use","id":"t","name":"f"}}"#,
+            ),
+            (
+                start,
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"text_delta","text":"x"}}"#,
+            ),
+            (
+                start,
+                r#"{"type":"content_block_start","index":0,"content_block":{"type":"input_json_delta","partial_json":"{}"}}"#,
+            ),
+        ];
+        for (event, data) in wrong {
+            // named by the SSE `event:` line, and unnamed (read from `type`)
+            for name in [event, ""] {
+                let got = events(&[(name, data)]);
+                assert!(matches!(&got, Ok(e) if e.is_empty()), "{name:?} {data}: {got:?}");
+            }
+        }
+        // After a tool_use block opened, a start that carries a delta type adds nothing to it.
+        let tool = r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f"}}"#;
+        let stray = r#"{"type":"content_block_start","index":1,"content_block":{"type":"input_json_delta","partial_json":"{}"}}"#;
+        let got = events(&[(start, tool), (start, stray)]).unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    #[test]
+    fn block_events_of_the_right_kind_are_read() {
+        let got = events(&[
+            ("content_block_start", r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":"a"}}"#),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"b"}}"#),
+            ("content_block_start", r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"t","name":"f"}}"#),
+            ("content_block_delta", r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#),
+        ])
+        .unwrap();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], StreamEvent::TextDelta("a".to_owned()));
+        assert_eq!(got[1], StreamEvent::TextDelta("b".to_owned()));
+    }
 }
