@@ -393,6 +393,23 @@ mod tests {
     }
 
     #[test]
+    fn prepared_profile_latency_of_no_output_tokens_is_finite_at_any_speed() {
+        let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 1000);
+        let models = [
+            m.clone().with_latency(LatencyProfile::new(250.0, 1e-306)),
+            m.with_latency(LatencyProfile::new(100.0, 50.0)),
+        ];
+        let prepared = ProfileLatency::default().prepare(&models).unwrap();
+        let mut out = [0.0; 2];
+        let task = TaskSpec::new(TaskKind::Chat, 10).with_output_tokens(0);
+        prepared.latency_all(&task, &models, &mut out);
+        assert_eq!(out, [250.0, 100.0]);
+        let task = task.with_output_tokens(100);
+        prepared.latency_all(&task, &models, &mut out);
+        assert_eq!(out, [f64::INFINITY, 2100.0]);
+    }
+
+    #[test]
     fn prior_quality_reads_kind_prior() {
         let task = TaskSpec::new(TaskKind::Math, 10);
         let m = ModelSpec::new("m", "p", Prices::new(1.0, 1.0), 1000).with_quality(TaskKind::Math, 0.75);

@@ -37,7 +37,8 @@ impl LatencyProfile {
     }
 
     /// Expected wall time in milliseconds to produce `output_tokens` tokens: the time to first
-    /// token plus the tokens at the profile's milliseconds per token.
+    /// token plus the tokens at the profile's milliseconds per token. For 0 tokens it is the
+    /// time to first token at any positive speed, however small.
     pub fn latency_ms(&self, output_tokens: u32) -> f64 {
         self.ttft_ms + f64::from(output_tokens) * self.ms_per_output_token()
     }
@@ -45,8 +46,13 @@ impl LatencyProfile {
     /// Milliseconds per output token. (A prepared estimator keeps it per model, so that a
     /// decision multiplies rather than divides: a division per model was several per cent of
     /// a 16-model decision's time.)
+    ///
+    /// Held to the finite range: a speed below about 5.6e-306 tokens/s would make it infinite,
+    /// and 0 output tokens times infinity is NaN, where `ttft + 0 * 1000 / speed` is the time
+    /// to first token. (One token at such a speed is `f64::MAX` ms, more is infinite; a NaN
+    /// speed stays NaN.)
     pub(crate) fn ms_per_output_token(&self) -> f64 {
-        1000.0 / self.output_tokens_per_sec
+        (1000.0 / self.output_tokens_per_sec).clamp(f64::MIN, f64::MAX)
     }
 }
 
@@ -521,6 +527,21 @@ mod tests {
         assert_eq!(p.get(&TaskKind::Planning), Some(0.5));
         p.set(&TaskKind::from_name("legal"), 0.6);
         assert_eq!(p.get(&TaskKind::from_name("legal")), Some(0.6));
+    }
+
+    #[test]
+    fn latency_of_no_output_tokens_is_the_time_to_first_token_at_any_speed() {
+        // 1000 / 1e-306 overflows: before, 0 tokens x infinite ms per token gave NaN.
+        for speed in [1e-306, 5e-324, 60.0] {
+            let p = LatencyProfile::new(250.0, speed);
+            let before_precomputation = 250.0 + f64::from(0_u32) * 1000.0 / speed;
+            assert_eq!(p.latency_ms(0), before_precomputation, "{speed:e} tokens/s");
+            assert_eq!(p.latency_ms(0), 250.0, "{speed:e} tokens/s");
+        }
+        let slow = LatencyProfile::new(250.0, 1e-306);
+        assert_eq!(slow.latency_ms(2), f64::INFINITY);
+        assert!(slow.latency_ms(1) >= f64::MAX);
+        assert!(LatencyProfile::new(250.0, f64::NAN).latency_ms(0).is_nan());
     }
 
     #[test]
