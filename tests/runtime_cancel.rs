@@ -2,7 +2,10 @@
 //! paused clock. Afterwards no reservation is held and the recorded spend is at least what the
 //! fake provider billed. The fake bills like a real provider: a call it finished costs its usage; a
 //! call dropped after it was sent costs the tokens produced until then (never more than
-//! `max_tokens` allows); a stream dropped after some tokens costs those tokens.
+//! `max_tokens` allows); a stream dropped after some tokens costs those tokens. Each kind of
+//! request (`complete`, stream, cascade) is charged to a tenant of its own and billed apart, so
+//! the check holds for each kind alone: the whole reservations charged for one kind's early drops
+//! cannot cover another kind's under-charge.
 //!
 //! The same with deployments (rpm, tpm and concurrency limits, one limiter answering at once,
 //! one after a round trip), requests waiting in line for capacity, and a budget store that
@@ -13,6 +16,7 @@
 mod runtime_support;
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,30 +43,38 @@ const INPUT: u32 = 100;
 const MAX_TOKENS: u32 = 200;
 const TOKEN_EVERY: Duration = Duration::from_millis(10);
 
-/// What the fake billed, in USD.
+/// What the fake billed, in USD, by the text of the request's first message (a
+/// [`Call::name`] for the requests of [`run_or_drop`]).
 #[derive(Debug, Default)]
-struct Bill(Mutex<f64>);
+struct Bill(Mutex<HashMap<String, f64>>);
 
 impl Bill {
-    fn add(&self, usd: f64) {
-        *self.0.lock().unwrap() += usd;
+    fn add(&self, to: &str, usd: f64) {
+        *self.0.lock().unwrap().entry(to.to_owned()).or_default() += usd;
     }
     fn total(&self) -> f64 {
-        *self.0.lock().unwrap()
+        self.0.lock().unwrap().values().sum()
+    }
+    /// What the requests of one kind were billed.
+    fn of(&self, call: Call) -> f64 {
+        self.0.lock().unwrap().get(call.name()).copied().unwrap_or(0.0)
     }
 }
 
-/// Bills `INPUT` tokens plus the output tokens produced so far when dropped.
+/// Bills `INPUT` tokens plus the output tokens produced so far when dropped, to `to`.
 struct Meter {
     bill: Arc<Bill>,
+    to: String,
     prices: taskroute::Prices,
     produced: u32,
 }
 
 impl Drop for Meter {
     fn drop(&mut self) {
-        self.bill
-            .add(Usage::new(INPUT, self.produced, 0).cost_usd(&self.prices));
+        self.bill.add(
+            &self.to,
+            Usage::new(INPUT, self.produced, 0).cost_usd(&self.prices),
+        );
     }
 }
 
@@ -97,9 +109,10 @@ impl Billing {
         }
     }
 
-    fn meter(&self, model: &ModelSpec) -> Meter {
+    fn meter(&self, model: &ModelSpec, req: &ChatRequest) -> Meter {
         Meter {
             bill: Arc::clone(&self.bill),
+            to: req.messages.first().map(|m| m.text()).unwrap_or_default(),
             prices: model.prices.clone(),
             produced: 0,
         }
@@ -116,11 +129,11 @@ impl Provider for Billing {
         "fake"
     }
 
-    async fn complete(&self, model: &ModelSpec, _req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+    async fn complete(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let Some(tokens) = self.plan() else {
             return Err(unavailable());
         };
-        let mut meter = self.meter(model);
+        let mut meter = self.meter(model, req);
         for _ in 0..tokens {
             tokio::time::sleep(TOKEN_EVERY).await;
             meter.produced += 1;
@@ -130,11 +143,11 @@ impl Provider for Billing {
         Ok(ChatResponse::text(model, text, Usage::new(INPUT, tokens, 0)))
     }
 
-    async fn stream(&self, model: &ModelSpec, _req: &ChatRequest) -> Result<ChatStream, ProviderError> {
+    async fn stream(&self, model: &ModelSpec, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
         let Some(tokens) = self.plan() else {
             return Err(unavailable());
         };
-        let meter = self.meter(model);
+        let meter = self.meter(model, req);
         let prices = model.prices.clone();
         let s = futures::stream::unfold(Some(meter), move |state| {
             let prices = prices.clone();
@@ -160,11 +173,14 @@ impl Provider for Billing {
     }
 }
 
-/// An in-memory budget store with a $1,000 global cap, on tokio's clock.
+/// An in-memory budget store with a $1,000 cap, global and for every tenant (so it keeps each
+/// tenant's spend), on tokio's clock.
 fn capped_store(clock: &Arc<dyn Clock>) -> Arc<InMemoryBudgetStore> {
     Arc::new(
         InMemoryBudgetStore::new(clock.clone())
             .with_cap(BudgetScope::Global, BudgetCap::total(1_000.0))
+            .unwrap()
+            .with_tenant_cap(BudgetCap::total(1_000.0))
             .unwrap(),
     )
 }
@@ -190,6 +206,17 @@ enum Call {
     Cascade,
 }
 
+impl Call {
+    /// The text of its request and the tenant it is charged to.
+    fn name(self) -> &'static str {
+        match self {
+            Call::Complete => "complete",
+            Call::Stream => "stream",
+            Call::Cascade => "cascade",
+        }
+    }
+}
+
 /// Turns down an answer shorter than `MAX_TOKENS / 2` words.
 fn long_enough(r: &ChatResponse) -> Result<(), Cow<'static, str>> {
     if r.text.split_whitespace().count() >= (MAX_TOKENS / 2) as usize {
@@ -199,9 +226,10 @@ fn long_enough(r: &ChatResponse) -> Result<(), Cow<'static, str>> {
     }
 }
 
-/// Sends 400 requests at once, request `i` a `calls[i % calls.len()]`, each started after a
-/// random `0..start_ms` and dropped after a random `0..drop_ms` (drawn from `seed`); whether
-/// each was dropped before it finished.
+/// Sends 400 requests at once, request `i` a `calls[i % calls.len()]` (its message the kind's
+/// [`name`](Call::name), charged to the tenant of that name), each started after a random
+/// `0..start_ms` and dropped after a random `0..drop_ms` (drawn from `seed`); whether each was
+/// dropped before it finished.
 async fn run_or_drop(
     c: &RoutedClient,
     task: &TaskSpec,
@@ -211,13 +239,14 @@ async fn run_or_drop(
     opts: impl Fn(u32) -> RequestOptions,
 ) -> Vec<bool> {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    let req = ChatRequest::new().user("q").max_tokens(MAX_TOKENS);
     let runs = (0..400u32).map(|i| {
         let drop_after = Duration::from_millis(rng.random_range(0..drop_ms));
         let start_after = Duration::from_millis(rng.random_range(0..start_ms));
-        let (opts, req) = (opts(i), &req);
         let call = calls[i as usize % calls.len()];
+        let opts = opts(i).tenant(call.name());
+        let req = ChatRequest::new().user(call.name()).max_tokens(MAX_TOKENS);
         async move {
+            let req = &req;
             tokio::time::sleep(start_after).await;
             let work = async {
                 match call {
@@ -240,7 +269,8 @@ async fn run_or_drop(
     futures::future::join_all(runs.collect::<Vec<_>>()).await
 }
 
-/// `complete` and `stream` requests, one of each in turn.
+/// `complete` and `stream` requests, one of each in turn (each kind checked alone, by its
+/// tenant's spend and its own bill).
 const CALLS: &[Call] = &[Call::Complete, Call::Stream];
 
 /// Cascades only: the spend is compared with the bill of their calls alone (another kind's
@@ -294,12 +324,15 @@ async fn hold_nothing_and_charge_at_least_the_bill(calls: &[Call], drop_ms: u64)
         RequestOptions::within(Duration::from_secs(60))
     })
     .await;
-    let dropped = runs.iter().filter(|&&d| d).count();
-    let finished = runs.len() - dropped;
-    assert!(
-        dropped > 50 && finished > 50,
-        "{dropped} dropped, {finished} finished"
-    );
+    for (k, &call) in calls.iter().enumerate() {
+        let of_kind = runs.iter().skip(k).step_by(calls.len());
+        let dropped = of_kind.filter(|&&d| d).count();
+        let finished = runs.len() / calls.len() - dropped;
+        assert!(
+            dropped > 50 && finished > 50,
+            "{call:?}: {dropped} dropped, {finished} finished"
+        );
+    }
     // let any settle handed to the runtime run
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(store.held(), 0, "reservations left held");
@@ -312,6 +345,27 @@ async fn hold_nothing_and_charge_at_least_the_bill(calls: &[Call], drop_ms: u64)
         u.spent_usd,
         bill.total()
     );
+    each_kind_charged_at_least_its_bill(&store, &bill, calls);
+}
+
+/// For each kind of request in `calls`, alone: nothing reserved for its tenant, and the spend
+/// recorded for the tenant at least what the fake billed the kind's calls.
+fn each_kind_charged_at_least_its_bill(store: &InMemoryBudgetStore, bill: &Bill, calls: &[Call]) {
+    let mut short = Vec::new();
+    for &call in calls {
+        let u = store.usage(&BudgetScope::tenant(call.name())).unwrap();
+        let billed = bill.of(call);
+        eprintln!("{call:?}: recorded ${:.4}, billed ${billed:.4}", u.spent_usd);
+        assert_eq!(u.reserved_usd, 0.0, "{call:?}: reservations left");
+        assert!(billed > 0.0, "{call:?}: nothing billed");
+        if u.spent_usd + 1e-9 < billed {
+            short.push(format!(
+                "{call:?}: recorded ${} but the provider billed ${billed}",
+                u.spent_usd
+            ));
+        }
+    }
+    assert!(short.is_empty(), "{short:?}");
 }
 
 /// A deployment's [`LocalLimiter`] that counts the grants not yet settled; with `round_trip`,
@@ -456,6 +510,7 @@ async fn release_capacity_and_place_in_line(calls: &[Call]) {
     assert_eq!(memory.held(), 0, "reservations left held");
     assert_eq!(memory.usage(&BudgetScope::Global).unwrap().reserved_usd, 0.0);
     assert!(memory.usage(&BudgetScope::Global).unwrap().spent_usd + 1e-9 >= bill.total());
+    each_kind_charged_at_least_its_bill(&memory, &bill, calls);
 
     // Once the minute's limits have refilled, a waiting request is admitted at once: nobody
     // holds the line or a concurrency slot.
