@@ -270,21 +270,18 @@ impl<'s> Top<'s> {
     }
 
     /// Appends the kept candidates' indices to `ranking`, best first, and sets their `rank`.
+    #[inline(always)]
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.few {
-            let few = &mut self.scratch.space.few[..self.len];
-            let kept = self.depth.min(few.len());
-            let end = sort_prefix(few, kept, FEW_INDEX);
-            sort_runs(&mut few[..end], FEW_INDEX, kept, |i| {
-                RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
-            });
-            set_ranks(
-                candidates,
-                ranking,
-                few[..kept].iter().map(|&p| (p & FEW_INDEX) as u32),
-            );
-            return;
+            finish_few(&mut self.scratch.space.few[..self.len], self.depth, candidates, ranking);
+        } else {
+            self.finish_more(candidates, ranking);
         }
+    }
+
+    /// [`finish`](Self::finish) with more than [`FEW`] candidates.
+    #[inline(never)]
+    fn finish_more(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.depth <= SMALL_DEPTH {
             let kept = self.scratch.space.sorted[..self.len].iter().map(RankKey::index);
             set_ranks(candidates, ranking, kept);
@@ -356,45 +353,101 @@ fn set_ranks(candidates: &mut [Candidate], ranking: &mut Vec<u32>, indices: impl
     }
 }
 
-/// Puts the `kept` smallest of the distinct entries `v` first, in ascending order, followed by
-/// the other entries that agree with the last kept one outside `mask` (the rest of a run of
-/// equal projections crossing the cut, for [`sort_runs`]), and returns where those end; the
-/// other entries follow in no order.
+/// [`Top::finish`] with at most [`FEW`] candidates: `few` holds each scored one's projection,
+/// its index in the low bits ([`FEW_INDEX`]), unsorted.
+#[inline(always)]
+fn finish_few(few: &mut [u64], depth: usize, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
+    let kept = depth.min(few.len());
+    if kept == 0 {
+        return;
+    }
+    let least_left_out = sort_prefix(few, kept);
+    // Most decisions hold no two kept entries with equal projections, and none left out with
+    // the last kept one's (all left out are above it: the least tells).
+    let top = &few[..kept];
+    let last = top[kept - 1];
+    let tied = top.iter().zip(&top[1..]).fold(false, |t, (a, b)| t | ((a ^ b) <= FEW_INDEX))
+        | (least_left_out <= last | FEW_INDEX);
+    if tied {
+        sort_ties_few(few, kept, candidates);
+    }
+    let mut r = ranking.len() as u32;
+    ranking.extend(few[..kept].iter().map(|&p| {
+        let index = (p & FEW_INDEX) as u32;
+        candidates[index as usize].rank = Some(r);
+        r += 1;
+        index
+    }));
+}
+
+/// Puts the `kept` smallest of the distinct entries `v` first, in ascending order; the other
+/// entries follow in no order. Returns the least of those others (`u64::MAX` when none).
 ///
 /// An insertion sort that keeps only the prefix: an entry that does not make the cut costs one
 /// comparison (sorting all 16 entries of a 16-model decision shifted about twice as many).
-fn sort_prefix(v: &mut [u64], kept: usize, mask: u64) -> usize {
-    if kept == 0 {
-        return 0;
+#[inline(never)]
+fn sort_prefix(v: &mut [u64], kept: usize) -> u64 {
+    let (top, rest) = v.split_at_mut(kept);
+    for i in 1..top.len() {
+        let x = top[i];
+        insert_last(&mut top[..=i], x);
     }
-    for i in 1..v.len() {
-        let x = v[i];
-        let mut j = i;
-        if i >= kept {
-            let last = v[kept - 1];
-            if x > last {
-                continue;
-            }
-            v[i] = last;
-            j = kept - 1;
+    let mut least = u64::MAX;
+    let Some(&last) = top.last() else {
+        return least;
+    };
+    let mut cut = last;
+    for r in rest {
+        let x = *r;
+        if x > cut {
+            least = least.min(x);
+            continue;
         }
-        // Within `sorted` every index is at most `j`: no bounds checks in the loop.
-        let sorted = &mut v[..=j];
-        while j > 0 && sorted[j - 1] > x {
-            sorted[j] = sorted[j - 1];
-            j -= 1;
-        }
-        sorted[j] = x;
+        // `x` goes in, the last kept entry out (to `x`'s place).
+        *r = cut;
+        least = least.min(cut);
+        insert_last(top, x);
+        cut = top[top.len() - 1];
     }
-    let head = v[kept - 1] & !mask;
+    least
+}
+
+/// Puts `x` into the sorted `v[..len - 1]`, shifting the larger entries up by one (the last
+/// slot's old value is overwritten).
+#[inline(always)]
+fn insert_last(v: &mut [u64], x: u64) {
+    let Some((slot, sorted)) = v.split_last_mut() else {
+        return;
+    };
+    // Each entry above `x` moves up into the slot above it, which it leaves free for the next.
+    let mut free = slot;
+    for y in sorted.iter_mut().rev() {
+        if *y <= x {
+            break;
+        }
+        *free = *y;
+        free = y;
+    }
+    *free = x;
+}
+
+/// Sorts by the exact key each run of equal projections in the sorted prefix `few[..kept]`,
+/// gathering first the entries after it that agree with its last entry (a run crossing the
+/// cut), so that `few[..kept]` ends in key order.
+#[cold]
+#[inline(never)]
+fn sort_ties_few(few: &mut [u64], kept: usize, candidates: &[Candidate]) {
+    let head = few[kept - 1] & !FEW_INDEX;
     let mut end = kept;
-    for i in kept..v.len() {
-        if v[i] & !mask == head {
-            v.swap(i, end);
+    for i in kept..few.len() {
+        if few[i] & !FEW_INDEX == head {
+            few.swap(i, end);
             end += 1;
         }
     }
-    end
+    sort_runs(&mut few[..end], FEW_INDEX, kept, |i| {
+        RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
+    });
 }
 
 /// Leaves in `order` the positions in `keys` in key order.
@@ -618,6 +671,52 @@ mod tests {
             let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
             rank(&mut cands, &mut ranking, &mut scratch, depth);
             assert_eq!(ranking, full[..depth], "depth {depth}");
+        }
+    }
+
+    #[test]
+    fn a_run_crossing_the_cut_with_only_its_first_entry_kept_is_sorted_by_the_exact_key() {
+        // The last kept entry's projection ties with entries left out only (none kept before it
+        // shares it), and a candidate later in the catalog is better by its exact key: the
+        // projections alone, which break the tie by index, would keep the wrong one.
+        let one_bit = |v: f64, d: u64| f64::from_bits(v.to_bits() + d);
+        let cases: [Vec<Candidate>; 4] = [
+            // Scores one bit apart.
+            vec![
+                scored(Score::new(0.5), 1.0),
+                scored(Score::new(one_bit(0.5, 1)), 1.0),
+                scored(Score::new(0.9), 1.0),
+            ],
+            // Equal scores, the later one cheaper.
+            vec![
+                scored(Score::new(0.9), 1.0),
+                scored(Score::new(0.25), 2.0),
+                scored(Score::new(0.25), one_bit(2.0, 1)),
+                scored(Score::new(0.25), 1.0),
+            ],
+            // The better of two tied entries kept at first, then pushed out by a better one.
+            vec![
+                scored(Score::new(0.25), 2.0),
+                scored(Score::new(0.25), 1.0),
+                scored(Score::new(0.9), 1.0),
+            ],
+            // Reserves that tie on their score, the later one cheaper, below the normal ones.
+            vec![
+                scored(Score::reserve(0.1), 3.0),
+                scored(Score::new(0.5), 1.0),
+                scored(Score::reserve(0.1), 2.0),
+                scored(Score::new(0.7), 1.0),
+                scored(Score::reserve(0.1), 2.5),
+            ],
+        ];
+        for (k, cands) in cases.into_iter().enumerate() {
+            let full = expected_order(&cands);
+            for depth in 1..=cands.len() {
+                let mut cands = cands.clone();
+                let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
+                rank(&mut cands, &mut ranking, &mut scratch, depth);
+                assert_eq!(ranking, full[..depth], "case {k}, depth {depth}");
+            }
         }
     }
 
