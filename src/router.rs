@@ -137,7 +137,11 @@ impl Router {
     /// [`Error::NoEligibleModel`] listing every candidate and why it was rejected; `out` still
     /// holds the full decision.
     pub fn route_into(&self, task: &dyn Task, out: &mut Decision) -> Result<(), Error> {
-        self.route_with(task, &*self.policy, out)
+        // `decide` inlined here, the one entry point the default policy's decisions take: a
+        // call, its register saves and argument moves less per decision.
+        let policy = &*self.policy;
+        self.decide_inline(task, Some(policy), out);
+        Self::conclude(task, policy, out)
     }
 
     /// Routes a task with another policy (sweeps and evaluations), reusing `out`'s buffers.
@@ -146,14 +150,27 @@ impl Router {
     /// As [`route_into`](Self::route_into).
     pub fn route_with(&self, task: &dyn Task, policy: &dyn Policy, out: &mut Decision) -> Result<(), Error> {
         self.decide(task, Some(policy), out);
+        Self::conclude(task, policy, out)
+    }
+
+    /// Names the policy in `out`, and fails when it ranks no candidate.
+    #[inline(always)]
+    fn conclude(task: &dyn Task, policy: &dyn Policy, out: &mut Decision) -> Result<(), Error> {
         out.policy = policy.name();
         if out.ranking.is_empty() {
-            return Err(Error::NoEligibleModel {
-                task_kind: task.kind().clone(),
-                rejections: out.rejected().map(|(m, r)| (m.clone(), r.clone())).collect(),
-            });
+            return Err(Self::no_eligible_model(task, out));
         }
         Ok(())
+    }
+
+    /// The error of a decision that ranks no candidate.
+    #[cold]
+    #[inline(never)]
+    fn no_eligible_model(task: &dyn Task, out: &Decision) -> Error {
+        Error::NoEligibleModel {
+            task_kind: task.kind().clone(),
+            rejections: out.rejected().map(|(m, r)| (m.clone(), r.clone())).collect(),
+        }
     }
 
     /// Runs the filter and estimate stages only: every candidate ends [`Verdict::Pending`]
@@ -164,7 +181,14 @@ impl Router {
 
     /// Runs the pipeline into `out`: the filter and estimate stages, then, with a policy, the
     /// score and rank stages.
+    #[inline(never)]
     fn decide(&self, task: &dyn Task, policy: Option<&dyn Policy>, out: &mut Decision) {
+        self.decide_inline(task, policy, out);
+    }
+
+    /// [`decide`](Self::decide), inlined into [`route_into`](Self::route_into).
+    #[inline(always)]
+    fn decide_inline(&self, task: &dyn Task, policy: Option<&dyn Policy>, out: &mut Decision) {
         let n = self.models.len();
         out.ranking.clear();
         // Room for the whole ranking up front, so a decision warmed up on any task never grows
