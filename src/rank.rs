@@ -361,13 +361,17 @@ fn finish_few(few: &mut [u64], depth: usize, candidates: &mut [Candidate], ranki
     if kept == 0 {
         return;
     }
-    let least_left_out = sort_prefix(few, kept);
-    // Most decisions hold no two kept entries with equal projections, and none left out with
-    // the last kept one's (all left out are above it: the least tells).
-    let top = &few[..kept];
-    let last = top[kept - 1];
-    let tied = top.iter().zip(&top[1..]).fold(false, |t, (a, b)| t | ((a ^ b) <= FEW_INDEX))
-        | (least_left_out <= last | FEW_INDEX);
+    let tied = if kept == NET && few.len() > NET {
+        select_net(few)
+    } else {
+        let least_left_out = sort_prefix(few, kept);
+        // Most decisions hold no two kept entries with equal projections, and none left out
+        // with the last kept one's (all left out are above it: the least tells).
+        let top = &few[..kept];
+        let last = top[kept - 1];
+        top.iter().zip(&top[1..]).fold(false, |t, (a, b)| t | ((a ^ b) <= FEW_INDEX))
+            | (least_left_out <= last | FEW_INDEX)
+    };
     if tied {
         sort_ties_few(few, kept, candidates);
     }
@@ -437,6 +441,19 @@ fn insert_last(v: &mut [u64], x: u64) {
 #[cold]
 #[inline(never)]
 fn sort_ties_few(few: &mut [u64], kept: usize, candidates: &[Candidate]) {
+    // The projections again, in catalog order as the pass offered them ([`select_net`] leaves
+    // the entries after the kept ones in no useful state), the kept prefix sorted again.
+    let mut len = 0;
+    for (i, c) in candidates.iter().enumerate() {
+        if let Verdict::Scored(s) = c.verdict
+            && let Some(slot) = few.get_mut(len)
+        {
+            *slot = prefix_of(s) & !FEW_INDEX | i as u64;
+            len += 1;
+        }
+    }
+    debug_assert_eq!(len, few.len(), "one projection per scored candidate");
+    sort_prefix(few, kept);
     let head = few[kept - 1] & !FEW_INDEX;
     let mut end = kept;
     for i in kept..few.len() {
@@ -448,6 +465,81 @@ fn sort_ties_few(few: &mut [u64], kept: usize, candidates: &[Candidate]) {
     sort_runs(&mut few[..end], FEW_INDEX, kept, |i| {
         RankKey::of(i, &candidates[i as usize]).unwrap_or(RankKey::WORST)
     });
+}
+
+/// The ranking depth [`select_net`] sorts with networks: the default,
+/// [`Router::DEFAULT_RANKING_DEPTH`](crate::Router::DEFAULT_RANKING_DEPTH).
+const NET: usize = 8;
+
+/// [`sort_prefix`] for a `kept` of [`NET`] and more entries: puts the [`NET`] smallest of the
+/// distinct entries `v` first, in ascending order, and leaves the others in no useful state
+/// (not a permutation). Returns whether two of the kept ones have equal projections, or one
+/// left out has the last kept one's (as [`finish_few`] checks after [`sort_prefix`]).
+///
+/// Sorts the first [`NET`] entries with a sorting network, then each further [`NET`] (the last
+/// padded with `u64::MAX`), and keeps the smaller half of the two (the smaller of each entry
+/// and its mirror, then a bitonic merge): 19 compare-exchanges a block and 20 a merge, all
+/// without branches, where the insertion sort spent about as many compare-and-branch steps on
+/// the 16 entries of a 16-model decision as its shifts and loop control took again.
+#[inline(never)]
+fn select_net(v: &mut [u64]) -> bool {
+    let (head, rest) = v.split_at_mut(NET);
+    let mut top = [0; NET];
+    top.copy_from_slice(head);
+    sort_net(&mut top);
+    let mut least = u64::MAX;
+    for chunk in rest.chunks(NET) {
+        let mut b = [u64::MAX; NET];
+        for (k, d) in b.iter_mut().enumerate() {
+            if let Some(&x) = chunk.get(k) {
+                *d = x;
+            }
+        }
+        sort_net(&mut b);
+        // `top` ascending against `b` descending: the smaller of each pair are the NET
+        // smallest of both (a bitonic sequence), the larger ones are left out.
+        let mut lo = [0; NET];
+        for k in 0..NET {
+            let (x, y) = (top[k], b[NET - 1 - k]);
+            lo[k] = x.min(y);
+            least = least.min(x.max(y));
+        }
+        merge_bitonic_net(&mut lo);
+        top = lo;
+    }
+    head.copy_from_slice(&top);
+    // Entries with equal projections differ in their index bits only: the least difference
+    // of neighbours (and of the last kept one and the least left out) tells.
+    let mut near = least ^ top[NET - 1];
+    for k in 1..NET {
+        near = near.min(top[k - 1] ^ top[k]);
+    }
+    near <= FEW_INDEX
+}
+
+/// Puts `v[i]` and `v[j]` in ascending order, for each pair `i j` in turn (written out, so
+/// that every index is a constant and the entries stay in registers).
+macro_rules! exchange {
+    ($v:ident; $($i:literal $j:literal),*) => {
+        $(
+            let (a, b) = ($v[$i], $v[$j]);
+            $v[$i] = a.min(b);
+            $v[$j] = a.max(b);
+        )*
+    };
+}
+
+/// Sorts 8 entries: an optimal sorting network (19 compare-exchanges in 6 layers; checked on
+/// every 0-1 input by `rank::tests::the_networks_sort`).
+#[inline(always)]
+fn sort_net(v: &mut [u64; NET]) {
+    exchange!(v; 0 2, 1 3, 4 6, 5 7, 0 4, 1 5, 2 6, 3 7, 0 1, 2 3, 4 5, 6 7, 2 4, 3 5, 1 4, 3 6, 1 2, 3 4, 5 6);
+}
+
+/// Sorts 8 entries that ascend then descend (a bitonic sequence): 12 compare-exchanges.
+#[inline(always)]
+fn merge_bitonic_net(v: &mut [u64; NET]) {
+    exchange!(v; 0 4, 1 5, 2 6, 3 7, 0 2, 1 3, 4 6, 5 7, 0 1, 2 3, 4 5, 6 7);
 }
 
 /// Leaves in `order` the positions in `keys` in key order.
@@ -680,7 +772,16 @@ mod tests {
         // shares it), and a candidate later in the catalog is better by its exact key: the
         // projections alone, which break the tie by index, would keep the wrong one.
         let one_bit = |v: f64, d: u64| f64::from_bits(v.to_bits() + d);
-        let cases: [Vec<Candidate>; 4] = [
+        // Seven better ones, then the tie at the eighth place (the default depth), and worse.
+        let mut deep: Vec<Candidate> = (0..7).map(|i| scored(Score::new(0.9 - f64::from(i) / 100.0), 1.0)).collect();
+        deep.extend([
+            scored(Score::new(0.25), 2.0),
+            scored(Score::new(0.1), 1.0),
+            scored(Score::new(0.25), 1.0),
+            scored(Score::reserve(0.5), 1.0),
+        ]);
+        let cases: [Vec<Candidate>; 5] = [
+            deep,
             // Scores one bit apart.
             vec![
                 scored(Score::new(0.5), 1.0),
@@ -716,6 +817,56 @@ mod tests {
                 let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
                 rank(&mut cands, &mut ranking, &mut scratch, depth);
                 assert_eq!(ranking, full[..depth], "case {k}, depth {depth}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_networks_sort() {
+        // Every 0-1 input (a network that sorts them sorts everything).
+        for bits in 0u32..256 {
+            let mut v: [u64; NET] = std::array::from_fn(|k| u64::from(bits >> k & 1));
+            sort_net(&mut v);
+            assert!(v.is_sorted(), "{bits:08b}: {v:?}");
+        }
+        // The merge: every pair of sorted 0-1 blocks, the smaller of each entry and its mirror.
+        for ones_a in 0..=NET {
+            for ones_b in 0..=NET {
+                let a: [u64; NET] = std::array::from_fn(|k| u64::from(k >= NET - ones_a));
+                let b: [u64; NET] = std::array::from_fn(|k| u64::from(k >= NET - ones_b));
+                let mut lo: [u64; NET] = std::array::from_fn(|k| a[k].min(b[NET - 1 - k]));
+                merge_bitonic_net(&mut lo);
+                let mut both = [a, b].concat();
+                both.sort_unstable();
+                assert_eq!(lo[..], both[..NET], "{ones_a} and {ones_b} ones");
+            }
+        }
+    }
+
+    #[test]
+    fn select_net_keeps_the_smallest_in_order_and_tells_ties() {
+        // Distinct entries in a scrambled order, 9 to 32 of them, with the projections (all but
+        // the index bits) apart, then with two of them equal.
+        for n in NET + 1..=FEW {
+            let mut scrambled: Vec<u64> = (0..n as u64).collect();
+            scrambled.sort_by_key(|&i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
+            let mut v: Vec<u64> = scrambled.iter().map(|&x| x << 8 | x).collect();
+            let mut sorted = v.clone();
+            sorted.sort_unstable();
+            assert!(!select_net(&mut v), "{n}");
+            assert_eq!(v[..NET], sorted[..NET], "{n}");
+            for tie in [NET - 2, NET - 1] {
+                // Entry `tie + 1` of the order shares entry `tie`'s projection: inside the kept
+                // ones, or across the cut.
+                let mut v: Vec<u64> = scrambled
+                    .iter()
+                    .map(|&x| {
+                        let x = x as usize;
+                        let p = if x == tie + 1 { tie } else { x };
+                        (p as u64) << 8 | x as u64
+                    })
+                    .collect();
+                assert!(select_net(&mut v), "{n}, tie at {tie}");
             }
         }
     }
