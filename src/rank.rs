@@ -273,7 +273,12 @@ impl<'s> Top<'s> {
     #[inline(always)]
     pub(crate) fn finish(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.few {
-            finish_few(&mut self.scratch.space.few[..self.len], self.depth, candidates, ranking);
+            finish_few(
+                &mut self.scratch.space.few[..self.len],
+                self.depth,
+                candidates,
+                ranking,
+            );
         } else {
             self.finish_more(candidates, ranking);
         }
@@ -369,7 +374,9 @@ fn finish_few(few: &mut [u64], depth: usize, candidates: &mut [Candidate], ranki
         // with the last kept one's (all left out are above it: the least tells).
         let top = &few[..kept];
         let last = top[kept - 1];
-        top.iter().zip(&top[1..]).fold(false, |t, (a, b)| t | ((a ^ b) <= FEW_INDEX))
+        top.iter()
+            .zip(&top[1..])
+            .fold(false, |t, (a, b)| t | ((a ^ b) <= FEW_INDEX))
             | (least_left_out <= last | FEW_INDEX)
     };
     if tied {
@@ -773,7 +780,9 @@ mod tests {
         // projections alone, which break the tie by index, would keep the wrong one.
         let one_bit = |v: f64, d: u64| f64::from_bits(v.to_bits() + d);
         // Seven better ones, then the tie at the eighth place (the default depth), and worse.
-        let mut deep: Vec<Candidate> = (0..7).map(|i| scored(Score::new(0.9 - f64::from(i) / 100.0), 1.0)).collect();
+        let mut deep: Vec<Candidate> = (0..7)
+            .map(|i| scored(Score::new(0.9 - f64::from(i) / 100.0), 1.0))
+            .collect();
         deep.extend([
             scored(Score::new(0.25), 2.0),
             scored(Score::new(0.1), 1.0),
