@@ -89,6 +89,11 @@ impl Capabilities {
         Capabilities(required.0 & !self.0)
     }
 
+    /// The capabilities in both sets.
+    pub(crate) const fn intersection(self, other: Capabilities) -> Capabilities {
+        Capabilities(self.0 & other.0)
+    }
+
     /// Whether the set is empty.
     pub const fn is_empty(self) -> bool {
         self.0 == 0

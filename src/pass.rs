@@ -60,6 +60,9 @@ impl Pass<'_> {
         let (output, required) = (view.output, view.capabilities);
         let max_cost = view.limits.max_cost_usd.unwrap_or(f64::INFINITY);
         let max_latency = view.limits.max_latency_ms.unwrap_or(f64::INFINITY);
+        // When every row passes them for this task (the common case), the row checks are not
+        // made per model.
+        let every = plain && self.table.every_row_passes(needed, output, required);
         let n = candidates.len();
         let (ids, rows) = (&self.table.ids()[..n], &self.table.rows()[..n]);
         let (quality, latency, cost) = (&self.quality[..n], &self.latency[..n], &self.cost[..n]);
@@ -69,13 +72,15 @@ impl Pass<'_> {
                 c.model = ids[i].clone();
             }
             c.rank = None;
-            let row = &rows[i];
             // Each check as a value, not a branch: most models pass them all.
-            let quick = row.static_ok
-                & row.capabilities.missing_from(required).is_empty()
-                & (needed <= u64::from(row.context_window))
-                & (output <= row.max_output_tokens);
-            if !(quick & plain)
+            if !every
+                && !(plain & {
+                    let row = &rows[i];
+                    row.static_ok
+                        & row.capabilities.missing_from(required).is_empty()
+                        & (needed <= u64::from(row.context_window))
+                        & (output <= row.max_output_tokens)
+                })
                 && let Err(r) = self.filters_of(i)
             {
                 c.estimate = None;

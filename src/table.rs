@@ -12,7 +12,7 @@
 use std::collections::BTreeSet;
 
 use crate::date::Date;
-use crate::model::{Capabilities, ModelId, ModelSpec};
+use crate::model::{Capabilities, Capability, ModelId, ModelSpec};
 use crate::prices::CallRates;
 
 /// The router's allow/deny verdict on one model (both lists are fixed when the router is built).
@@ -62,6 +62,18 @@ pub(crate) struct ModelTable {
     /// The models' ids (clones of theirs: the same allocations), side by side, for the
     /// router's check that a reused decision holds these models.
     ids: Box<[ModelId]>,
+    /// What every row allows, for [`every_row_passes`](Self::every_row_passes).
+    least: Least,
+}
+
+/// The least of every row: whether all pass their static checks, the capabilities all have,
+/// the smallest context window and the smallest output limit.
+#[derive(Clone, Copy, Debug)]
+struct Least {
+    static_ok: bool,
+    capabilities: Capabilities,
+    context_window: u32,
+    max_output_tokens: u32,
 }
 
 impl ModelTable {
@@ -105,7 +117,22 @@ impl ModelTable {
             .collect();
         let ids = models.iter().map(|m| m.id.clone()).collect();
         let column = |f: fn(&ModelRow) -> f64| rows.iter().map(f).collect();
+        let least = rows.iter().fold(
+            Least {
+                static_ok: true,
+                capabilities: Capability::ALL.into_iter().collect(),
+                context_window: u32::MAX,
+                max_output_tokens: u32::MAX,
+            },
+            |l, r| Least {
+                static_ok: l.static_ok & r.static_ok,
+                capabilities: l.capabilities.intersection(r.capabilities),
+                context_window: l.context_window.min(r.context_window),
+                max_output_tokens: l.max_output_tokens.min(r.max_output_tokens),
+            },
+        );
         Self {
+            least,
             input: column(|r| r.rates.input),
             cached: column(|r| r.rates.cached_input),
             output: column(|r| r.rates.output),
@@ -150,6 +177,19 @@ impl ModelTable {
         for &i in &self.tiered[..] {
             out[i] = models[i].prices.cost_usd(input, cached, output);
         }
+    }
+
+    /// Whether every row passes the checks the filter stage makes of a row (its static
+    /// verdict, the `required` capabilities, a context window of `needed` tokens and an output
+    /// limit of `output`), so that a decision need not look at any: one comparison per check,
+    /// against the least of every row.
+    #[inline(always)]
+    pub(crate) fn every_row_passes(&self, needed: u64, output: u32, required: Capabilities) -> bool {
+        let l = &self.least;
+        l.static_ok
+            & l.capabilities.missing_from(required).is_empty()
+            & (needed <= u64::from(l.context_window))
+            & (output <= l.max_output_tokens)
     }
 
     /// The rows, in catalog order.
