@@ -220,17 +220,20 @@ impl Router {
             257..=1024 => self.decide_on_big_stack::<1024>(task, policy, out),
             _ => {
                 let (mut quality, mut latency, mut cost) = std::mem::take(&mut out.scratch_estimates);
+                let view = TaskView::of(task);
                 latency.clear();
                 latency.resize(n, f64::INFINITY);
                 cost.clear();
                 cost.resize(n, 0.0);
+                self.table
+                    .costs(&self.models, (view.input, view.cached, view.output), &mut cost);
                 match self.quality_column(task) {
-                    Some(column) => self.decide_with(task, policy, out, column, &mut latency, &mut cost),
+                    Some(column) => self.decide_with(task, view, policy, out, column, &mut latency, &mut cost),
                     None => {
                         quality.clear();
                         quality.resize(n, None);
                         self.estimate_quality(task, &mut quality);
-                        self.decide_with(task, policy, out, &quality, &mut latency, &mut cost);
+                        self.decide_with(task, view, policy, out, &quality, &mut latency, &mut cost);
                     }
                 }
                 out.scratch_estimates = (quality, latency, cost);
@@ -259,15 +262,28 @@ impl Router {
         out: &mut Decision,
     ) {
         let n = self.models.len();
+        // The task's numbers, read once rather than once per candidate.
+        let view = TaskView::of(task);
         let mut latency = [f64::INFINITY; N];
-        let mut cost = [0.0; N];
+        // The costs from the table's rate columns. Above 256 models the column is made whole
+        // (zeroing 8 KiB first took more instructions, `rep stosb`, than the copy the made
+        // array costs); up to 256, zeroed and filled in place.
+        let tokens = (view.input, view.cached, view.output);
+        let mut cost = if N > 256 {
+            self.table.cost_column::<N>(&self.models, tokens)
+        } else {
+            [0.0; N]
+        };
+        if N <= 256 {
+            self.table.costs(&self.models, tokens, &mut cost[..n]);
+        }
         let (latency, cost) = (&mut latency[..n], &mut cost[..n]);
         if let Some(column) = self.quality_column(task) {
-            return self.decide_with(task, policy, out, column, latency, cost);
+            return self.decide_with(task, view, policy, out, column, latency, cost);
         }
         let mut quality = [None; N];
         self.estimate_quality(task, &mut quality[..n]);
-        self.decide_with(task, policy, out, &quality[..n], latency, cost);
+        self.decide_with(task, view, policy, out, &quality[..n], latency, cost);
     }
 
     /// Re-prices each model the output estimator predicts an output length for on that length
@@ -314,15 +330,18 @@ impl Router {
         }
     }
 
-    /// The pipeline, with the estimators' `quality` answers, and `latency` and `cost` (one
-    /// entry per model) to hold the latency estimates and the expected costs.
+    /// The pipeline, with the task's numbers `view`, the estimators' `quality` answers,
+    /// `latency` (one entry per model) to hold the latency estimates and `cost` holding the
+    /// expected costs at the flat rates (the output estimator's lengths re-price some).
     ///
     /// Inlined into each stack size's frame: as a call it took ten arguments and saved and
     /// spilled most registers, about 55 instructions a decision (docs/performance.md, round 10).
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // inlined: the arguments are the frame's locals
     fn decide_with(
         &self,
         task: &dyn Task,
+        view: TaskView<'_>,
         policy: Option<&dyn Policy>,
         out: &mut Decision,
         quality: &[Option<f64>],
@@ -336,10 +355,6 @@ impl Router {
             Some(p) => p.latency_all(task, models, latency),
             None => self.latency.latency_all(task, models, latency),
         }
-        // The task's numbers, read once rather than once per candidate.
-        let view = TaskView::of(task);
-        self.table
-            .costs(models, (view.input, view.cached, view.output), cost);
         if let Some(o) = &self.output {
             self.price_predicted_outputs(&**o, task, &view, cost, &mut out.scratch_outputs);
         }
