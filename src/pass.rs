@@ -60,6 +60,9 @@ impl Pass<'_> {
         let (output, required) = (view.output, view.capabilities);
         let max_cost = view.limits.max_cost_usd.unwrap_or(f64::INFINITY);
         let max_latency = view.limits.max_latency_ms.unwrap_or(f64::INFINITY);
+        // Whether a limit can rule anything out (`x > limit` never holds for an infinite or NaN
+        // limit): most tasks set none, and their candidates skip both comparisons.
+        let limited = (max_cost < f64::INFINITY) | (max_latency < f64::INFINITY);
         // When every row passes them for this task (the common case), the row checks are not
         // made per model.
         let every = plain && self.table.every_row_passes(needed, output, required);
@@ -93,16 +96,13 @@ impl Pass<'_> {
             c.estimate = Some(e);
             // `!(x > limit)`, as `check_limits` rejects: a NaN estimate passes.
             #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must pass, as there
-            let fine = (0.0..=1.0).contains(&value) & !(cost > max_cost) & !(latency > max_latency);
-            let out = if fine {
-                None
-            } else {
-                self.estimate_rejection(q, cost, latency)
-            };
-            match out {
-                None => then(i, e, &mut c.verdict),
-                Some(r) => c.verdict.set(Verdict::Rejected(r)),
+            let fine = (0.0..=1.0).contains(&value)
+                && (!limited || (!(cost > max_cost) & !(latency > max_latency)));
+            if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
+                c.verdict.set(Verdict::Rejected(r));
+                continue;
             }
+            then(i, e, &mut c.verdict);
         }
     }
 
@@ -198,14 +198,24 @@ fn score_in_pass<S: Scorer + ?Sized>(
 ) {
     pass.run(candidates, |i, e, verdict| match scorer.score(pass.task, &e) {
         Ok(s) => {
-            offer(i, s, e.cost_usd);
+            // The verdict first, then the offer (which may call out to insert into the top
+            // k): the score need not be kept across that call.
             match verdict {
                 // A score over a score (a reused decision's scored candidates): only the
                 // score is written, not the whole `Verdict`.
                 Verdict::Scored(old) => *old = s,
-                _ => verdict.set(Verdict::Scored(s)),
+                _ => set_scored(verdict, s),
             }
+            offer(i, s, e.cost_usd);
         }
         Err(r) => verdict.set(Verdict::Rejected(r)),
     });
+}
+
+/// Sets a verdict that was not a score to `s`: out of line, so that the pass's common case (a
+/// score over a score) builds no `Verdict`.
+#[cold]
+#[inline(never)]
+fn set_scored(verdict: &mut Verdict, s: crate::score::Score) {
+    verdict.set(Verdict::Scored(s));
 }

@@ -235,8 +235,12 @@ impl<'s> Top<'s> {
     #[inline(always)]
     pub(crate) fn offer_more(&mut self, index: usize, s: Score, cost: f64) {
         // Below the cut: a worse tier, or the same tier and a lower score (NaN is never lower).
+        // One integer comparison (tier, then "lower"), so that one branch, nearly always taken,
+        // decides: as two tests, the tier's followed which side of a floor each model fell,
+        // and mispredicted.
         let cut = self.cut;
-        if (s.reserve & !cut.reserve) | ((s.reserve == cut.reserve) & (s.value < cut.value)) {
+        let lower = u8::from(s.value < cut.value);
+        if (u8::from(s.reserve) << 1 | lower) > u8::from(cut.reserve) << 1 {
             return;
         }
         self.enter(index, s, cost);
