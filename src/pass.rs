@@ -21,6 +21,9 @@ use crate::score::Scorer;
 use crate::table::ModelTable;
 use crate::task::Task;
 
+/// The bits of `1.0`: a float's bits are at most these exactly when it is in `[+0, 1]`.
+const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
+
 /// What one decision's pass reads: the task, the router's models and settings, and the
 /// estimators' answers and the expected costs (one entry per model, in catalog order).
 pub(crate) struct Pass<'a> {
@@ -96,7 +99,10 @@ impl Pass<'_> {
             c.estimate = Some(e);
             // `!(x > limit)`, as `check_limits` rejects: a NaN estimate passes.
             #[allow(clippy::neg_cmp_op_on_partial_ord)] // NaN must pass, as there
-            let fine = (0.0..=1.0).contains(&value)
+            // `value` in `[+0, 1]` as one integer comparison of its bits (a negative value,
+            // −0 included, or a NaN has larger bits); −0, rare, is told apart in
+            // `estimate_rejection`, which finds no reason.
+            let fine = value.to_bits() <= ONE_BITS
                 && (!limited || (!(cost > max_cost) & !(latency > max_latency)));
             if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
                 c.verdict.set(Verdict::Rejected(r));
@@ -218,4 +224,36 @@ fn score_in_pass<S: Scorer + ?Sized>(
 #[inline(never)]
 fn set_scored(verdict: &mut Verdict, s: crate::score::Score) {
     verdict.set(Verdict::Scored(s));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ONE_BITS;
+
+    #[test]
+    fn one_bits_bound_the_unit_interval_but_for_negative_zero() {
+        let values = [
+            f64::NEG_INFINITY,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -5e-324,
+            -0.0,
+            0.0,
+            5e-324,
+            f64::MIN_POSITIVE,
+            0.5,
+            1.0 - f64::EPSILON / 2.0,
+            1.0,
+            1.0 + f64::EPSILON,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        for v in values {
+            let fast = v.to_bits() <= ONE_BITS;
+            // −0 is in the interval but not under the bound: the pass asks the full check.
+            let want = (0.0..=1.0).contains(&v) && v.to_bits() != (-0.0f64).to_bits();
+            assert_eq!(fast, want, "{v:?}");
+        }
+    }
 }
