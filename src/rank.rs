@@ -86,6 +86,14 @@ impl RankKey {
         Some(Self::new(index, s, cost_of(c)))
     }
 
+    /// `self < other`, comparing the top 64 bits first (the whole keys only when those tie,
+    /// which tied scores alone do).
+    #[inline(always)]
+    fn before(&self, other: &Self) -> bool {
+        let (a, b) = (self.prefix(), other.prefix());
+        a < b || (a == b && self < other)
+    }
+
     fn index(&self) -> u32 {
         self.lo as u32
     }
@@ -258,12 +266,12 @@ impl<'s> Top<'s> {
         let mut j = if self.len < depth {
             self.len += 1;
             self.len - 1
-        } else if k < top[depth - 1] {
+        } else if k.before(&top[depth - 1]) {
             depth - 1
         } else {
             return;
         };
-        while j > 0 && top[j - 1] > k {
+        while j > 0 && k.before(&top[j - 1]) {
             top[j] = top[j - 1];
             j -= 1;
         }
