@@ -168,6 +168,18 @@ impl ModelTable {
         (input, cached, output): (u32, u32, u32),
         out: &mut [f64],
     ) {
+        if cached.min(input) == 0 {
+            // No tokens read from the cache: as in `cost_column`, the cached rate's term
+            // changes nothing.
+            let (fresh, tokens_out) = (f64::from(input), f64::from(output));
+            for (o, (&i, &p)) in out.iter_mut().zip(self.input.iter().zip(&self.output[..])) {
+                *o = (fresh * i + tokens_out * p) / 1_000_000.0;
+            }
+            if !self.tiered.is_empty() {
+                self.tiered_costs(models, (input, cached, output), out);
+            }
+            return;
+        }
         let rates = self.input.iter().zip(&self.cached[..]).zip(&self.output[..]);
         for (o, ((&i, &c), &p)) in out.iter_mut().zip(rates) {
             let rates = CallRates {
@@ -204,6 +216,12 @@ impl ModelTable {
             c.get(..N)?.try_into().ok()
         }
         let mut out = match (whole::<N>(&self.input), whole::<N>(&self.cached), whole::<N>(&self.output)) {
+            // No tokens read from the cache (most calls): the cached rate's term is `+0.0`, and
+            // adding it to the input term (`+0.0` or more) changes nothing.
+            (Some(i), _, Some(p)) if cached.min(input) == 0 => {
+                let (input, output) = (f64::from(input), f64::from(output));
+                std::array::from_fn(|k| (input * i[k] + output * p[k]) / 1_000_000.0)
+            }
             (Some(i), Some(c), Some(p)) => std::array::from_fn(|k| cost(i[k], c[k], p[k])),
             // Columns not padded to `N` (not one of the router's stack sizes).
             _ => std::array::from_fn(|k| match (self.input.get(k), self.cached.get(k), self.output.get(k)) {
@@ -252,6 +270,84 @@ impl ModelTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_row_passes_exactly_when_each_row_does() {
+        use crate::model::Capability;
+        let spec = |id: &str, window: u32, out: u32, caps: &[Capability]| {
+            let mut m = ModelSpec::new(id, "p", crate::Prices::new(1.0, 2.0), window);
+            m.max_output_tokens = out;
+            m.capabilities = Capabilities::of(caps);
+            m
+        };
+        let models = [
+            spec("a", 8_000, 4_000, &[Capability::Tools, Capability::Vision]),
+            spec("b", 32_000, 2_000, &[Capability::Tools]),
+            spec("c", 16_000, 8_000, &[Capability::Tools, Capability::Streaming]),
+        ];
+        let caps = [
+            Capabilities::NONE,
+            Capabilities::of(&[Capability::Tools]),
+            Capabilities::of(&[Capability::Vision]),
+        ];
+        for deny in [BTreeSet::new(), [ModelId::new("b")].into()] {
+            for cap in [None, Some(1.5)] {
+                let t = ModelTable::new(&models, None, &deny, None, (cap, None));
+                for needed in [0u64, 7_999, 8_000, 8_001, 40_000] {
+                    for output in [0u32, 2_000, 2_001] {
+                        for required in caps {
+                            let each = t.rows().iter().all(|r| {
+                                r.static_ok
+                                    && r.capabilities.contains_all(required)
+                                    && needed <= u64::from(r.context_window)
+                                    && output <= r.max_output_tokens
+                            });
+                            assert_eq!(t.every_row_passes(needed, output, required), each);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cost_column_is_prices_cost_usd_bit_for_bit() {
+        let prices = [
+            crate::Prices::new(0.0, 0.0),
+            crate::Prices::new(3.0, 15.0),
+            crate::Prices::new(0.15, 0.6).with_cached_input(0.075),
+            crate::Prices::new(0.1 + 0.2, 1.0 / 3.0).with_cached_input(0.0),
+            crate::Prices::new(f64::MIN_POSITIVE, 1e300).with_cached_input(1e300),
+            crate::Prices::new(1e308, 1e308),
+            crate::Prices::new(3.0, 15.0).with_long_context(crate::prices::LongContext::new(
+                200_000,
+                crate::prices::Rates::new(6.0, 22.5),
+            )),
+        ];
+        let models: Vec<ModelSpec> = (0..40)
+            .map(|i| ModelSpec::new(format!("m{i}"), "p", prices[i % prices.len()].clone(), 1_000_000))
+            .collect();
+        let t = ModelTable::new(&models, None, &BTreeSet::new(), None, (None, None));
+        let tokens = [0u32, 1, 7, 1_024, 123_457, 200_001, u32::MAX];
+        for input in tokens {
+            for cached in tokens {
+                for output in tokens {
+                    let column = t.cost_column::<64>(&models, (input, cached, output));
+                    let mut slice = vec![f64::NAN; models.len()];
+                    t.costs(&models, (input, cached, output), &mut slice);
+                    // 100: longer than the padded columns (64), the path that reads them one by one.
+                    let odd = t.cost_column::<100>(&models, (input, cached, output));
+                    for (i, m) in models.iter().enumerate() {
+                        let want = m.prices.cost_usd(input, cached, output).to_bits();
+                        assert_eq!(column[i].to_bits(), want, "{i} {input} {cached} {output}");
+                        assert_eq!(odd[i].to_bits(), want, "{i} {input} {cached} {output}");
+                        assert_eq!(slice[i].to_bits(), want, "{i} {input} {cached} {output}");
+                    }
+                    assert!(column[models.len()..].iter().chain(&odd[models.len()..]).all(|&c| c == 0.0));
+                }
+            }
+        }
+    }
 
     #[test]
     fn rows_are_small_and_carry_the_list_verdicts() {
