@@ -102,8 +102,8 @@ impl Pass<'_> {
             // `value` in `[+0, 1]` as one integer comparison of its bits (a negative value,
             // −0 included, or a NaN has larger bits); −0, rare, is told apart in
             // `estimate_rejection`, which finds no reason.
-            let fine = value.to_bits() <= ONE_BITS
-                && (!limited || (!(cost > max_cost) & !(latency > max_latency)));
+            let fine =
+                value.to_bits() <= ONE_BITS && (!limited || (!(cost > max_cost) & !(latency > max_latency)));
             if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
                 c.verdict.set(Verdict::Rejected(r));
                 continue;

@@ -228,7 +228,9 @@ impl Router {
                 self.table
                     .costs(&self.models, (view.input, view.cached, view.output), &mut cost);
                 match self.quality_column(task) {
-                    Some(column) => self.decide_with(task, view, policy, out, column, &mut latency, &mut cost),
+                    Some(column) => {
+                        self.decide_with(task, view, policy, out, column, &mut latency, &mut cost)
+                    }
                     None => {
                         quality.clear();
                         quality.resize(n, None);

@@ -122,7 +122,10 @@ impl ModelTable {
         let ids = models.iter().map(|m| m.id.clone()).collect();
         // Padded with zero rates to the router's stack size for this many models, so that
         // `cost_column` reads whole arrays.
-        let padded = STACK_SIZES.into_iter().find(|&s| s >= rows.len()).unwrap_or(rows.len());
+        let padded = STACK_SIZES
+            .into_iter()
+            .find(|&s| s >= rows.len())
+            .unwrap_or(rows.len());
         let column = |f: fn(&ModelRow) -> f64| {
             let mut c: Vec<f64> = rows.iter().map(f).collect();
             c.resize(padded, 0.0);
@@ -215,7 +218,11 @@ impl ModelTable {
         fn whole<const N: usize>(c: &[f64]) -> Option<&[f64; N]> {
             c.get(..N)?.try_into().ok()
         }
-        let mut out = match (whole::<N>(&self.input), whole::<N>(&self.cached), whole::<N>(&self.output)) {
+        let mut out = match (
+            whole::<N>(&self.input),
+            whole::<N>(&self.cached),
+            whole::<N>(&self.output),
+        ) {
             // No tokens read from the cache (most calls): the cached rate's term is `+0.0`, and
             // adding it to the input term (`+0.0` or more) changes nothing.
             (Some(i), _, Some(p)) if cached.min(input) == 0 => {
@@ -224,10 +231,12 @@ impl ModelTable {
             }
             (Some(i), Some(c), Some(p)) => std::array::from_fn(|k| cost(i[k], c[k], p[k])),
             // Columns not padded to `N` (not one of the router's stack sizes).
-            _ => std::array::from_fn(|k| match (self.input.get(k), self.cached.get(k), self.output.get(k)) {
-                (Some(&i), Some(&c), Some(&p)) => cost(i, c, p),
-                _ => 0.0,
-            }),
+            _ => std::array::from_fn(
+                |k| match (self.input.get(k), self.cached.get(k), self.output.get(k)) {
+                    (Some(&i), Some(&c), Some(&p)) => cost(i, c, p),
+                    _ => 0.0,
+                },
+            ),
         };
         if !self.tiered.is_empty() {
             self.tiered_costs(models, (input, cached, output), &mut out);
@@ -343,7 +352,12 @@ mod tests {
                         assert_eq!(odd[i].to_bits(), want, "{i} {input} {cached} {output}");
                         assert_eq!(slice[i].to_bits(), want, "{i} {input} {cached} {output}");
                     }
-                    assert!(column[models.len()..].iter().chain(&odd[models.len()..]).all(|&c| c == 0.0));
+                    assert!(
+                        column[models.len()..]
+                            .iter()
+                            .chain(&odd[models.len()..])
+                            .all(|&c| c == 0.0)
+                    );
                 }
             }
         }
