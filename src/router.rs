@@ -267,18 +267,16 @@ impl Router {
         // The task's numbers, read once rather than once per candidate.
         let view = TaskView::of(task);
         let mut latency = [f64::INFINITY; N];
-        // The costs from the table's rate columns. Above 256 models the column is made whole
-        // (zeroing 8 KiB first took more instructions, `rep stosb`, than the copy the made
-        // array costs); up to 256, zeroed and filled in place.
-        let tokens = (view.input, view.cached, view.output);
-        let mut cost = if N > 256 {
-            self.table.cost_column::<N>(&self.models, tokens)
-        } else {
-            [0.0; N]
-        };
-        if N <= 256 {
-            self.table.costs(&self.models, tokens, &mut cost[..n]);
-        }
+        // The costs from the table's rate columns. (Made whole with `array::from_fn` above 256
+        // models instead, the column took fewer instructions, no 8 KiB `rep stosb`, but more
+        // time: the made array is copied, and the frame grows by 8 KiB; docs/performance.md,
+        // round 12.)
+        let mut cost = [0.0; N];
+        self.table.costs(
+            &self.models,
+            (view.input, view.cached, view.output),
+            &mut cost[..n],
+        );
         let (latency, cost) = (&mut latency[..n], &mut cost[..n]);
         if let Some(column) = self.quality_column(task) {
             return self.decide_with(task, view, policy, out, column, latency, cost);

@@ -47,10 +47,6 @@ pub(crate) struct ModelRow {
     pub(crate) listed: Listed,
 }
 
-/// The sizes of the router's stack columns (`Router::decide_on_stack`): the rate columns are
-/// padded with zeros to the first that holds every model.
-const STACK_SIZES: [usize; 4] = [16, 64, 256, 1024];
-
 /// One [`ModelRow`] per model, in catalog order, the ids, and the plain-call rates as columns.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelTable {
@@ -120,17 +116,7 @@ impl ModelTable {
             })
             .collect();
         let ids = models.iter().map(|m| m.id.clone()).collect();
-        // Padded with zero rates to the router's stack size for this many models, so that
-        // `cost_column` reads whole arrays.
-        let padded = STACK_SIZES
-            .into_iter()
-            .find(|&s| s >= rows.len())
-            .unwrap_or(rows.len());
-        let column = |f: fn(&ModelRow) -> f64| {
-            let mut c: Vec<f64> = rows.iter().map(f).collect();
-            c.resize(padded, 0.0);
-            c.into_boxed_slice()
-        };
+        let column = |f: fn(&ModelRow) -> f64| rows.iter().map(f).collect();
         let least = rows.iter().fold(
             Least {
                 static_ok: true,
@@ -162,8 +148,8 @@ impl ModelTable {
     /// the prompt cache) and `output` output tokens on every model: `Prices::cost_usd`, bit
     /// for bit (`CallRates::cost_usd` for the flat ones).
     ///
-    /// For the router's columns on the heap (more than 1,024 models; fewer use
-    /// [`cost_column`](Self::cost_column)); the tiered prices, rare, stay out of line.
+    /// Inlined into the router's decision (one caller per stack size), which saves a call's
+    /// set-up per decision; the tiered prices, rare, stay out of line.
     #[inline]
     pub(crate) fn costs(
         &self,
@@ -172,8 +158,8 @@ impl ModelTable {
         out: &mut [f64],
     ) {
         if cached.min(input) == 0 {
-            // No tokens read from the cache: as in `cost_column`, the cached rate's term
-            // changes nothing.
+            // No tokens read from the cache (most calls): the cached rate's term is `+0.0`, and
+            // adding it to the input term (`+0.0` or more) changes nothing.
             let (fresh, tokens_out) = (f64::from(input), f64::from(output));
             for (o, (&i, &p)) in out.iter_mut().zip(self.input.iter().zip(&self.output[..])) {
                 *o = (fresh * i + tokens_out * p) / 1_000_000.0;
@@ -195,53 +181,6 @@ impl ModelTable {
         if !self.tiered.is_empty() {
             self.tiered_costs(models, (input, cached, output), out);
         }
-    }
-
-    /// The expected costs of [`costs`](Self::costs) as an array of `N` (the entries past the
-    /// models' 0), for a stack column: made whole, it needs no zeroing first, and with the
-    /// rate columns padded to `N` (the router's stack sizes) it is one loop the compiler
-    /// vectorizes.
-    #[inline(always)]
-    pub(crate) fn cost_column<const N: usize>(
-        &self,
-        models: &[ModelSpec],
-        (input, cached, output): (u32, u32, u32),
-    ) -> [f64; N] {
-        let cost = |i: f64, c: f64, p: f64| {
-            let rates = CallRates {
-                input: i,
-                cached_input: c,
-                output: p,
-            };
-            rates.cost_usd(input, cached, output)
-        };
-        fn whole<const N: usize>(c: &[f64]) -> Option<&[f64; N]> {
-            c.get(..N)?.try_into().ok()
-        }
-        let mut out = match (
-            whole::<N>(&self.input),
-            whole::<N>(&self.cached),
-            whole::<N>(&self.output),
-        ) {
-            // No tokens read from the cache (most calls): the cached rate's term is `+0.0`, and
-            // adding it to the input term (`+0.0` or more) changes nothing.
-            (Some(i), _, Some(p)) if cached.min(input) == 0 => {
-                let (input, output) = (f64::from(input), f64::from(output));
-                std::array::from_fn(|k| (input * i[k] + output * p[k]) / 1_000_000.0)
-            }
-            (Some(i), Some(c), Some(p)) => std::array::from_fn(|k| cost(i[k], c[k], p[k])),
-            // Columns not padded to `N` (not one of the router's stack sizes).
-            _ => std::array::from_fn(
-                |k| match (self.input.get(k), self.cached.get(k), self.output.get(k)) {
-                    (Some(&i), Some(&c), Some(&p)) => cost(i, c, p),
-                    _ => 0.0,
-                },
-            ),
-        };
-        if !self.tiered.is_empty() {
-            self.tiered_costs(models, (input, cached, output), &mut out);
-        }
-        out
     }
 
     /// The costs of the models with tiered prices (`Prices::cost_usd`).
@@ -341,23 +280,12 @@ mod tests {
         for input in tokens {
             for cached in tokens {
                 for output in tokens {
-                    let column = t.cost_column::<64>(&models, (input, cached, output));
                     let mut slice = vec![f64::NAN; models.len()];
                     t.costs(&models, (input, cached, output), &mut slice);
-                    // 100: longer than the padded columns (64), the path that reads them one by one.
-                    let odd = t.cost_column::<100>(&models, (input, cached, output));
                     for (i, m) in models.iter().enumerate() {
                         let want = m.prices.cost_usd(input, cached, output).to_bits();
-                        assert_eq!(column[i].to_bits(), want, "{i} {input} {cached} {output}");
-                        assert_eq!(odd[i].to_bits(), want, "{i} {input} {cached} {output}");
                         assert_eq!(slice[i].to_bits(), want, "{i} {input} {cached} {output}");
                     }
-                    assert!(
-                        column[models.len()..]
-                            .iter()
-                            .chain(&odd[models.len()..])
-                            .all(|&c| c == 0.0)
-                    );
                 }
             }
         }
