@@ -379,7 +379,10 @@ fn finish_few(few: &mut [u64], depth: usize, candidates: &mut [Candidate], ranki
         return;
     }
     let tied = if kept == NET && few.len() > NET {
-        select_net(few)
+        if rank_net(few, candidates, ranking) {
+            return;
+        }
+        true
     } else {
         let least_left_out = sort_prefix(few, kept);
         // Most decisions hold no two kept entries with equal projections, and none left out
@@ -490,50 +493,83 @@ fn sort_ties_few(few: &mut [u64], kept: usize, candidates: &[Candidate]) {
 /// [`Router::DEFAULT_RANKING_DEPTH`](crate::Router::DEFAULT_RANKING_DEPTH).
 const NET: usize = 8;
 
-/// [`sort_prefix`] for a `kept` of [`NET`] and more entries: puts the [`NET`] smallest of the
-/// distinct entries `v` first, in ascending order, and leaves the others in no useful state
-/// (not a permutation). Returns whether two of the kept ones have equal projections, or one
-/// left out has the last kept one's (as [`finish_few`] checks after [`sort_prefix`]).
+/// [`finish_few`] for a `kept` of [`NET`] and more entries: ranks the [`NET`] smallest of the
+/// distinct entries `few` ([`select_net`]) straight from the registers and returns `true`,
+/// unless two of them have equal projections or one left out has the last kept one's: then it
+/// returns `false` and leaves `few` as it was ([`sort_ties_few`] makes it afresh anyway).
+#[inline(never)]
+fn rank_net(few: &[u64], candidates: &mut [Candidate], ranking: &mut Vec<u32>) -> bool {
+    let (top, tied) = select_net(few);
+    if tied {
+        return false;
+    }
+    let start = ranking.len() as u32;
+    let indices: [u32; NET] = std::array::from_fn(|k| (top[k] & FEW_INDEX) as u32);
+    for (r, &index) in (start..).zip(&indices) {
+        if let Some(c) = candidates.get_mut(index as usize) {
+            c.rank = Some(r);
+        }
+    }
+    ranking.extend_from_slice(&indices);
+    true
+}
+
+/// [`sort_prefix`] for a `kept` of [`NET`] and more entries: the [`NET`] smallest of the
+/// distinct entries `v`, in ascending order, and whether two of them have equal projections,
+/// or one left out has the last kept one's (as [`finish_few`] checks after [`sort_prefix`]).
 ///
 /// Sorts the first [`NET`] entries with a sorting network, then each further [`NET`] (the last
 /// padded with `u64::MAX`), and keeps the smaller half of the two (the smaller of each entry
 /// and its mirror, then a bitonic merge): 19 compare-exchanges a block and 20 a merge, all
 /// without branches, where the insertion sort spent about as many compare-and-branch steps on
 /// the 16 entries of a 16-model decision as its shifts and loop control took again.
-#[inline(never)]
-fn select_net(v: &mut [u64]) -> bool {
-    let (head, rest) = v.split_at_mut(NET);
+#[inline(always)]
+fn select_net(v: &[u64]) -> ([u64; NET], bool) {
+    let (head, rest) = v.split_at(NET);
     let mut top = [0; NET];
     top.copy_from_slice(head);
     sort_net(&mut top);
     let mut least = u64::MAX;
-    for chunk in rest.chunks(NET) {
-        let mut b = [u64::MAX; NET];
-        for (k, d) in b.iter_mut().enumerate() {
+    // A full second block (16 candidates and more) taken apart from the loop, which then
+    // carries no registers over from it when it has nothing more to do.
+    let more = match rest.split_first_chunk::<NET>() {
+        Some((block, more)) => {
+            merge_block(&mut top, *block, &mut least);
+            more
+        }
+        None => rest,
+    };
+    for chunk in more.chunks(NET) {
+        let mut block = [u64::MAX; NET];
+        for (k, d) in block.iter_mut().enumerate() {
             if let Some(&x) = chunk.get(k) {
                 *d = x;
             }
         }
-        sort_net(&mut b);
-        // `top` ascending against `b` descending: the smaller of each pair are the NET
-        // smallest of both (a bitonic sequence), the larger ones are left out.
-        let mut lo = [0; NET];
-        for k in 0..NET {
-            let (x, y) = (top[k], b[NET - 1 - k]);
-            lo[k] = x.min(y);
-            least = least.min(x.max(y));
-        }
-        merge_bitonic_net(&mut lo);
-        top = lo;
+        merge_block(&mut top, block, &mut least);
     }
-    head.copy_from_slice(&top);
     // Entries with equal projections differ in their index bits only: the least difference
     // of neighbours (and of the last kept one and the least left out) tells.
     let mut near = least ^ top[NET - 1];
     for k in 1..NET {
         near = near.min(top[k - 1] ^ top[k]);
     }
-    near <= FEW_INDEX
+    (top, near <= FEW_INDEX)
+}
+
+/// Sorts `block` and leaves in `top` (sorted) the [`NET`] smallest of both, lowering `least`
+/// to the least of the others.
+#[inline(always)]
+fn merge_block(top: &mut [u64; NET], mut block: [u64; NET], least: &mut u64) {
+    sort_net(&mut block);
+    // `top` ascending against `block` descending: the smaller of each pair are the NET
+    // smallest of both (a bitonic sequence), the larger ones are left out.
+    for k in 0..NET {
+        let (x, y) = (top[k], block[NET - 1 - k]);
+        top[k] = x.min(y);
+        *least = (*least).min(x.max(y));
+    }
+    merge_bitonic_net(top);
 }
 
 /// Puts `v[i]` and `v[j]` in ascending order, for each pair `i j` in turn (written out, so
@@ -874,8 +910,9 @@ mod tests {
             let mut v: Vec<u64> = scrambled.iter().map(|&x| x << 8 | x).collect();
             let mut sorted = v.clone();
             sorted.sort_unstable();
-            assert!(!select_net(&mut v), "{n}");
-            assert_eq!(v[..NET], sorted[..NET], "{n}");
+            let (top, tied) = select_net(&v);
+            assert!(!tied, "{n}");
+            assert_eq!(top[..], sorted[..NET], "{n}");
             for tie in [NET - 2, NET - 1] {
                 // Entry `tie + 1` of the order shares entry `tie`'s projection: inside the kept
                 // ones, or across the cut.
@@ -887,7 +924,7 @@ mod tests {
                         (p as u64) << 8 | x as u64
                     })
                     .collect();
-                assert!(select_net(&mut v), "{n}, tie at {tie}");
+                assert!(select_net(&v).1, "{n}, tie at {tie}");
             }
         }
     }
