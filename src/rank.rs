@@ -504,13 +504,13 @@ fn rank_net(few: &[u64], candidates: &mut [Candidate], ranking: &mut Vec<u32>) -
         return false;
     }
     let start = ranking.len() as u32;
-    let indices: [u32; NET] = std::array::from_fn(|k| (top[k] & FEW_INDEX) as u32);
+    let indices: [usize; NET] = std::array::from_fn(|k| (top[k] & FEW_INDEX) as usize);
     for (r, &index) in (start..).zip(&indices) {
-        if let Some(c) = candidates.get_mut(index as usize) {
+        if let Some(c) = candidates.get_mut(index) {
             c.rank = Some(r);
         }
     }
-    ranking.extend_from_slice(&indices);
+    ranking.extend(indices.map(|i| i as u32));
     true
 }
 
@@ -907,7 +907,7 @@ mod tests {
         for n in NET + 1..=FEW {
             let mut scrambled: Vec<u64> = (0..n as u64).collect();
             scrambled.sort_by_key(|&i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17));
-            let mut v: Vec<u64> = scrambled.iter().map(|&x| x << 8 | x).collect();
+            let v: Vec<u64> = scrambled.iter().map(|&x| x << 8 | x).collect();
             let mut sorted = v.clone();
             sorted.sort_unstable();
             let (top, tied) = select_net(&v);
@@ -916,7 +916,7 @@ mod tests {
             for tie in [NET - 2, NET - 1] {
                 // Entry `tie + 1` of the order shares entry `tie`'s projection: inside the kept
                 // ones, or across the cut.
-                let mut v: Vec<u64> = scrambled
+                let v: Vec<u64> = scrambled
                     .iter()
                     .map(|&x| {
                         let x = x as usize;
