@@ -133,7 +133,18 @@ impl ModelTable {
         );
         Self {
             least,
-            input: column(|r| r.rates.input),
+            // A −0 input rate as +0 unless the cached rate is −0 too: the same costs where
+            // tokens are read from the cache (−0 + a cached term of +0 or more is that term),
+            // and where none are the cached term (`0 × cached`, +0) that `costs` skips made
+            // the sum +0 in `CallRates::cost_usd`.
+            input: column(|r| {
+                let (i, c) = (r.rates.input, r.rates.cached_input);
+                if i == 0.0 && c.to_bits() != (-0.0f64).to_bits() {
+                    0.0
+                } else {
+                    i
+                }
+            }),
             cached: column(|r| r.rates.cached_input),
             output: column(|r| r.rates.output),
             tiered: (rows.iter().enumerate())
@@ -267,6 +278,13 @@ mod tests {
             crate::Prices::new(0.1 + 0.2, 1.0 / 3.0).with_cached_input(0.0),
             crate::Prices::new(f64::MIN_POSITIVE, 1e300).with_cached_input(1e300),
             crate::Prices::new(1e308, 1e308),
+            // −0 rates (valid: `-0.0 >= 0.0`): with no cached tokens the cached term is +0, and
+            // −0 + +0 + −0 is +0 where −0 + −0 is −0.
+            crate::Prices::new(-0.0, -0.0).with_cached_input(0.0),
+            crate::Prices::new(-0.0, -0.0).with_cached_input(0.5),
+            crate::Prices::new(-0.0, -0.0),
+            crate::Prices::new(-0.0, 0.0).with_cached_input(-0.0),
+            crate::Prices::new(0.0, -0.0).with_cached_input(-0.0),
             crate::Prices::new(3.0, 15.0).with_long_context(crate::prices::LongContext::new(
                 200_000,
                 crate::prices::Rates::new(6.0, 22.5),
