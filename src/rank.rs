@@ -26,7 +26,7 @@ pub(crate) const SMALL_DEPTH: usize = 16;
 /// The most candidates ranked by collecting their keys and sorting once (at any depth).
 pub(crate) const FEW: usize = 32;
 
-/// The bits of a [`TopSpace::Few`] entry that hold the candidate's index.
+/// The bits of an entry of [`TopSpace::few`] that hold the candidate's index.
 const FEW_INDEX: u64 = FEW as u64 - 1;
 
 /// A scored candidate's place in the order, as integers compared in field order: `hi` holds the

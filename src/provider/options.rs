@@ -1,4 +1,4 @@
-//! What a [`ChatRequest`](super::ChatRequest) asks of the model beyond its messages: a response
+//! What a [`ChatRequest`] asks of the model beyond its messages: a response
 //! format, a reasoning effort, a tool choice and prompt-cache breakpoints; and the typed error a
 //! client returns, before sending anything, when its provider cannot honour one of them.
 
@@ -96,7 +96,7 @@ pub enum Reasoning {
     /// [`ReasoningEffort::budget_tokens`] where the provider takes budgets).
     Effort(ReasoningEffort),
     /// A thinking budget in tokens (Anthropic `thinking.budget_tokens`). OpenAI takes no budget:
-    /// asking it for one is an [`ErrorKind::Unsupported`](super::ErrorKind::Unsupported) error.
+    /// asking it for one is an [`ErrorKind::Unsupported`] error.
     BudgetTokens(u32),
 }
 
@@ -132,7 +132,7 @@ pub enum CacheBreakpoint {
     Message(usize),
 }
 
-/// A setting of a [`ChatRequest`](super::ChatRequest), as named in errors.
+/// A setting of a [`ChatRequest`], as named in errors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RequestSetting {
@@ -164,7 +164,7 @@ impl fmt::Display for RequestSetting {
 }
 
 /// A request setting that is wrong, or that the provider cannot honour. Found before anything
-/// is sent; the [`ProviderError`](super::ProviderError) a client returns carries it as its
+/// is sent; the [`ProviderError`] a client returns carries it as its
 /// [`source`](std::error::Error::source).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -93,7 +93,7 @@ async fn read_response(
 }
 
 /// A streamed answer: the events `parse` makes of the body, after a
-/// [`StreamEvent::RateLimits`](crate::provider::StreamEvent::RateLimits) with what the
+/// [`StreamEvent::RateLimits`] with what the
 /// response's rate-limit headers announce (when they announce anything), so that a runtime
 /// learns from streams as from whole answers.
 fn stream_response(
