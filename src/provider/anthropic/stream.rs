@@ -33,13 +33,15 @@ struct StartMessage {
     usage: Option<WireUsage>,
 }
 
-/// `content_block_start` and `content_block_delta`: a block's index, and the block it opens (in
-/// `content_block`) or the delta to it (in `delta`).
+/// `content_block_start` and `content_block_delta`: a block's index, and the block a start opens
+/// (in `content_block`) or the delta to it (in `delta`). Each event reads its own field only.
 #[derive(Deserialize)]
 struct BlockEvent<'a> {
     index: usize,
-    #[serde(rename = "content_block", alias = "delta", borrow)]
-    block: Block<'a>,
+    #[serde(default, borrow)]
+    content_block: Option<Block<'a>>,
+    #[serde(default, borrow)]
+    delta: Option<Block<'a>>,
 }
 
 /// A block or a delta: its type, and the fields of the types this client reads (`text` of
@@ -125,14 +127,22 @@ impl FrameParser for Parser {
             "content_block_start" | "content_block_delta" => {
                 let b: BlockEvent<'_> = json(name, &frame.data)?;
                 let start = name == "content_block_start";
-                match (start, b.block.kind.as_ref()) {
+                let (block, field) = if start {
+                    (b.content_block, "content_block")
+                } else {
+                    (b.delta, "delta")
+                };
+                let Some(block) = block else {
+                    return Err(malformed(format_args!("{name} without its {field}")));
+                };
+                match (start, block.kind.as_ref()) {
                     (true, "text") | (false, "text_delta") => {
-                        if let Some(t) = b.block.text.filter(|t| !t.is_empty()) {
+                        if let Some(t) = block.text.filter(|t| !t.is_empty()) {
                             out.push_back(StreamEvent::TextDelta(t));
                         }
                     }
                     (true, "tool_use") => {
-                        let (id, name) = (b.block.id, b.block.name);
+                        let (id, name) = (block.id, block.name);
                         out.push_back(self.tools.start(
                             b.index,
                             id.unwrap_or_default(),
@@ -140,7 +150,7 @@ impl FrameParser for Parser {
                         ));
                     }
                     (false, "input_json_delta") => {
-                        let args = b.block.partial_json.unwrap_or_default();
+                        let args = block.partial_json.unwrap_or_default();
                         let Some(delta) = self.tools.delta(b.index, args) else {
                             return Err(malformed(format_args!(
                                 "input_json_delta for block {}, which is not a tool_use block",
@@ -237,6 +247,29 @@ mod tests {
         let stray = r#"{"type":"content_block_start","index":1,"content_block":{"type":"input_json_delta","partial_json":"{}"}}"#;
         let got = events(&[(start, tool), (start, stray)]).unwrap();
         assert_eq!(got.len(), 1, "{got:?}");
+    }
+
+    #[test]
+    fn a_block_event_reads_its_own_field_only() {
+        // A delta under a start's field name, and a block under a delta's: each event has
+        // nothing in the field it reads.
+        let swapped = [
+            (
+                "content_block_delta",
+                r#"{"type":"content_block_delta","index":0,"content_block":{"type":"text_delta","text":"x"}}"#,
+            ),
+            (
+                "content_block_start",
+                r#"{"type":"content_block_start","index":0,"delta":{"type":"text","text":"x"}}"#,
+            ),
+        ];
+        for (event, data) in swapped {
+            let got = events(&[(event, data)]);
+            assert!(
+                matches!(&got, Err(e) if e.kind() == crate::provider::ErrorKind::MalformedResponse),
+                "{event} {data}: {got:?}"
+            );
+        }
     }
 
     #[test]
