@@ -24,6 +24,13 @@ use crate::task::Task;
 /// The bits of `1.0`: a float's bits are at most these exactly when it is in `[+0, 1]`.
 const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
 
+/// The task's limits on a model's expected cost and latency (infinite when unset).
+#[derive(Clone, Copy)]
+struct Bounds {
+    max_cost: f64,
+    max_latency: f64,
+}
+
 /// What one decision's pass reads: the task, the router's models and settings, and the
 /// estimators' answers and the expected costs (one entry per model, in catalog order).
 pub(crate) struct Pass<'a> {
@@ -50,25 +57,45 @@ impl Pass<'_> {
     /// in `[0, 1]`, and the task's limits hold. Anything else goes to the full checks, out of
     /// line, which give the first reason in the filters' order.
     #[inline(always)]
-    pub(crate) fn run(
-        &self,
-        candidates: &mut [Candidate],
-        mut then: impl FnMut(usize, Estimate, &mut Verdict),
-    ) {
+    pub(crate) fn run(&self, candidates: &mut [Candidate], then: impl FnMut(usize, Estimate, &mut Verdict)) {
         let view = &self.view;
         // When neither the task nor the router needs a check beyond the row's, a model passes
         // the filters when its row says so.
         let plain = self.health.is_none() && view.tags.is_empty() && self.filters.is_empty();
         let needed = u64::from(view.input) + u64::from(view.output);
+        let limits = Bounds {
+            max_cost: view.limits.max_cost_usd.unwrap_or(f64::INFINITY),
+            max_latency: view.limits.max_latency_ms.unwrap_or(f64::INFINITY),
+        };
+        // The common case, made as a loop of its own that neither asks nor keeps in registers
+        // what it does not need: every row passes its checks for this task, and no limit can
+        // rule anything out (`x > limit` never holds for an infinite or NaN limit).
+        let open = !(limits.max_cost < f64::INFINITY) & !(limits.max_latency < f64::INFINITY);
+        let every = plain
+            && self
+                .table
+                .every_row_passes(needed, view.output, view.capabilities);
+        if open && every {
+            self.run_checking::<false>(candidates, plain, every, limits, then);
+        } else {
+            self.run_checking::<true>(candidates, plain, every, limits, then);
+        }
+    }
+
+    /// [`run`](Self::run), checking the task's limits, and each model's row unless `every` row
+    /// passes, when `CHECK` (else every row passes and no limit can rule a model out).
+    #[inline(always)]
+    fn run_checking<const CHECK: bool>(
+        &self,
+        candidates: &mut [Candidate],
+        plain: bool,
+        every: bool,
+        limits: Bounds,
+        mut then: impl FnMut(usize, Estimate, &mut Verdict),
+    ) {
+        let view = &self.view;
+        let needed = u64::from(view.input) + u64::from(view.output);
         let (output, required) = (view.output, view.capabilities);
-        let max_cost = view.limits.max_cost_usd.unwrap_or(f64::INFINITY);
-        let max_latency = view.limits.max_latency_ms.unwrap_or(f64::INFINITY);
-        // Whether a limit can rule anything out (`x > limit` never holds for an infinite or NaN
-        // limit): most tasks set none, and their candidates skip both comparisons.
-        let limited = (max_cost < f64::INFINITY) | (max_latency < f64::INFINITY);
-        // When every row passes them for this task (the common case), the row checks are not
-        // made per model.
-        let every = plain && self.table.every_row_passes(needed, output, required);
         let n = candidates.len();
         let (ids, rows) = (&self.table.ids()[..n], &self.table.rows()[..n]);
         let (quality, latency, cost) = (&self.quality[..n], &self.latency[..n], &self.cost[..n]);
@@ -79,7 +106,8 @@ impl Pass<'_> {
             }
             c.rank = None;
             // Each check as a value, not a branch: most models pass them all.
-            if !every
+            if CHECK
+                && !every
                 && !(plain & {
                     let row = &rows[i];
                     row.static_ok
@@ -102,8 +130,8 @@ impl Pass<'_> {
             // `value` in `[+0, 1]` as one integer comparison of its bits (a negative value,
             // −0 included, or a NaN has larger bits); −0, rare, is told apart in
             // `estimate_rejection`, which finds no reason.
-            let fine =
-                value.to_bits() <= ONE_BITS && (!limited || (!(cost > max_cost) & !(latency > max_latency)));
+            let fine = value.to_bits() <= ONE_BITS
+                && (!CHECK || (!(cost > limits.max_cost) & !(latency > limits.max_latency)));
             if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
                 c.verdict.set(Verdict::Rejected(r));
                 continue;
