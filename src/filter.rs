@@ -150,22 +150,22 @@ pub(crate) fn check_static(
     {
         return Err(Rejection::Unhealthy);
     }
-    let missing = row.capabilities.missing_from(view.capabilities);
+    let missing = row.checks.capabilities.missing_from(view.capabilities);
     if !missing.is_empty() {
         return Err(Rejection::MissingCapabilities { missing });
     }
     let output = view.output;
     let needed = u64::from(view.input) + u64::from(output);
-    if needed > u64::from(row.context_window) {
+    if needed > u64::from(row.checks.context_window) {
         return Err(Rejection::ContextWindow {
             needed,
-            window: row.context_window,
+            window: row.checks.context_window,
         });
     }
-    if output > row.max_output_tokens {
+    if output > row.checks.max_output_tokens {
         return Err(Rejection::MaxOutput {
             needed: output,
-            max: row.max_output_tokens,
+            max: row.checks.max_output_tokens,
         });
     }
     if let Some(tag) = view.tags.iter().find(|t| !model.has_tag(t)) {

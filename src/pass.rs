@@ -70,12 +70,12 @@ impl Pass<'_> {
         // The common case, made as a loop of its own that neither asks nor keeps in registers
         // what it does not need: every row passes its checks for this task, and no limit can
         // rule anything out (`x > limit` never holds for an infinite or NaN limit).
-        let open = !(limits.max_cost < f64::INFINITY) & !(limits.max_latency < f64::INFINITY);
+        let limited = (limits.max_cost < f64::INFINITY) | (limits.max_latency < f64::INFINITY);
         let every = plain
             && self
                 .table
                 .every_row_passes(needed, view.output, view.capabilities);
-        if open && every {
+        if !limited && every {
             self.run_checking::<false>(candidates, plain, every, limits, then);
         } else {
             self.run_checking::<true>(candidates, plain, every, limits, then);
@@ -105,16 +105,9 @@ impl Pass<'_> {
                 c.model = ids[i].clone();
             }
             c.rank = None;
-            // Each check as a value, not a branch: most models pass them all.
             if CHECK
                 && !every
-                && !(plain & {
-                    let row = &rows[i];
-                    row.static_ok
-                        & row.capabilities.missing_from(required).is_empty()
-                        & (needed <= u64::from(row.context_window))
-                        & (output <= row.max_output_tokens)
-                })
+                && !(plain & rows[i].checks.pass(needed, output, required))
                 && let Err(r) = self.filters_of(i)
             {
                 c.estimate = None;

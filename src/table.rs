@@ -31,20 +31,50 @@ pub(crate) enum Listed {
 /// What the filter stage reads of one model.
 #[derive(Clone, Debug)]
 pub(crate) struct ModelRow {
-    /// Whether the checks that depend on the model alone pass: neither list rules it out and
-    /// its prices are under the router's caps. (When they do not, the filter stage asks the
-    /// full check for the first reason, in its order.)
-    pub(crate) static_ok: bool,
+    /// What the filter stage checks of the model for every task.
+    pub(crate) checks: RowChecks,
     /// The model's standard rates for a plain call (its input and output prices, and the cached
     /// input price or the input price).
     pub(crate) rates: CallRates,
     /// Whether `rates` bill every plain call (no long-context tier): otherwise the cost is
     /// asked of the spec's `Prices`.
     pub(crate) flat: bool,
+    pub(crate) listed: Listed,
+}
+
+/// The numbers of a model that the filter stage checks against every task; also the least of
+/// every row's ([`ModelTable::every_row_passes`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowChecks {
+    /// Whether the checks that depend on the model alone pass: neither list rules it out and
+    /// its prices are under the router's caps. (When they do not, the filter stage asks the
+    /// full check for the first reason, in its order.)
+    pub(crate) static_ok: bool,
+    pub(crate) capabilities: Capabilities,
     pub(crate) context_window: u32,
     pub(crate) max_output_tokens: u32,
-    pub(crate) capabilities: Capabilities,
-    pub(crate) listed: Listed,
+}
+
+impl RowChecks {
+    /// Whether a task of `needed` tokens in all, `output` of them output, that requires the
+    /// capabilities `required`, passes: each check as a value, not a branch (most pass them all).
+    #[inline(always)]
+    pub(crate) fn pass(&self, needed: u64, output: u32, required: Capabilities) -> bool {
+        self.static_ok
+            & self.capabilities.missing_from(required).is_empty()
+            & (needed <= u64::from(self.context_window))
+            & (output <= self.max_output_tokens)
+    }
+
+    /// The least of both: passes a task exactly when both pass it.
+    fn least(self, other: Self) -> Self {
+        Self {
+            static_ok: self.static_ok & other.static_ok,
+            capabilities: self.capabilities.intersection(other.capabilities),
+            context_window: self.context_window.min(other.context_window),
+            max_output_tokens: self.max_output_tokens.min(other.max_output_tokens),
+        }
+    }
 }
 
 /// One [`ModelRow`] per model, in catalog order, the ids, and the plain-call rates as columns.
@@ -62,18 +92,8 @@ pub(crate) struct ModelTable {
     /// The models' ids (clones of theirs: the same allocations), side by side, for the
     /// router's check that a reused decision holds these models.
     ids: Box<[ModelId]>,
-    /// What every row allows, for [`every_row_passes`](Self::every_row_passes).
-    least: Least,
-}
-
-/// The least of every row: whether all pass their static checks, the capabilities all have,
-/// the smallest context window and the smallest output limit.
-#[derive(Clone, Copy, Debug)]
-struct Least {
-    static_ok: bool,
-    capabilities: Capabilities,
-    context_window: u32,
-    max_output_tokens: u32,
+    /// The least of every row's checks, for [`every_row_passes`](Self::every_row_passes).
+    least: RowChecks,
 }
 
 impl ModelTable {
@@ -90,12 +110,14 @@ impl ModelTable {
         let rows: Box<[ModelRow]> = models
             .iter()
             .map(|m| ModelRow {
-                static_ok: false,
+                checks: RowChecks {
+                    static_ok: false,
+                    capabilities: m.capabilities,
+                    context_window: m.context_window,
+                    max_output_tokens: m.max_output_tokens,
+                },
                 rates: m.prices.call_rates().0,
                 flat: m.prices.call_rates().1,
-                context_window: m.context_window,
-                max_output_tokens: m.max_output_tokens,
-                capabilities: m.capabilities,
                 listed: if allow.is_some_and(|a| !a.contains(&m.id)) {
                     Listed::NotAllowed
                 } else if deny.contains(&m.id) {
@@ -109,7 +131,7 @@ impl ModelTable {
                 },
             })
             .map(|mut row| {
-                row.static_ok = row.listed == Listed::Ok
+                row.checks.static_ok = row.listed == Listed::Ok
                     && under(caps.0, row.rates.input)
                     && under(caps.1, row.rates.output);
                 row
@@ -117,20 +139,13 @@ impl ModelTable {
             .collect();
         let ids = models.iter().map(|m| m.id.clone()).collect();
         let column = |f: fn(&ModelRow) -> f64| rows.iter().map(f).collect();
-        let least = rows.iter().fold(
-            Least {
-                static_ok: true,
-                capabilities: Capability::ALL.into_iter().collect(),
-                context_window: u32::MAX,
-                max_output_tokens: u32::MAX,
-            },
-            |l, r| Least {
-                static_ok: l.static_ok & r.static_ok,
-                capabilities: l.capabilities.intersection(r.capabilities),
-                context_window: l.context_window.min(r.context_window),
-                max_output_tokens: l.max_output_tokens.min(r.max_output_tokens),
-            },
-        );
+        let none_left_out = RowChecks {
+            static_ok: true,
+            capabilities: Capability::ALL.into_iter().collect(),
+            context_window: u32::MAX,
+            max_output_tokens: u32::MAX,
+        };
+        let least = rows.iter().fold(none_left_out, |l, r| l.least(r.checks));
         Self {
             least,
             // A −0 input rate as +0 unless the cached rate is −0 too: the same costs where
@@ -208,11 +223,7 @@ impl ModelTable {
     /// against the least of every row.
     #[inline(always)]
     pub(crate) fn every_row_passes(&self, needed: u64, output: u32, required: Capabilities) -> bool {
-        let l = &self.least;
-        l.static_ok
-            & l.capabilities.missing_from(required).is_empty()
-            & (needed <= u64::from(l.context_window))
-            & (output <= l.max_output_tokens)
+        self.least.pass(needed, output, required)
     }
 
     /// The rows, in catalog order.
@@ -255,7 +266,7 @@ mod tests {
                 for needed in [0u64, 7_999, 8_000, 8_001, 40_000] {
                     for output in [0u32, 2_000, 2_001] {
                         for required in caps {
-                            let each = t.rows().iter().all(|r| {
+                            let each = t.rows().iter().map(|r| r.checks).all(|r| {
                                 r.static_ok
                                     && r.capabilities.contains_all(required)
                                     && needed <= u64::from(r.context_window)
