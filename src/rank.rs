@@ -10,9 +10,10 @@
 //! and the first fallbacks, which is what callers use. The others keep their score and stay
 //! unranked until [`Decision::rank_all`] orders them too. With at most 32 candidates the stage
 //! collects one 8-byte key per scored candidate on the stack and sorts them once at the end;
-//! with more, and a depth of at most 16, it keeps the best keys in a small sorted array on the
-//! stack (one comparison per candidate that does not make the cut). Neither allocates; deeper
-//! rankings of more candidates sort in the decision's scratch space.
+//! with more, and a depth of at most 16, it keeps the best in a small sorted array of 8-byte
+//! projections (one float comparison per candidate that does not make the cut; the exact keys
+//! only where two projections tie). Neither allocates; deeper rankings of more candidates sort
+//! in the decision's scratch space.
 //!
 //! [ranking depth]: crate::RouterBuilder::ranking_depth
 //! [`Decision::rank_all`]: crate::Decision::rank_all
@@ -86,14 +87,6 @@ impl RankKey {
         Some(Self::new(index, s, cost_of(c)))
     }
 
-    /// `self < other`, comparing the top 64 bits first (the whole keys only when those tie,
-    /// which tied scores alone do).
-    #[inline(always)]
-    fn before(&self, other: &Self) -> bool {
-        let (a, b) = (self.prefix(), other.prefix());
-        a < b || (a == b && self < other)
-    }
-
     fn index(&self) -> u32 {
         self.lo as u32
     }
@@ -101,15 +94,6 @@ impl RankKey {
     /// The top 64 bits (tier and score): never orders two keys the wrong way round.
     fn prefix(&self) -> u64 {
         (self.hi >> 64) as u64
-    }
-
-    /// The score the key was made of (a NaN score comes back as a NaN).
-    fn score(&self) -> Score {
-        let reserve = self.hi >> 127 == 1;
-        let bits = !((self.hi >> 63) as u64);
-        // `ascending` undone: its top bit tells which way it went.
-        let value = f64::from_bits(if bits >> 63 == 1 { bits & !(1 << 63) } else { !bits });
-        Score { value, reserve }
     }
 }
 
@@ -149,13 +133,59 @@ pub(crate) struct Top<'s> {
     /// Whether the candidates are at most [`FEW`] (collected in `space.few`).
     few: bool,
     len: usize,
-    /// The score of the worst kept key once `space.sorted` is full (until then a reserve score
-    /// of −∞, which nothing falls below): a candidate of a worse tier, or of the same tier with
-    /// a lower score, ranks below every kept key, at the cost of two float comparisons and
-    /// without building its key. (Equal scores, such as reserves that tie, go on to the exact
-    /// key.)
-    cut: Score,
+    /// The cut, once `space.sorted` is full, as one float per tier (normal, then reserve): a
+    /// candidate whose score's value is below its tier's ranks below every kept key, at the
+    /// cost of one float comparison and without building its key. With the worst kept score
+    /// normal, `[its value, +∞]` (every finite reserve is below); with it a reserve,
+    /// `[−∞, its value]` (no normal score is); until the top is full, `[−∞, −∞]`. (Equal
+    /// values, such as reserves that tie, go on to the exact comparison; so does NaN.)
+    below: [f64; 2],
     scratch: &'s mut RankScratch,
+}
+
+/// The bits of an entry of [`TopSpace::sorted`] that name its slot in [`TopSpace::kept`].
+const SLOT: u64 = SMALL_DEPTH as u64 - 1;
+
+/// A candidate kept in a [`Top`] of more than [`FEW`] candidates: its score's value (for the
+/// cut) and its [`RankKey`] below the tier, as integers compared in field order (for two kept
+/// entries whose projections tie).
+#[derive(Clone, Copy, Debug)]
+struct Kept {
+    value: f64,
+    /// [`score_bits`] of the score.
+    score: u64,
+    /// [`ascending`] of the expected cost.
+    cost: u64,
+    index: u32,
+}
+
+impl Kept {
+    const NONE: Self = Self {
+        value: f64::NAN,
+        score: u64::MAX,
+        cost: u64::MAX,
+        index: u32::MAX,
+    };
+
+    /// Its [`RankKey`] below the tier, compared in field order.
+    #[inline(always)]
+    fn tail(&self) -> (u64, u64, u32) {
+        (self.score, self.cost, self.index)
+    }
+}
+
+/// Whether the kept entry `t` of a [`Top`] ranks after the candidate whose projection, its slot
+/// bits clear, is `head`: by the projections when they differ, else (the same tier) by
+/// `tail_after`, which compares the rest of their keys.
+#[inline(always)]
+fn after(t: u64, head: u64, tail_after: impl FnOnce() -> bool) -> bool {
+    if t > head | SLOT {
+        true
+    } else if t < head {
+        false
+    } else {
+        tail_after()
+    }
 }
 
 /// The space of a [`Top`], kept in the [`RankScratch`] (so that the `Top` itself stays a few
@@ -166,17 +196,25 @@ pub(crate) struct TopSpace {
     /// low bits replaced by its index, collected unsorted; sorted once at the end, and each run
     /// of equal projections among the kept ones by the exact key. One store per candidate.
     few: [u64; FEW],
-    /// With more candidates and a depth of at most [`SMALL_DEPTH`]: the best keys, sorted; a
-    /// candidate that does not make the cut costs one comparison of its tier and score. (With
-    /// a deeper ranking every key goes to the [`RankScratch`], selected and sorted at the end.)
-    sorted: [RankKey; SMALL_DEPTH],
+    /// With more candidates and a depth of at most [`SMALL_DEPTH`]: the kept candidates in key
+    /// order, each as its [projection](RankKey::prefix) with the low bits ([`SLOT`]) replaced by
+    /// its slot in `kept`. Entries whose projections differ (outside those bits) compare as
+    /// integers; only entries with equal projections consult their exact keys. A candidate
+    /// that does not make the cut costs one comparison of its score with the cut (`below`).
+    /// (With a deeper ranking every key goes to the [`RankScratch`], selected and sorted at the
+    /// end.)
+    sorted: [u64; SMALL_DEPTH],
+    /// The kept candidates, by slot; an entry pushed out of `sorted` leaves its slot to the one
+    /// that pushed it out.
+    kept: [Kept; SMALL_DEPTH],
 }
 
 impl Default for TopSpace {
     fn default() -> Self {
         Self {
             few: [0; FEW],
-            sorted: [RankKey::WORST; SMALL_DEPTH],
+            sorted: [u64::MAX; SMALL_DEPTH],
+            kept: [Kept::NONE; SMALL_DEPTH],
         }
     }
 }
@@ -191,7 +229,7 @@ impl<'s> Top<'s> {
             depth: depth.max(1),
             few: n <= FEW,
             len: 0,
-            cut: Score::reserve(f64::NEG_INFINITY),
+            below: [f64::NEG_INFINITY; 2],
             scratch,
         }
     }
@@ -242,13 +280,11 @@ impl<'s> Top<'s> {
     /// [`is_deep`](Self::is_deep) (it checks the latter again, out of the common path).
     #[inline(always)]
     pub(crate) fn offer_more(&mut self, index: usize, s: Score, cost: f64) {
-        // Below the cut: a worse tier, or the same tier and a lower score (NaN is never lower).
-        // One integer comparison (tier, then "lower"), so that one branch, nearly always taken,
-        // decides: as two tests, the tier's followed which side of a floor each model fell,
-        // and mispredicted.
-        let cut = self.cut;
-        let lower = u8::from(s.value < cut.value);
-        if (u8::from(s.reserve) << 1 | lower) > u8::from(cut.reserve) << 1 {
+        // Below the cut: a value below its tier's (a worse tier has +∞ there, the better one
+        // −∞; NaN is never below). One float comparison with the entry the tier selects, so
+        // that one branch, nearly always taken, decides: as two tests, the tier's followed
+        // which side of a floor each model fell, and mispredicted.
+        if s.value < self.below[usize::from(s.reserve)] {
             return;
         }
         self.enter(index, s, cost);
@@ -261,23 +297,54 @@ impl<'s> Top<'s> {
         if depth > SMALL_DEPTH {
             return self.offer_deep(index, s, cost);
         }
-        let k = RankKey::new(index as u32, s, cost);
-        let top = &mut self.scratch.space.sorted;
-        let mut j = if self.len < depth {
-            self.len += 1;
-            self.len - 1
-        } else if k.before(&top[depth - 1]) {
-            depth - 1
+        let TopSpace { sorted, kept, .. } = &mut self.scratch.space;
+        let sorted = &mut sorted[..depth];
+        let new = Kept {
+            value: s.value,
+            score: score_bits(s),
+            cost: ascending(cost),
+            index: index as u32,
+        };
+        // The candidate's projection ([`prefix_of`]), its slot bits clear.
+        let head = (u64::from(s.reserve) << 63 | new.score >> 1) & !SLOT;
+        let len = self.len;
+        // The place the candidate's entry starts from (then moves up the order), and its slot.
+        let (place, slot) = if len < depth {
+            self.len = len + 1;
+            (len, len)
         } else {
+            let last = sorted[depth - 1];
+            let slot = (last & SLOT) as usize;
+            if !after(last, head, || kept[slot].tail() > new.tail()) {
+                return;
+            }
+            (depth - 1, slot)
+        };
+        // The candidate takes its slot first (the entry it pushes out, if any, is not looked
+        // at again), so that the loop below keeps nothing of it but its projection.
+        kept[slot] = new;
+        let kept = &*kept;
+        // Each entry after the candidate moves down into the place below it, which it leaves
+        // free for the next.
+        let Some((mut free, above)) = sorted[..=place].split_last_mut() else {
             return;
         };
-        while j > 0 && k.before(&top[j - 1]) {
-            top[j] = top[j - 1];
-            j -= 1;
+        for t in above.iter_mut().rev() {
+            if !after(*t, head, || kept[(*t & SLOT) as usize].tail() > kept[slot].tail()) {
+                break;
+            }
+            *free = *t;
+            free = t;
         }
-        top[j] = k;
+        *free = head | slot as u64;
         if self.len == depth {
-            self.cut = top[depth - 1].score();
+            let worst = sorted[depth - 1];
+            let value = kept[(worst & SLOT) as usize].value;
+            self.below = if worst >> 63 == 1 {
+                [f64::NEG_INFINITY, value]
+            } else {
+                [value, f64::INFINITY]
+            };
         }
     }
 
@@ -300,8 +367,11 @@ impl<'s> Top<'s> {
     #[inline(never)]
     fn finish_more(self, candidates: &mut [Candidate], ranking: &mut Vec<u32>) {
         if self.depth <= SMALL_DEPTH {
-            let kept = self.scratch.space.sorted[..self.len].iter().map(RankKey::index);
-            set_ranks(candidates, ranking, kept);
+            let TopSpace { sorted, kept, .. } = &self.scratch.space;
+            let indices = sorted[..self.len]
+                .iter()
+                .map(|&t| kept[(t & SLOT) as usize].index);
+            set_ranks(candidates, ranking, indices);
             return;
         }
         let RankScratch { keys, order, .. } = self.scratch;
@@ -671,42 +741,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_key_gives_back_its_score() {
-        let values = [
-            f64::NEG_INFINITY,
-            -1e300,
-            -1.0,
-            -0.0,
-            0.0,
-            f64::MIN_POSITIVE,
-            0.8,
-            1e300,
-            f64::INFINITY,
-        ];
-        for reserve in [false, true] {
-            for v in values {
-                let s = Score { value: v, reserve };
-                let back = RankKey::new(7, s, 1.5).score();
-                assert_eq!(
-                    (back.value.to_bits(), back.reserve),
-                    (v.to_bits(), reserve),
-                    "{s:?}"
-                );
-            }
-            let back = RankKey::new(
-                7,
-                Score {
-                    value: f64::NAN,
-                    reserve,
-                },
-                1.5,
-            )
-            .score();
-            assert!(back.value.is_nan() && back.reserve == reserve);
-        }
-    }
-
     fn scored(score: Score, cost: f64) -> Candidate {
         Candidate {
             verdict: Verdict::Scored(score),
@@ -926,6 +960,69 @@ mod tests {
                     .collect();
                 assert!(select_net(&v).1, "{n}, tie at {tie}");
             }
+        }
+    }
+
+    /// A value that ties with others, differs from them in its last bits only (so that their
+    /// projections tie while their keys do not), or is special: ±0, ±∞, NaN of either sign.
+    fn tie_prone(pick: u8, ulps: u8) -> f64 {
+        let base = [
+            0.0,
+            -0.0,
+            0.5,
+            -0.25,
+            0.2,
+            0.8,
+            1.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            -f64::NAN,
+        ];
+        let b = base[usize::from(pick) % base.len()];
+        if b.is_finite() && b != 0.0 {
+            f64::from_bits(b.to_bits() + u64::from(ulps % 48))
+        } else {
+            b
+        }
+    }
+
+    proptest::proptest! {
+        /// More than `FEW` candidates at every depth up to `SMALL_DEPTH` (the sorted top of
+        /// projections and slots) and just past it: the ranking is the prefix of the order
+        /// written out field by field, with scores and costs that tie, differ in their last
+        /// bits, are ±0, ±∞ or NaN, reserves among them, and some candidates left unscored.
+        #[test]
+        fn a_top_of_many_ranks_as_the_order_written_out(
+            spec in proptest::collection::vec(
+                (proptest::prelude::any::<(u8, u8, bool, u8, u8)>(), 0u8..24),
+                FEW + 1..4 * FEW,
+            ),
+            depth in 0..=SMALL_DEPTH + 1,
+        ) {
+            let costs = [0.0, -0.0, 1.0, f64::from_bits(1.0f64.to_bits() + 1), 2.0, f64::INFINITY, f64::NAN];
+            let cands: Vec<Candidate> = spec
+                .iter()
+                .map(|&((pick, ulps, reserve, cost, _), pending)| {
+                    let value = tie_prone(pick, ulps);
+                    let score = Score { value, reserve };
+                    let mut c = scored(score, costs[usize::from(cost) % costs.len()]);
+                    if pending == 0 {
+                        c.verdict = Verdict::Pending;
+                    }
+                    c
+                })
+                .collect();
+            let full = expected_order(&cands);
+            let mut cands = cands;
+            let (mut ranking, mut scratch) = (Vec::new(), RankScratch::default());
+            rank(&mut cands, &mut ranking, &mut scratch, depth);
+            let k = depth.max(1).min(full.len());
+            proptest::prop_assert_eq!(&ranking[..], &full[..k]);
+            for (r, &i) in ranking.iter().enumerate() {
+                proptest::prop_assert_eq!(cands[i as usize].rank, Some(r as u32));
+            }
+            proptest::prop_assert_eq!(cands.iter().filter(|c| c.rank.is_some()).count(), k);
         }
     }
 
