@@ -160,11 +160,12 @@ struct Kept {
 }
 
 impl Kept {
+    /// An empty slot (never read: a [`Top`] reads only the slots it wrote), all zero bits.
     const NONE: Self = Self {
-        value: f64::NAN,
-        score: u64::MAX,
-        cost: u64::MAX,
-        index: u32::MAX,
+        value: 0.0,
+        score: 0,
+        cost: 0,
+        index: 0,
     };
 
     /// Its [`RankKey`] below the tier, compared in field order.
@@ -213,7 +214,7 @@ impl Default for TopSpace {
     fn default() -> Self {
         Self {
             few: [0; FEW],
-            sorted: [u64::MAX; SMALL_DEPTH],
+            sorted: [0; SMALL_DEPTH],
             kept: [Kept::NONE; SMALL_DEPTH],
         }
     }
