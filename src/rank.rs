@@ -306,8 +306,8 @@ impl<'s> Top<'s> {
             cost: ascending(cost),
             index: index as u32,
         };
-        // The candidate's projection ([`prefix_of`]), its slot bits clear.
-        let head = (u64::from(s.reserve) << 63 | new.score >> 1) & !SLOT;
+        // The candidate's projection, its slot bits clear.
+        let head = prefix_of(s) & !SLOT;
         let len = self.len;
         // The place the candidate's entry starts from (then moves up the order), and its slot.
         let (place, slot) = if len < depth {
