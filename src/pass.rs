@@ -24,11 +24,18 @@ use crate::task::Task;
 /// The bits of `1.0`: a float's bits are at most these exactly when it is in `[+0, 1]`.
 const ONE_BITS: u64 = 0x3ff0_0000_0000_0000;
 
-/// The task's limits on a model's expected cost and latency (infinite when unset).
+/// What the pass checks of a task, read once per decision: its limits on a model's expected
+/// cost and latency (infinite when unset) and the tokens the rows are checked against.
 #[derive(Clone, Copy)]
-struct Bounds {
+struct TaskChecks {
     max_cost: f64,
     max_latency: f64,
+    /// Input plus expected output tokens.
+    needed: u64,
+    /// Whether neither the task nor the router needs a check beyond the row's.
+    plain: bool,
+    /// Whether every row passes its checks for this task.
+    every: bool,
 }
 
 /// What one decision's pass reads: the task, the router's models and settings, and the
@@ -63,39 +70,38 @@ impl Pass<'_> {
         // the filters when its row says so.
         let plain = self.health.is_none() && view.tags.is_empty() && self.filters.is_empty();
         let needed = u64::from(view.input) + u64::from(view.output);
-        let limits = Bounds {
-            max_cost: view.limits.max_cost_usd.unwrap_or(f64::INFINITY),
-            max_latency: view.limits.max_latency_ms.unwrap_or(f64::INFINITY),
+        let limits = &view.limits;
+        let checks = TaskChecks {
+            max_cost: limits.max_cost_usd.unwrap_or(f64::INFINITY),
+            max_latency: limits.max_latency_ms.unwrap_or(f64::INFINITY),
+            needed,
+            plain,
+            every: plain
+                && self
+                    .table
+                    .every_row_passes(needed, view.output, view.capabilities),
         };
         // The common case, made as a loop of its own that neither asks nor keeps in registers
         // what it does not need: every row passes its checks for this task, and no limit can
         // rule anything out (`x > limit` never holds for an infinite or NaN limit).
-        let limited = (limits.max_cost < f64::INFINITY) | (limits.max_latency < f64::INFINITY);
-        let every = plain
-            && self
-                .table
-                .every_row_passes(needed, view.output, view.capabilities);
-        if !limited && every {
-            self.run_checking::<false>(candidates, plain, every, limits, then);
+        let limited = (checks.max_cost < f64::INFINITY) | (checks.max_latency < f64::INFINITY);
+        if !limited && checks.every {
+            self.run_checking::<false>(candidates, checks, then);
         } else {
-            self.run_checking::<true>(candidates, plain, every, limits, then);
+            self.run_checking::<true>(candidates, checks, then);
         }
     }
 
-    /// [`run`](Self::run), checking the task's limits, and each model's row unless `every` row
+    /// [`run`](Self::run), checking the task's limits, and each model's row unless every row
     /// passes, when `CHECK` (else every row passes and no limit can rule a model out).
     #[inline(always)]
     fn run_checking<const CHECK: bool>(
         &self,
         candidates: &mut [Candidate],
-        plain: bool,
-        every: bool,
-        limits: Bounds,
+        checks: TaskChecks,
         mut then: impl FnMut(usize, Estimate, &mut Verdict),
     ) {
-        let view = &self.view;
-        let needed = u64::from(view.input) + u64::from(view.output);
-        let (output, required) = (view.output, view.capabilities);
+        let (output, required) = (self.view.output, self.view.capabilities);
         let n = candidates.len();
         let (ids, rows) = (&self.table.ids()[..n], &self.table.rows()[..n]);
         let (quality, latency, cost) = (&self.quality[..n], &self.latency[..n], &self.cost[..n]);
@@ -106,8 +112,8 @@ impl Pass<'_> {
             }
             c.rank = None;
             if CHECK
-                && !every
-                && !(plain & rows[i].checks.pass(needed, output, required))
+                && !checks.every
+                && !(checks.plain & rows[i].checks.pass(checks.needed, output, required))
                 && let Err(r) = self.filters_of(i)
             {
                 c.estimate = None;
@@ -124,7 +130,7 @@ impl Pass<'_> {
             // −0 included, or a NaN has larger bits); −0, rare, is told apart in
             // `estimate_rejection`, which finds no reason.
             let fine = value.to_bits() <= ONE_BITS
-                && (!CHECK || (!(cost > limits.max_cost) & !(latency > limits.max_latency)));
+                && (!CHECK || (!(cost > checks.max_cost) & !(latency > checks.max_latency)));
             if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
                 c.verdict.set(Verdict::Rejected(r));
                 continue;
