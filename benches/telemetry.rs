@@ -69,7 +69,7 @@ fn record_uncached(d: &Decision, model: &ModelId) {
     let kind = d.task_kind.as_ref().map_or("", |k| k.name()).to_owned();
     counter!(names::DECISIONS, attrs::POLICY => d.policy.to_string(), attrs::TASK_KIND => kind, attrs::REQUEST_MODEL => m())
         .increment(1);
-    for c in &d.candidates {
+    for c in d.candidates() {
         if let Verdict::Rejected(r) = &c.verdict {
             counter!(names::REJECTIONS, attrs::REJECTION_REASON => rejection_reason(r), attrs::REQUEST_MODEL => c.model.as_str().to_owned())
                 .increment(1);

@@ -40,8 +40,8 @@ pub struct Decision {
     pub task_kind: Option<TaskKind>,
     /// The policy's name.
     pub policy: Cow<'static, str>,
-    /// Every model considered, in catalog order.
-    pub candidates: Vec<Candidate>,
+    /// Every model considered, in catalog order ([`candidates`](Decision::candidates)).
+    pub(crate) candidates: Vec<Candidate>,
     /// Indices into `candidates` of the ranked ones, best first: the best
     /// [ranking depth](crate::RouterBuilder::ranking_depth) of the scored candidates (all of
     /// them after [`rank_all`](Decision::rank_all)).
@@ -57,6 +57,14 @@ pub struct Decision {
     /// The rank stage's keys when the ranking is deeper than 16.
     #[serde(skip)]
     pub(crate) scratch_rank: crate::rank::RankScratch,
+    /// The models of the router that last filled `candidates`, when they still name its models
+    /// in order (each entry's id the same `Arc` as the router's): a router that finds its own
+    /// table here neither reads nor writes the ids. Anything that could change an entry
+    /// ([`candidates_mut`](Decision::candidates_mut), a custom policy's
+    /// [`rank`](crate::Policy::rank)) clears it. Holding the table keeps its address from
+    /// being reused by another router's.
+    #[serde(skip)]
+    pub(crate) filled_by: Option<std::sync::Arc<crate::table::ModelTable>>,
 }
 
 /// A [`Decision`] as read, before it is checked.
@@ -166,6 +174,24 @@ impl Decision {
     /// An empty decision, to pass to [`Router::route_into`](crate::Router::route_into) and reuse.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Every model considered, in catalog order, with its estimates and its score or
+    /// rejection.
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// The candidates, to change in place. A router that routes into this decision afterwards
+    /// checks every entry's model again (once).
+    pub fn candidates_mut(&mut self) -> &mut [Candidate] {
+        self.filled_by = None;
+        &mut self.candidates
+    }
+
+    /// The candidates, taken out of the decision.
+    pub fn into_candidates(self) -> Vec<Candidate> {
+        self.candidates
     }
 
     /// The chosen model's candidate entry, if any model was eligible.

@@ -55,7 +55,7 @@ pub(crate) struct Pass<'a> {
 
 impl Pass<'_> {
     /// Filters and estimates every candidate (`candidates` holds one entry per model, in
-    /// catalog order; an entry naming another model gets this one's id), and gives each one
+    /// catalog order, each naming its model), and gives each one
     /// that passes, with its index, its estimate and its verdict (still the one it held
     /// before), to `then`, which sets the verdict ([`Verdict::Pending`] to leave it to the
     /// policy). Every candidate ends unranked.
@@ -103,13 +103,10 @@ impl Pass<'_> {
     ) {
         let (output, required) = (self.view.output, self.view.capabilities);
         let n = candidates.len();
-        let (ids, rows) = (&self.table.ids()[..n], &self.table.rows()[..n]);
+        let rows = &self.table.rows()[..n];
         let (quality, latency, cost) = (&self.quality[..n], &self.latency[..n], &self.cost[..n]);
         for i in 0..n {
             let c = &mut candidates[i];
-            if !c.model.same_arc(&ids[i]) {
-                c.model = ids[i].clone();
-            }
             c.rank = None;
             if CHECK
                 && !checks.every

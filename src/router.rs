@@ -173,6 +173,46 @@ impl Router {
         }
     }
 
+    /// Makes `out`'s candidates one entry per model, in order, each naming its model: the pass
+    /// then overwrites the rest in place. A decision this router filled last already is (the
+    /// common case of a reused decision: nothing to read); one of the same size has each entry
+    /// naming another model renamed (no id clones, no moves otherwise); any other starts afresh.
+    #[inline(always)]
+    fn name_models(&self, out: &mut Decision) {
+        if out
+            .filled_by
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t, &self.table))
+        {
+            return;
+        }
+        self.rename_models(out);
+    }
+
+    /// [`name_models`](Self::name_models) for a decision this router did not fill last.
+    #[cold]
+    #[inline(never)]
+    fn rename_models(&self, out: &mut Decision) {
+        let ids = self.table.ids();
+        if out.candidates.len() == ids.len() {
+            for (c, id) in out.candidates.iter_mut().zip(ids) {
+                if !c.model.same_arc(id) {
+                    c.model = id.clone();
+                }
+            }
+        } else {
+            out.candidates.clear();
+            out.candidates.reserve(ids.len());
+            out.candidates.extend(ids.iter().map(|id| Candidate {
+                model: id.clone(),
+                estimate: None,
+                verdict: Verdict::Pending,
+                rank: None,
+            }));
+        }
+        out.filled_by = Some(Arc::clone(&self.table));
+    }
+
     /// Runs the filter and estimate stages only: every candidate ends [`Verdict::Pending`]
     /// with its estimate, or rejected with its reason.
     pub fn evaluate_candidates(&self, task: &dyn Task, out: &mut Decision) {
@@ -198,19 +238,7 @@ impl Router {
             out.scratch_rank.reserve(n);
         }
         out.task_kind = Some(task.kind().clone());
-        // A decision reused with the same router already holds one entry per model, in order:
-        // the pass overwrites them in place (no id clones, no moves; an entry naming another
-        // model gets this one's id). Otherwise start afresh.
-        if out.candidates.len() != n {
-            out.candidates.clear();
-            out.candidates.reserve(n);
-            out.candidates.extend(self.table.ids().iter().map(|id| Candidate {
-                model: id.clone(),
-                estimate: None,
-                verdict: Verdict::Pending,
-                rank: None,
-            }));
-        }
+        self.name_models(out);
         // The estimators' answers and the costs for every model go to buffers on the stack (up
         // to 1,024 models: 32 KiB), else to the decision's own.
         match n {
@@ -383,6 +411,8 @@ impl Router {
         };
         if policy.score_each(each).is_none() {
             pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
+            // The policy may change any entry, its model too: the next decision names them again.
+            out.filled_by = None;
             policy.rank(task, &mut out.candidates);
             rank::rank(
                 &mut out.candidates,

@@ -224,7 +224,7 @@ mod runtime_wrappers {
     fn agree(prepared: &Router, per_model: &Router, task: &TaskSpec) {
         let (a, b) = (prepared.route(task).unwrap(), per_model.route(task).unwrap());
         assert_eq!(a.ranking, b.ranking);
-        for (x, y) in a.candidates.iter().zip(&b.candidates) {
+        for (x, y) in a.candidates().iter().zip(b.candidates()) {
             let (x, y) = (x.estimate.unwrap(), y.estimate.unwrap());
             assert!((x.quality - y.quality).abs() < 1e-12, "{x:?} {y:?}");
             assert!((x.latency_ms - y.latency_ms).abs() < 1e-9, "{x:?} {y:?}");

@@ -622,11 +622,11 @@ proptest! {
     fn every_candidate_once_with_a_score_or_its_rejection(s in scenario()) {
         let r = router(&s);
         let (d, _) = route(&r, &task_spec(&s.task));
-        let ids: Vec<String> = d.candidates.iter().map(|c| c.model.to_string()).collect();
+        let ids: Vec<String> = d.candidates().iter().map(|c| c.model.to_string()).collect();
         let expected_ids: Vec<String> = (0..s.models.len()).map(id).collect();
         prop_assert_eq!(ids, expected_ids);
         let mut scored = 0;
-        for (i, c) in d.candidates.iter().enumerate() {
+        for (i, c) in d.candidates().iter().enumerate() {
             match (&c.verdict, oracle(&s, &s.task, i)) {
                 (Verdict::Scored(score), Ok(e)) => {
                     let (tier, value) = oracle_score(s.policy, &e);
@@ -643,9 +643,9 @@ proptest! {
             }
         }
         prop_assert_eq!(d.ranking.len(), scored.min(s.depth));
-        prop_assert_eq!(d.candidates.iter().filter(|c| c.rank.is_some()).count(), d.ranking.len());
+        prop_assert_eq!(d.candidates().iter().filter(|c| c.rank.is_some()).count(), d.ranking.len());
         for (r, &i) in d.ranking.iter().enumerate() {
-            prop_assert_eq!(d.candidates[i as usize].rank, Some(r as u32));
+            prop_assert_eq!(d.candidates()[i as usize].rank, Some(r as u32));
         }
     }
 

@@ -420,9 +420,9 @@ fn route_with_another_policy_and_evaluate_candidates() {
     assert_eq!(d.primary_model().unwrap().as_str(), "large");
     assert_eq!(d.policy, "quality-first");
     r.evaluate_candidates(&chat(1_000).require(Capability::Tools), &mut d);
-    assert!(matches!(d.candidates[0].verdict, Verdict::Rejected(_)));
-    assert_eq!(d.candidates[1].verdict, Verdict::Pending);
-    assert!(d.candidates[1].estimate.is_some());
+    assert!(matches!(d.candidates()[0].verdict, Verdict::Rejected(_)));
+    assert_eq!(d.candidates()[1].verdict, Verdict::Pending);
+    assert!(d.candidates()[1].estimate.is_some());
     assert!(d.ranking.is_empty());
 }
 

@@ -199,3 +199,33 @@ fn a_decision_reused_with_another_router_of_the_same_size_names_its_models() {
     let ids: Vec<&str> = d.candidates.iter().map(|c| c.model.as_str()).collect();
     assert_eq!(ids, ["b0", "b1", "b2", "b3"]);
 }
+
+#[test]
+fn a_reused_decision_whose_entries_were_changed_names_its_models_again() {
+    let router = Router::builder().models(models()).build().unwrap();
+    let task = TaskSpec::new(TaskKind::Chat, 100);
+    let ids = |d: &Decision| {
+        d.candidates()
+            .iter()
+            .map(|c| c.model.to_string())
+            .collect::<Vec<_>>()
+    };
+    let want = ids(&router.route(&task).unwrap());
+    let mut d = Decision::new();
+    router.route_into(&task, &mut d).unwrap();
+    // Changed through the decision: the next decision reads every entry's model again.
+    d.candidates_mut()[1].model = ModelId::new("renamed");
+    router.route_into(&task, &mut d).unwrap();
+    assert_eq!(ids(&d), want);
+    // Changed by a custom policy's `rank`: the same.
+    let renaming = crate::policy_fn("renaming", |_: &dyn Task, cs: &mut [Candidate]| {
+        for c in cs.iter_mut() {
+            c.model = ModelId::new("renamed");
+            c.verdict = Verdict::Scored(crate::Score::new(1.0));
+        }
+    });
+    router.route_with(&task, &renaming, &mut d).unwrap();
+    assert!(d.candidates().iter().all(|c| c.model.as_str() == "renamed"));
+    router.route_into(&task, &mut d).unwrap();
+    assert_eq!(ids(&d), want);
+}
