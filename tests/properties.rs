@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use taskroute::{
-    Capabilities, Capability, CostFirst, Decision, Error, LatencyProfile, Limits, ModelSpec, Prices,
+    Capabilities, Capability, CostFirst, Decision, Error, LatencyProfile, Limits, ModelId, ModelSpec, Prices,
     QualityFirst, Rejection, Router, TaskKind, TaskSpec, Verdict, Weighted, filter_fn, health_fn,
 };
 
@@ -665,6 +665,18 @@ proptest! {
         let res3 = r.route_into(&task, &mut reused);
         prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
         prop_assert_eq!(format!("{res1:?}"), format!("{res3:?}"));
+        // Entries renamed through the decision, or the decision filled by another router of
+        // the same models in between: each entry names its model again.
+        for c in reused.candidates_mut().iter_mut().step_by(2) {
+            c.model = ModelId::new("renamed");
+        }
+        let res4 = r.route_into(&task, &mut reused);
+        prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
+        prop_assert_eq!(format!("{res1:?}"), format!("{res4:?}"));
+        let _ = router(&s).route_into(&task_spec(&s.other_task), &mut reused);
+        let res5 = r.route_into(&task, &mut reused);
+        prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
+        prop_assert_eq!(format!("{res1:?}"), format!("{res5:?}"));
         // `Router::route` agrees with `route_into`.
         match r.route(&task) {
             Ok(d) => prop_assert_eq!(format!("{first:?}"), format!("{d:?}")),
