@@ -65,6 +65,12 @@ pub struct Decision {
     /// being reused by another router's.
     #[serde(skip)]
     pub(crate) filled_by: Option<std::sync::Arc<crate::table::ModelTable>>,
+    /// Whether an entry may hold a [`Verdict::Rejected`] (the only verdict that owns memory to
+    /// drop): the last pass rejected a candidate, a policy's or the rank stage's rejections
+    /// followed it, or the entries were changed or read from outside. A pass over entries that
+    /// hold none writes each score without reading the verdict it replaces.
+    #[serde(skip)]
+    pub(crate) may_hold_rejections: bool,
 }
 
 /// A [`Decision`] as read, before it is checked.
@@ -143,6 +149,7 @@ impl TryFrom<DecisionData> for Decision {
             policy: d.policy,
             candidates: d.candidates,
             ranking: d.ranking,
+            may_hold_rejections: true,
             ..Decision::default()
         })
     }
@@ -186,6 +193,7 @@ impl Decision {
     /// checks every entry's model again (once).
     pub fn candidates_mut(&mut self) -> &mut [Candidate] {
         self.filled_by = None;
+        self.may_hold_rejections = true;
         &mut self.candidates
     }
 

@@ -8,6 +8,7 @@
 //!
 //! [`Policy::score_each`]: crate::Policy::score_each
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 
@@ -51,6 +52,11 @@ pub(crate) struct Pass<'a> {
     pub(crate) quality: &'a [Option<f64>],
     pub(crate) latency: &'a [f64],
     pub(crate) cost: &'a [f64],
+    /// Whether no candidate held a rejection before the pass (see
+    /// [`Decision`](crate::Decision)'s `may_hold_rejections`).
+    pub(crate) no_rejections: bool,
+    /// Whether the pass rejected a candidate.
+    pub(crate) rejected: Cell<bool>,
 }
 
 impl Pass<'_> {
@@ -114,7 +120,7 @@ impl Pass<'_> {
                 && let Err(r) = self.filters_of(i)
             {
                 c.estimate = None;
-                c.verdict.set(Verdict::Rejected(r));
+                self.reject(&mut c.verdict, r);
                 continue;
             }
             let (q, latency, cost) = (quality[i], latency[i], cost[i]);
@@ -129,11 +135,18 @@ impl Pass<'_> {
             let fine = value.to_bits() <= ONE_BITS
                 && (!CHECK || (!(cost > checks.max_cost) & !(latency > checks.max_latency)));
             if !fine && let Some(r) = self.estimate_rejection(q, cost, latency) {
-                c.verdict.set(Verdict::Rejected(r));
+                self.reject(&mut c.verdict, r);
                 continue;
             }
             then(i, e, &mut c.verdict);
         }
+    }
+
+    /// Rejects a candidate (out of the common case), noting that the decision holds a rejection.
+    #[inline(always)]
+    fn reject(&self, verdict: &mut Verdict, r: Rejection) {
+        self.rejected.set(true);
+        verdict.set(Verdict::Rejected(r));
     }
 
     /// The full filters of model `i`, in their order.
@@ -230,15 +243,21 @@ fn score_in_pass<S: Scorer + ?Sized>(
         Ok(s) => {
             // The verdict first, then the offer (which may call out to insert into the top
             // k): the score need not be kept across that call.
-            match verdict {
-                // A score over a score (a reused decision's scored candidates): only the
-                // score is written, not the whole `Verdict`.
-                Verdict::Scored(old) => *old = s,
-                _ => set_scored(verdict, s),
+            if pass.no_rejections {
+                // No candidate held a rejection, so the verdict replaced owns nothing to drop:
+                // the score is written without reading it.
+                std::mem::forget(std::mem::replace(verdict, Verdict::Scored(s)));
+            } else {
+                match verdict {
+                    // A score over a score (a reused decision's scored candidates): only the
+                    // score is written, not the whole `Verdict`.
+                    Verdict::Scored(old) => *old = s,
+                    _ => set_scored(verdict, s),
+                }
             }
             offer(i, s, e.cost_usd);
         }
-        Err(r) => verdict.set(Verdict::Rejected(r)),
+        Err(r) => pass.reject(verdict, r),
     });
 }
 

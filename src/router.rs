@@ -1,5 +1,6 @@
 //! The [`Router`]: runs filter → estimate → score → rank for one task.
 
+use std::cell::Cell;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
@@ -397,9 +398,12 @@ impl Router {
             quality,
             latency,
             cost,
+            no_rejections: !out.may_hold_rejections,
+            rejected: Cell::new(false),
         };
         let Some(policy) = policy else {
             pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
+            out.may_hold_rejections = pass.rejected.get();
             return;
         };
         let each = ScoreEach {
@@ -409,10 +413,14 @@ impl Router {
             scratch: &mut out.scratch_rank,
             depth: self.depth,
         };
-        if policy.score_each(each).is_none() {
+        if policy.score_each(each).is_some() {
+            out.may_hold_rejections = pass.rejected.get();
+        } else {
             pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
-            // The policy may change any entry, its model too: the next decision names them again.
+            // The policy may change any entry, its model too: the next decision names them again
+            // (and the policy and the rank stage may reject).
             out.filled_by = None;
+            out.may_hold_rejections = true;
             policy.rank(task, &mut out.candidates);
             rank::rank(
                 &mut out.candidates,

@@ -28,6 +28,7 @@ thread_local! {
     // Const-initialised and without destructors: touching them never allocates.
     static ARMED: Cell<bool> = const { Cell::new(false) };
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    static DEALLOCATIONS: Cell<u64> = const { Cell::new(0) };
 }
 
 fn count() {
@@ -55,6 +56,9 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        if ARMED.with(Cell::get) {
+            DEALLOCATIONS.with(|n| n.set(n.get() + 1));
+        }
         // SAFETY: forwarded as received.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -65,11 +69,18 @@ static GLOBAL: Counting = Counting;
 
 /// Heap allocations `f` performs on this thread.
 fn allocations<R>(f: impl FnOnce() -> R) -> (u64, R) {
+    let (n, _, r) = allocations_and_frees(f);
+    (n, r)
+}
+
+/// Heap allocations and frees `f` performs on this thread.
+fn allocations_and_frees<R>(f: impl FnOnce() -> R) -> (u64, u64, R) {
     ALLOCATIONS.with(|n| n.set(0));
+    DEALLOCATIONS.with(|n| n.set(0));
     ARMED.with(|a| a.set(true));
     let r = f();
     ARMED.with(|a| a.set(false));
-    (ALLOCATIONS.with(Cell::get), r)
+    (ALLOCATIONS.with(Cell::get), DEALLOCATIONS.with(Cell::get), r)
 }
 
 #[test]
@@ -582,4 +593,55 @@ fn routing_with_an_output_estimator_allocates_nothing() {
             "{n} models with an output estimator: {allocs} allocations"
         );
     }
+}
+
+/// A rejection that owns its reason, replaced by a score in the next decision, is dropped: the
+/// pass writes scores without reading the verdict they replace only when no entry can hold a
+/// rejection, so nothing a rejection owns is leaked.
+#[test]
+fn a_rejection_a_score_replaces_is_freed() {
+    // The filter rejects `m1` for code tasks only, with a reason it owns.
+    let router = Router::builder()
+        .models((0..4).map(normal_model))
+        .filter(filter_fn(|task, m| {
+            if m.id.as_str() == "m1" && *task.kind() == TaskKind::CodeGeneration {
+                Err(Rejection::Filter {
+                    filter: Cow::Borrowed("no-code"),
+                    detail: Cow::Owned("writes no code".to_owned()),
+                })
+            } else {
+                Ok(())
+            }
+        }))
+        .policy(CostFirst::new(0.0).unwrap())
+        .build()
+        .unwrap();
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let mut d = Decision::new();
+    router.route_into(&chat, &mut d).unwrap();
+    router.route_into(&chat, &mut d).unwrap();
+    // From scores to the owned rejection: one allocation, nothing freed.
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(&code, &mut d));
+    res.unwrap();
+    assert_eq!((made, freed), (1, 0));
+    assert!(matches!(
+        d.candidates()[1].verdict,
+        Verdict::Rejected(Rejection::Filter { .. })
+    ));
+    // The owned rejection replaced by a score: freed.
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
+    res.unwrap();
+    assert_eq!((made, freed), (0, 1));
+    assert!(matches!(d.candidates()[1].verdict, Verdict::Scored(_)));
+    // An owned rejection put there through the decision: freed too.
+    d.candidates_mut()[2].verdict = Verdict::Rejected(Rejection::Policy {
+        detail: Cow::Owned("set by hand".to_owned()),
+    });
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
+    res.unwrap();
+    assert_eq!((made, freed), (0, 1));
+    // And from then on, scores over scores: nothing made, nothing freed.
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
+    res.unwrap();
+    assert_eq!((made, freed), (0, 0));
 }
