@@ -401,6 +401,8 @@ impl Router {
             no_rejections: !out.may_hold_rejections,
             rejected: Cell::new(false),
         };
+        // Until the pass ends: a panic in a policy or an estimator part-way leaves the note set.
+        out.may_hold_rejections = true;
         let Some(policy) = policy else {
             pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
             out.may_hold_rejections = pass.rejected.get();
@@ -418,9 +420,8 @@ impl Router {
         } else {
             pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
             // The policy may change any entry, its model too: the next decision names them again
-            // (and the policy and the rank stage may reject).
+            // (and the policy and the rank stage may reject: the note stays set).
             out.filled_by = None;
-            out.may_hold_rejections = true;
             policy.rank(task, &mut out.candidates);
             rank::rank(
                 &mut out.candidates,

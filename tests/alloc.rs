@@ -645,3 +645,49 @@ fn a_rejection_a_score_replaces_is_freed() {
     res.unwrap();
     assert_eq!((made, freed), (0, 0));
 }
+
+/// A scorer that panics part-way through a decision leaves the decision noting that its entries
+/// may hold a rejection: the rejection written before the panic is freed by the next decision.
+#[test]
+fn a_rejection_written_before_a_panic_is_freed_too() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    /// Scores by cost; on code tasks, panics at its third call.
+    struct PanicsOnCode(AtomicUsize);
+    impl taskroute::Scorer for PanicsOnCode {
+        fn score(&self, task: &dyn Task, e: &Estimate) -> Result<taskroute::Score, Rejection> {
+            if *task.kind() == TaskKind::CodeGeneration && self.0.fetch_add(1, Ordering::Relaxed) == 2 {
+                panic!("the scorer fails part-way");
+            }
+            Ok(taskroute::Score::new(-e.cost_usd))
+        }
+    }
+    let router = Router::builder()
+        .models((0..4).map(normal_model))
+        .filter(filter_fn(|task, m| {
+            if m.id.as_str() == "m1" && *task.kind() == TaskKind::CodeGeneration {
+                Err(Rejection::Filter {
+                    filter: Cow::Borrowed("no-code"),
+                    detail: Cow::Owned("writes no code".to_owned()),
+                })
+            } else {
+                Ok(())
+            }
+        }))
+        .policy(taskroute::ScorerPolicy(PanicsOnCode(AtomicUsize::new(0))))
+        .build()
+        .unwrap();
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let mut d = Decision::new();
+    router.route_into(&chat, &mut d).unwrap();
+    router.route_into(&chat, &mut d).unwrap();
+    // m1 is rejected (its reason owned), then the scorer panics at m3.
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| router.route_into(&code, &mut d)));
+    assert!(caught.is_err());
+    assert!(matches!(
+        d.candidates()[1].verdict,
+        Verdict::Rejected(Rejection::Filter { .. })
+    ));
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
+    res.unwrap();
+    assert_eq!((made, freed), (0, 1));
+}
