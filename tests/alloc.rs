@@ -595,13 +595,17 @@ fn routing_with_an_output_estimator_allocates_nothing() {
     }
 }
 
-/// A rejection that owns its reason, replaced by a score in the next decision, is dropped: the
-/// pass writes scores without reading the verdict they replace only when no entry can hold a
-/// rejection, so nothing a rejection owns is leaked.
-#[test]
-fn a_rejection_a_score_replaces_is_freed() {
-    // The filter rejects `m1` for code tasks only, with a reason it owns.
-    let router = Router::builder()
+/// Allocations and frees of routing `task` into `d` (which must succeed).
+fn route_counting(router: &Router, task: &TaskSpec, d: &mut Decision) -> (u64, u64) {
+    let (made, freed, res) = allocations_and_frees(|| router.route_into(task, d));
+    res.expect("an eligible model");
+    (made, freed)
+}
+
+/// Four models, whose filter rejects `m1` for code tasks only, with a reason it owns (one
+/// allocation), and `policy`.
+fn refusing_code(policy: impl Policy + 'static) -> Router {
+    Router::builder()
         .models((0..4).map(normal_model))
         .filter(filter_fn(|task, m| {
             if m.id.as_str() == "m1" && *task.kind() == TaskKind::CodeGeneration {
@@ -613,37 +617,37 @@ fn a_rejection_a_score_replaces_is_freed() {
                 Ok(())
             }
         }))
-        .policy(CostFirst::new(0.0).unwrap())
+        .policy(policy)
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+/// A rejection that owns its reason, replaced by a score in the next decision, is dropped: the
+/// pass writes scores without reading the verdict they replace only when no entry can hold a
+/// rejection, so nothing a rejection owns is leaked.
+#[test]
+fn a_rejection_a_score_replaces_is_freed() {
+    let router = refusing_code(CostFirst::new(0.0).unwrap());
     let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
     let mut d = Decision::new();
     router.route_into(&chat, &mut d).unwrap();
     router.route_into(&chat, &mut d).unwrap();
     // From scores to the owned rejection: one allocation, nothing freed.
-    let (made, freed, res) = allocations_and_frees(|| router.route_into(&code, &mut d));
-    res.unwrap();
-    assert_eq!((made, freed), (1, 0));
+    assert_eq!(route_counting(&router, &code, &mut d), (1, 0));
     assert!(matches!(
         d.candidates()[1].verdict,
         Verdict::Rejected(Rejection::Filter { .. })
     ));
     // The owned rejection replaced by a score: freed.
-    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
-    res.unwrap();
-    assert_eq!((made, freed), (0, 1));
+    assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
     assert!(matches!(d.candidates()[1].verdict, Verdict::Scored(_)));
     // An owned rejection put there through the decision: freed too.
     d.candidates_mut()[2].verdict = Verdict::Rejected(Rejection::Policy {
         detail: Cow::Owned("set by hand".to_owned()),
     });
-    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
-    res.unwrap();
-    assert_eq!((made, freed), (0, 1));
+    assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
     // And from then on, scores over scores: nothing made, nothing freed.
-    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
-    res.unwrap();
-    assert_eq!((made, freed), (0, 0));
+    assert_eq!(route_counting(&router, &chat, &mut d), (0, 0));
 }
 
 /// A scorer that panics part-way through a decision leaves the decision noting that its entries
@@ -661,21 +665,7 @@ fn a_rejection_written_before_a_panic_is_freed_too() {
             Ok(taskroute::Score::new(-e.cost_usd))
         }
     }
-    let router = Router::builder()
-        .models((0..4).map(normal_model))
-        .filter(filter_fn(|task, m| {
-            if m.id.as_str() == "m1" && *task.kind() == TaskKind::CodeGeneration {
-                Err(Rejection::Filter {
-                    filter: Cow::Borrowed("no-code"),
-                    detail: Cow::Owned("writes no code".to_owned()),
-                })
-            } else {
-                Ok(())
-            }
-        }))
-        .policy(taskroute::ScorerPolicy(PanicsOnCode(AtomicUsize::new(0))))
-        .build()
-        .unwrap();
+    let router = refusing_code(taskroute::ScorerPolicy(PanicsOnCode(AtomicUsize::new(0))));
     let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
     let mut d = Decision::new();
     router.route_into(&chat, &mut d).unwrap();
@@ -687,7 +677,5 @@ fn a_rejection_written_before_a_panic_is_freed_too() {
         d.candidates()[1].verdict,
         Verdict::Rejected(Rejection::Filter { .. })
     ));
-    let (made, freed, res) = allocations_and_frees(|| router.route_into(&chat, &mut d));
-    res.unwrap();
-    assert_eq!((made, freed), (0, 1));
+    assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
 }
