@@ -44,9 +44,16 @@ impl Verdict {
     pub(crate) fn set(&mut self, v: Verdict) {
         match self {
             Verdict::Rejected(_) => *self = v,
-            // `Pending` and `Scored` own no heap memory: forgetting one frees nothing.
-            Verdict::Pending | Verdict::Scored(_) => std::mem::forget(std::mem::replace(self, v)),
+            Verdict::Pending | Verdict::Scored(_) => self.set_unrejected(v),
         }
+    }
+
+    /// Overwrites `self`, known not to be [`Verdict::Rejected`], with `v`, without reading it:
+    /// `Pending` and `Scored` own no heap memory, so forgetting one frees nothing. (Called on a
+    /// rejection, it would leak what the rejection owns; it is never unsound.)
+    #[inline(always)]
+    pub(crate) fn set_unrejected(&mut self, v: Verdict) {
+        std::mem::forget(std::mem::replace(self, v));
     }
 }
 

@@ -40,7 +40,8 @@ struct TaskChecks {
 }
 
 /// What one decision's pass reads: the task, the router's models and settings, and the
-/// estimators' answers and the expected costs (one entry per model, in catalog order).
+/// estimators' answers and the expected costs (one entry per model, in catalog order); and
+/// whether it rejected a candidate.
 pub(crate) struct Pass<'a> {
     pub(crate) task: &'a dyn Task,
     pub(crate) view: TaskView<'a>,
@@ -243,17 +244,14 @@ fn score_in_pass<S: Scorer + ?Sized>(
         Ok(s) => {
             // The verdict first, then the offer (which may call out to insert into the top
             // k): the score need not be kept across that call.
-            if pass.no_rejections {
-                // No candidate held a rejection, so the verdict replaced owns nothing to drop:
-                // the score is written without reading it.
-                std::mem::forget(std::mem::replace(verdict, Verdict::Scored(s)));
-            } else {
-                match verdict {
-                    // A score over a score (a reused decision's scored candidates): only the
-                    // score is written, not the whole `Verdict`.
-                    Verdict::Scored(old) => *old = s,
-                    _ => set_scored(verdict, s),
-                }
+            match verdict {
+                // No candidate held a rejection: the score is written without reading the
+                // verdict it replaces.
+                _ if pass.no_rejections => verdict.set_unrejected(Verdict::Scored(s)),
+                // A score over a score (a reused decision's scored candidates): only the
+                // score is written, not the whole `Verdict`.
+                Verdict::Scored(old) => *old = s,
+                _ => set_scored(verdict, s),
             }
             offer(i, s, e.cost_usd);
         }
