@@ -666,14 +666,23 @@ proptest! {
         prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
         prop_assert_eq!(format!("{res1:?}"), format!("{res3:?}"));
         // Entries renamed through the decision, or the decision filled by another router of
-        // the same models in between: each entry names its model again.
+        // as many models, named otherwise, in between: each entry names its model again.
         for c in reused.candidates_mut().iter_mut().step_by(2) {
             c.model = ModelId::new("renamed");
         }
         let res4 = r.route_into(&task, &mut reused);
         prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
         prop_assert_eq!(format!("{res1:?}"), format!("{res4:?}"));
-        let _ = router(&s).route_into(&task_spec(&s.other_task), &mut reused);
+        let others = s.models.iter().enumerate().map(|(i, g)| {
+            let mut m = spec(i, g);
+            m.id = ModelId::new(format!("other-{i}"));
+            m
+        });
+        let other = Router::builder().models(others).build().unwrap();
+        let _ = other.route_into(&task_spec(&s.other_task), &mut reused);
+        for (i, c) in reused.candidates().iter().enumerate() {
+            prop_assert_eq!(c.model.as_str(), format!("other-{i}"));
+        }
         let res5 = r.route_into(&task, &mut reused);
         prop_assert_eq!(format!("{first:?}"), format!("{reused:?}"));
         prop_assert_eq!(format!("{res1:?}"), format!("{res5:?}"));
