@@ -37,17 +37,6 @@ pub struct Candidate {
 }
 
 impl Verdict {
-    /// Overwrites `self` with `v`. The same as `*self = v`, without the call into the drop glue
-    /// of `Rejection` (which the compiler does not inline) when `self` holds nothing to drop:
-    /// the router sets two verdicts per candidate per decision.
-    #[inline(always)]
-    pub(crate) fn set(&mut self, v: Verdict) {
-        match self {
-            Verdict::Rejected(_) => *self = v,
-            Verdict::Pending | Verdict::Scored(_) => self.set_unrejected(v),
-        }
-    }
-
     /// Overwrites `self`, known not to be [`Verdict::Rejected`], with `v`, without reading it:
     /// `Pending` and `Scored` own no heap memory, so forgetting one frees nothing. (Called on a
     /// rejection, it would leak what the rejection owns; it is never unsound.)
@@ -81,32 +70,6 @@ impl Candidate {
         match &self.verdict {
             Verdict::Rejected(r) => Some(r),
             _ => None,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::borrow::Cow;
-
-    #[test]
-    fn set_overwrites_every_verdict_with_every_verdict() {
-        let all = || {
-            [
-                Verdict::Pending,
-                Verdict::Scored(Score::reserve(0.5)),
-                Verdict::Rejected(Rejection::Policy {
-                    detail: Cow::Owned("an owned detail".to_owned()),
-                }),
-            ]
-        };
-        for old in all() {
-            for new in all() {
-                let mut v = old.clone();
-                v.set(new.clone());
-                assert_eq!(v, new);
-            }
         }
     }
 }

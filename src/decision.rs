@@ -67,8 +67,9 @@ pub struct Decision {
     pub(crate) filled_by: Option<std::sync::Arc<crate::table::ModelTable>>,
     /// Whether an entry may hold a [`Verdict::Rejected`] (the only verdict that owns memory to
     /// drop): the last pass rejected a candidate, a policy's or the rank stage's rejections
-    /// followed it, or the entries were changed or read from outside. A pass over entries that
-    /// hold none writes each score without reading the verdict it replaces.
+    /// followed it, or the entries were changed or read from outside. The router's pass writes
+    /// each verdict without reading the one it replaces, after setting any rejection pending
+    /// when this is set.
     #[serde(skip)]
     pub(crate) may_hold_rejections: bool,
 }

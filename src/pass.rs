@@ -53,19 +53,16 @@ pub(crate) struct Pass<'a> {
     pub(crate) quality: &'a [Option<f64>],
     pub(crate) latency: &'a [f64],
     pub(crate) cost: &'a [f64],
-    /// Whether no candidate held a rejection before the pass (see
-    /// [`Decision`](crate::Decision)'s `may_hold_rejections`).
-    pub(crate) no_rejections: bool,
     /// Whether the pass rejected a candidate.
     pub(crate) rejected: Cell<bool>,
 }
 
 impl Pass<'_> {
     /// Filters and estimates every candidate (`candidates` holds one entry per model, in
-    /// catalog order, each naming its model), and gives each one
+    /// catalog order, each naming its model, and none holds a rejection), and gives each one
     /// that passes, with its index, its estimate and its verdict (still the one it held
-    /// before), to `then`, which sets the verdict ([`Verdict::Pending`] to leave it to the
-    /// policy). Every candidate ends unranked.
+    /// before: pending or a score), to `then`, which sets the verdict without reading it
+    /// ([`Verdict::Pending`] to leave it to the policy). Every candidate ends unranked.
     ///
     /// The common case stays in the loop: the model's row passes every check, its quality is
     /// in `[0, 1]`, and the task's limits hold. Anything else goes to the full checks, out of
@@ -147,7 +144,7 @@ impl Pass<'_> {
     #[inline(always)]
     fn reject(&self, verdict: &mut Verdict, r: Rejection) {
         self.rejected.set(true);
-        verdict.set(Verdict::Rejected(r));
+        verdict.set_unrejected(Verdict::Rejected(r));
     }
 
     /// The full filters of model `i`, in their order.
@@ -244,27 +241,11 @@ fn score_in_pass<S: Scorer + ?Sized>(
         Ok(s) => {
             // The verdict first, then the offer (which may call out to insert into the top
             // k): the score need not be kept across that call.
-            match verdict {
-                // No candidate held a rejection: the score is written without reading the
-                // verdict it replaces.
-                _ if pass.no_rejections => verdict.set_unrejected(Verdict::Scored(s)),
-                // A score over a score (a reused decision's scored candidates): only the
-                // score is written, not the whole `Verdict`.
-                Verdict::Scored(old) => *old = s,
-                _ => set_scored(verdict, s),
-            }
+            verdict.set_unrejected(Verdict::Scored(s));
             offer(i, s, e.cost_usd);
         }
         Err(r) => pass.reject(verdict, r),
     });
-}
-
-/// Sets a verdict that was not a score to `s`: out of line, so that the pass's common case (a
-/// score over a score) builds no `Verdict`.
-#[cold]
-#[inline(never)]
-fn set_scored(verdict: &mut Verdict, s: crate::score::Score) {
-    verdict.set(Verdict::Scored(s));
 }
 
 #[cfg(test)]

@@ -47,7 +47,8 @@ pub trait Policy: Send + Sync {
 pub fn rank_with_scorer<S: Scorer + ?Sized>(scorer: &S, task: &dyn Task, candidates: &mut [Candidate]) {
     for c in candidates.iter_mut() {
         if let (Verdict::Pending, Some(e)) = (&c.verdict, &c.estimate) {
-            c.verdict.set(match scorer.score(task, e) {
+            // Pending: nothing to drop.
+            c.verdict.set_unrejected(match scorer.score(task, e) {
                 Ok(s) => Verdict::Scored(s),
                 Err(r) => Verdict::Rejected(r),
             });

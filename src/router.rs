@@ -398,13 +398,17 @@ impl Router {
             quality,
             latency,
             cost,
-            no_rejections: !out.may_hold_rejections,
             rejected: Cell::new(false),
         };
-        // Until the pass ends: a panic in a policy or an estimator part-way leaves the note set.
+        // The pass writes each verdict without reading the one it replaces, so none may own
+        // memory: the last decision's rejections are dropped first. The note stays set until
+        // the pass ends: a panic in a policy or an estimator part-way leaves it set.
+        if out.may_hold_rejections {
+            drop_rejections(&mut out.candidates);
+        }
         out.may_hold_rejections = true;
         let Some(policy) = policy else {
-            pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
+            pass.run(&mut out.candidates, |_, _, v| v.set_unrejected(Verdict::Pending));
             out.may_hold_rejections = pass.rejected.get();
             return;
         };
@@ -418,7 +422,7 @@ impl Router {
         if policy.score_each(each).is_some() {
             out.may_hold_rejections = pass.rejected.get();
         } else {
-            pass.run(&mut out.candidates, |_, _, v| v.set(Verdict::Pending));
+            pass.run(&mut out.candidates, |_, _, v| v.set_unrejected(Verdict::Pending));
             // The policy may change any entry, its model too: the next decision names them again
             // (and the policy and the rank stage may reject: the note stays set).
             out.filled_by = None;
@@ -429,6 +433,18 @@ impl Router {
                 &mut out.scratch_rank,
                 self.depth,
             );
+        }
+    }
+}
+
+/// Sets every rejected candidate pending, dropping what its rejection owns: out of line, as a
+/// decision holds rejections only when the last pass (or a policy, or the caller) made some.
+#[cold]
+#[inline(never)]
+fn drop_rejections(candidates: &mut [Candidate]) {
+    for c in candidates {
+        if let Verdict::Rejected(_) = c.verdict {
+            c.verdict = Verdict::Pending;
         }
     }
 }
