@@ -182,6 +182,7 @@ fn estimator_routers(n: usize) -> Vec<(&'static str, Router)> {
             .models(models(n))
             .policy(CostFirst::new(0.7).unwrap())
     };
+    #[cfg_attr(not(feature = "runtime"), allow(unused_mut))] // pushed to with the runtime
     let mut v = vec![
         ("builtin", base().build().unwrap()),
         (

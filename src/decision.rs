@@ -336,11 +336,12 @@ fn write_candidate(f: &mut fmt::Formatter<'_>, label: &str, c: &Candidate) -> fm
 }
 
 #[cfg(test)]
-mod explain_tests {
+mod tests {
     use crate::{CostFirst, Limits, ModelSpec, Prices, Router, TaskKind, TaskSpec};
 
-    #[test]
-    fn explain_can_shorten_long_lists_and_counts_the_rest() {
+    /// Six models at $1–6 per Mtok, and a chat task whose cost limit rules out the three
+    /// dearest: three ranked, three rejected.
+    fn three_ranked_three_rejected() -> crate::Decision {
         let mut b = Router::builder().policy(CostFirst::new(0.5).unwrap());
         for i in 0..6 {
             let price = 1.0 + f64::from(i);
@@ -350,11 +351,26 @@ mod explain_tests {
             );
         }
         let router = b.build().unwrap();
-        // m3..m5 are too dear for the limit: 3 ranked, 3 rejected.
         let task = TaskSpec::new(TaskKind::Chat, 1_000)
             .with_output_tokens(0)
             .with_limits(Limits::NONE.with_max_cost_usd(0.0035));
-        let d = router.route(&task).unwrap();
+        router.route(&task).unwrap()
+    }
+
+    #[test]
+    fn into_candidates_gives_every_entry_with_its_verdict() {
+        let d = three_ranked_three_rejected();
+        let seen = d.candidates().to_vec();
+        let taken = d.into_candidates();
+        assert_eq!(taken, seen);
+        assert_eq!(taken.len(), 6);
+        assert_eq!(taken.iter().filter(|c| c.rejection().is_some()).count(), 3);
+        assert_eq!(taken.iter().filter(|c| c.rank.is_some()).count(), 3);
+    }
+
+    #[test]
+    fn explain_can_shorten_long_lists_and_counts_the_rest() {
+        let d = three_ranked_three_rejected();
         let full = d.explain().to_string();
         assert_eq!(full.matches("fallback").count(), 2, "{full}");
         assert_eq!(full.matches("rejected ").count(), 3, "{full}");
