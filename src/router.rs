@@ -422,6 +422,11 @@ impl Router {
         if policy.score_each(each).is_some() {
             out.may_hold_rejections = pass.rejected.get();
         } else {
+            // A policy may have run the pass (`score_with`) and still answered `None`: the
+            // rejections that run wrote are dropped before the pass runs again.
+            if pass.rejected.get() {
+                drop_rejections(&mut out.candidates);
+            }
             pass.run(&mut out.candidates, |_, _, v| v.set_unrejected(Verdict::Pending));
             // The policy may change any entry, its model too: the next decision names them again
             // (and the policy and the rank stage may reject: the note stays set).

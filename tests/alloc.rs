@@ -623,8 +623,8 @@ fn refusing_code(policy: impl Policy + 'static) -> Router {
 }
 
 /// A rejection that owns its reason, replaced by a score in the next decision, is dropped: the
-/// pass writes scores without reading the verdict they replace only when no entry can hold a
-/// rejection, so nothing a rejection owns is leaked.
+/// pass writes every verdict without reading the one it replaces, once the rejections an entry
+/// may hold are dropped, so nothing a rejection owns is leaked.
 #[test]
 fn a_rejection_a_score_replaces_is_freed() {
     let router = refusing_code(CostFirst::new(0.0).unwrap());
@@ -678,4 +678,34 @@ fn a_rejection_written_before_a_panic_is_freed_too() {
         Verdict::Rejected(Rejection::Filter { .. })
     ));
     assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
+}
+
+/// A policy that runs the pass (`ScoreEach::score_with`) and still answers `None` gets its
+/// candidates filtered again for its `rank`: the rejection the first run wrote is freed, not
+/// overwritten.
+#[test]
+fn a_rejection_from_a_pass_the_policy_declined_is_freed() {
+    use taskroute::{Candidate, ScoreEach, Scored, rank_with_scorer};
+    struct ScoresThenDeclines;
+    impl Policy for ScoresThenDeclines {
+        fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+            rank_with_scorer(&CostFirst::new(0.0).unwrap(), task, candidates);
+        }
+        fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+            let _ = each.score_with(&CostFirst::new(0.0).unwrap());
+            None
+        }
+    }
+    let router = refusing_code(ScoresThenDeclines);
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let mut d = Decision::new();
+    router.route_into(&chat, &mut d).unwrap();
+    router.route_into(&chat, &mut d).unwrap();
+    // m1's owned reason is made by each of the two runs of the pass; the first one's is freed.
+    assert_eq!(route_counting(&router, &code, &mut d), (2, 1));
+    assert!(matches!(
+        d.candidates()[1].verdict,
+        Verdict::Rejected(Rejection::Filter { .. })
+    ));
+    assert!(d.primary().is_some());
 }
