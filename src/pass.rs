@@ -55,6 +55,9 @@ pub(crate) struct Pass<'a> {
     pub(crate) cost: &'a [f64],
     /// Whether the pass rejected a candidate.
     pub(crate) rejected: Cell<bool>,
+    /// Whether [`ScoreEach::score_with`] ran the pass for this decision: a [`Scored`] kept
+    /// from another decision does not count.
+    pub(crate) scored: Cell<bool>,
 }
 
 impl Pass<'_> {
@@ -197,7 +200,9 @@ impl fmt::Debug for ScoreEach<'_> {
 }
 
 /// Proof that [`ScoreEach::score_with`] scored and ranked a decision's candidates; only that
-/// method makes one.
+/// method makes one. (One kept from an earlier decision and returned for another proves
+/// nothing: the router then filters and estimates the candidates and calls the policy's
+/// [`rank`](crate::Policy::rank), as for `None`.)
 #[derive(Debug)]
 pub struct Scored(());
 
@@ -224,6 +229,7 @@ impl ScoreEach<'_> {
             score_in_pass(pass, candidates, scorer, |i, s, cost| top.offer_more(i, s, cost));
         }
         top.finish(candidates, ranking);
+        pass.scored.set(true);
         Scored(())
     }
 }

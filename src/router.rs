@@ -399,6 +399,7 @@ impl Router {
             latency,
             cost,
             rejected: Cell::new(false),
+            scored: Cell::new(false),
         };
         // The pass writes each verdict without reading the one it replaces, so none may own
         // memory: the last decision's rejections are dropped first. The note stays set until
@@ -419,11 +420,14 @@ impl Router {
             scratch: &mut out.scratch_rank,
             depth: self.depth,
         };
-        if policy.score_each(each).is_some() {
+        // `Some` counts only when `score_with` ran for this decision (not a proof kept from
+        // another one).
+        if policy.score_each(each).is_some() && pass.scored.get() {
             out.may_hold_rejections = pass.rejected.get();
         } else {
-            // A policy may have run the pass (`score_with`) and still answered `None`: the
-            // rejections that run wrote are dropped before the pass runs again.
+            // A policy may have run the pass (`score_with`) and still answered `None` (or
+            // answered with a kept proof): the rejections that run wrote are dropped before
+            // the pass runs again.
             if pass.rejected.get() {
                 drop_rejections(&mut out.candidates);
             }

@@ -709,3 +709,97 @@ fn a_rejection_from_a_pass_the_policy_declined_is_freed() {
     ));
     assert!(d.primary().is_some());
 }
+
+/// An owned rejection written by a custom policy's `rank` (the pass itself rejecting nothing)
+/// is freed by the next decision.
+#[test]
+fn an_owned_rejection_from_a_policys_rank_is_freed() {
+    use taskroute::Candidate;
+    let policy = policy_fn("refuses-m2", |_: &dyn Task, candidates: &mut [Candidate]| {
+        for c in candidates
+            .iter_mut()
+            .filter(|c| matches!(c.verdict, Verdict::Pending))
+        {
+            c.verdict = if c.model.as_str() == "m2" {
+                Verdict::Rejected(Rejection::Policy {
+                    detail: Cow::Owned("not m2".to_owned()),
+                })
+            } else {
+                Verdict::Scored(taskroute::Score::new(1.0))
+            };
+        }
+    });
+    let router = refusing_code(policy);
+    let chat = task(TaskKind::Chat);
+    let mut d = Decision::new();
+    router.route_into(&chat, &mut d).unwrap();
+    // Each decision makes m2's reason and frees the one before.
+    assert_eq!(route_counting(&router, &chat, &mut d), (1, 1));
+    assert_eq!(route_counting(&router, &chat, &mut d), (1, 1));
+}
+
+/// `evaluate_candidates` (no policy) frees the owned rejection it replaces, and leaves the note
+/// set for the one it writes.
+#[test]
+fn an_owned_rejection_from_evaluate_candidates_is_freed() {
+    let router = refusing_code(CostFirst::new(0.0).unwrap());
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let mut d = Decision::new();
+    router.route_into(&chat, &mut d).unwrap();
+    let evaluating = |t: &TaskSpec, d: &mut Decision| {
+        let (made, freed, ()) = allocations_and_frees(|| router.evaluate_candidates(t, d));
+        (made, freed)
+    };
+    assert_eq!(evaluating(&code, &mut d), (1, 0));
+    assert_eq!(evaluating(&chat, &mut d), (0, 1));
+    assert_eq!(evaluating(&code, &mut d), (1, 0));
+    assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
+}
+
+/// A decision read back from JSON may hold owned rejections (serde makes both of a filter's
+/// strings owned): routing into it frees them.
+#[test]
+fn an_owned_rejection_read_from_json_is_freed() {
+    let router = refusing_code(CostFirst::new(0.0).unwrap());
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let read = |t: &TaskSpec| -> Decision {
+        serde_json::from_str(&serde_json::to_string(&router.route(t).unwrap()).unwrap()).unwrap()
+    };
+    let (mut without, mut with) = (read(&chat), read(&code));
+    let freed_without = route_counting(&router, &chat, &mut without).1;
+    let freed_with = route_counting(&router, &chat, &mut with).1;
+    assert_eq!(freed_with, freed_without + 2);
+}
+
+/// A policy that keeps the proof `score_with` gave it and returns it for a later decision,
+/// without running the pass, gets that decision made as for `None`, not the earlier one's
+/// entries left in place.
+#[test]
+fn a_proof_kept_from_an_earlier_decision_does_not_skip_the_pass() {
+    use std::sync::Mutex;
+    use taskroute::{Candidate, ScoreEach, Scored, rank_with_scorer};
+    struct KeepsItsProof(Mutex<Option<Scored>>);
+    impl Policy for KeepsItsProof {
+        fn rank(&self, task: &dyn Task, candidates: &mut [Candidate]) {
+            rank_with_scorer(&CostFirst::new(0.0).unwrap(), task, candidates);
+        }
+        fn score_each(&self, each: ScoreEach<'_>) -> Option<Scored> {
+            let mut kept = self.0.lock().unwrap();
+            if let Some(proof) = kept.take() {
+                return Some(proof);
+            }
+            *kept = Some(each.score_with(&CostFirst::new(0.0).unwrap()));
+            None
+        }
+    }
+    let router = refusing_code(KeepsItsProof(Mutex::new(None)));
+    let plain = refusing_code(CostFirst::new(0.0).unwrap());
+    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
+    let mut d = Decision::new();
+    router.route_into(&code, &mut d).unwrap();
+    // The policy answers this one with the proof it kept from the code task.
+    router.route_into(&chat, &mut d).unwrap();
+    let want = plain.route(&chat).unwrap();
+    assert_eq!(d.candidates(), want.candidates());
+    assert_eq!(d.ranked().count(), want.ranked().count());
+}
