@@ -622,6 +622,22 @@ fn refusing_code(policy: impl Policy + 'static) -> Router {
         .unwrap()
 }
 
+/// A decision `router` routed a chat task into twice (its entries all scored, none rejected).
+fn routed_on_chat_twice(router: &Router) -> Decision {
+    let mut d = Decision::new();
+    router.route_into(&task(TaskKind::Chat), &mut d).unwrap();
+    router.route_into(&task(TaskKind::Chat), &mut d).unwrap();
+    d
+}
+
+/// Whether `m1` holds the filter's rejection of code tasks.
+fn m1_refused(d: &Decision) -> bool {
+    matches!(
+        d.candidates()[1].verdict,
+        Verdict::Rejected(Rejection::Filter { .. })
+    )
+}
+
 /// A rejection that owns its reason, replaced by a score in the next decision, is dropped: the
 /// pass writes every verdict without reading the one it replaces, once the rejections an entry
 /// may hold are dropped, so nothing a rejection owns is leaked.
@@ -629,15 +645,10 @@ fn refusing_code(policy: impl Policy + 'static) -> Router {
 fn a_rejection_a_score_replaces_is_freed() {
     let router = refusing_code(CostFirst::new(0.0).unwrap());
     let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
-    let mut d = Decision::new();
-    router.route_into(&chat, &mut d).unwrap();
-    router.route_into(&chat, &mut d).unwrap();
+    let mut d = routed_on_chat_twice(&router);
     // From scores to the owned rejection: one allocation, nothing freed.
     assert_eq!(route_counting(&router, &code, &mut d), (1, 0));
-    assert!(matches!(
-        d.candidates()[1].verdict,
-        Verdict::Rejected(Rejection::Filter { .. })
-    ));
+    assert!(m1_refused(&d));
     // The owned rejection replaced by a score: freed.
     assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
     assert!(matches!(d.candidates()[1].verdict, Verdict::Scored(_)));
@@ -667,16 +678,11 @@ fn a_rejection_written_before_a_panic_is_freed_too() {
     }
     let router = refusing_code(taskroute::ScorerPolicy(PanicsOnCode(AtomicUsize::new(0))));
     let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
-    let mut d = Decision::new();
-    router.route_into(&chat, &mut d).unwrap();
-    router.route_into(&chat, &mut d).unwrap();
+    let mut d = routed_on_chat_twice(&router);
     // m1 is rejected (its reason owned), then the scorer panics at m3.
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| router.route_into(&code, &mut d)));
     assert!(caught.is_err());
-    assert!(matches!(
-        d.candidates()[1].verdict,
-        Verdict::Rejected(Rejection::Filter { .. })
-    ));
+    assert!(m1_refused(&d));
     assert_eq!(route_counting(&router, &chat, &mut d), (0, 1));
 }
 
@@ -697,16 +703,11 @@ fn a_rejection_from_a_pass_the_policy_declined_is_freed() {
         }
     }
     let router = refusing_code(ScoresThenDeclines);
-    let (chat, code) = (task(TaskKind::Chat), task(TaskKind::CodeGeneration));
-    let mut d = Decision::new();
-    router.route_into(&chat, &mut d).unwrap();
-    router.route_into(&chat, &mut d).unwrap();
+    let code = task(TaskKind::CodeGeneration);
+    let mut d = routed_on_chat_twice(&router);
     // m1's owned reason is made by each of the two runs of the pass; the first one's is freed.
     assert_eq!(route_counting(&router, &code, &mut d), (2, 1));
-    assert!(matches!(
-        d.candidates()[1].verdict,
-        Verdict::Rejected(Rejection::Filter { .. })
-    ));
+    assert!(m1_refused(&d));
     assert!(d.primary().is_some());
 }
 
