@@ -41,7 +41,8 @@ struct TaskChecks {
 
 /// What one decision's pass reads: the task, the router's models and settings, and the
 /// estimators' answers and the expected costs (one entry per model, in catalog order); and
-/// whether it rejected a candidate.
+/// what it did: whether it rejected a candidate, and whether a policy's
+/// [`ScoreEach::score_with`] ran it.
 pub(crate) struct Pass<'a> {
     pub(crate) task: &'a dyn Task,
     pub(crate) view: TaskView<'a>,

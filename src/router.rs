@@ -403,7 +403,7 @@ impl Router {
         };
         // The pass writes each verdict without reading the one it replaces, so none may own
         // memory: the last decision's rejections are dropped first. The note stays set until
-        // the pass ends: a panic in a policy or an estimator part-way leaves it set.
+        // the pass ends: a filter, a scorer or a policy that panics part-way leaves it set.
         if out.may_hold_rejections {
             drop_rejections(&mut out.candidates);
         }
@@ -446,9 +446,9 @@ impl Router {
     }
 }
 
-/// Sets every rejected candidate pending, dropping what its rejection owns: out of line, as a
-/// decision holds rejections only when the last pass (or a policy, or the caller) made some.
-#[cold]
+/// Sets every rejected candidate pending, dropping what its rejection owns. Out of line, so
+/// that the pass's set-up stays small; not cold, as a real catalog rejects some candidates on
+/// most decisions (as `benches/route.rs`'s does on every one).
 #[inline(never)]
 fn drop_rejections(candidates: &mut [Candidate]) {
     for c in candidates {
