@@ -22,6 +22,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::non_negative::non_negative;
 
+/// USD per token in one USD per million tokens: every cost is its tokens times its rates,
+/// times this. A multiplication, not a division by 1,000,000: the router prices every model on
+/// every decision, and a division's throughput (one per several cycles, two at a time at best)
+/// took about a tenth of a 1,024-model decision (docs/performance.md, round 17). The result can
+/// differ from the division's in the last bit; every cost the crate computes uses this one.
+pub(crate) const PER_TOKEN: f64 = 1e-6;
+
 /// Token counts of one call, as a provider bills them.
 ///
 /// `input` counts every prompt token: the fresh ones, those read from the prompt cache and
@@ -171,7 +178,7 @@ impl Rates {
             + f64::from(w5) * or_input(self.cache_write_5m)
             + f64::from(w1h) * or_input(self.cache_write_1h)
             + (f64::from(t.output) + f64::from(t.reasoning)) * self.output)
-            / 1_000_000.0
+            * PER_TOKEN
     }
 }
 
@@ -265,7 +272,7 @@ impl CallRates {
         (f64::from(fresh) * self.input
             + f64::from(read) * self.cached_input
             + f64::from(output) * self.output)
-            / 1_000_000.0
+            * PER_TOKEN
     }
 }
 

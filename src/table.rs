@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use crate::date::Date;
 use crate::model::{Capabilities, Capability, ModelId, ModelSpec};
-use crate::prices::CallRates;
+use crate::prices::{CallRates, PER_TOKEN};
 
 /// The router's allow/deny verdict on one model (both lists are fixed when the router is built).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,7 +188,7 @@ impl ModelTable {
             // adding it to the input term (`+0.0` or more) changes nothing.
             let (fresh, tokens_out) = (f64::from(input), f64::from(output));
             for (o, (&i, &p)) in out.iter_mut().zip(self.input.iter().zip(&self.output[..])) {
-                *o = (fresh * i + tokens_out * p) / 1_000_000.0;
+                *o = (fresh * i + tokens_out * p) * PER_TOKEN;
             }
             if !self.tiered.is_empty() {
                 self.tiered_costs(models, (input, cached, output), out);

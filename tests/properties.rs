@@ -381,8 +381,9 @@ fn oracle_cost(g: &GenModel, t: &GenTask) -> f64 {
     let out = oracle_output_tokens(t);
     let cached = t.cached.min(t.input);
     let fresh = f64::from(t.input - cached);
-    (fresh * g.input + f64::from(cached) * g.cached.unwrap_or(g.input) + f64::from(out) * g.output)
-        / 1_000_000.0
+    // Rates are USD per million tokens; the crate's costs multiply by 1e-6 (a division by
+    // 1,000,000 can differ in the last bit).
+    (fresh * g.input + f64::from(cached) * g.cached.unwrap_or(g.input) + f64::from(out) * g.output) * 1e-6
 }
 
 fn oracle_latency(g: &GenModel, t: &GenTask) -> f64 {
