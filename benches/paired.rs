@@ -5,20 +5,28 @@
 //! `benches/peers.rs` times each side for seconds, one after the other, as criterion does. On a
 //! shared virtual machine the host's speed drifts between those seconds: in one binary,
 //! model-router's own median at 1,024 models moved by 46 % between runs (docs/performance.md,
-//! round 16), more than the change being measured. Here each case instead runs many pairs of
+//! round 16), more than the change being measured. Here each case instead runs many rounds of
 //! short blocks (about a millisecond each, the same iteration count every block): one block of
-//! model-router's pick, one of taskroute's `route_into` with `CostFirst` at the floor, in turns
-//! (AB, BA, AB, ...). Each pair gives a ratio; the figure is the median of those ratios, with
-//! their quartiles. The case and the models are those of `benches/peers.rs`
+//! model-router's pick and one of taskroute's `route_into` per policy, in an order that rotates
+//! every round. Each round gives each policy a ratio to model-router's block of that round; the
+//! figure is the median of those ratios, with their quartiles. The policies: `cost_first`,
+//! `CostFirst` at the floor (issue 17's target), and `weighted`, `Weighted` at 100 quality
+//! points per USD (a different pick; model-router serves as a fixed yardstick when two builds
+//! of taskroute are compared). The case and the models are those of `benches/peers.rs`
 //! (`benches/support/peers_shape.rs`).
 //!
 //! Run: `cargo bench --bench paired` (all cases), or `cargo bench --bench paired -- 1024`
-//! (cases whose name contains `1024`). `TASKROUTE_PAIRS` sets the pairs per case (default 400).
+//! (cases whose name contains `1024`). `TASKROUTE_PAIRS` sets the rounds per case (default 400).
 //! The clock is the thread's CPU time on Unix, else the wall clock.
 
 use std::hint::black_box;
 
-use taskroute::{Decision, Router};
+use std::sync::Arc;
+
+use taskroute::{Decision, Policy, Router, Weighted};
+
+/// `Weighted`'s cost weight: 100 quality points per USD (a cent buys a point).
+const WEIGHTED_COST: f64 = 100.0;
 
 #[path = "support/peers_shape.rs"]
 mod shape;
@@ -40,7 +48,7 @@ fn now_ns() -> u64 {
 }
 
 /// The time of `iters` calls of `f`.
-fn block(iters: u64, f: &mut impl FnMut()) -> u64 {
+fn block(iters: u64, f: &mut dyn FnMut()) -> u64 {
     let start = now_ns();
     for _ in 0..iters {
         f();
@@ -49,7 +57,7 @@ fn block(iters: u64, f: &mut impl FnMut()) -> u64 {
 }
 
 /// How many calls of `f` take about `target_ns` (at least one).
-fn calibrate(target_ns: u64, f: &mut impl FnMut()) -> u64 {
+fn calibrate(target_ns: u64, f: &mut dyn FnMut()) -> u64 {
     let mut iters = 1;
     loop {
         let t = block(iters, f);
@@ -65,40 +73,46 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// What one case measured, per call.
+/// What one case measured, per call, for one of taskroute's policies.
 struct Paired {
     ratios: Vec<f64>,
     theirs_ns: Vec<f64>,
     ours_ns: Vec<f64>,
 }
 
-/// `pairs` pairs of blocks of `theirs` and `ours`, in turns.
-fn measure(pairs: usize, theirs: &mut impl FnMut(), ours: &mut impl FnMut()) -> Paired {
+/// `rounds` rounds of one block of each of `all` (model-router's pick first, then taskroute's
+/// policies), in an order that rotates every round; each of the others gets the ratio to the
+/// first's block of its round.
+fn measure(rounds: usize, all: &mut [Box<dyn FnMut() + '_>]) -> Vec<Paired> {
     const BLOCK_NS: u64 = 1_000_000;
     // Warm-up, then iteration counts fixed for the whole run.
-    block(calibrate(BLOCK_NS, theirs), theirs);
-    block(calibrate(BLOCK_NS, ours), ours);
-    let (k_theirs, k_ours) = (calibrate(BLOCK_NS, theirs), calibrate(BLOCK_NS, ours));
-    let mut out = Paired {
-        ratios: Vec::with_capacity(pairs),
-        theirs_ns: Vec::with_capacity(pairs),
-        ours_ns: Vec::with_capacity(pairs),
-    };
-    for i in 0..pairs {
-        let (t, o) = if i % 2 == 0 {
-            let t = block(k_theirs, theirs);
-            (t, block(k_ours, ours))
-        } else {
-            let o = block(k_ours, ours);
-            (block(k_theirs, theirs), o)
-        };
-        let (t, o) = (t as f64 / k_theirs as f64, o as f64 / k_ours as f64);
-        out.ratios.push(o / t);
-        out.theirs_ns.push(t);
-        out.ours_ns.push(o);
+    for f in all.iter_mut() {
+        block(calibrate(BLOCK_NS, f), f);
     }
-    for v in [&mut out.ratios, &mut out.theirs_ns, &mut out.ours_ns] {
-        v.sort_by(f64::total_cmp);
+    let iters: Vec<u64> = all.iter_mut().map(|f| calibrate(BLOCK_NS, f)).collect();
+    let mut out: Vec<Paired> = (1..all.len())
+        .map(|_| Paired {
+            ratios: Vec::with_capacity(rounds),
+            theirs_ns: Vec::with_capacity(rounds),
+            ours_ns: Vec::with_capacity(rounds),
+        })
+        .collect();
+    let mut ns = vec![0.0; all.len()];
+    for round in 0..rounds {
+        for k in 0..all.len() {
+            let j = (round + k) % all.len();
+            ns[j] = block(iters[j], &mut *all[j]) as f64 / iters[j] as f64;
+        }
+        for (p, &o) in out.iter_mut().zip(&ns[1..]) {
+            p.ratios.push(o / ns[0]);
+            p.theirs_ns.push(ns[0]);
+            p.ours_ns.push(o);
+        }
+    }
+    for p in &mut out {
+        for v in [&mut p.ratios, &mut p.theirs_ns, &mut p.ours_ns] {
+            v.sort_by(f64::total_cmp);
+        }
     }
     out
 }
@@ -109,13 +123,13 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let pairs = match std::env::var("TASKROUTE_PAIRS") {
-        Ok(v) => v.parse().expect("TASKROUTE_PAIRS: a number of pairs"),
+    let rounds = match std::env::var("TASKROUTE_PAIRS") {
+        Ok(v) => v.parse().expect("TASKROUTE_PAIRS: a number of rounds"),
         Err(_) => 400,
     };
-    assert!(pairs > 0, "TASKROUTE_PAIRS: at least one pair");
+    assert!(rounds > 0, "TASKROUTE_PAIRS: at least one round");
     let task = shape::task();
-    println!("case            pairs  ours/theirs median [q1, q3]  ours ns  theirs ns");
+    println!("case            policy        pairs  ours/theirs median [q1, q3]  ours ns  theirs ns");
     for (n, floor) in shape::CASES {
         let name = format!("n{n}_tier{floor}");
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
@@ -124,30 +138,45 @@ fn main() {
         let models = shape::synthetic(n);
         let model_router = shape::model_router(&models);
         let complexity = shape::complexity(floor);
-        let router = Router::builder()
-            .models(shape::specs(&models))
-            .policy(shape::cost_first(floor))
-            .build()
-            .expect("the synthetic models build a router");
-        let mut d = Decision::new();
-        let p = measure(
-            pairs,
-            &mut || {
-                black_box(black_box(&model_router).select_by_complexity(black_box(complexity)));
-            },
-            &mut || {
-                black_box(&router)
-                    .route_into(black_box(&task), black_box(&mut d))
+        let policies: [(&str, Arc<dyn Policy>); 2] = [
+            ("cost_first", Arc::new(shape::cost_first(floor))),
+            (
+                "weighted",
+                Arc::new(Weighted::new(WEIGHTED_COST).expect("a valid weight")),
+            ),
+        ];
+        let routers: Vec<Router> = policies
+            .iter()
+            .map(|(_, p)| {
+                Router::builder()
+                    .models(shape::specs(&models))
+                    .shared_policy(Arc::clone(p))
+                    .build()
+                    .expect("the synthetic models build a router")
+            })
+            .collect();
+        let mut decisions: Vec<Decision> = routers.iter().map(|_| Decision::new()).collect();
+        let mut all: Vec<Box<dyn FnMut() + '_>> = vec![Box::new(|| {
+            black_box(black_box(&model_router).select_by_complexity(black_box(complexity)));
+        })];
+        for (r, d) in routers.iter().zip(decisions.iter_mut()) {
+            let task = &task;
+            all.push(Box::new(move || {
+                black_box(r)
+                    .route_into(black_box(task), black_box(&mut *d))
                     .expect("every case has an eligible model");
-            },
-        );
-        println!(
-            "{name:<15} {pairs:>5}  {:.3} [{:.3}, {:.3}]        {:>8.0} {:>9.0}",
-            quantile(&p.ratios, 0.5),
-            quantile(&p.ratios, 0.25),
-            quantile(&p.ratios, 0.75),
-            quantile(&p.ours_ns, 0.5),
-            quantile(&p.theirs_ns, 0.5),
-        );
+            }));
+        }
+        let measured = measure(rounds, &mut all);
+        for ((policy, _), p) in policies.iter().zip(&measured) {
+            println!(
+                "{name:<15} {policy:<12} {rounds:>5}  {:.3} [{:.3}, {:.3}]        {:>8.0} {:>9.0}",
+                quantile(&p.ratios, 0.5),
+                quantile(&p.ratios, 0.25),
+                quantile(&p.ratios, 0.75),
+                quantile(&p.ours_ns, 0.5),
+                quantile(&p.theirs_ns, 0.5),
+            );
+        }
     }
 }
