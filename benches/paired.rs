@@ -17,52 +17,49 @@
 //!
 //! Run: `cargo bench --bench paired` (all cases), or `cargo bench --bench paired -- 1024`
 //! (cases whose name contains `1024`). `TASKROUTE_PAIRS` sets the rounds per case (default 400).
-//! The clock is the thread's CPU time on Unix, else the wall clock.
+//! The clock is the thread's CPU time on Unix (`benches/support/thread_cpu.rs`), else criterion's wall
+//! clock.
 
 use std::hint::black_box;
 
-use std::sync::Arc;
-
-use taskroute::{Decision, Policy, Router, Weighted};
-
-/// `Weighted`'s cost weight: 100 quality points per USD (a cent buys a point).
-const WEIGHTED_COST: f64 = 100.0;
+use criterion::measurement::Measurement;
+use taskroute::{Decision, Router, Weighted};
 
 #[path = "support/peers_shape.rs"]
 mod shape;
 
-/// Nanoseconds on the thread's CPU clock (Unix), else on a monotonic wall clock.
-fn now_ns() -> u64 {
-    #[cfg(unix)]
-    {
-        let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-        t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
-    }
-    #[cfg(not(unix))]
-    {
-        use std::sync::OnceLock;
-        use std::time::Instant;
-        static START: OnceLock<Instant> = OnceLock::new();
-        START.get_or_init(Instant::now).elapsed().as_nanos() as u64
-    }
-}
+#[cfg(unix)]
+#[path = "support/thread_cpu.rs"]
+mod thread_cpu;
 
-/// The time of `iters` calls of `f`.
-fn block(iters: u64, f: &mut dyn FnMut()) -> u64 {
-    let start = now_ns();
+/// `Weighted`'s cost weight: 100 quality points per USD (a cent buys a point).
+const WEIGHTED_COST: f64 = 100.0;
+
+/// The rounds per case unless `TASKROUTE_PAIRS` says otherwise.
+const ROUNDS: usize = 400;
+
+/// The clock: the thread's CPU time on Unix, else the wall clock.
+#[cfg(unix)]
+const CLOCK: thread_cpu::ThreadCpu = thread_cpu::ThreadCpu;
+#[cfg(not(unix))]
+const CLOCK: criterion::measurement::WallTime = criterion::measurement::WallTime;
+
+/// The time of `iters` calls of `f`, in nanoseconds.
+fn block(iters: u64, f: &mut dyn FnMut()) -> f64 {
+    let start = CLOCK.start();
     for _ in 0..iters {
         f();
     }
-    now_ns() - start
+    CLOCK.to_f64(&CLOCK.end(start))
 }
 
 /// How many calls of `f` take about `target_ns` (at least one).
-fn calibrate(target_ns: u64, f: &mut dyn FnMut()) -> u64 {
+fn calibrate(target_ns: f64, f: &mut dyn FnMut()) -> u64 {
     let mut iters = 1;
     loop {
         let t = block(iters, f);
-        if t >= target_ns / 4 || iters >= 1 << 24 {
-            return (iters * target_ns / t.max(1)).max(1);
+        if t >= target_ns / 4.0 || iters >= 1 << 24 {
+            return ((iters as f64 * target_ns / t.max(1.0)) as u64).max(1);
         }
         iters *= 2;
     }
@@ -73,48 +70,29 @@ fn quantile(v: &[f64], q: f64) -> f64 {
     v[((v.len() - 1) as f64 * q).round() as usize]
 }
 
-/// What one case measured, per call, for one of taskroute's policies.
-struct Paired {
-    ratios: Vec<f64>,
-    theirs_ns: Vec<f64>,
-    ours_ns: Vec<f64>,
-}
-
-/// `rounds` rounds of one block of each of `all` (model-router's pick first, then taskroute's
-/// policies), in an order that rotates every round; each of the others gets the ratio to the
-/// first's block of its round.
-fn measure(rounds: usize, all: &mut [Box<dyn FnMut() + '_>]) -> Vec<Paired> {
-    const BLOCK_NS: u64 = 1_000_000;
+/// `rounds` rounds of one block of each of `all`, in an order that rotates every round: for
+/// each of `all`, its time per call in each round, in round order.
+fn measure(rounds: usize, all: &mut [Box<dyn FnMut() + '_>]) -> Vec<Vec<f64>> {
+    const BLOCK_NS: f64 = 1e6;
     // Warm-up, then iteration counts fixed for the whole run.
     for f in all.iter_mut() {
         block(calibrate(BLOCK_NS, f), f);
     }
     let iters: Vec<u64> = all.iter_mut().map(|f| calibrate(BLOCK_NS, f)).collect();
-    let mut out: Vec<Paired> = (1..all.len())
-        .map(|_| Paired {
-            ratios: Vec::with_capacity(rounds),
-            theirs_ns: Vec::with_capacity(rounds),
-            ours_ns: Vec::with_capacity(rounds),
-        })
-        .collect();
-    let mut ns = vec![0.0; all.len()];
+    let mut ns = vec![Vec::with_capacity(rounds); all.len()];
     for round in 0..rounds {
         for k in 0..all.len() {
             let j = (round + k) % all.len();
-            ns[j] = block(iters[j], &mut *all[j]) as f64 / iters[j] as f64;
-        }
-        for (p, &o) in out.iter_mut().zip(&ns[1..]) {
-            p.ratios.push(o / ns[0]);
-            p.theirs_ns.push(ns[0]);
-            p.ours_ns.push(o);
+            ns[j].push(block(iters[j], &mut *all[j]) / iters[j] as f64);
         }
     }
-    for p in &mut out {
-        for v in [&mut p.ratios, &mut p.theirs_ns, &mut p.ours_ns] {
-            v.sort_by(f64::total_cmp);
-        }
-    }
-    out
+    ns
+}
+
+/// `v` sorted.
+fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(f64::total_cmp);
+    v
 }
 
 fn main() {
@@ -125,11 +103,11 @@ fn main() {
         .collect();
     let rounds = match std::env::var("TASKROUTE_PAIRS") {
         Ok(v) => v.parse().expect("TASKROUTE_PAIRS: a number of rounds"),
-        Err(_) => 400,
+        Err(_) => ROUNDS,
     };
     assert!(rounds > 0, "TASKROUTE_PAIRS: at least one round");
     let task = shape::task();
-    println!("case            policy        pairs  ours/theirs median [q1, q3]  ours ns  theirs ns");
+    println!("case            policy       rounds  ours/theirs median [q1, q3]  ours ns  theirs ns");
     for (n, floor) in shape::CASES {
         let name = format!("n{n}_tier{floor}");
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
@@ -138,28 +116,18 @@ fn main() {
         let models = shape::synthetic(n);
         let model_router = shape::model_router(&models);
         let complexity = shape::complexity(floor);
-        let policies: [(&str, Arc<dyn Policy>); 2] = [
-            ("cost_first", Arc::new(shape::cost_first(floor))),
+        let routers: [(&str, Router); 2] = [
+            ("cost_first", shape::router(&models, shape::cost_first(floor))),
             (
                 "weighted",
-                Arc::new(Weighted::new(WEIGHTED_COST).expect("a valid weight")),
+                shape::router(&models, Weighted::new(WEIGHTED_COST).expect("a valid weight")),
             ),
         ];
-        let routers: Vec<Router> = policies
-            .iter()
-            .map(|(_, p)| {
-                Router::builder()
-                    .models(shape::specs(&models))
-                    .shared_policy(Arc::clone(p))
-                    .build()
-                    .expect("the synthetic models build a router")
-            })
-            .collect();
-        let mut decisions: Vec<Decision> = routers.iter().map(|_| Decision::new()).collect();
+        let mut decisions = [Decision::new(), Decision::new()];
         let mut all: Vec<Box<dyn FnMut() + '_>> = vec![Box::new(|| {
             black_box(black_box(&model_router).select_by_complexity(black_box(complexity)));
         })];
-        for (r, d) in routers.iter().zip(decisions.iter_mut()) {
+        for ((_, r), d) in routers.iter().zip(&mut decisions) {
             let task = &task;
             all.push(Box::new(move || {
                 black_box(r)
@@ -167,15 +135,17 @@ fn main() {
                     .expect("every case has an eligible model");
             }));
         }
-        let measured = measure(rounds, &mut all);
-        for ((policy, _), p) in policies.iter().zip(&measured) {
+        let ns = measure(rounds, &mut all);
+        let theirs = &ns[0];
+        for ((policy, _), ours) in routers.iter().zip(&ns[1..]) {
+            let ratios = sorted(ours.iter().zip(theirs).map(|(o, t)| o / t).collect());
             println!(
-                "{name:<15} {policy:<12} {rounds:>5}  {:.3} [{:.3}, {:.3}]        {:>8.0} {:>9.0}",
-                quantile(&p.ratios, 0.5),
-                quantile(&p.ratios, 0.25),
-                quantile(&p.ratios, 0.75),
-                quantile(&p.ours_ns, 0.5),
-                quantile(&p.theirs_ns, 0.5),
+                "{name:<15} {policy:<12} {rounds:>6}  {:.3} [{:.3}, {:.3}]        {:>8.0} {:>9.0}",
+                quantile(&ratios, 0.5),
+                quantile(&ratios, 0.25),
+                quantile(&ratios, 0.75),
+                quantile(&sorted(ours.clone()), 0.5),
+                quantile(&sorted(theirs.clone()), 0.5),
             );
         }
     }

@@ -21,7 +21,7 @@ use std::hint::black_box;
 
 use criterion::measurement::Measurement;
 use criterion::{BenchmarkId, Criterion, Throughput};
-use taskroute::{Decision, Policy, Router};
+use taskroute::Decision;
 
 #[path = "support/peers_shape.rs"]
 mod shape;
@@ -29,22 +29,14 @@ mod shape;
 #[path = "support/clock.rs"]
 mod clock;
 
-fn router(models: &[shape::Synthetic], policy: impl Policy + 'static) -> Router {
-    Router::builder()
-        .models(shape::specs(models))
-        .policy(policy)
-        .build()
-        .unwrap()
-}
-
 fn run<M: Measurement>(mut c: Criterion<M>, prefix: &str) {
     let task = shape::task();
     for (n, floor) in shape::CASES {
         let models = shape::synthetic(n);
         let theirs = shape::model_router(&models);
         let complexity = shape::complexity(floor);
-        let per_dollar = router(&models, shape::per_dollar(floor));
-        let cost_first = router(&models, shape::cost_first(floor));
+        let per_dollar = shape::router(&models, shape::per_dollar(floor));
+        let cost_first = shape::router(&models, shape::cost_first(floor));
         let mut group = c.benchmark_group(format!("{prefix}peers/n{n}_tier{floor}"));
         group.throughput(Throughput::Elements(n as u64));
         group.bench_function(BenchmarkId::from_parameter("model-router"), |b| {

@@ -17,14 +17,6 @@ fn primary(router: &Router) -> Option<String> {
     d.primary_model().map(|m| m.to_string())
 }
 
-fn router(models: &[shape::Synthetic], policy: impl taskroute::Policy + 'static) -> Router {
-    Router::builder()
-        .models(shape::specs(models))
-        .policy(policy)
-        .build()
-        .unwrap()
-}
-
 /// The check: on every case, model-router's pick, taskroute's `CostFirst` at the same
 /// floor, and model-router's rule as a taskroute policy all name the same model, and it is the
 /// cheapest one at or above the floor (a plain scan).
@@ -43,12 +35,12 @@ fn both_crates_pick_the_same_model_in_every_case() {
             .map(|m| m.id.as_str());
         let case = format!("{n} models, floor tier {floor}");
         assert_eq!(
-            primary(&router(&models, shape::cost_first(floor))).as_deref(),
+            primary(&shape::router(&models, shape::cost_first(floor))).as_deref(),
             pick,
             "{case}"
         );
         assert_eq!(
-            primary(&router(&models, shape::per_dollar(floor))).as_deref(),
+            primary(&shape::router(&models, shape::per_dollar(floor))).as_deref(),
             pick,
             "{case}"
         );
@@ -81,11 +73,11 @@ fn the_rules_differ_where_a_higher_tier_costs_little_more() {
     let theirs = shape::model_router(&models);
     assert_eq!(theirs.select_by_complexity(shape::complexity(3)), Some("b-tier5"));
     assert_eq!(
-        primary(&router(&models, shape::per_dollar(3))).as_deref(),
+        primary(&shape::router(&models, shape::per_dollar(3))).as_deref(),
         Some("b-tier5")
     );
     assert_eq!(
-        primary(&router(&models, shape::cost_first(3))).as_deref(),
+        primary(&shape::router(&models, shape::cost_first(3))).as_deref(),
         Some("a-tier3")
     );
 }

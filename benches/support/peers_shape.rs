@@ -21,7 +21,18 @@
 use model_router::{ModelPricing, TaskComplexity};
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
-use taskroute::{CostFirst, ModelSpec, Prices, Score, Scorer, ScorerPolicy, TaskKind, TaskSpec, scorer_fn};
+use taskroute::{
+    CostFirst, ModelSpec, Policy, Prices, Router, Score, Scorer, ScorerPolicy, TaskKind, TaskSpec, scorer_fn,
+};
+
+/// A taskroute router over `models` with `policy`.
+pub fn router(models: &[Synthetic], policy: impl Policy + 'static) -> Router {
+    Router::builder()
+        .models(specs(models))
+        .policy(policy)
+        .build()
+        .expect("the synthetic models build a router")
+}
 
 /// The cases of the issue: (models, floor tier).
 pub const CASES: [(usize, u8); 8] = [
