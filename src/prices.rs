@@ -24,8 +24,8 @@ use crate::non_negative::non_negative;
 
 /// USD per token in one USD per million tokens: every cost is its tokens times its rates,
 /// times this. A multiplication, not a division by 1,000,000: the router prices every model on
-/// every decision, and its cost loop waited on the divider (one division per several cycles,
-/// two at a time at best). At 1,024 models a decision beside model-router's pick went from
+/// every decision, and its cost loop, with nothing else to do, waited on the divider. At 1,024
+/// models a decision beside model-router's pick went from
 /// 0.481× to 0.437× of its time (docs/performance.md, round 17). The result can differ from
 /// the division's in the last bit; every cost the crate computes uses this one.
 pub(crate) const PER_TOKEN: f64 = 1e-6;
